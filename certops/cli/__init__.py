@@ -1,0 +1,1 @@
+"""The command line: thin edges around the pure core."""

@@ -1,0 +1,45 @@
+"""The ``certops`` command group; each command lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from certops import __version__
+from certops.errors import CertopsError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="certops")
+def cli() -> None:
+    """Configuration-as-code for certification programs in the Docebo LMS."""
+
+
+def _register() -> None:
+    from certops.cli import validate as validate_cmd
+
+    cli.add_command(validate_cmd.validate)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: user-facing errors become a message and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code != 2 else 1)
+    except CertopsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,81 @@
+"""Options shared by several commands (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+DEFAULT_SANDBOX = "sandbox:.certops/sandbox.db"
+
+
+def parse_instant(value: str) -> datetime:
+    """Parse an ISO 8601 date or date-time; UTC when no zone is given. Returns aware UTC."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date-time (e.g. 2027-01-02 or "
+            "2027-01-02T00:00:00Z)"
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class InstantType(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_instant(value)
+        except click.BadParameter as exc:
+            self.fail(str(exc.message), param, ctx)
+
+
+def at_option(f: Callable) -> Callable:
+    return click.option(
+        "--at",
+        "at",
+        type=InstantType(),
+        envvar="CERTOPS_AT",
+        default=None,
+        help="Evaluate at this instant (ISO 8601, UTC if no zone). Env: CERTOPS_AT.",
+    )(f)
+
+
+def lms_option(f: Callable) -> Callable:
+    return click.option(
+        "--lms",
+        "lms",
+        envvar="CERTOPS_LMS",
+        default=None,
+        help="https://TENANT.docebosaas.com or sandbox:PATH. Env: CERTOPS_LMS.",
+    )(f)
+
+
+def resolve_lms(lms: str | None) -> str:
+    """The LMS address to use; with none configured, the working folder's sandbox."""
+    if lms:
+        return lms
+    click.echo(f"certops: no LMS configured, using {DEFAULT_SANDBOX}", err=True)
+    return DEFAULT_SANDBOX
+
+
+def now_utc() -> datetime:
+    """The one clock read of a run, done at the edge."""
+    return datetime.now(UTC)
+
+
+def color_enabled(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return click.get_text_stream("stdout").isatty()

@@ -1,0 +1,1 @@
+"""Configuration: YAML loading with positions, schema and semantic checks, typed model."""

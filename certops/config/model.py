@@ -1,0 +1,169 @@
+"""The typed configuration model.
+
+Built only from a configuration that passed every check (see ``certops.config.load``).
+Dates are ``datetime.date``; instants are timezone-aware UTC ``datetime``. Everything above
+the loader works on these records, never on raw YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+
+def start_of_day(d: date) -> datetime:
+    """The instant 00:00:00Z of calendar date ``d``."""
+    return datetime.combine(d, time(0, 0), tzinfo=UTC)
+
+
+def end_of_day(d: date) -> datetime:
+    """The exclusive deadline instant for calendar date ``d``: ``d + 1 day, 00:00:00Z``."""
+    return start_of_day(d) + timedelta(days=1)
+
+
+class LateCompletion(StrEnum):
+    REINSTATE = "reinstate"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a node came from: ``FILE:LINE:COL`` (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class CourseSpec:
+    code: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiedCourse:
+    code: str
+    name: str
+    description: str = ""
+    salesforce_sync: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InitialPath:
+    """One way to become certified: complete every course in ``all_of``."""
+
+    name: str
+    all_of: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    id: str
+    course: CourseSpec
+    opens: date
+    due: date  # inclusive calendar date, UTC
+
+    @property
+    def opens_at(self) -> datetime:
+        return start_of_day(self.opens)
+
+    @property
+    def deadline(self) -> datetime:
+        """Exclusive deadline instant (end of ``due`` in UTC)."""
+        return end_of_day(self.due)
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    periods: tuple[Period, ...]
+    new_learner_grace_days: int = 0
+    late_completion: LateCompletion = LateCompletion.MANUAL
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    user: str
+    period: str
+    until: date
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reinstatement:
+    user: str
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    user: str
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NamedRef:
+    """A Docebo object certops only names (enrollment rule, notification, group)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    learner_enrolled: NamedRef | None = None
+    admin_certified: NamedRef | None = None
+    digest: NamedRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    id: str
+    name: str
+    group: NamedRef
+    initial_paths: tuple[InitialPath, ...]
+    certified_course: CertifiedCourse
+    maintenance: Maintenance
+    enrollment_rule: NamedRef | None = None
+    notifications: Notifications = field(default_factory=Notifications)
+    extensions: tuple[Extension, ...] = ()
+    reinstatements: tuple[Reinstatement, ...] = ()
+    revocations: tuple[Revocation, ...] = ()
+    location: Location | None = field(default=None, compare=False)
+
+    def period(self, period_id: str) -> Period | None:
+        return next((p for p in self.maintenance.periods if p.id == period_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    max_suspend_fraction: float = 0.25
+    min_population: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    salesforce_catalog: Catalog | None = None
+    safety: Safety = field(default_factory=Safety)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    products: tuple[Product, ...]
+    settings: Settings = field(default_factory=Settings)
+    files: tuple[str, ...] = ()
+
+    def product(self, product_id: str) -> Product | None:
+        return next((p for p in self.products if p.id == product_id), None)

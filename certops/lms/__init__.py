@@ -1,0 +1,1 @@
+"""The LMS edge: the only package that knows Docebo's wire format."""
