@@ -1,0 +1,104 @@
+"""What the rest of certops may ask of an LMS: a reader, and a writer that extends it.
+
+``plan`` and ``status`` get an ``LMSReader``, which has no mutating methods at all; only
+``apply`` gets an ``LMSWriter``. Implemented over HTTP by ``certops.lms.client`` for a
+Docebo tenant and for the sandbox (mounted in-process or served), the same code for both.
+Every method is a coroutine; lists are read completely (the client pages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from certops.lms.records import (
+    Catalog,
+    CatalogItem,
+    Course,
+    CourseSettings,
+    Enrollment,
+    EnrollmentStatus,
+    Group,
+    GroupRule,
+    RowResult,
+    User,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEnrollment:
+    """One enrollment to create (rows are sent in batches)."""
+
+    user_id: int
+    course_id: int
+    status: EnrollmentStatus = EnrollmentStatus.ENROLLED
+    completed_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None  # exclusive instant
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentUpdate:
+    """Fields to set on existing enrollments of one course; ``None`` leaves a field alone."""
+
+    course_id: int
+    user_ids: tuple[int, ...]
+    status: EnrollmentStatus | None = None
+    completed_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+class LMSReader(Protocol):
+    lms: str  # the address, for plan files and messages (never carries secrets)
+
+    async def list_users(self) -> list[User]: ...
+    async def find_user(self, login: str) -> User | None:
+        """The user whose username or e-mail equals ``login``, or None."""
+        ...
+
+    async def list_courses(self) -> list[Course]:
+        """Every course (list view; settings may be partial: use ``get_course``)."""
+        ...
+
+    async def get_course(self, course_id: int) -> Course: ...
+    async def find_courses(self, codes: Iterable[str]) -> dict[str, Course]:
+        """Full detail of the courses with these codes that exist, keyed by code."""
+        ...
+
+    async def list_catalogs(self) -> list[Catalog]: ...
+    async def list_catalog_items(self, catalog_id: int) -> list[CatalogItem]: ...
+    async def list_groups(self) -> list[Group]: ...
+    async def get_group(self, group_id: int) -> Group: ...
+    async def list_enrollments(
+        self, course_ids: Sequence[int], user_ids: Sequence[int] | None = None
+    ) -> list[Enrollment]:
+        """Enrollments in these courses (optionally only these users), filtered server-side."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class LMSWriter(LMSReader, Protocol):
+    async def create_course(self, code: str, settings: CourseSettings) -> Course:
+        """Create a course; a lost response is resolved by re-reading, never duplicated."""
+        ...
+
+    async def update_course(self, course_id: int, settings: CourseSettings) -> None: ...
+    async def create_catalog(self, code: str, name: str) -> Catalog: ...
+    async def add_catalog_item(self, catalog_code: str, course_code: str) -> RowResult: ...
+    async def create_group(
+        self, name: str, description: str, rules: Sequence[GroupRule], operator: str
+    ) -> Group: ...
+    async def update_group(
+        self, group_id: int, description: str, rules: Sequence[GroupRule], operator: str
+    ) -> None: ...
+    async def enroll(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
+        """Create enrollments in chunks; one ``RowResult`` per row, in order."""
+        ...
+
+    async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
+        """Set fields on existing enrollments; one ``RowResult`` per user, in order."""
+        ...

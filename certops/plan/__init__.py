@@ -1,0 +1,1 @@
+"""Plans: the ordered list of changes, their digest, and their renderings."""
