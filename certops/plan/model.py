@@ -62,7 +62,7 @@ class SafetyTrip:
 
 
 @dataclass(frozen=True, slots=True)
-class Warning_:
+class PlanWarning:
     """Something a person should look at that certops will not change."""
 
     product: str | None
@@ -85,7 +85,7 @@ class Plan:
     lms: str
     changes: tuple[Change, ...]
     safety: tuple[SafetyTrip, ...] = ()
-    warnings: tuple[Warning_, ...] = ()
+    warnings: tuple[PlanWarning, ...] = ()
     skipped: tuple[Skip, ...] = ()
     products: tuple[str, ...] = ()
 
