@@ -1,0 +1,1172 @@
+"""The Docebo client: transport, auth, paging, retries, and the reader and writer on top.
+
+One ``httpx.AsyncClient`` per run, against a tenant over HTTPS or the sandbox application
+mounted in-process (``sandbox:PATH``): the same code path for both. Docebo's field names
+and formats live in ``certops.lms.wire``; this module only moves JSON.
+
+``DoceboReader`` has no mutating methods, and its HTTP channel is built read-only, so a
+reader cannot send anything but GET (and the token request) even by mistake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from certops.lms import wire
+from certops.lms.api import EnrollmentUpdate, NewEnrollment
+from certops.lms.errors import (
+    LMSAddressError,
+    LMSConnectionError,
+    LMSCredentialsError,
+    LMSNotFoundError,
+    LMSPermissionError,
+    LMSRequestError,
+    LMSResponseError,
+    LMSUnavailableError,
+    ReadOnlyError,
+)
+from certops.lms.records import (
+    Catalog,
+    CatalogItem,
+    Course,
+    CourseSettings,
+    Enrollment,
+    Group,
+    GroupRule,
+    RowResult,
+    User,
+)
+
+Progress = Callable[[str], None]
+
+ENV_CLIENT_ID = "DOCEBO_CLIENT_ID"
+ENV_CLIENT_SECRET = "DOCEBO_CLIENT_SECRET"
+ENV_USERNAME = "DOCEBO_USERNAME"
+ENV_PASSWORD = "DOCEBO_PASSWORD"
+ENV_NAMES = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_USERNAME, ENV_PASSWORD)
+
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+# --- credentials ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """OAuth2 credentials; the secret and password never show in ``repr``."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    source: str = "environment"  # where they came from, for messages
+
+    @property
+    def grant(self) -> str:
+        return "password" if self.username else "client_credentials"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.client_secret, self.password) if s)
+
+    def token_form(self) -> dict[str, str]:
+        form = {
+            "grant_type": self.grant,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "scope": "api",
+        }
+        if self.username:
+            form["username"] = self.username
+            form["password"] = self.password or ""
+        return form
+
+    def names(self) -> str:
+        """Which credentials these are, for messages (names, never values)."""
+        if self.source != "environment":
+            return f"the credentials in {self.source}"
+        if self.grant == "password":
+            return f"{ENV_CLIENT_ID}/{ENV_CLIENT_SECRET} with {ENV_USERNAME}/{ENV_PASSWORD}"
+        return f"{ENV_CLIENT_ID}/{ENV_CLIENT_SECRET}"
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials | None:
+    """Credentials from ``DOCEBO_*`` variables; None when none is set.
+
+    Raises ``LMSCredentialsError`` naming every missing variable when only some are set.
+    """
+    env = os.environ if env is None else env
+    values = {name: env.get(name, "") for name in ENV_NAMES}
+    if not any(values.values()):
+        return None
+    missing = [n for n in (ENV_CLIENT_ID, ENV_CLIENT_SECRET) if not values[n]]
+    if bool(values[ENV_USERNAME]) != bool(values[ENV_PASSWORD]):
+        missing += [n for n in (ENV_USERNAME, ENV_PASSWORD) if not values[n]]
+    if missing:
+        raise LMSCredentialsError(
+            "missing Docebo credentials: set "
+            + ", ".join(missing)
+            + f" (needed: {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}; add {ENV_USERNAME} and "
+            f"{ENV_PASSWORD} for the password grant)"
+        )
+    return Credentials(
+        client_id=values[ENV_CLIENT_ID],
+        client_secret=values[ENV_CLIENT_SECRET],
+        username=values[ENV_USERNAME] or None,
+        password=values[ENV_PASSWORD] or None,
+    )
+
+
+def _missing_credentials_error() -> LMSCredentialsError:
+    return LMSCredentialsError(
+        f"no Docebo credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (and "
+        f"{ENV_USERNAME}/{ENV_PASSWORD} for the password grant) in the environment"
+    )
+
+
+# --- rate limits ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry transient failures."""
+
+    attempts: int = 8  # tries per request, the first included
+    base_delay: float = 0.5  # seconds; doubles per retry, full jitter
+    max_delay: float = 30.0
+    max_retry_after: float = 300.0  # cap on a server's Retry-After
+
+    def backoff(self, attempt: int) -> float:
+        """The delay before retry number ``attempt`` (0-based): exponential, full jitter."""
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class CallBudget:
+    """At most ``calls_per_hour`` calls in any rolling hour (contractual tenant limits)."""
+
+    def __init__(
+        self,
+        calls_per_hour: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        progress: Progress | None = None,
+    ) -> None:
+        if calls_per_hour < 1:
+            raise ValueError("calls_per_hour must be at least 1")
+        self.calls_per_hour = calls_per_hour
+        self._clock = clock
+        self._sleep = sleep
+        self._progress = progress
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until one more call fits in the budget, then count it."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._sent and self._sent[0] <= now - 3600.0:
+                    self._sent.popleft()
+                if len(self._sent) < self.calls_per_hour:
+                    self._sent.append(now)
+                    return
+                wait = self._sent[0] + 3600.0 - now
+                if self._progress:
+                    self._progress(
+                        f"call budget of {self.calls_per_hour}/hour reached; waiting {wait:.0f} s"
+                    )
+                await self._sleep(wait)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class OutcomeUnknown(Exception):
+    """A POST may or may not have taken effect (lost response); re-read before retrying."""
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    return "name or service not known" in text or "nodename nor servname" in text
+
+
+# --- the HTTP core ----------------------------------------------------------------------
+
+
+class _Http:
+    """Auth, concurrency cap, budget, back-off and retries over one ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        lms: str,
+        client: httpx.AsyncClient,
+        credentials: Credentials,
+        *,
+        allow_writes: bool,
+        max_in_flight: int,
+        budget: CallBudget | None,
+        retry: RetryPolicy,
+        progress: Progress | None,
+    ) -> None:
+        self.lms = lms
+        self.host = urlsplit(str(client.base_url)).hostname or lms
+        self.retry = retry
+        self.call_counts: Counter[str] = Counter()
+        self._client = client
+        self._credentials = credentials
+        self._allow_writes = allow_writes
+        self._slots = asyncio.Semaphore(max_in_flight)
+        # Docebo: batch APIs must never run concurrently; certops serialises every write.
+        self._write_lock = asyncio.Lock()
+        self._budget = budget
+        self._progress = progress
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+        self._pause_until = 0.0
+        self._secrets: set[str] = set(credentials.secrets)
+
+    # Secrets (client secret, password, tokens) are cut out of every message we build.
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _note(self, message: str) -> None:
+        if self._progress:
+            self._progress(self.redact(message))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- token ------------------------------------------------------------------------
+
+    def invalidate_token(self) -> None:
+        self._token = None
+        self._token_expires = 0.0
+
+    async def token(self) -> str:
+        """A valid access token, renewed shortly before it expires."""
+        if self._token and time.monotonic() < self._token_expires:
+            return self._token
+        async with self._token_lock:
+            if self._token and time.monotonic() < self._token_expires:
+                return self._token
+            payload = await self._send("POST", wire.TOKEN, form=self._credentials.token_form())
+            token = payload.get("access_token") if isinstance(payload, dict) else None
+            if not isinstance(token, str) or not token:
+                raise LMSResponseError(
+                    f"unexpected response from POST {wire.TOKEN}: field 'access_token' is missing"
+                )
+            self._secrets.add(token)
+            refresh = payload.get("refresh_token")
+            if isinstance(refresh, str) and refresh:
+                self._secrets.add(refresh)
+            try:
+                lifetime = float(payload.get("expires_in", 3600))
+            except (TypeError, ValueError):
+                lifetime = 3600.0
+            # Renew before expiry: a minute early, or a tenth early for short lifetimes.
+            margin = min(60.0, lifetime / 10)
+            self._token = token
+            self._token_expires = time.monotonic() + max(0.0, lifetime - margin)
+            return token
+
+    # --- requests ---------------------------------------------------------------------
+
+    async def _pause(self, delay: float) -> None:
+        """Hold every request until ``delay`` has passed (shared back-off after a 429)."""
+        self._pause_until = max(self._pause_until, time.monotonic() + delay)
+
+    async def _wait_turn(self) -> None:
+        while (wait := self._pause_until - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        if self._budget is not None:
+            await self._budget.acquire()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send one API call with retries; returns the decoded JSON body.
+
+        GET and PUT (idempotent) are retried on 429, 502-504 and transport errors. A POST is
+        retried only when it surely did not reach the server (429, connection refused);
+        otherwise ``OutcomeUnknown`` tells the caller to re-read before sending again.
+        """
+        is_token = path == wire.TOKEN
+        if method != "GET" and not is_token and not self._allow_writes:
+            raise ReadOnlyError(f"read-only connection refused {method} {path}")
+        idempotent = method in ("GET", "PUT") or is_token
+        endpoint = f"{method} {path}"
+        reauthorised = False
+        delay = 0.0
+        last_problem = ""
+        for attempt in range(self.retry.attempts):
+            if delay:
+                await asyncio.sleep(delay)
+                delay = 0.0
+            await self._wait_turn()
+            headers = {} if is_token else {"Authorization": f"Bearer {await self.token()}"}
+            lock = self._write_lock if method != "GET" and not is_token else nullcontext()
+            async with lock, self._slots:
+                self.call_counts[f"{method} {wire.path_template(path)}"] += 1
+                try:
+                    response = await self._client.request(
+                        method, path, params=params, json=body, data=form, headers=headers
+                    )
+                except httpx.TransportError as exc:
+                    response = None
+                    error = exc
+            if response is None:
+                if _is_dns_failure(error):
+                    raise LMSConnectionError(
+                        f"cannot resolve host {self.host} ({self.lms}): check the --lms address"
+                    ) from None
+                not_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+                if not idempotent and not not_sent:
+                    raise OutcomeUnknown(f"{endpoint}: {type(error).__name__}")
+                last_problem = f"{type(error).__name__}: {self.redact(str(error)) or 'no detail'}"
+                delay = self.retry.backoff(attempt)
+                self._note(f"{endpoint}: {last_problem}; retrying in {delay:.1f} s")
+                continue
+            status = response.status_code
+            if status == 401 and not is_token and not reauthorised:
+                # Expired or revoked token: renew once and try again.
+                reauthorised = True
+                self.invalidate_token()
+                continue
+            if status in RETRY_STATUSES:
+                if status != 429 and not idempotent:
+                    raise OutcomeUnknown(f"{endpoint}: HTTP {status}")
+                last_problem = f"HTTP {status}"
+                if status == 429:
+                    wait = _retry_after(response)
+                    delay = (
+                        min(wait, self.retry.max_retry_after)
+                        if wait is not None
+                        else self.retry.backoff(attempt)
+                    )
+                    await self._pause(delay)
+                    delay = 0.0  # _wait_turn sleeps until the shared pause ends
+                    self._note(f"{self.host} rate limit reached; waiting before {endpoint}")
+                else:
+                    delay = self.retry.backoff(attempt)
+                    self._note(f"{endpoint}: HTTP {status}; retrying in {delay:.1f} s")
+                continue
+            if status >= 400:
+                raise self._error(response, method, path)
+            return self._json(response, endpoint)
+        if last_problem.startswith(("ConnectError", "ConnectTimeout")):
+            raise LMSConnectionError(
+                f"cannot connect to {self.host} ({self.lms}): {last_problem}; "
+                "check the address and the network"
+            )
+        raise LMSUnavailableError(
+            f"{self.host} did not answer {endpoint} after {self.retry.attempts} attempts "
+            f"(last: {last_problem or 'no answer'}); try again later"
+        )
+
+    def _json(self, response: httpx.Response, endpoint: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")
+            raise LMSResponseError(
+                f"unexpected response from {endpoint}: HTTP {response.status_code} with "
+                f"{kind}, expected JSON"
+            ) from None
+
+    def _error(self, response: httpx.Response, method: str, path: str) -> Exception:
+        status = response.status_code
+        endpoint = f"{method} {path}"
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        message, field_name = wire.error_detail(payload)
+        message = self.redact(message)
+        if path == wire.TOKEN:
+            return self._token_error(payload, status, message)
+        if status == 401:
+            return LMSCredentialsError(
+                f"{self.host} refused the access token obtained with "
+                f"{self._credentials.names()} for {endpoint} (HTTP 401) even after renewing "
+                "it; check that the OAuth2 app and user are active"
+            )
+        if status == 403:
+            return LMSPermissionError(
+                f"{self.host} denied {endpoint} (HTTP 403): the API user needs the permission "
+                f"'{wire.permission_for(path)}'" + (f" ({message})" if message else "")
+            )
+        if status == 404:
+            return LMSNotFoundError(
+                f"{self.host} has no {endpoint} (HTTP 404)" + (f": {message}" if message else "")
+            )
+        detail = message or response.reason_phrase or "no detail"
+        return LMSRequestError(
+            f"{self.host} rejected {endpoint} (HTTP {status}): {detail}"
+            + (f" [field '{field_name}']" if field_name else ""),
+            status=status,
+            field=field_name,
+        )
+
+    def _token_error(self, payload: Any, status: int, message: str) -> Exception:
+        code = payload.get("error") if isinstance(payload, dict) else None
+        who = self._credentials.names()
+        if code == "invalid_client" or status == 401:
+            what = "the OAuth2 client id or secret is wrong"
+        elif code == "invalid_grant":
+            what = (
+                "the username or password is wrong"
+                if self._credentials.grant == "password"
+                else "the grant was refused"
+            )
+        elif code == "unsupported_grant_type":
+            what = (
+                f"the OAuth2 app does not allow the {self._credentials.grant} grant "
+                "(enable it in the app's advanced settings)"
+            )
+        else:
+            what = message or f"HTTP {status}"
+        return LMSCredentialsError(
+            f"{self.host} refused {who} at {wire.TOKEN}: {what}"
+            + (f" ({code})" if isinstance(code, str) and code else "")
+        )
+
+    # --- paging -----------------------------------------------------------------------
+
+    async def paged(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every item of a list endpoint: by cursor when offered, else page by page."""
+        base = dict(params or {})
+        base["page_size"] = wire.MAX_PAGE_SIZE
+        if cursor:
+            base["get_cursor"] = 1
+        endpoint = f"GET {path}"
+        items: list[dict[str, Any]] = []
+        pages = 0
+        next_cursor: str | None = None
+        while True:
+            query = dict(base)
+            if next_cursor:
+                query["cursor"] = next_cursor
+            else:
+                query["page"] = pages + 1
+            page = wire.list_page(await self._send("GET", path, params=query), endpoint)
+            pages += 1
+            items.extend(page.items)
+            if not page.has_more or not page.items:
+                return items
+            next_cursor = page.cursor
+            if pages > 100_000:  # a server that never says "no more" must not loop forever
+                raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
+
+
+class _ReadChannel:
+    """GET only: what a reader holds."""
+
+    def __init__(self, http: _Http) -> None:
+        self._http = http
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await self._http._send("GET", path, params=params)
+
+    async def paged(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = False
+    ) -> list[dict[str, Any]]:
+        return await self._http.paged(path, params, cursor=cursor)
+
+
+class _WriteChannel(_ReadChannel):
+    """GET, POST and PUT: what a writer holds."""
+
+    async def post(self, path: str, body: Any) -> Any:
+        """POST once (retried only when it surely did not arrive); may raise OutcomeUnknown."""
+        return await self._http._send("POST", path, body=body)
+
+    async def put(self, path: str, body: Any) -> Any:
+        return await self._http._send("PUT", path, body=body)
+
+
+def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)] or []
+
+
+# --- reader -----------------------------------------------------------------------------
+
+
+class DoceboReader:
+    """Reads a Docebo tenant (or the sandbox) into certops records. Has no write methods."""
+
+    def __init__(self, http: _Http) -> None:
+        self._http = http
+        self._api = self._channel(http)
+        self.lms = http.lms
+        self._course_ids: dict[str, int] | None = None  # code → id
+        self._course_codes: dict[int, str] = {}
+        self._catalogs: dict[str, Catalog] | None = None
+        self._usernames: dict[int, str] = {}
+
+    @staticmethod
+    def _channel(http: _Http) -> _ReadChannel:
+        return _ReadChannel(http)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lms={self.lms!r})"
+
+    @property
+    def call_counts(self) -> dict[str, int]:
+        """API calls sent so far (retries included), by ``METHOD path-template``."""
+        return dict(self._http.call_counts)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- users ------------------------------------------------------------------------
+
+    async def list_users(self) -> list[User]:
+        """Every user, sorted by username."""
+        items = await self._api.paged(wire.USERS, wire.user_list_params(), cursor=True)
+        users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
+        users = list({u.id: u for u in users}.values())
+        self._usernames.update({u.id: u.username for u in users})
+        return users
+
+    async def find_user(self, login: str) -> User | None:
+        """The user whose username or e-mail equals ``login`` (case-insensitive), or None."""
+        items = await self._api.paged(wire.USERS, wire.user_list_params(login))
+        users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
+        wanted = login.strip().lower()
+        for user in users:
+            if user.username.lower() == wanted:
+                return user
+        for user in users:
+            if user.email.lower() == wanted:
+                return user
+        return None
+
+    # --- courses ----------------------------------------------------------------------
+
+    async def list_courses(self) -> list[Course]:
+        """Every course from the list view (settings partial; ``get_course`` has them all)."""
+        items = await self._api.paged(wire.COURSES, wire.course_list_params())
+        courses = [wire.course_from_item(item, f"GET {wire.COURSES}") for item in items]
+        self._course_ids = {c.code: c.id for c in courses if c.code}
+        self._course_codes = {c.id: c.code for c in courses}
+        return courses
+
+    async def get_course(self, course_id: int) -> Course:
+        """One course with every setting certops manages."""
+        path = wire.course_path(course_id)
+        data = wire.data_of(await self._api.get(path), f"GET {path}")
+        course = wire.course_from_detail(data, f"GET {path}")
+        self._remember_course(course)
+        return course
+
+    def _remember_course(self, course: Course) -> None:
+        if self._course_ids is not None and course.code:
+            self._course_ids[course.code] = course.id
+        self._course_codes[course.id] = course.code
+
+    async def _course_index(self) -> dict[str, int]:
+        if self._course_ids is None:
+            await self.list_courses()
+        assert self._course_ids is not None
+        return self._course_ids
+
+    async def find_courses(self, codes: Iterable[str]) -> dict[str, Course]:
+        """Full detail of the courses with these codes that exist, keyed by code."""
+        wanted = set(codes)
+        await self.list_courses()  # fresh index: a course may have been created meanwhile
+        index = await self._course_index()
+        found = await asyncio.gather(
+            *(self.get_course(index[code]) for code in sorted(wanted) if code in index)
+        )
+        return {course.code: course for course in found}
+
+    async def _find_course_by_code(self, code: str) -> Course | None:
+        """Re-read one course by code from the server (no cache): used after a lost response."""
+        items = await self._api.paged(wire.COURSES, wire.course_list_params(code))
+        for item in items:
+            course = wire.course_from_item(item, f"GET {wire.COURSES}")
+            if course.code == code:
+                return await self.get_course(course.id)
+        return None
+
+    # --- catalogs ---------------------------------------------------------------------
+
+    async def list_catalogs(self) -> list[Catalog]:
+        """Every catalog."""
+        items = await self._api.paged(wire.CATALOGS)
+        catalogs = [wire.catalog_from_item(item, f"GET {wire.CATALOGS}") for item in items]
+        self._catalogs = {c.code: c for c in catalogs}
+        return catalogs
+
+    async def list_catalog_items(self, catalog_id: int) -> list[CatalogItem]:
+        """The items of one catalog."""
+        if self._catalogs is None or all(c.id != catalog_id for c in self._catalogs.values()):
+            await self.list_catalogs()
+        assert self._catalogs is not None
+        catalog = next((c for c in self._catalogs.values() if c.id == catalog_id), None)
+        if catalog is None:
+            raise LMSNotFoundError(f"{self._http.host} has no catalog with id {catalog_id}")
+        path = wire.catalog_path(catalog_id)
+        items = await self._api.paged(path)
+        return [wire.catalog_item_from(item, catalog, f"GET {path}") for item in items]
+
+    # --- groups -----------------------------------------------------------------------
+
+    async def list_groups(self) -> list[Group]:
+        """Every group (list view: ``rules`` is empty; ``get_group`` has them)."""
+        items = await self._api.paged(wire.GROUPS)
+        return [wire.group_from_item(item, f"GET {wire.GROUPS}") for item in items]
+
+    async def get_group(self, group_id: int) -> Group:
+        """One group with its rule sets; rule conditions name course codes."""
+        path = wire.group_path(group_id)
+        data = wire.data_of(await self._api.get(path), f"GET {path}")
+        sets = data.get("rule_sets") if isinstance(data, dict) else None
+        if sets and not self._course_codes:
+            await self.list_courses()
+        return wire.group_from_detail(data, self._course_codes.get, f"GET {path}")
+
+    # --- enrollments ------------------------------------------------------------------
+
+    async def list_enrollments(
+        self, course_ids: Sequence[int], user_ids: Sequence[int] | None = None
+    ) -> list[Enrollment]:
+        """Enrollments in these courses (optionally only these users), filtered server-side.
+
+        ``course_code`` and ``username`` are filled from courses and users this client has
+        already read; otherwise they are empty.
+        """
+        course_ids = sorted(set(course_ids))
+        if not course_ids or (user_ids is not None and not user_ids):
+            return []
+        user_chunks: list[Sequence[int] | None] = (
+            [None] if user_ids is None else _chunks(sorted(set(user_ids)), wire.FILTER_CHUNK)
+        )
+        calls = [
+            self._api.paged(
+                wire.ENROLLMENTS_READ, wire.enrollment_filters(courses, users), cursor=True
+            )
+            for courses in _chunks(course_ids, wire.FILTER_CHUNK)
+            for users in user_chunks
+        ]
+        endpoint = f"GET {wire.ENROLLMENTS_READ}"
+        found: dict[tuple[int, int], Enrollment] = {}
+        for items in await asyncio.gather(*calls):
+            for item in items:
+                e = wire.enrollment_from_item(item, endpoint)
+                found[(e.user_id, e.course_id)] = Enrollment(
+                    user_id=e.user_id,
+                    course_id=e.course_id,
+                    status=e.status,
+                    enrolled_at=e.enrolled_at,
+                    completed_at=e.completed_at,
+                    valid_from=e.valid_from,
+                    valid_until=e.valid_until,
+                    username=self._usernames.get(e.user_id, ""),
+                    course_code=self._course_codes.get(e.course_id, ""),
+                )
+        return sorted(found.values(), key=lambda e: (e.course_id, e.user_id))
+
+
+# --- writer -----------------------------------------------------------------------------
+
+
+class DoceboWriter(DoceboReader):
+    """A reader that also writes. Every write happens exactly once, even on lost responses."""
+
+    _api: _WriteChannel
+
+    @staticmethod
+    def _channel(http: _Http) -> _ReadChannel:
+        return _WriteChannel(http)
+
+    async def _settle(self, attempt: int) -> None:
+        # After a lost response, give the server a moment before reading what it did.
+        await asyncio.sleep(self._http.retry.backoff(attempt))
+
+    def _gave_up(self, what: str) -> LMSUnavailableError:
+        return LMSUnavailableError(
+            f"{self._http.host}: {what} did not get an answer after "
+            f"{self._http.retry.attempts} attempts (checked each time that it had not been "
+            "done); try again later"
+        )
+
+    # --- courses ----------------------------------------------------------------------
+
+    async def create_course(self, code: str, settings: CourseSettings) -> Course:
+        """Create a course; after a lost response it is re-read by code, never duplicated."""
+        body = wire.course_body(settings, code=code)
+        endpoint = f"POST {wire.COURSES}"
+        uncertain = False
+        for attempt in range(self._http.retry.attempts):
+            try:
+                payload = await self._api.post(wire.COURSES, body)
+            except OutcomeUnknown:
+                uncertain = True
+                await self._settle(attempt)
+                existing = await self._find_course_by_code(code)
+                if existing is not None:
+                    return existing
+                continue
+            except LMSRequestError as exc:
+                if uncertain and exc.field == "code":
+                    existing = await self._find_course_by_code(code)
+                    if existing is not None:
+                        return existing
+                raise
+            return await self.get_course(wire.created_id(payload, "id_course", endpoint))
+        raise self._gave_up(f"creating course {code}")
+
+    async def update_course(self, course_id: int, settings: CourseSettings) -> None:
+        """Set every managed setting of a course (PUT is idempotent, so plainly retried)."""
+        await self._api.put(wire.course_path(course_id), wire.course_body(settings))
+
+    # --- catalogs ---------------------------------------------------------------------
+
+    async def create_catalog(self, code: str, name: str) -> Catalog:
+        """Create a catalog; after a lost response it is re-read by code, never duplicated."""
+        endpoint = f"POST {wire.CATALOG_BATCH}"
+        uncertain = False
+        for attempt in range(self._http.retry.attempts):
+            try:
+                payload = await self._api.post(
+                    wire.CATALOG_BATCH, wire.catalog_batch_body(code, name)
+                )
+            except OutcomeUnknown:
+                uncertain = True
+                await self._settle(attempt)
+                existing = {c.code: c for c in await self.list_catalogs()}.get(code)
+                if existing is not None:
+                    return existing
+                continue
+            rows = wire.batch_rows(payload, endpoint)
+            row = rows[0] if rows else None
+            if row is not None and row.success:
+                catalog_id = wire.as_int(
+                    wire.require(row.raw, "catalogue_id", endpoint), "catalogue_id", endpoint
+                )
+                return Catalog(id=catalog_id, code=code, name=name)
+            existing = {c.code: c for c in await self.list_catalogs()}.get(code)
+            if uncertain and existing is not None:
+                return existing
+            raise LMSRequestError(
+                f"{self._http.host} did not create catalog {code}: "
+                + (row.message if row and row.message else "no row result")
+            )
+        raise self._gave_up(f"creating catalog {code}")
+
+    async def add_catalog_item(self, catalog_code: str, course_code: str) -> RowResult:
+        """Put a course in a catalog; a row error (e.g. already there) is a result, not raised."""
+        endpoint = f"POST {wire.CATALOG_ITEMS_BATCH}"
+        key = (catalog_code, course_code)
+        uncertain = False
+        for attempt in range(self._http.retry.attempts):
+            try:
+                payload = await self._api.post(
+                    wire.CATALOG_ITEMS_BATCH,
+                    wire.catalog_item_batch_body(catalog_code, course_code),
+                )
+            except OutcomeUnknown:
+                uncertain = True
+                await self._settle(attempt)
+                if await self._in_catalog(catalog_code, course_code):
+                    return RowResult(index=0, ok=True, key=key)
+                continue
+            rows = wire.batch_rows(payload, endpoint)
+            if not rows:
+                raise LMSResponseError(f"unexpected response from {endpoint}: no row result")
+            row = rows[0]
+            if not row.success and uncertain and await self._in_catalog(catalog_code, course_code):
+                return RowResult(index=0, ok=True, key=key)  # our earlier attempt landed
+            return RowResult(index=0, ok=row.success, message=row.message, key=key)
+        raise self._gave_up(f"adding {course_code} to catalog {catalog_code}")
+
+    async def _in_catalog(self, catalog_code: str, course_code: str) -> bool:
+        catalog = {c.code: c for c in await self.list_catalogs()}.get(catalog_code)
+        if catalog is None:
+            return False
+        items = await self.list_catalog_items(catalog.id)
+        return any(i.item_code == course_code for i in items)
+
+    # --- groups -----------------------------------------------------------------------
+
+    async def _rule_ids(self, rules: Sequence[GroupRule]) -> list[list[int]]:
+        """Course codes in rules → Docebo course ids (the API's ``condition_value``)."""
+        index = await self._course_index()
+        missing = sorted({c for r in rules for c in r.completed_all if c not in index})
+        if missing:
+            await self.list_courses()  # refresh once: the course may be new in this run
+            index = await self._course_index()
+            missing = [c for c in missing if c not in index]
+        if missing:
+            raise LMSRequestError(
+                f"group rules name course(s) {', '.join(missing)} that do not exist in "
+                f"{self.lms}; create them first"
+            )
+        return [[index[code] for code in rule.completed_all] for rule in rules]
+
+    async def _find_group_by_name(self, name: str) -> Group | None:
+        match = next((g for g in await self.list_groups() if g.name == name), None)
+        return await self.get_group(match.id) if match else None
+
+    async def create_group(
+        self, name: str, description: str, rules: Sequence[GroupRule], operator: str
+    ) -> Group:
+        """Create an automatic group; a lost response is resolved by re-reading by name."""
+        body = wire.group_body(description, await self._rule_ids(rules), operator, name=name)
+        endpoint = f"POST {wire.GROUPS}"
+        uncertain = False
+        for attempt in range(self._http.retry.attempts):
+            try:
+                payload = await self._api.post(wire.GROUPS, body)
+            except OutcomeUnknown:
+                uncertain = True
+                await self._settle(attempt)
+                existing = await self._find_group_by_name(name)
+                if existing is not None:
+                    return existing
+                continue
+            except LMSRequestError as exc:
+                if uncertain and exc.field == "name":
+                    existing = await self._find_group_by_name(name)
+                    if existing is not None:
+                        return existing
+                raise
+            return await self.get_group(wire.created_id(payload, "group_id", endpoint))
+        raise self._gave_up(f"creating group {name}")
+
+    async def update_group(
+        self, group_id: int, description: str, rules: Sequence[GroupRule], operator: str
+    ) -> None:
+        """Set a group's description and rules (PUT is idempotent, so plainly retried)."""
+        body = wire.group_body(description, await self._rule_ids(rules), operator)
+        await self._api.put(wire.group_path(group_id), body)
+
+    # --- enrollments ------------------------------------------------------------------
+
+    async def enroll(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
+        """Create enrollments in chunks, one chunk at a time; one ``RowResult`` per row."""
+        results: list[RowResult] = []
+        for start in range(0, len(rows), wire.ENROLL_CHUNK):
+            chunk = rows[start : start + wire.ENROLL_CHUNK]
+            for result in await self._enroll_chunk(chunk):
+                results.append(
+                    RowResult(
+                        index=start + result.index,
+                        ok=result.ok,
+                        message=result.message,
+                        key=result.key,
+                    )
+                )
+        return results
+
+    async def _enroll_chunk(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
+        endpoint = f"POST {wire.ENROLLMENT_BATCH}"
+
+        def key(i: int) -> tuple[str, str]:
+            return (str(rows[i].user_id), str(rows[i].course_id))
+
+        done: dict[int, RowResult] = {}
+        pending = list(range(len(rows)))
+        for attempt in range(self._http.retry.attempts):
+            if not pending:
+                break
+            try:
+                payload = await self._api.post(
+                    wire.ENROLLMENT_BATCH, wire.enroll_batch_body([rows[i] for i in pending])
+                )
+            except OutcomeUnknown:
+                # Some rows may have been written: read them back, resend only the rest.
+                await self._settle(attempt)
+                existing = await self.list_enrollments(
+                    [rows[i].course_id for i in pending], [rows[i].user_id for i in pending]
+                )
+                have = {(e.user_id, e.course_id) for e in existing}
+                for i in pending:
+                    if (rows[i].user_id, rows[i].course_id) in have:
+                        done[i] = RowResult(index=i, ok=True, key=key(i))
+                pending = [i for i in pending if i not in done]
+                continue
+            for row in wire.batch_rows(payload, endpoint):
+                if not 0 <= row.row_index < len(pending):
+                    raise LMSResponseError(
+                        f"unexpected response from {endpoint}: row_index {row.row_index} "
+                        f"out of range for {len(pending)} rows"
+                    )
+                i = pending[row.row_index]
+                done[i] = RowResult(index=i, ok=row.success, message=row.message, key=key(i))
+            for i in pending:
+                if i not in done:
+                    done[i] = RowResult(
+                        index=i, ok=False, message="no result for this row", key=key(i)
+                    )
+            pending = []
+        if pending:
+            raise self._gave_up(f"enrolling {len(pending)} learner(s)")
+        return [done[i] for i in range(len(rows))]
+
+    async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
+        """Set fields on existing enrollments of one course, in bulk; one result per user."""
+        endpoint = f"PUT {wire.ENROLLMENTS}"
+        results: list[RowResult] = []
+        users = list(update.user_ids)
+        for chunk in _chunks(users, wire.UPDATE_CHUNK):
+            payload = await self._api.put(
+                wire.ENROLLMENTS, wire.enrollment_update_body(update, chunk)
+            )
+            data = wire.data_of(payload, endpoint)
+            updated = wire.pair_rows(data, "updated", endpoint)
+            errors = wire.pair_rows(data, "errors", endpoint)
+            for user_id in chunk:
+                pair = (user_id, update.course_id)
+                key = (str(user_id), str(update.course_id))
+                index = len(results)
+                if pair in errors:
+                    results.append(RowResult(index, False, errors[pair] or "not updated", key))
+                elif pair in updated or not (updated or errors):
+                    results.append(RowResult(index, True, "", key))
+                else:
+                    results.append(RowResult(index, False, "no result for this row", key))
+        return results
+
+
+# --- connecting -------------------------------------------------------------------------
+
+
+class _SandboxTransport(httpx.AsyncBaseTransport):
+    """The sandbox app in-process; a dropped connection becomes an httpx transport error."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        from certops.sandbox.faults import ConnectionDropped
+
+        try:
+            return await self._inner.handle_async_request(request)
+        except ConnectionDropped as exc:
+            # As over a socket: the request may or may not have been processed.
+            raise httpx.ReadError("connection dropped by the sandbox", request=request) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _sandbox_parts(path_text: str) -> tuple[httpx.AsyncBaseTransport, Credentials]:
+    try:
+        import certops.sandbox as sandbox
+    except ImportError as exc:  # pragma: no cover - the sandbox ships with certops
+        raise LMSAddressError(f"the sandbox is not available: {exc}") from None
+    path = Path(path_text)
+    if not path.exists():
+        raise LMSAddressError(
+            f"no sandbox at {path_text}: run 'certops sandbox init' first "
+            f"(or point --lms at an existing sandbox:PATH)"
+        )
+    env_credentials = credentials_from_env()
+    if env_credentials is None:
+        stored = sandbox.read_credentials(path)
+        env_credentials = _credentials_from_sandbox(stored, path_text)
+    return _SandboxTransport(sandbox.create_app(path)), env_credentials
+
+
+def _credentials_from_sandbox(stored: Any, path_text: str) -> Credentials:
+    def get(name: str) -> str | None:
+        value = stored.get(name) if isinstance(stored, Mapping) else getattr(stored, name, None)
+        return str(value) if value not in (None, "") else None
+
+    client_id, secret = get("client_id"), get("client_secret")
+    if not client_id or not secret:
+        raise LMSCredentialsError(f"the sandbox at {path_text} has no OAuth2 client stored")
+    return Credentials(
+        client_id=client_id,
+        client_secret=secret,
+        username=get("username"),
+        password=get("password"),
+        source=f"sandbox {path_text}",
+    )
+
+
+def parse_address(lms: str) -> tuple[str, str]:
+    """``("https", base_url)`` or ``("sandbox", path)`` for an ``--lms`` value."""
+    text = lms.strip()
+    if text.startswith("sandbox:"):
+        path = text[len("sandbox:") :]
+        if not path:
+            raise LMSAddressError("sandbox: needs a path, e.g. sandbox:.certops/sandbox.db")
+        return "sandbox", path
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        if parts.username or parts.password:
+            raise LMSAddressError(
+                "the --lms URL must not carry credentials; use the DOCEBO_* variables"
+            )
+        return parts.scheme, f"{parts.scheme}://{parts.netloc}"
+    raise LMSAddressError(
+        f"cannot use --lms {lms!r}: expected https://TENANT.docebosaas.com or sandbox:PATH"
+    )
+
+
+def _display_address(lms: str) -> str:
+    kind, value = parse_address(lms)
+    return lms.strip() if kind == "sandbox" else value
+
+
+class Connection(AbstractAsyncContextManager):
+    """``async with connect(...) as lms``: opens one HTTP client, closes it on exit."""
+
+    def __init__(
+        self,
+        lms: str,
+        *,
+        writer: bool,
+        max_in_flight: int,
+        calls_per_hour: int | None,
+        progress: Progress | None,
+        retry: RetryPolicy | None,
+        transport: httpx.AsyncBaseTransport | None,
+        credentials: Credentials | None,
+    ) -> None:
+        if max_in_flight < 1:
+            raise LMSAddressError("max_in_flight must be at least 1")
+        self._lms = lms
+        self._writer = writer
+        self._max_in_flight = max_in_flight
+        self._calls_per_hour = calls_per_hour
+        self._progress = progress
+        self._retry = retry or RetryPolicy()
+        self._transport = transport
+        self._credentials = credentials
+        self.client: DoceboReader | None = None
+
+    @property
+    def call_counts(self) -> dict[str, int]:
+        """API calls sent by this connection, by ``METHOD path-template``."""
+        return self.client.call_counts if self.client else {}
+
+    async def open(self) -> DoceboReader:
+        """The reader or writer for this address (the caller must ``aclose`` it)."""
+        kind, where = parse_address(self._lms)
+        transport = self._transport
+        credentials = self._credentials
+        if kind == "sandbox":
+            base_url = "http://sandbox.invalid"
+            if transport is None:
+                transport, found = _sandbox_parts(where)
+                credentials = credentials or found
+        else:
+            base_url = where
+        if credentials is None:
+            credentials = credentials_from_env()
+        if credentials is None:
+            raise _missing_credentials_error()
+        client = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            timeout=TIMEOUT,
+            limits=httpx.Limits(
+                max_connections=self._max_in_flight,
+                max_keepalive_connections=self._max_in_flight,
+            ),
+            headers={"Accept": "application/json", "User-Agent": "certops"},
+            follow_redirects=False,
+        )
+        budget = (
+            CallBudget(self._calls_per_hour, progress=self._progress)
+            if self._calls_per_hour
+            else None
+        )
+        http = _Http(
+            _display_address(self._lms),
+            client,
+            credentials,
+            allow_writes=self._writer,
+            max_in_flight=self._max_in_flight,
+            budget=budget,
+            retry=self._retry,
+            progress=self._progress,
+        )
+        self.client = DoceboWriter(http) if self._writer else DoceboReader(http)
+        return self.client
+
+    async def __aenter__(self) -> DoceboReader:
+        return await self.open()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+
+def connect(
+    lms: str,
+    *,
+    writer: bool = False,
+    max_in_flight: int = 4,
+    calls_per_hour: int | None = None,
+    progress: Progress | None = None,
+    retry: RetryPolicy | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    credentials: Credentials | None = None,
+) -> Connection:
+    """A connection to ``lms`` (``https://...`` or ``sandbox:PATH``) for ``async with``.
+
+    Yields a ``DoceboReader`` (no write methods), or a ``DoceboWriter`` with ``writer=True``.
+    ``transport`` and ``credentials`` override the defaults (e.g. a served sandbox in tests);
+    ``progress`` receives human-readable notes about waits and retries.
+    """
+    return Connection(
+        lms,
+        writer=writer,
+        max_in_flight=max_in_flight,
+        calls_per_hour=calls_per_hour,
+        progress=progress,
+        retry=retry,
+        transport=transport,
+        credentials=credentials,
+    )
