@@ -1,0 +1,131 @@
+"""What the lifecycle rules need to know about one learner in one product.
+
+``LearnerFacts`` is the engine's only view of the LMS: who the learner is, when they
+completed the product's courses, and the live enrollments certops may have to change.
+``collect_facts`` builds them from the LMS records a reader returns, in one pass, so the
+rest of the engine never touches ``User`` lists or course ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from certops.config.model import Product
+from certops.errors import CertopsError
+from certops.lms.records import Enrollment, EnrollmentStatus, User
+
+
+class FactsError(CertopsError):
+    """Facts handed to the engine are inconsistent (a bug in the caller, named precisely)."""
+
+
+def _frozen(mapping: Mapping) -> Mapping:
+    # A read-only view over a private copy: the caller's dict may change, the facts do not.
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerFacts:
+    """One learner's evidence for one product.
+
+    ``completions`` maps a course code to the instant the learner completed it, only for
+    completed enrollments in courses the product names (initial and maintenance courses).
+    ``enrollments`` maps a course code to the live enrollment, for every course the product
+    names in which the learner is enrolled. Both are read-only views.
+    """
+
+    username: str
+    user_id: int
+    active: bool = True
+    completions: Mapping[str, datetime] = field(default_factory=dict)
+    enrollments: Mapping[str, Enrollment] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for code, instant in self.completions.items():
+            if not isinstance(instant, datetime) or instant.tzinfo is None:
+                raise FactsError(
+                    f"learner {self.username!r}: completion of {code!r} must be a "
+                    f"timezone-aware datetime, got {instant!r}"
+                )
+        # frozen dataclass: __post_init__ must go through object.__setattr__
+        object.__setattr__(self, "completions", _frozen(self.completions))
+        object.__setattr__(self, "enrollments", _frozen(self.enrollments))
+
+
+def product_course_codes(product: Product) -> tuple[str, ...]:
+    """Every course code ``product`` names: initial courses, certified course, periods."""
+    codes: dict[str, None] = {}  # ordered set
+    for path in product.initial_paths:
+        codes.update(dict.fromkeys(path.all_of))
+    codes[product.certified_course.code] = None
+    for period in product.maintenance.periods:
+        codes[period.course.code] = None
+    return tuple(codes)
+
+
+def _preferred(current: Enrollment | None, candidate: Enrollment) -> Enrollment:
+    # Docebo keeps one enrollment per user and course; if a reader ever returns two, keep a
+    # deterministic one: a completed enrollment with the earliest completion wins.
+    if current is None:
+        return candidate
+
+    def rank(e: Enrollment) -> tuple[int, datetime | None]:
+        done = e.status is EnrollmentStatus.COMPLETED and e.completed_at is not None
+        return (0 if done else 1, e.completed_at if done else None)
+
+    a, b = rank(current), rank(candidate)
+    if a[0] != b[0]:
+        return current if a[0] < b[0] else candidate
+    if a[1] is not None and b[1] is not None and b[1] < a[1]:
+        return candidate
+    return current
+
+
+def collect_facts(
+    product: Product,
+    users: Iterable[User],
+    enrollments: Iterable[Enrollment],
+    course_codes: Mapping[int, str],
+) -> list[LearnerFacts]:
+    """Group LMS records into one ``LearnerFacts`` per learner, sorted by username.
+
+    Returns facts only for users enrolled in at least one course ``product`` names.
+    ``course_codes`` maps LMS course ids to codes (used when an enrollment carries no code).
+    Enrollments of users missing from ``users`` are ignored: certops cannot tell whether
+    such a user is active, so it must not create anything for them. The certified course's
+    own completion is not evidence (it is certops' output), so it is not a completion.
+    """
+    named = set(product_course_codes(product))
+    evidence = named - {product.certified_course.code}
+    by_id = {u.id: u for u in users}
+    per_user: dict[int, dict[str, Enrollment]] = {}
+    for enrollment in enrollments:
+        code = enrollment.course_code or course_codes.get(enrollment.course_id, "")
+        if code not in named or enrollment.user_id not in by_id:
+            continue
+        mine = per_user.setdefault(enrollment.user_id, {})
+        mine[code] = _preferred(mine.get(code), enrollment)
+    facts = []
+    for user_id, mine in per_user.items():
+        user = by_id[user_id]
+        completions = {
+            code: e.completed_at
+            for code, e in mine.items()
+            if code in evidence
+            and e.status is EnrollmentStatus.COMPLETED
+            and e.completed_at is not None
+        }
+        facts.append(
+            LearnerFacts(
+                username=user.username,
+                user_id=user.id,
+                active=user.active,
+                completions=completions,
+                enrollments=mine,
+            )
+        )
+    facts.sort(key=lambda f: f.username)
+    return facts
