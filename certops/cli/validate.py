@@ -1,10 +1,70 @@
-"""``certops validate`` (being written; see issue 2)."""
+"""``certops validate [PATH...]``: load and check configuration; needs no LMS.
+
+Exit 0 with a one-line summary on stdout when valid; exit 1 with every problem as
+``FILE:LINE:COL: message`` (or a JSON list with ``--format json``) otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
 
 import click
+
+from certops.config import load_config
+from certops.config.model import Config
+from certops.errors import ConfigError
 
 
 @click.command()
 @click.argument("paths", nargs=-1)
-def validate(paths: tuple[str, ...]) -> None:
-    """Load and check configuration; needs no LMS."""
-    raise click.ClickException("validate is not implemented yet")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one FILE:LINE:COL: message per line; json: a list of "
+    "{file, line, column, path, message}.",
+)
+def validate(paths: tuple[str, ...], output_format: str) -> None:
+    """Load and check configuration in PATH... (files or folders); needs no LMS.
+
+    With no PATH: ./certops/ if it exists, else the current folder.
+    """
+    try:
+        config = load_config(list(paths))
+    except ConfigError as exc:
+        if output_format == "json":
+            click.echo(json.dumps([p.to_json() for p in exc.problems], indent=2))
+        else:
+            for problem in exc.problems:
+                click.echo(str(problem))
+        count = len(exc.problems)
+        click.echo(f"Invalid: {count} problem{'s' if count != 1 else ''}.", err=True)
+        # sys.exit, not ctx.exit: the entry point runs click with standalone_mode=False,
+        # where click turns ctx.exit into a return value that main() does not use.
+        sys.exit(1)
+    if output_format == "json":
+        click.echo("[]")
+    else:
+        click.echo(summary(config))
+
+
+def summary(config: Config) -> str:
+    """Returns the one-line summary of a valid configuration, e.g.
+    ``Valid: 3 products, 8 courses, 7 periods in 3 files.``"""
+    products = len(config.products)
+    # Courses certops manages: certified and maintenance courses (initial training courses
+    # already exist and are only referenced).
+    periods = sum(len(p.maintenance.periods) for p in config.products)
+    courses = products + periods
+    files = len(config.files)
+    return (
+        f"Valid: {_count(products, 'product')}, {_count(courses, 'course')}, "
+        f"{_count(periods, 'period')} in {_count(files, 'file')}."
+    )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

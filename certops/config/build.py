@@ -1,0 +1,124 @@
+"""Building the typed model from configuration data that passed every check.
+
+Only ``load_config`` calls this, after the schema and semantic checks found nothing, so the
+shapes are known; defaults here mirror the schema's ``default`` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from certops.config.model import (
+    Catalog,
+    CertifiedCourse,
+    Config,
+    CourseSpec,
+    Extension,
+    InitialPath,
+    LateCompletion,
+    Maintenance,
+    NamedRef,
+    Notifications,
+    Period,
+    Product,
+    Reinstatement,
+    Revocation,
+    Safety,
+    Settings,
+)
+from certops.config.schema import parse_date, parse_instant
+from certops.config.yamlpos import PosDict
+
+
+def build_config(roots: Sequence[PosDict], files: Sequence[str]) -> Config:
+    """Returns the ``Config`` of valid file data: products in file order, the one settings."""
+    products = tuple(
+        build_product(product) for root in roots for product in root.get("products") or ()
+    )
+    settings_data = next((root["settings"] for root in roots if "settings" in root), None)
+    settings = build_settings(settings_data) if settings_data is not None else Settings()
+    return Config(products=products, settings=settings, files=tuple(files))
+
+
+def build_product(data: PosDict) -> Product:
+    """Returns the ``Product`` of one valid product mapping."""
+    maintenance = data["maintenance"]
+    notifications = data.get("notifications") or {}
+    return Product(
+        id=data["id"],
+        name=data["name"],
+        group=_ref(data["group"]),
+        initial_paths=tuple(
+            InitialPath(name=p["name"], all_of=tuple(p["all_of"])) for p in data["initial_paths"]
+        ),
+        certified_course=CertifiedCourse(
+            code=data["certified_course"]["code"],
+            name=data["certified_course"]["name"],
+            description=data["certified_course"].get("description", ""),
+            salesforce_sync=data["certified_course"].get("salesforce_sync", False),
+        ),
+        maintenance=Maintenance(
+            periods=tuple(
+                Period(
+                    id=p["id"],
+                    course=_course(p["course"]),
+                    opens=parse_date(p["opens"]),
+                    due=parse_date(p["due"]),
+                )
+                for p in maintenance["periods"]
+            ),
+            new_learner_grace_days=int(maintenance.get("new_learner_grace_days", 0)),
+            late_completion=LateCompletion(maintenance.get("late_completion", "manual")),
+        ),
+        enrollment_rule=_ref(data["enrollment_rule"]) if "enrollment_rule" in data else None,
+        notifications=Notifications(
+            learner_enrolled=_optional_ref(notifications, "learner_enrolled"),
+            admin_certified=_optional_ref(notifications, "admin_certified"),
+            digest=_optional_ref(notifications, "digest"),
+        ),
+        extensions=tuple(
+            Extension(
+                user=e["user"],
+                period=e["period"],
+                until=parse_date(e["until"]),
+                reason=e.get("reason", ""),
+            )
+            for e in data.get("extensions") or ()
+        ),
+        reinstatements=tuple(
+            Reinstatement(user=r["user"], at=parse_instant(r["at"]), reason=r.get("reason", ""))
+            for r in data.get("reinstatements") or ()
+        ),
+        revocations=tuple(
+            Revocation(user=r["user"], at=parse_instant(r["at"]), reason=r.get("reason", ""))
+            for r in data.get("revocations") or ()
+        ),
+        location=data.loc,
+    )
+
+
+def build_settings(data: dict[str, Any]) -> Settings:
+    """Returns the ``Settings`` of a valid settings mapping."""
+    catalog = data.get("salesforce_catalog")
+    safety = data.get("safety") or {}
+    return Settings(
+        salesforce_catalog=Catalog(code=catalog["code"], name=catalog["name"]) if catalog else None,
+        safety=Safety(
+            # YAML may say 0 or 1 for the fraction; the model's field is a float.
+            max_suspend_fraction=float(safety.get("max_suspend_fraction", 0.25)),
+            min_population=int(safety.get("min_population", 20)),
+        ),
+    )
+
+
+def _course(data: dict[str, Any]) -> CourseSpec:
+    return CourseSpec(code=data["code"], name=data["name"], description=data.get("description", ""))
+
+
+def _ref(data: dict[str, Any]) -> NamedRef:
+    return NamedRef(name=data["name"])
+
+
+def _optional_ref(data: dict[str, Any], key: str) -> NamedRef | None:
+    return _ref(data[key]) if key in data else None

@@ -1,0 +1,246 @@
+"""Checks beyond the schema (DESIGN.md section 4), across all files of a configuration.
+
+They run on the raw, located data of every file, including files and products that also
+have schema problems, so that one run reports everything it can; every access is guarded,
+and a value the schema already rejected is simply skipped here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from certops.config.model import Location
+from certops.config.problems import Problem, format_path
+from certops.config.schema import parse_date
+from certops.config.yamlpos import PosDict, PosList, locate
+
+JsonPath = list[str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """A value somewhere in one file: its file's root, its JSON path, and the value."""
+
+    root: PosDict
+    path: JsonPath
+    value: Any
+
+    @property
+    def loc(self) -> Location:
+        return locate(self.root, self.path)
+
+    def problem(self, message: str) -> Problem:
+        return Problem.at(self.loc, message, format_path(self.path))
+
+    def get(self, *steps: str | int) -> _Node | None:
+        """The node below this one, or None if the data does not have that shape."""
+        value, path = self.value, list(self.path)
+        for step in steps:
+            in_dict = isinstance(step, str) and isinstance(value, dict) and step in value
+            in_list = isinstance(step, int) and isinstance(value, list) and 0 <= step < len(value)
+            if not (in_dict or in_list):
+                return None
+            value = value[step]
+            path.append(step)
+        return _Node(self.root, path, value)
+
+    def items(self, *steps: str) -> Iterator[_Node]:
+        """The items of the list below this node (none if it is not a list)."""
+        node = self.get(*steps)
+        if node is not None and isinstance(node.value, PosList):
+            for i in range(len(node.value)):
+                yield _Node(self.root, [*node.path, i], node.value[i])
+
+    def text(self, *steps: str | int) -> str | None:
+        node = self.get(*steps)
+        return node.value if node is not None and isinstance(node.value, str) else None
+
+
+def check_semantics(roots: Sequence[PosDict]) -> list[Problem]:
+    """Returns the semantic problems of a configuration made of these files' data."""
+    products = [
+        product
+        for root in roots
+        for product in _Node(root, [], root).items("products")
+        if isinstance(product.value, PosDict)
+    ]
+    settings = [node for root in roots if (node := _Node(root, [], root).get("settings"))]
+    problems: list[Problem] = []
+    problems += _settings_once(settings)
+    problems += _duplicates(
+        [(p.text("id"), p.get("id")) for p in products], "product id '{}' is defined"
+    )
+    problems += _duplicates(
+        [(p.text("group", "name"), p.get("group", "name")) for p in products],
+        "group '{}' is used by more than one product; it is",
+    )
+    problems += _course_codes(products)
+    has_catalog = any(s.get("salesforce_catalog") is not None for s in settings)
+    for product in products:
+        problems += _paths(product)
+        problems += _periods(product)
+        problems += _extensions(product)
+        sync = product.get("certified_course", "salesforce_sync")
+        if sync is not None and sync.value is True and not has_catalog:
+            problems.append(
+                sync.problem(
+                    "salesforce_sync is true but settings.salesforce_catalog is not set; "
+                    "add settings: {salesforce_catalog: {code: ..., name: ...}}"
+                )
+            )
+    return problems
+
+
+def _settings_once(settings: list[_Node]) -> list[Problem]:
+    if len(settings) < 2:
+        return []
+    return [
+        node.problem(
+            "settings may appear in one file only; also defined at "
+            + ", ".join(str(other.loc) for other in settings if other is not node)
+        )
+        for node in settings
+    ]
+
+
+def _duplicates(entries: list[tuple[str | None, _Node | None]], what: str) -> list[Problem]:
+    """One problem at every location of a value that occurs more than once, naming the
+    other locations (``what`` is formatted with the value)."""
+    seen: dict[str, list[_Node]] = defaultdict(list)
+    for value, node in entries:
+        if value is not None and node is not None:
+            seen[value].append(node)
+    problems = []
+    for value, nodes in seen.items():
+        if len(nodes) < 2:
+            continue
+        for node in nodes:
+            others = ", ".join(str(o.loc) for o in nodes if o is not node)
+            problems.append(node.problem(f"{what.format(value)} more than once; also at {others}"))
+    return problems
+
+
+def _course_codes(products: list[_Node]) -> list[Problem]:
+    """Courses certops defines (certified and maintenance) must be unique, and none of them
+    may double as initial training."""
+    defined: list[tuple[str | None, _Node | None]] = []
+    roles: dict[str, tuple[str, _Node]] = {}
+    for product in products:
+        pid = product.text("id") or "?"
+        code = product.get("certified_course", "code")
+        if code is not None and isinstance(code.value, str):
+            defined.append((code.value, code))
+            roles.setdefault(code.value, (f"the certified course of product '{pid}'", code))
+        for period in product.items("maintenance", "periods"):
+            code = period.get("course", "code")
+            if code is not None and isinstance(code.value, str):
+                defined.append((code.value, code))
+                role = f"the maintenance course of period '{period.text('id')}' of product '{pid}'"
+                roles.setdefault(code.value, (role, code))
+    problems = _duplicates(defined, "course code '{}' is defined")
+    for product in products:
+        for path in product.items("initial_paths"):
+            for course in path.items("all_of"):
+                if isinstance(course.value, str) and course.value in roles:
+                    role, node = roles[course.value]
+                    problems.append(
+                        course.problem(
+                            f"course '{course.value}' is initial training here and also {role} "
+                            f"({node.loc}); a course cannot be both"
+                        )
+                    )
+    return problems
+
+
+def _paths(product: _Node) -> list[Problem]:
+    names = [(p.text("name"), p.get("name")) for p in product.items("initial_paths")]
+    return _duplicates(names, "initial path '{}' is defined")
+
+
+def _periods(product: _Node) -> list[Problem]:
+    periods = list(product.items("maintenance", "periods"))
+    problems = _duplicates([(p.text("id"), p.get("id")) for p in periods], "period '{}' is defined")
+    previous: tuple[str, date, date] | None = None
+    for period in periods:
+        opens, due = _date(period, "opens"), _date(period, "due")
+        pid = period.text("id") or "?"
+        if opens is None or due is None:
+            continue
+        if due < opens:
+            problems.append(
+                period.get("due").problem(  # type: ignore[union-attr]
+                    f"period '{pid}' is due {due} before it opens {opens}; "
+                    "due must be on or after opens"
+                )
+            )
+            continue
+        if previous is not None:
+            prev_id, prev_opens, prev_due = previous
+            if opens < prev_opens:
+                problems.append(
+                    period.get("opens").problem(  # type: ignore[union-attr]
+                        f"periods are out of order: '{pid}' opens {opens}, before '{prev_id}' "
+                        f"listed above it ({prev_opens}); list periods in chronological order"
+                    )
+                )
+            elif opens <= prev_due:
+                problems.append(
+                    period.get("opens").problem(  # type: ignore[union-attr]
+                        f"period '{pid}' opens {opens}, before period '{prev_id}' is due "
+                        f"({prev_due}); periods must not overlap"
+                    )
+                )
+        previous = (pid, opens, due)
+    return problems
+
+
+def _extensions(product: _Node) -> list[Problem]:
+    periods = {
+        pid: period
+        for period in product.items("maintenance", "periods")
+        if (pid := period.text("id")) is not None
+    }
+    problems: list[Problem] = []
+    keys: list[tuple[str | None, _Node | None]] = []
+    for ext in product.items("extensions"):
+        user, period_id = ext.text("user"), ext.text("period")
+        if user is not None and period_id is not None:
+            keys.append((f"{user}' for period '{period_id}", ext.get("user")))
+        if period_id is None:
+            continue
+        if period_id not in periods:
+            known = ", ".join(f"'{p}'" for p in periods) or "none"
+            message = (
+                f"extension for '{user}' names period '{period_id}', which product "
+                f"'{product.text('id')}' does not define (periods: {known})"
+            )
+            close = difflib.get_close_matches(period_id, list(periods), n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+            problems.append(ext.get("period").problem(message))  # type: ignore[union-attr]
+            continue
+        until, due = _date(ext, "until"), _date(periods[period_id], "due")
+        if until is not None and due is not None and until < due:
+            problems.append(
+                ext.get("until").problem(  # type: ignore[union-attr]
+                    f"extension for '{user}' until {until} is before period '{period_id}' is "
+                    f"due ({due}); an extension can only move a deadline later"
+                )
+            )
+    problems += _duplicates(keys, "extension for user '{}' is listed")
+    return problems
+
+
+def _date(node: _Node, key: str) -> date | None:
+    text = node.text(key)
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None

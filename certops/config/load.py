@@ -1,0 +1,97 @@
+"""Loading a configuration: paths to files, files to located data, data to ``Config``.
+
+Every stage collects problems instead of stopping at the first, so one run of
+``certops validate`` reports everything, sorted by file and line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from certops.config.build import build_config
+from certops.config.checks import check_semantics
+from certops.config.model import Config, Location
+from certops.config.problems import Problem, sort_problems
+from certops.config.schema import check_file
+from certops.config.yamlpos import PosDict, load_file
+from certops.errors import ConfigError
+
+# A configuration file is hand-written; anything this big is a mistake (or an attack), and
+# refusing it early keeps validate fast. Folders of many files have no total limit.
+MAX_CONFIG_BYTES = 2_000_000
+
+YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_FOLDER = "certops"
+
+
+def resolve_paths(paths: Sequence[str]) -> list[str]:
+    """Returns the configuration files named by ``paths``, in order, without repeats.
+
+    No paths: ``./certops/`` if it exists, else the current folder. A file is taken as
+    given; a folder means every ``*.yaml``/``*.yml`` below it, sorted (hidden folders such as
+    ``.git`` or ``.github`` are skipped). Raises ``ConfigError`` for a missing path or a
+    folder without YAML files.
+    """
+    if not paths:
+        paths = [DEFAULT_FOLDER] if Path(DEFAULT_FOLDER).is_dir() else ["."]
+    files: list[str] = []
+    problems: list[Problem] = []
+    for given in paths:
+        path = Path(given)
+        here = Location(given, 1, 1)
+        if path.is_dir():
+            found = _yaml_below(path)
+            if not found:
+                problems.append(
+                    Problem.at(here, "folder has no *.yaml or *.yml files; expected configuration")
+                )
+            files.extend(found)
+        elif path.exists():
+            files.append(given)
+        else:
+            problems.append(Problem.at(here, "no such file or folder"))
+    if problems:
+        raise ConfigError(sort_problems(problems))
+    unique: dict[str, str] = {}
+    for file in files:
+        unique.setdefault(os.path.realpath(file), file)
+    return list(unique.values())
+
+
+def load_config(paths: Sequence[str]) -> Config:
+    """Returns the checked, typed ``Config`` made of the files named by ``paths``.
+
+    Raises ``ConfigError`` carrying every problem (unreadable or malformed files, schema
+    violations, semantic conflicts within and across files), sorted by file and line.
+    """
+    files = resolve_paths(paths)
+    problems: list[Problem] = []
+    roots: list[PosDict] = []
+    for file in files:
+        try:
+            data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        file_problems = check_file(data, file)
+        problems.extend(file_problems)
+        if isinstance(data, PosDict):
+            roots.append(data)
+    problems.extend(check_semantics(roots))
+    if problems:
+        raise ConfigError(sort_problems(problems))
+    return build_config(roots, files)
+
+
+def _yaml_below(folder: Path) -> list[str]:
+    found: list[str] = []
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(
+            str(Path(current) / name)
+            for name in names
+            if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
+        )
+    return sorted(found)
