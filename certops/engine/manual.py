@@ -1,0 +1,276 @@
+"""Manual steps: what the setup needs that Docebo's API cannot do (issue 5).
+
+Enrollment rules and notification assignments have no public API, so the plan carries them
+as ``manual`` changes with the UI actions in words. Each has a ``fingerprint``, the sha256
+of what is asked (not of the wording, so rephrasing a step never re-asks it); once
+``certops ack`` records that fingerprint for the address, the step stops showing until
+what is asked changes, which happens at each rollover.
+
+The *current* period at ``t`` is the first period whose deadline is after ``t`` (the one
+learners are working towards), or the last period once every deadline has passed. With
+back-to-back periods that is the last period opened by ``t`` (the first one before any has
+opened); with a gap between periods, the rule and the reminders switch to the next course
+as soon as the previous deadline passes, which is when the article's rollover does it.
+
+Pure: no clock reads, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from certops.config.model import Config, Period, Product, end_of_day
+from certops.plan.model import Action, Change, ChangeType
+
+
+class Acknowledgements(Protocol):
+    """What ``manual_steps`` needs of the ack file (``certops.plan.ack.AckFile``)."""
+
+    def acknowledged(self, address: str, fingerprint: str) -> bool: ...
+
+
+class NoAcks:
+    """No step acknowledged: every manual step shows (``certops ack`` uses this to learn
+    the current fingerprints)."""
+
+    def acknowledged(self, address: str, fingerprint: str) -> bool:
+        return False
+
+
+def current_period(product: Product, t: datetime) -> Period | None:
+    """The period the rule and reminders point at, at ``t`` (see the module docstring);
+    ``None`` when the product has no periods."""
+    periods = sorted(product.maintenance.periods, key=lambda p: p.opens_at)
+    if not periods:
+        return None
+    return next((p for p in periods if p.deadline > t), periods[-1])
+
+
+def fingerprint(asked: dict[str, Any]) -> str:
+    """``"sha256:<hex>"`` of the canonical JSON of what a manual step asks."""
+    text = json.dumps(asked, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _codes(codes: list[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C``."""
+    if len(codes) <= 1:
+        return "".join(codes)
+    return ", ".join(codes[:-1]) + " and " + codes[-1]
+
+
+@dataclass(slots=True)
+class _Ask:
+    """One manual change being assembled (notifications may be shared by products)."""
+
+    address: str
+    type: ChangeType
+    products: list[str]
+    asked: dict[str, Any]
+    steps: list[str]
+    reason: str
+
+
+def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
+    cert = str(product.certified_course.code)
+    targets = [cert] + ([str(period.course.code)] if period else [])
+    others = sorted(
+        str(p.course.code)
+        for p in product.maintenance.periods
+        if period is None or p.course.code != period.course.code
+    )
+    steps = [
+        f'Admin Menu > Enrollment Rules: open the rule "{name}" '
+        "(if it does not exist: New Rule, source type Groups, target type Courses).",
+        f'Set the source group to "{product.group.name}" and nothing else.',
+        f"Set the target courses to {_codes(targets)}"
+        + (f"; remove {_codes(others)} if listed." if others else "."),
+        "Make sure the rule is active and save.",
+    ]
+    return _Ask(
+        address=f"enrollment_rule.{name}",
+        type=ChangeType.ENROLLMENT_RULE,
+        products=[product.id],
+        asked={"source_groups": [product.group.name], "target_courses": sorted(targets)},
+        steps=steps,
+        reason=(
+            "enrollment rules have no public API; joining the group must enroll into "
+            + _codes(targets)
+            + (f" (period {period.id})" if period else "")
+            + ". certops itself enrolls existing members, since rules fire only on join"
+        ),
+    )
+
+
+def _extended_courses(product: Product, current: Period | None, t: datetime) -> list[str]:
+    """Earlier periods' courses where a learner's extension still runs at ``t``: their
+    learners still need the reminders."""
+    out = []
+    for period in product.maintenance.periods:
+        if current is None or period.opens_at >= current.opens_at:
+            continue
+        if any(e.period == period.id and end_of_day(e.until) > t for e in product.extensions):
+            out.append(str(period.course.code))
+    return out
+
+
+def _notification_asks(product: Product, period: Period | None, t: datetime) -> list[_Ask]:
+    asks = []
+    notes = product.notifications
+    current = [str(period.course.code)] if period else []
+    if notes.learner_enrolled is not None and current:
+        asks.append(
+            _Ask(
+                address=f"notification.{notes.learner_enrolled.name}",
+                type=ChangeType.NOTIFICATION,
+                products=[product.id],
+                asked={"event": "user_enrolled_in_course", "courses": current},
+                steps=[],
+                reason="notifications have no public API: learners are told when enrolled "
+                "in the current maintenance course",
+            )
+        )
+    if notes.digest is not None and current:
+        asks.append(
+            _Ask(
+                address=f"notification.{notes.digest.name}",
+                type=ChangeType.NOTIFICATION,
+                products=[product.id],
+                asked={
+                    "event": "course_not_completed_digest",
+                    "courses": sorted(current + _extended_courses(product, period, t)),
+                },
+                steps=[],
+                reason="notifications have no public API: reminders go to learners who have "
+                "not completed the current maintenance course",
+            )
+        )
+    if notes.admin_certified is not None:
+        asks.append(
+            _Ask(
+                address=f"notification.{notes.admin_certified.name}",
+                type=ChangeType.NOTIFICATION,
+                products=[product.id],
+                asked={
+                    "event": "user_enrolled_in_course",
+                    "courses": [str(product.certified_course.code)],
+                    "recipients": "superadmins",
+                },
+                steps=[],
+                reason="notifications have no public API: admins are told when a learner is "
+                "newly certified (enrolled in the certified course)",
+            )
+        )
+    return asks
+
+
+def _notification_steps(name: str, asked: dict[str, Any], all_courses: list[str]) -> list[str]:
+    courses = asked["courses"]
+    remove = sorted(set(all_courses) - set(courses))
+    event = {
+        "user_enrolled_in_course": "User enrolled in a course",
+        "course_not_completed_digest": "Digest: courses not yet completed",
+    }[asked["event"]]
+    steps = [
+        f'Admin Menu > Notifications: open "{name}" '
+        f"(if it does not exist: Add Notification, event {event}).",
+        f"Under Courses, select {_codes(courses)}"
+        + (f"; remove {_codes(remove)} if selected." if remove else "."),
+    ]
+    if asked["event"] == "user_enrolled_in_course" and "recipients" not in asked:
+        steps.append("Recipients: the enrolled user; keep the [expire-at] tag in the message.")
+    elif asked["event"] == "course_not_completed_digest":
+        steps.append(
+            "Recipients: users enrolled who have not completed; send monthly, then weekly, "
+            "then daily as the deadline nears."
+        )
+    else:
+        steps.append(
+            "Recipients: Superadmins (they set the learner's enrollment in the certified "
+            "course to Completed, or let certops do it on its next run)."
+        )
+    steps.append("Make sure the notification is active and save.")
+    return steps
+
+
+def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Change]:
+    """The ``manual`` changes for enrollment rules and notifications at ``t``, in address
+    order, leaving out those whose address ``acks`` records with the same fingerprint.
+
+    A notification named by several products is one change asking for the union of their
+    courses. Two products naming the same enrollment rule cannot both be served (a rule
+    would enroll each group into the other's courses), so that change asks to split it."""
+    asks: dict[str, _Ask] = {}
+    all_courses: dict[str, set[str]] = {}
+    for product in config.products:
+        period = current_period(product, t)
+        product_courses = {str(p.course.code) for p in product.maintenance.periods}
+        product_courses.add(str(product.certified_course.code))
+        found = _notification_asks(product, period, t)
+        if product.enrollment_rule is not None:
+            found.insert(0, _rule_ask(product, product.enrollment_rule.name, period))
+        for ask in found:
+            all_courses.setdefault(ask.address, set()).update(product_courses)
+            seen = asks.get(ask.address)
+            if seen is None:
+                asks[ask.address] = ask
+            elif ask.type is ChangeType.ENROLLMENT_RULE:
+                seen.products.append(product.id)
+                seen.asked = {"conflict": sorted(seen.products)}
+                seen.steps = [
+                    f"The products {_codes(seen.products)} all name the enrollment rule "
+                    f'"{ask.address.removeprefix("enrollment_rule.")}"; one rule would enroll '
+                    "each product's group into the other's courses.",
+                    "Give each product its own enrollment_rule name in the configuration, "
+                    "then follow the steps the next plan shows.",
+                ]
+                seen.reason = "one enrollment rule named by several products"
+            else:
+                seen.products.append(product.id)
+                merged = sorted(set(seen.asked["courses"]) | set(ask.asked["courses"]))
+                if ask.asked.get("event") != seen.asked.get("event") or (
+                    ask.asked.get("recipients") != seen.asked.get("recipients")
+                ):
+                    # Two roles for one notification: ask for both, visibly.
+                    seen.asked = {"conflict": sorted(seen.products), "courses": merged}
+                    seen.reason = (
+                        "one notification named for different purposes by "
+                        + _codes(seen.products)
+                        + "; give each purpose its own notification"
+                    )
+                else:
+                    seen.asked = {**seen.asked, "courses": merged}
+
+    changes = []
+    for address in sorted(asks):
+        ask = asks[address]
+        if ask.type is ChangeType.NOTIFICATION and "event" in ask.asked:
+            ask.steps = _notification_steps(
+                address.removeprefix("notification."), ask.asked, sorted(all_courses[address])
+            )
+        elif ask.type is ChangeType.NOTIFICATION:
+            ask.steps = [
+                f'The notification "{address.removeprefix("notification.")}" is named for '
+                "different purposes (enrollment notice, digest, admin notice); give each "
+                "purpose its own name in the configuration."
+            ]
+        asked_print = fingerprint({"address": address, **ask.asked})
+        if acks.acknowledged(address, asked_print):
+            continue
+        changes.append(
+            Change(
+                address=address,
+                type=ask.type,
+                action=Action.MANUAL,
+                product=ask.products[0] if len(ask.products) == 1 else None,
+                after=dict(ask.asked),
+                reason=ask.reason,
+                steps=tuple(ask.steps),
+                fingerprint=asked_print,
+            )
+        )
+    return changes

@@ -1,0 +1,536 @@
+"""The one-time setup as desired state, and its diff against the live LMS (issue 5).
+
+``desired_setup(config, t)`` compiles what the article's setup checklist asks for at
+instant ``t``: the certified courses, the maintenance courses, the Salesforce Sync catalog
+and its items, and the certified groups with their eligibility rules. ``diff_setup``
+compares that with a ``LiveSetup`` read from the LMS by natural key (course code, catalog
+code, group name), after normalising both sides so that server defaults, ordering, HTML,
+whitespace and number/string differences never show as changes.
+
+Which maintenance courses are desired at ``t``: every period that has opened (``opens ≤ t``)
+and the *next* period to open. The next one is created ahead so admins can put content
+in it before it opens (its validity dates keep learners out until then), while periods
+further ahead are left until they are next; so ``certops plan --at`` the day a period
+opens previews the course after it being created.
+
+Pure: no clock reads, no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from enum import Enum, StrEnum
+from typing import Any
+
+from certops.config.model import Catalog as CatalogSpec
+from certops.config.model import Config, Period, Product
+from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
+from certops.plan.jsonio import iso_utc
+from certops.plan.model import Action, Change, ChangeType, PlanWarning
+
+
+class CourseRole(StrEnum):
+    CERTIFIED = "certified"
+    MAINTENANCE = "maintenance"
+
+
+# Fields of ``CourseSettings`` that certops compares on update. ``course_type`` is used
+# only when creating: changing the type of an existing course is not something a setup
+# tool should do, and the server may report it differently from what was sent.
+MAINTENANCE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "published",
+        "self_unenrollment",
+        "enrollment_policy",
+        "date_begin",
+        "date_end",
+        "soft_deadline",
+        "visible_only_to_enrolled",
+    }
+)
+# The certified course: the issue names published, admin-only enrollment and the
+# description; self-unenrollment is off too, because leaving the course would drop the
+# enrollment that *is* the certification status. Its validity and visibility are left
+# to the admin (it must never expire, and it sits in a catalog).
+CERTIFIED_FIELDS = frozenset(
+    {"name", "description", "published", "self_unenrollment", "enrollment_policy"}
+)
+GROUP_FIELDS = ("automatic", "rules_operator", "rules")
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredCourse:
+    code: str
+    product: str
+    role: CourseRole
+    settings: CourseSettings
+    managed: frozenset[str]  # the settings compared on update (all are sent on create)
+    period: str | None = None  # maintenance courses: the period id
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredCatalogItem:
+    catalog_code: str
+    course_code: str
+    product: str
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredGroup:
+    name: str
+    product: str
+    description: str  # sent on create only: admins may reword it
+    rules: tuple[GroupRule, ...]
+    operator: str = "ANY"
+    automatic: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSetup:
+    """The setup objects certops manages at ``at``, keyed by natural key."""
+
+    at: datetime
+    courses: Mapping[str, DesiredCourse]
+    catalog: CatalogSpec | None  # the Salesforce Sync catalog, if any product syncs
+    catalog_items: tuple[DesiredCatalogItem, ...]
+    groups: Mapping[str, DesiredGroup]
+    # Initial-training course code -> the products whose paths use it (read, never managed).
+    initial_courses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: tuple[PlanWarning, ...] = ()
+
+    def codes_to_read(self) -> tuple[str, ...]:
+        """Every course code the caller should read into ``LiveSetup.courses``: the managed
+        courses and the initial-training courses (whose absence is a warning), sorted."""
+        return tuple(sorted(set(self.courses) | set(self.initial_courses)))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSetup:
+    """What the LMS has, as far as the setup is concerned (read by the caller)."""
+
+    courses: Mapping[str, Course]  # by code; at least ``DesiredSetup.codes_to_read()``
+    catalogs: Mapping[str, Catalog]  # by code
+    catalog_items: frozenset[tuple[str, str]]  # (catalog code, course code)
+    groups: Mapping[str, Group]  # by name; rules as course codes
+
+
+# --- compiling ----------------------------------------------------------------------------
+
+
+def periods_desired(periods: tuple[Period, ...], t: datetime) -> tuple[Period, ...]:
+    """The periods whose courses are desired at ``t``: every period opened by ``t`` and the
+    first one still to open, in configured order."""
+    opened = [p for p in periods if p.opens_at <= t]
+    upcoming = [p for p in periods if p.opens_at > t]
+    if upcoming:
+        opened.append(min(upcoming, key=lambda p: p.opens_at))
+    return tuple(p for p in periods if p in opened)
+
+
+def _certified_course(product: Product) -> DesiredCourse:
+    spec = product.certified_course
+    description = str(spec.description or "")
+    return DesiredCourse(
+        code=str(spec.code),
+        product=product.id,
+        role=CourseRole.CERTIFIED,
+        settings=CourseSettings(
+            name=str(spec.name),
+            description=description,
+            published=True,
+            self_unenrollment=False,
+            enrollment_policy=EnrollmentPolicy.ADMIN_ONLY,
+        ),
+        # An empty description in config means "not managed", not "erase it".
+        managed=CERTIFIED_FIELDS if description else CERTIFIED_FIELDS - {"description"},
+    )
+
+
+def _maintenance_course(product: Product, period: Period) -> DesiredCourse:
+    spec = period.course
+    description = str(spec.description or "")
+    return DesiredCourse(
+        code=str(spec.code),
+        product=product.id,
+        role=CourseRole.MAINTENANCE,
+        # The article's recommended properties for a maintenance course.
+        settings=CourseSettings(
+            name=str(spec.name),
+            description=description,
+            published=True,
+            self_unenrollment=False,
+            enrollment_policy=EnrollmentPolicy.ADMIN_ONLY,
+            date_begin=period.opens_at,
+            date_end=period.deadline,
+            soft_deadline=False,
+            visible_only_to_enrolled=True,
+        ),
+        managed=MAINTENANCE_FIELDS if description else MAINTENANCE_FIELDS - {"description"},
+        period=period.id,
+    )
+
+
+def _group(product: Product) -> DesiredGroup:
+    return DesiredGroup(
+        name=str(product.group.name),
+        product=product.id,
+        description=(
+            f"Learners certified in {product.name}: completed an initial training path "
+            f"({', '.join(p.name for p in product.initial_paths)}). Managed by certops."
+        ),
+        rules=tuple(
+            GroupRule(completed_all=tuple(str(code) for code in path.all_of))
+            for path in product.initial_paths
+        ),
+    )
+
+
+def desired_setup(config: Config, t: datetime) -> DesiredSetup:
+    """The setup objects the configuration asks for at instant ``t``.
+
+    Returns a ``DesiredSetup``: certified and maintenance courses by code (see the module
+    docstring for which periods), the Salesforce Sync catalog and the certified courses as
+    its items when a product syncs, and each product's group by name. Conflicts the config
+    checks should have caught (one group name with different rules in two products, sync
+    without a catalog setting) become warnings, and the first product wins."""
+    courses: dict[str, DesiredCourse] = {}
+    groups: dict[str, DesiredGroup] = {}
+    items: list[DesiredCatalogItem] = []
+    initial: dict[str, list[str]] = {}
+    warnings: list[PlanWarning] = []
+    catalog = config.settings.salesforce_catalog
+    syncing = False
+
+    for product in config.products:
+        wanted = [_certified_course(product)]
+        wanted += [
+            _maintenance_course(product, p) for p in periods_desired(product.maintenance.periods, t)
+        ]
+        for course in wanted:
+            if course.code in courses:
+                warnings.append(
+                    PlanWarning(
+                        product.id,
+                        f"course {course.code} is also configured by product "
+                        f"{courses[course.code].product}; only that one manages it",
+                        f"course.{course.code}",
+                    )
+                )
+                continue
+            courses[course.code] = course
+        for path in product.initial_paths:
+            for code in path.all_of:
+                users = initial.setdefault(str(code), [])
+                if product.id not in users:
+                    users.append(product.id)
+
+        group = _group(product)
+        other = groups.get(group.name)
+        if other is None:
+            groups[group.name] = group
+        elif _rule_set(other.rules) != _rule_set(group.rules):
+            warnings.append(
+                PlanWarning(
+                    product.id,
+                    f"group {group.name!r} is also the group of product {other.product} with "
+                    "other initial paths; give each product its own group",
+                    f"group.{group.name}",
+                )
+            )
+
+        if product.certified_course.salesforce_sync:
+            if catalog is None:
+                warnings.append(
+                    PlanWarning(
+                        product.id,
+                        "certified_course.salesforce_sync is set but settings.salesforce_catalog "
+                        "is not; the course is not placed in any catalog",
+                        f"course.{product.certified_course.code}",
+                    )
+                )
+            else:
+                syncing = True
+                items.append(
+                    DesiredCatalogItem(
+                        str(catalog.code), str(product.certified_course.code), product.id
+                    )
+                )
+
+    return DesiredSetup(
+        at=t,
+        courses=courses,
+        catalog=catalog if syncing else None,
+        catalog_items=tuple(items),
+        groups=groups,
+        initial_courses={code: tuple(ps) for code, ps in initial.items()},
+        warnings=tuple(warnings),
+    )
+
+
+# --- normalising --------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
+
+
+def normalise_text(value: Any) -> str:
+    """Text as a person reads it: HTML tags removed (block ends become spaces), entities
+    decoded, whitespace collapsed and trimmed; ``None`` is the empty text."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "<" in text:
+        text = _TAG.sub("", _BLOCK_TAG.sub(" ", text))
+    text = html.unescape(text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalise_instant(value: Any, *, end: bool = False) -> str | None:
+    """An instant as canonical ISO UTC text, or ``None``; naive values are UTC.
+
+    With ``end``, an instant at 23:59:59 is read as the exclusive end-of-day instant
+    (Docebo shows validity ends as ``D 23:59:59``), and sub-second parts are dropped
+    since Docebo stores whole seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value.strip()
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC).replace(microsecond=0)
+    if end and (value.hour, value.minute, value.second) == (23, 59, 59):
+        value += timedelta(seconds=1)
+    return iso_utc(value)
+
+
+def normalise_scalar(value: Any) -> Any:
+    """A scalar in a comparable form: enums by value, numbers and numeric strings as the
+    same canonical text (``1``, ``1.0`` and ``"1"`` compare equal), text trimmed."""
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return _number_text(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return _number_text(float(text)) if text else text
+        except ValueError:
+            return text
+    return value
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+def _rule_set(rules: Collection[GroupRule]) -> frozenset[frozenset[str]]:
+    """Rule sets compared as a set of sets of course codes: order never matters."""
+    return frozenset(
+        frozenset(_SPACE.sub(" ", str(code)).strip() for code in rule.completed_all)
+        for rule in rules
+    )
+
+
+def _course_compare_value(name: str, value: Any) -> Any:
+    if name == "description":
+        return normalise_text(value)
+    if name == "name":
+        return _SPACE.sub(" ", str(value or "")).strip()
+    if name == "date_begin":
+        return normalise_instant(value)
+    if name == "date_end":
+        return normalise_instant(value, end=True)
+    return normalise_scalar(value)
+
+
+# --- JSON-able forms ----------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def course_fields(settings: CourseSettings) -> dict[str, Any]:
+    """Every setting of a course as JSON-able values (instants as ISO UTC with ``Z``)."""
+    return {f.name: _json_value(getattr(settings, f.name)) for f in fields(CourseSettings)}
+
+
+def _rules_json(rules: Collection[GroupRule]) -> list[list[str]]:
+    # Sorted so that the plan (and its digest) does not depend on the order read back.
+    return sorted(sorted(str(c) for c in rule.completed_all) for rule in rules)
+
+
+def _group_fields(automatic: bool, operator: str, rules: Collection[GroupRule]) -> dict[str, Any]:
+    return {"automatic": automatic, "rules_operator": operator, "rules": _rules_json(rules)}
+
+
+# --- diffing ------------------------------------------------------------------------------
+
+
+def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | None:
+    what = (
+        f"maintenance course for period {desired.period}"
+        if desired.role is CourseRole.MAINTENANCE
+        else "certified course"
+    )
+    if live is None:
+        return Change(
+            address=f"course.{desired.code}",
+            type=ChangeType.COURSE,
+            action=Action.CREATE,
+            product=desired.product,
+            after=course_fields(desired.settings),
+            reason=f"{what} does not exist",
+        )
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in sorted(desired.managed):
+        want = getattr(desired.settings, name)
+        have = getattr(live.settings, name)
+        if _course_compare_value(name, want) != _course_compare_value(name, have):
+            before[name] = _json_value(have)
+            after[name] = _json_value(want)
+    if not after:
+        return None
+    return Change(
+        address=f"course.{desired.code}",
+        type=ChangeType.COURSE,
+        action=Action.UPDATE,
+        product=desired.product,
+        before=before,
+        after=after,
+        reason=f"{what}: {', '.join(after)} differ from the configuration",
+    )
+
+
+def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
+    want = _group_fields(desired.automatic, desired.operator, desired.rules)
+    if live is None:
+        return Change(
+            address=f"group.{desired.name}",
+            type=ChangeType.GROUP,
+            action=Action.CREATE,
+            product=desired.product,
+            after={"description": desired.description, **want},
+            reason="certified group does not exist",
+        )
+    have = _group_fields(live.automatic, live.rules_operator, live.rules)
+    same = {
+        "automatic": bool(live.automatic) == bool(desired.automatic),
+        "rules_operator": str(live.rules_operator).strip().upper() == desired.operator.upper(),
+        "rules": _rule_set(live.rules) == _rule_set(desired.rules),
+    }
+    changed = [name for name in GROUP_FIELDS if not same[name]]
+    if not changed:
+        return None
+    return Change(
+        address=f"group.{desired.name}",
+        type=ChangeType.GROUP,
+        action=Action.UPDATE,
+        product=desired.product,
+        before={name: have[name] for name in changed},
+        after={name: want[name] for name in changed},
+        reason="membership must follow the initial paths: " + ", ".join(changed) + " differ",
+    )
+
+
+def diff_setup(
+    desired: DesiredSetup, live: LiveSetup, products: Collection[str] | None = None
+) -> list[Change]:
+    """The create/update changes that bring the live setup to the desired one.
+
+    Only objects the desired setup names are compared (everything else in the LMS is left
+    alone), only changing fields appear in ``before``/``after``, and there is no delete.
+    ``products`` limits the changes to those products (``None``: all); the shared
+    Salesforce catalog is included when one of them needs it. Returned in dependency order
+    within this set (courses, catalog, catalog items, groups), not yet merged with others."""
+
+    def wanted(product: str) -> bool:
+        return products is None or product in products
+
+    changes: list[Change] = []
+    for code in sorted(desired.courses):
+        course = desired.courses[code]
+        if wanted(course.product):
+            change = _course_changes(course, live.courses.get(code))
+            if change is not None:
+                changes.append(change)
+
+    items = [i for i in desired.catalog_items if wanted(i.product)]
+    if desired.catalog is not None and items and desired.catalog.code not in live.catalogs:
+        changes.append(
+            Change(
+                address=f"catalog.{desired.catalog.code}",
+                type=ChangeType.CATALOG,
+                action=Action.CREATE,
+                product=None,  # shared by every product that syncs to Salesforce
+                after={"code": desired.catalog.code, "name": desired.catalog.name},
+                reason="the Salesforce Sync catalog does not exist",
+            )
+        )
+    for item in sorted(items, key=lambda i: (i.catalog_code, i.course_code)):
+        if (item.catalog_code, item.course_code) not in live.catalog_items:
+            changes.append(
+                Change(
+                    address=f"catalog_item.{item.catalog_code}.{item.course_code}",
+                    type=ChangeType.CATALOG_ITEM,
+                    action=Action.CREATE,
+                    product=item.product,
+                    after={
+                        "catalog": item.catalog_code,
+                        "course": item.course_code,
+                        "item_type": "course",
+                    },
+                    reason="salesforce_sync: the certified course must be in the catalog",
+                )
+            )
+
+    for name in sorted(desired.groups):
+        group = desired.groups[name]
+        if wanted(group.product):
+            change = _group_change(group, live.groups.get(name))
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def setup_warnings(
+    desired: DesiredSetup, live: LiveSetup, products: Collection[str] | None = None
+) -> list[PlanWarning]:
+    """Warnings about the setup certops will not fix: the compile-time conflicts, and
+    initial-training courses that do not exist in the LMS (certops never creates them:
+    they hold the training itself, and the group rules cannot work without them)."""
+    out = [w for w in desired.warnings if products is None or w.product in products]
+    for code in sorted(desired.initial_courses):
+        if code in live.courses:
+            continue
+        for product in desired.initial_courses[code]:
+            if products is None or product in products:
+                out.append(
+                    PlanWarning(
+                        product,
+                        f"initial-training course {code} does not exist in the LMS; "
+                        "learners cannot complete that path and the group rule naming it "
+                        "cannot match",
+                        f"course.{code}",
+                    )
+                )
+    return out

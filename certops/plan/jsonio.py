@@ -1,0 +1,285 @@
+"""The plan's JSON form (DESIGN.md section 5), its digest, and the dependency order.
+
+``plan_to_dict`` / ``plan_from_dict`` are inverses: a plan saved with ``--out`` and read
+back is the same ``Plan``. ``plan_digest`` hashes the canonical change list and ``at``;
+``apply --plan FILE`` re-plans at the saved ``at`` and compares digests to refuse stale plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from certops.errors import CertopsError
+from certops.plan.model import (
+    TYPE_ORDER,
+    Action,
+    Change,
+    ChangeType,
+    Plan,
+    PlanWarning,
+    SafetyTrip,
+    Skip,
+)
+
+FORMAT_VERSION = 1
+
+
+class PlanFileError(CertopsError):
+    """A saved plan file is not a plan this version of certops can read."""
+
+
+def iso_utc(instant: datetime) -> str:
+    """The instant as ISO 8601 in UTC with a ``Z`` suffix (microseconds only if non-zero).
+
+    A naive datetime is taken to be UTC already (certops never builds naive instants, but
+    a caller's mistake should not shift times by the local zone)."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    """The aware UTC instant written as ISO 8601 (``Z`` or an offset; no zone means UTC).
+
+    Raises ``ValueError`` with the offending text when it is not an ISO 8601 instant."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def order_changes(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """The changes in dependency order: by ``TYPE_ORDER``, then product, then address.
+
+    Stable, so changes with the same key keep the order they were produced in. Changes
+    without a product (shared objects such as the Salesforce catalog) come first in their
+    type, since products' changes may depend on them."""
+    return tuple(
+        sorted(
+            changes,
+            key=lambda c: (TYPE_ORDER[c.type], c.product is not None, c.product or "", c.address),
+        )
+    )
+
+
+def change_to_dict(change: Change) -> dict[str, Any]:
+    """The JSON form of one change; ``steps`` and ``fingerprint`` only when present."""
+    out: dict[str, Any] = {
+        "address": change.address,
+        "type": change.type.value,
+        "action": change.action.value,
+        "product": change.product,
+        "before": change.before,
+        "after": change.after,
+        "reason": change.reason,
+    }
+    if change.steps:
+        out["steps"] = list(change.steps)
+    if change.fingerprint:
+        out["fingerprint"] = change.fingerprint
+    return out
+
+
+def plan_digest(changes: Iterable[Change], at: datetime) -> str:
+    """``"sha256:<hex>"`` of the canonical JSON of the ordered change list and ``at``.
+
+    Canonical: changes in ``order_changes`` order, keys sorted, no whitespace, UTF-8; so
+    the same changes produced in another order hash the same, and any change to ``at`` or
+    to a change's fields (including ``before``, i.e. the live state) changes the digest."""
+    payload = {
+        "at": iso_utc(at),
+        "changes": [change_to_dict(c) for c in order_changes(changes)],
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def summary_counts(changes: Iterable[Change]) -> dict[str, int]:
+    """How many changes there are of each action: ``{"create": n, "update": n, "manual": n}``."""
+    counts = {a.value: 0 for a in Action}
+    for change in changes:
+        counts[change.action.value] += 1
+    return counts
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan in DESIGN.md section 5's JSON shape, plus ``warnings``, ``skipped`` and
+    ``products`` (the products the plan covers, so a product with no changes still shows)."""
+    changes = order_changes(plan.changes)
+    summary: dict[str, Any] = dict(summary_counts(changes))
+    summary["blocked"] = plan.blocked
+    return {
+        "format_version": FORMAT_VERSION,
+        "at": iso_utc(plan.at),
+        "lms": plan.lms,
+        "digest": plan_digest(changes, plan.at),
+        "summary": summary,
+        "changes": [change_to_dict(c) for c in changes],
+        "safety": [
+            {"product": s.product, "limit": s.limit, "value": s.value, "threshold": s.threshold}
+            for s in plan.safety
+        ],
+        "warnings": [
+            {"product": w.product, "message": w.message, "address": w.address}
+            for w in plan.warnings
+        ],
+        "skipped": [
+            {"product": s.product, "address": s.address, "reason": s.reason} for s in plan.skipped
+        ],
+        "products": list(plan.products),
+    }
+
+
+# --- reading a plan file back -------------------------------------------------------------
+
+
+def _fail(where: str, expected: str, got: Any) -> PlanFileError:
+    shown = json.dumps(got, ensure_ascii=False, default=str)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return PlanFileError(f"plan file: {where}: expected {expected}, got {shown}")
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        raise PlanFileError(f"plan file: {where}: missing key {key!r}")
+    return obj[key]
+
+
+def _str(obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> Any:
+    if optional and key not in obj:
+        return None
+    value = _field(obj, key, where)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _fail(f"{where}.{key}", "a string", value)
+    return value
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _fail(where, "an object", value)
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(where, "a list", value)
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(where, "a number", value)
+    return value
+
+
+def _change_from_dict(raw: Any, where: str) -> Change:
+    obj = _mapping(raw, where)
+    type_text = _str(obj, "type", where)
+    action_text = _str(obj, "action", where)
+    try:
+        change_type = ChangeType(type_text)
+    except ValueError:
+        raise _fail(
+            f"{where}.type", f"one of {', '.join(t.value for t in ChangeType)}", type_text
+        ) from None
+    try:
+        action = Action(action_text)
+    except ValueError:
+        raise _fail(
+            f"{where}.action", f"one of {', '.join(a.value for a in Action)}", action_text
+        ) from None
+    steps = _list(obj.get("steps", []), f"{where}.steps")
+    if not all(isinstance(s, str) for s in steps):
+        raise _fail(f"{where}.steps", "a list of strings", steps)
+    return Change(
+        address=_str(obj, "address", where),
+        type=change_type,
+        action=action,
+        product=_str(obj, "product", where, optional=True),
+        before=dict(_mapping(obj.get("before", {}), f"{where}.before")),
+        after=dict(_mapping(obj.get("after", {}), f"{where}.after")),
+        reason=_str(obj, "reason", where, optional=True) or "",
+        steps=tuple(steps),
+        fingerprint=_str(obj, "fingerprint", where, optional=True) or "",
+    )
+
+
+def plan_from_dict(data: Any) -> Plan:
+    """The ``Plan`` a dict from ``plan_to_dict`` (e.g. a saved plan file) describes.
+
+    Raises ``PlanFileError`` naming the key and what was expected when the data is not a
+    plan, has another ``format_version``, or its ``digest`` does not match its changes (the
+    file was edited by hand)."""
+    obj = _mapping(data, "top level")
+    version = _field(obj, "format_version", "top level")
+    if version != FORMAT_VERSION:
+        raise _fail("format_version", f"{FORMAT_VERSION} (this certops reads only that)", version)
+    at_text = _str(obj, "at", "top level")
+    try:
+        at = parse_iso_utc(at_text)
+    except ValueError:
+        raise _fail("at", "an ISO 8601 instant such as 2027-01-02T00:00:00Z", at_text) from None
+    changes = tuple(
+        _change_from_dict(raw, f"changes[{i}]")
+        for i, raw in enumerate(_list(_field(obj, "changes", "top level"), "changes"))
+    )
+    safety = []
+    for i, raw in enumerate(_list(obj.get("safety", []), "safety")):
+        where = f"safety[{i}]"
+        item = _mapping(raw, where)
+        safety.append(
+            SafetyTrip(
+                product=_str(item, "product", where),
+                limit=_str(item, "limit", where),
+                value=_number(_field(item, "value", where), f"{where}.value"),
+                threshold=_number(_field(item, "threshold", where), f"{where}.threshold"),
+            )
+        )
+    warnings = []
+    for i, raw in enumerate(_list(obj.get("warnings", []), "warnings")):
+        where = f"warnings[{i}]"
+        item = _mapping(raw, where)
+        warnings.append(
+            PlanWarning(
+                product=_str(item, "product", where, optional=True),
+                message=_str(item, "message", where),
+                address=_str(item, "address", where, optional=True) or "",
+            )
+        )
+    skipped = []
+    for i, raw in enumerate(_list(obj.get("skipped", []), "skipped")):
+        where = f"skipped[{i}]"
+        item = _mapping(raw, where)
+        skipped.append(
+            Skip(
+                product=_str(item, "product", where, optional=True),
+                address=_str(item, "address", where),
+                reason=_str(item, "reason", where),
+            )
+        )
+    products = _list(obj.get("products", []), "products")
+    if not all(isinstance(p, str) for p in products):
+        raise _fail("products", "a list of product ids", products)
+    digest = _str(obj, "digest", "top level")
+    actual = plan_digest(changes, at)
+    if digest != actual:
+        raise PlanFileError(
+            f"plan file: digest {digest} does not match its changes ({actual}); "
+            "the file was edited or damaged: run certops plan --out again"
+        )
+    return Plan(
+        at=at,
+        lms=_str(obj, "lms", "top level"),
+        changes=order_changes(changes),
+        safety=tuple(safety),
+        warnings=tuple(warnings),
+        skipped=tuple(skipped),
+        products=tuple(products),
+    )

@@ -1,0 +1,338 @@
+"""Desired setup and its diff against the live LMS (issue 5, parts 1 and 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+
+from certops.config.model import (
+    Catalog as CatalogSpec,
+)
+from certops.config.model import (
+    CertifiedCourse,
+    Config,
+    CourseSpec,
+    InitialPath,
+    Maintenance,
+    NamedRef,
+    Period,
+    Product,
+    Settings,
+)
+from certops.engine.setup import (
+    DesiredSetup,
+    LiveSetup,
+    desired_setup,
+    diff_setup,
+    periods_desired,
+    setup_warnings,
+)
+from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
+from certops.plan.model import Action, ChangeType
+
+T_2026 = datetime(2026, 6, 1, tzinfo=UTC)
+T_2027 = datetime(2027, 1, 2, tzinfo=UTC)
+
+
+def period(year: int, description: str = "") -> Period:
+    return Period(
+        id=str(year),
+        course=CourseSpec(
+            f"MOC-WP-{year}", f"Widget Pro: Maintenance of Certification {year}", description
+        ),
+        opens=date(year, 1, 1),
+        due=date(year, 12, 31),
+    )
+
+
+def widget_pro(**changes: object) -> Product:
+    product = Product(
+        id="widget-pro",
+        name="Widget Pro",
+        group=NamedRef("Certified: Widget Pro"),
+        initial_paths=(
+            InitialPath("classic", ("WP-101", "WP-102")),
+            InitialPath("exam", ("WP-EXAM",)),
+        ),
+        certified_course=CertifiedCourse(
+            "CERT-WP", "Certified: Widget Pro", "Your Widget Pro certification status.", True
+        ),
+        maintenance=Maintenance(periods=(period(2026), period(2027), period(2028))),
+    )
+    return dataclasses.replace(product, **changes)
+
+
+def config(*products: Product, catalog: bool = True) -> Config:
+    return Config(
+        products=products or (widget_pro(),),
+        settings=Settings(
+            salesforce_catalog=CatalogSpec("SF-SYNC", "Salesforce Sync") if catalog else None
+        ),
+    )
+
+
+def live_from(desired: DesiredSetup, **overrides: object) -> LiveSetup:
+    """A live LMS that already matches ``desired`` exactly (as a reader would return it)."""
+    courses = {
+        code: Course(id=i, code=code, settings=c.settings)
+        for i, (code, c) in enumerate(sorted(desired.courses.items()), start=1)
+    }
+    for i, code in enumerate(sorted(desired.initial_courses), start=100):
+        courses[code] = Course(id=i, code=code, settings=CourseSettings(name=code))
+    live = LiveSetup(
+        courses=courses,
+        catalogs={"SF-SYNC": Catalog(3, "SF-SYNC", "Salesforce Sync")},
+        catalog_items=frozenset((i.catalog_code, i.course_code) for i in desired.catalog_items),
+        groups={
+            name: Group(7, name, g.description, g.automatic, g.operator, g.rules)
+            for name, g in desired.groups.items()
+        },
+    )
+    return dataclasses.replace(live, **overrides)
+
+
+def test_desired_setup_for_a_product() -> None:
+    desired = desired_setup(config(), T_2026)
+
+    # 2026 has opened; 2027 is next and created ahead; 2028 is not yet.
+    assert sorted(desired.courses) == ["CERT-WP", "MOC-WP-2026", "MOC-WP-2027"]
+    cert = desired.courses["CERT-WP"].settings
+    assert cert.published and cert.enrollment_policy is EnrollmentPolicy.ADMIN_ONLY
+    assert cert.description == "Your Widget Pro certification status."
+    moc = desired.courses["MOC-WP-2026"]
+    assert moc.product == "widget-pro" and moc.period == "2026"
+    assert moc.settings.date_begin == datetime(2026, 1, 1, tzinfo=UTC)
+    assert moc.settings.date_end == datetime(2027, 1, 1, tzinfo=UTC)  # exclusive end of due
+    assert not moc.settings.self_unenrollment
+    assert not moc.settings.soft_deadline
+    assert moc.settings.visible_only_to_enrolled
+    assert moc.settings.enrollment_policy is EnrollmentPolicy.ADMIN_ONLY
+    assert desired.catalog == CatalogSpec("SF-SYNC", "Salesforce Sync")
+    assert [(i.catalog_code, i.course_code) for i in desired.catalog_items] == [
+        ("SF-SYNC", "CERT-WP")
+    ]
+    # Maintenance courses are in no catalog.
+    assert all(i.course_code == "CERT-WP" for i in desired.catalog_items)
+    group = desired.groups["Certified: Widget Pro"]
+    assert group.operator == "ANY" and group.automatic
+    assert group.rules == (GroupRule(("WP-101", "WP-102")), GroupRule(("WP-EXAM",)))
+    assert desired.codes_to_read() == (
+        "CERT-WP",
+        "MOC-WP-2026",
+        "MOC-WP-2027",
+        "WP-101",
+        "WP-102",
+        "WP-EXAM",
+    )
+
+
+def test_rollover_preview_creates_the_next_course() -> None:
+    before = desired_setup(config(), T_2026)
+    after = desired_setup(config(), T_2027)
+    live = live_from(before)
+
+    changes = diff_setup(after, live)
+
+    assert [(c.address, c.action) for c in changes] == [("course.MOC-WP-2028", Action.CREATE)]
+    assert changes[0].after["date_begin"] == "2028-01-01T00:00:00Z"
+    assert changes[0].after["date_end"] == "2029-01-01T00:00:00Z"
+
+
+def test_periods_desired_before_any_period_opens() -> None:
+    periods = widget_pro().maintenance.periods
+    early = datetime(2025, 3, 1, tzinfo=UTC)
+    assert [p.id for p in periods_desired(periods, early)] == ["2026"]
+    late = datetime(2031, 1, 1, tzinfo=UTC)
+    assert [p.id for p in periods_desired(periods, late)] == ["2026", "2027", "2028"]
+
+
+def test_empty_lms_creates_everything_in_dependency_groups() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = LiveSetup(courses={}, catalogs={}, catalog_items=frozenset(), groups={})
+
+    changes = diff_setup(desired, live)
+
+    assert [(c.address, c.type, c.action) for c in changes] == [
+        ("course.CERT-WP", ChangeType.COURSE, Action.CREATE),
+        ("course.MOC-WP-2026", ChangeType.COURSE, Action.CREATE),
+        ("course.MOC-WP-2027", ChangeType.COURSE, Action.CREATE),
+        ("catalog.SF-SYNC", ChangeType.CATALOG, Action.CREATE),
+        ("catalog_item.SF-SYNC.CERT-WP", ChangeType.CATALOG_ITEM, Action.CREATE),
+        ("group.Certified: Widget Pro", ChangeType.GROUP, Action.CREATE),
+    ]
+    catalog = changes[3]
+    assert catalog.product is None and catalog.after == {
+        "code": "SF-SYNC",
+        "name": "Salesforce Sync",
+    }
+    group = changes[-1]
+    assert group.after["rules"] == [["WP-101", "WP-102"], ["WP-EXAM"]]
+    assert group.after["rules_operator"] == "ANY" and group.after["automatic"] is True
+    assert all(c.before == {} for c in changes)
+
+
+def test_no_diff_when_live_differs_only_in_form() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = live_from(desired)
+    cert = live.courses["CERT-WP"]
+    moc = live.courses["MOC-WP-2026"]
+    noisy = dict(live.courses)
+    # HTML and whitespace in the description, Docebo's 23:59:59 end, naive and offset times.
+    noisy["CERT-WP"] = dataclasses.replace(
+        cert,
+        settings=dataclasses.replace(
+            cert.settings,
+            description="<p>Your  Widget&nbsp;Pro\n certification <b>status</b>.</p>",
+            name="  Certified:   Widget Pro ",
+            # Not managed on the certified course: server defaults must not show.
+            visible_only_to_enrolled=False,
+            course_type="classroom",
+        ),
+    )
+    noisy["MOC-WP-2026"] = dataclasses.replace(
+        moc,
+        settings=dataclasses.replace(
+            moc.settings,
+            date_begin=datetime(2026, 1, 1),  # naive: UTC
+            date_end=datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+        ),
+    )
+    group = live.groups["Certified: Widget Pro"]
+    groups = {
+        group.name: dataclasses.replace(
+            group,
+            rules_operator="any",
+            rules=(GroupRule(("WP-EXAM",)), GroupRule(("WP-102", "WP-101"))),
+            description="Reworded by an admin",
+        )
+    }
+    live = dataclasses.replace(live, courses=noisy, groups=groups)
+
+    assert diff_setup(desired, live) == []
+
+
+def test_number_and_string_forms_compare_equal() -> None:
+    # A sloppy YAML load may leave a numeric course name or code as a number.
+    numeric = period(2026)
+    numeric = dataclasses.replace(numeric, course=CourseSpec(2026, 2026))  # type: ignore[arg-type]
+    product = widget_pro(maintenance=Maintenance(periods=(numeric,)))
+    desired = desired_setup(config(product), T_2026)
+    assert "2026" in desired.courses
+    live = live_from(desired)
+    course = live.courses["2026"]
+    courses = dict(live.courses)
+    courses["2026"] = dataclasses.replace(
+        course, settings=dataclasses.replace(course.settings, name="2026")
+    )
+
+    assert diff_setup(desired, dataclasses.replace(live, courses=courses)) == []
+
+
+def test_update_shows_only_changing_fields() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = live_from(desired)
+    moc = live.courses["MOC-WP-2026"]
+    courses = dict(live.courses)
+    courses["MOC-WP-2026"] = dataclasses.replace(
+        moc,
+        settings=dataclasses.replace(
+            moc.settings,
+            self_unenrollment=True,
+            date_end=datetime(2026, 12, 1, tzinfo=UTC),
+            enrollment_policy=EnrollmentPolicy.FREE,
+        ),
+    )
+    group = live.groups["Certified: Widget Pro"]
+    groups = {group.name: dataclasses.replace(group, rules=(GroupRule(("WP-101",)),))}
+
+    changes = diff_setup(desired, dataclasses.replace(live, courses=courses, groups=groups))
+
+    assert [c.address for c in changes] == ["course.MOC-WP-2026", "group.Certified: Widget Pro"]
+    course, grp = changes
+    assert course.action is Action.UPDATE
+    assert course.before == {
+        "date_end": "2026-12-01T00:00:00Z",
+        "enrollment_policy": "free",
+        "self_unenrollment": True,
+    }
+    assert course.after == {
+        "date_end": "2027-01-01T00:00:00Z",
+        "enrollment_policy": "admin_only",
+        "self_unenrollment": False,
+    }
+    assert grp.before == {"rules": [["WP-101"]]}
+    assert grp.after == {"rules": [["WP-101", "WP-102"], ["WP-EXAM"]]}
+
+
+def test_objects_not_named_never_appear() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = live_from(desired)
+    courses = dict(live.courses)
+    courses["OTHER-1"] = Course(900, "OTHER-1", CourseSettings(name="Unrelated", published=False))
+    courses["MOC-WP-2025"] = Course(901, "MOC-WP-2025", CourseSettings(name="Old, unconfigured"))
+    groups = dict(live.groups)
+    groups["Everyone"] = Group(8, "Everyone", automatic=False, rules_operator="ALL")
+    live = dataclasses.replace(
+        live,
+        courses=courses,
+        groups=groups,
+        catalogs={**live.catalogs, "OTHER": Catalog(4, "OTHER", "Other")},
+        catalog_items=live.catalog_items | {("OTHER", "OTHER-1"), ("SF-SYNC", "OTHER-1")},
+    )
+
+    assert diff_setup(desired, live) == []
+
+
+def test_empty_config_description_is_not_managed() -> None:
+    product = widget_pro(certified_course=CertifiedCourse("CERT-WP", "Certified: Widget Pro"))
+    desired = desired_setup(config(product), T_2026)
+    live = live_from(desired)
+    cert = live.courses["CERT-WP"]
+    courses = dict(live.courses)
+    courses["CERT-WP"] = dataclasses.replace(
+        cert, settings=dataclasses.replace(cert.settings, description="Written by an admin")
+    )
+
+    assert diff_setup(desired, dataclasses.replace(live, courses=courses)) == []
+
+
+def test_product_filter_and_shared_catalog() -> None:
+    gadget = widget_pro(
+        id="gadget",
+        name="Gadget",
+        group=NamedRef("Certified: Gadget"),
+        initial_paths=(InitialPath("only", ("G-101",)),),
+        certified_course=CertifiedCourse("CERT-G", "Certified: Gadget", salesforce_sync=False),
+        maintenance=Maintenance(periods=()),
+    )
+    desired = desired_setup(config(widget_pro(), gadget), T_2026)
+    empty = LiveSetup(courses={}, catalogs={}, catalog_items=frozenset(), groups={})
+
+    only_gadget = diff_setup(desired, empty, products={"gadget"})
+    assert [c.address for c in only_gadget] == ["course.CERT-G", "group.Certified: Gadget"]
+    only_wp = diff_setup(desired, empty, products={"widget-pro"})
+    assert "catalog.SF-SYNC" in [c.address for c in only_wp]
+
+
+def test_catalog_exists_but_item_missing() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = dataclasses.replace(live_from(desired), catalog_items=frozenset())
+
+    changes = diff_setup(desired, live)
+
+    assert [c.address for c in changes] == ["catalog_item.SF-SYNC.CERT-WP"]
+    assert changes[0].after == {"catalog": "SF-SYNC", "course": "CERT-WP", "item_type": "course"}
+
+
+def test_warnings_for_missing_initial_courses_and_sync_without_catalog() -> None:
+    desired = desired_setup(config(catalog=False), T_2026)
+    assert desired.catalog is None and desired.catalog_items == ()
+    live = live_from(desired)
+    courses = {k: v for k, v in live.courses.items() if k != "WP-EXAM"}
+
+    warnings = setup_warnings(desired, dataclasses.replace(live, courses=courses))
+
+    messages = [(w.address, w.message) for w in warnings]
+    assert any(a == "course.CERT-WP" and "salesforce_catalog" in m for a, m in messages)
+    assert any(a == "course.WP-EXAM" and "does not exist" in m for a, m in messages)
+    assert all(w.product == "widget-pro" for w in warnings)
