@@ -1,0 +1,294 @@
+"""``certops doctor``: check that an LMS offers everything certops needs, without writing.
+
+Each check is a ``Check`` record (ok / FAIL with the fix / skipped / warn); the CLI prints
+them. Where the tenant publishes its service documents (Swagger 2.0, listed by
+``/manage/v1/site/microservices``), the fields certops reads and writes (``wire.USED``)
+are compared with them and every mismatch is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from certops.errors import LMSError
+from certops.lms import wire
+from certops.lms.client import Connection, DoceboReader, connect, parse_address
+from certops.lms.errors import LMSNotFoundError
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    FAIL = "FAIL"
+    WARN = "warn"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    outcome: Outcome
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAIL
+
+
+# The reads certops does, with the smallest request that proves each works.
+_READS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("users", wire.USERS, {"page_size": 1}),
+    ("courses", wire.COURSES, {"page_size": 1}),
+    ("catalogs", wire.CATALOGS, {"page_size": 1}),
+    ("groups", wire.GROUPS, {"page_size": 1}),
+    ("enrollments", wire.ENROLLMENTS_READ, {"page_size": 1}),
+)
+
+# Docebo user levels that may write everything certops writes (superadmin).
+_SUPERADMIN_LEVELS = {"3", "godadmin", "superadmin", "/framework/level/godadmin"}
+
+
+async def run_checks(
+    lms: str, *, connector: Callable[[str], Connection] | None = None
+) -> list[Check]:
+    """Every check, in order; stops after the first check that makes later ones pointless."""
+    checks: list[Check] = []
+    try:
+        parse_address(lms)
+    except LMSError as exc:
+        return [Check("address", Outcome.FAIL, str(exc))]
+    checks.append(Check("address", Outcome.OK, lms))
+    connection = (connector or (lambda address: connect(address)))(lms)
+    try:
+        reader = await connection.open()
+    except LMSError as exc:
+        checks.append(Check("connect", Outcome.FAIL, str(exc)))
+        return checks
+    try:
+        creds = reader._http._credentials
+        checks.append(Check("credentials", Outcome.OK, f"{creds.grant} grant from {creds.names()}"))
+        try:
+            await reader._http.token()
+        except LMSError as exc:
+            checks.append(Check("token", Outcome.FAIL, str(exc)))
+            return checks
+        checks.append(Check("token", Outcome.OK, f"obtained from {wire.TOKEN}"))
+        checks.extend([check async for check in _read_checks(reader)])
+        checks.append(await _level_check(reader))
+        checks.extend(await _service_document_checks(reader))
+    finally:
+        await reader.aclose()
+    return checks
+
+
+async def _read_checks(reader: DoceboReader) -> Any:
+    first: dict[str, dict[str, Any]] = {}
+    for name, path, params in _READS:
+        try:
+            page = wire.list_page(await reader._api.get(path, params), f"GET {path}")
+        except LMSError as exc:
+            yield Check(f"read {name} (GET {path})", Outcome.FAIL, str(exc))
+            continue
+        if page.items:
+            first[name] = page.items[0]
+        yield Check(f"read {name} (GET {path})", Outcome.OK)
+    try:
+        if "users" in first:
+            wire.user_from_item(first["users"], f"GET {wire.USERS}")
+        if "courses" in first:
+            course = wire.course_from_item(first["courses"], f"GET {wire.COURSES}")
+            await reader.get_course(course.id)
+        if "groups" in first:
+            group = wire.group_from_item(first["groups"], f"GET {wire.GROUPS}")
+            await reader.get_group(group.id)
+        if "enrollments" in first:
+            wire.enrollment_from_item(first["enrollments"], f"GET {wire.ENROLLMENTS_READ}")
+    except LMSError as exc:
+        yield Check("response shapes", Outcome.FAIL, str(exc))
+    else:
+        yield Check("response shapes", Outcome.OK, "records parse as certops expects")
+
+
+async def _level_check(reader: DoceboReader) -> Check:
+    name = "write permissions"
+    creds = reader._http._credentials
+    if creds.grant != "password" or not creds.username:
+        return Check(
+            name,
+            Outcome.WARN,
+            "not verifiable with the client_credentials grant (doctor never writes); "
+            "apply reports any 403 with the permission it needs",
+        )
+    try:
+        items = await reader._api.paged(wire.USERS, wire.user_list_params(creds.username))
+    except LMSError as exc:
+        return Check(name, Outcome.FAIL, str(exc))
+    me = next(
+        (i for i in items if str(i.get("username", "")).lower() == creds.username.lower()), None
+    )
+    if me is None:
+        return Check(name, Outcome.WARN, "the API user is not in the user list; cannot tell")
+    level = str(me.get("level", "")).strip().lower()
+    if level in _SUPERADMIN_LEVELS:
+        return Check(name, Outcome.OK, "the API user is a superadmin")
+    return Check(
+        name,
+        Outcome.WARN,
+        f"the API user has level {level or 'unknown'} (not superadmin): it needs "
+        + "; ".join(sorted(set(wire.PERMISSIONS.values()) - {wire.PERMISSIONS[wire.TOKEN]})),
+    )
+
+
+async def _service_document_checks(reader: DoceboReader) -> list[Check]:
+    name = "service documents"
+    try:
+        payload = await reader._api.get(wire.MICROSERVICES)
+    except LMSNotFoundError:
+        return [Check(name, Outcome.SKIPPED, "tenant publishes no service documents")]
+    except LMSError as exc:
+        return [Check(name, Outcome.FAIL, str(exc))]
+    try:
+        data = wire.data_of(payload, f"GET {wire.MICROSERVICES}")
+    except LMSError as exc:
+        return [Check(name, Outcome.FAIL, str(exc))]
+    apps = data if isinstance(data, list) else []
+    if not apps:
+        return [Check(name, Outcome.SKIPPED, "tenant publishes no service documents")]
+    own_host = reader._http.host
+    checks = []
+    for service in sorted({use.path.split("/")[1] for use in wire.USED}):
+        entry = next(
+            (a for a in apps if isinstance(a, dict) and str(a.get("app", "")) == service), None
+        )
+        label = f"service document: {service}"
+        if entry is None or not entry.get("url"):
+            checks.append(Check(label, Outcome.WARN, "not published by the tenant"))
+            continue
+        url = str(entry["url"])
+        host = urlsplit(url).hostname
+        if host and host != own_host:
+            # The token must not travel to another host.
+            checks.append(Check(label, Outcome.SKIPPED, f"published on another host ({host})"))
+            continue
+        try:
+            document = await reader._api.get(url)
+        except LMSError as exc:
+            checks.append(Check(label, Outcome.FAIL, str(exc)))
+            continue
+        problems = compare_service_document(service, document)
+        if problems:
+            checks.append(
+                Check(
+                    label,
+                    Outcome.FAIL,
+                    f"{len(problems)} mismatch(es) with certops' wire module "
+                    "(certops/lms/wire.py):\n" + "\n".join(f"  - {p}" for p in problems),
+                )
+            )
+        else:
+            checks.append(Check(label, Outcome.OK, "every field certops uses is documented"))
+    return checks
+
+
+# --- Swagger 2.0 comparison -------------------------------------------------------------
+
+
+def _template(path: str) -> str:
+    parts = ["{id}" if p.startswith("{") and p.endswith("}") else p for p in path.split("/")]
+    return "/".join(parts)
+
+
+def _resolve(node: Any, document: Mapping[str, Any], seen: frozenset[str]) -> Any:
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if ref in seen or not ref.startswith("#/"):
+            return {}
+        seen = seen | {ref}
+        target: Any = document
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        node = target
+    return node
+
+
+def _property_names(node: Any, document: Mapping[str, Any], seen=frozenset()) -> Iterator[str]:
+    """Every property name anywhere in a schema (nested objects, arrays, allOf)."""
+    if isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if ref in seen:
+            return
+        yield from _property_names(_resolve(node, document, frozenset()), document, seen | {ref})
+        return
+    if not isinstance(node, Mapping):
+        return
+    for key, value in (node.get("properties") or {}).items():
+        yield key
+        yield from _property_names(value, document, seen)
+    yield from _property_names(node.get("items"), document, seen)
+    for combined in ("allOf", "anyOf", "oneOf"):
+        for part in node.get(combined) or []:
+            yield from _property_names(part, document, seen)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        yield from _property_names(extra, document, seen)
+
+
+def _bare(name: str) -> str:
+    return name[:-2] if name.endswith("[]") else name
+
+
+def compare_service_document(service: str, document: Any) -> list[str]:
+    """Every field certops uses on ``service`` that its Swagger 2.0 document lacks."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
+        return [f"the {service} service document is not a Swagger 2.0 document (no 'paths')"]
+    base = str(document.get("basePath") or "").rstrip("/")
+    operations: dict[tuple[str, str], tuple[Mapping[str, Any], list[Any]]] = {}
+    for raw_path, item in document["paths"].items():
+        if not isinstance(item, Mapping):
+            continue
+        full = _template(base + "/" + str(raw_path).lstrip("/"))
+        shared = list(item.get("parameters") or [])
+        for method, operation in item.items():
+            if method.upper() in ("GET", "POST", "PUT", "PATCH", "DELETE") and isinstance(
+                operation, Mapping
+            ):
+                params = shared + list(operation.get("parameters") or [])
+                operations[(method.upper(), full)] = (operation, params)
+    problems = []
+    for use in wire.USED:
+        if use.path.split("/")[1] != service:
+            continue
+        found = operations.get((use.method, use.path))
+        if found is None:
+            problems.append(f"{use.method} {use.path}: endpoint not in the document")
+            continue
+        operation, params = found
+        query: set[str] = set()
+        body: set[str] = set()
+        for param in params:
+            param = _resolve(param, document, frozenset())
+            if not isinstance(param, Mapping):
+                continue
+            where = param.get("in")
+            if where == "body":
+                body.update(_property_names(param.get("schema"), document))
+            elif where == "formData":
+                body.add(_bare(str(param.get("name", ""))))
+            elif where == "query":
+                query.add(_bare(str(param.get("name", ""))))
+        responses = operation.get("responses") or {}
+        ok = responses.get("200") or responses.get(200) or {}
+        response = set(_property_names(_resolve(ok, document, frozenset()).get("schema"), document))
+        for name in use.params:
+            if _bare(name) not in query:
+                problems.append(f"{use.method} {use.path}: query parameter '{name}' not documented")
+        for name in use.body:
+            if name not in body:
+                problems.append(f"{use.method} {use.path}: body field '{name}' not documented")
+        for name in use.response:
+            if name not in response:
+                problems.append(f"{use.method} {use.path}: response field '{name}' not documented")
+    return problems
