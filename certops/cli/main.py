@@ -7,7 +7,7 @@ import sys
 import click
 
 from certops import __version__
-from certops.errors import CertopsError
+from certops.errors import CertopsError, ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,10 +18,16 @@ def cli() -> None:
 
 def _register() -> None:
     from certops.cli import doctor as doctor_cmd
+    from certops.cli import plan as plan_cmd
+    from certops.cli import status as status_cmd
     from certops.cli import validate as validate_cmd
 
     cli.add_command(validate_cmd.validate)
     cli.add_command(doctor_cmd.doctor)
+    cli.add_command(plan_cmd.plan)
+    cli.add_command(plan_cmd.apply)
+    cli.add_command(plan_cmd.ack)
+    cli.add_command(status_cmd.status)
 
 
 _register()
@@ -39,6 +45,11 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code if exc.exit_code != 2 else 1)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"Error: {exc}; nothing was changed.", err=True)
+        sys.exit(exc.exit_code)
     except CertopsError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -1,0 +1,312 @@
+"""Executing a plan against the LMS: the only place where certops writes.
+
+Changes run in the plan's dependency order. A change that fails makes every change that
+depends on it skip (an enrollment in a course that could not be created, a catalog item
+of a missing catalog); everything else still runs. When the LMS becomes unreachable the
+run stops and the rest is reported as not attempted. Each attempted change is appended to
+the audit log. Manual changes are never "done" by certops: they are reported as such.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from certops.engine.setup import DesiredSetup
+from certops.errors import LMSError
+from certops.live import LiveSnapshot
+from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
+from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnavailableError
+from certops.lms.records import EnrollmentStatus, GroupRule
+from certops.plan.model import Action, Change, ChangeType, Plan
+
+Progress = Callable[[str], None]
+
+# Errors after which nothing else can succeed: stop, report the rest as not attempted.
+FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError)
+
+
+class Result(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a change it depends on failed
+    NOT_ATTEMPTED = "not_attempted"  # the run stopped before it
+    MANUAL = "manual"  # a person must do it; certops did nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    change: Change
+    result: Result
+    message: str = ""
+
+
+@dataclass(slots=True)
+class ApplyReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    stopped: str = ""  # why the run stopped early, if it did
+
+    def count(self, result: Result) -> int:
+        """How many changes ended with ``result``."""
+        return sum(1 for o in self.outcomes if o.result is result)
+
+    @property
+    def ok(self) -> bool:
+        return not any(
+            o.result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED) for o in self.outcomes
+        )
+
+    def summary(self) -> str:
+        """One line: what was and was not done."""
+        parts = [
+            f"{self.count(Result.APPLIED)} applied",
+            f"{self.count(Result.FAILED)} failed",
+            f"{self.count(Result.SKIPPED)} skipped",
+        ]
+        if self.count(Result.NOT_ATTEMPTED):
+            parts.append(f"{self.count(Result.NOT_ATTEMPTED)} not attempted")
+        parts.append(f"{self.count(Result.MANUAL)} manual (for a person to do)")
+        return "Apply: " + ", ".join(parts) + "."
+
+
+class AuditLog:
+    """Appends one JSON line per attempted change; never holds secrets (changes carry none)."""
+
+    def __init__(self, path: Path, digest: str, actor: str) -> None:
+        self.path = path
+        self.digest = digest
+        self.actor = actor
+
+    def write(self, outcomes: Iterable[Outcome]) -> None:
+        """Append ``outcomes`` (applied or failed) to the log, creating its folder."""
+        lines = []
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for o in outcomes:
+            if o.result not in (Result.APPLIED, Result.FAILED):
+                continue
+            entry: dict[str, Any] = {
+                "time": now,
+                "actor": self.actor,
+                "plan_digest": self.digest,
+                "address": o.change.address,
+                "action": o.change.action.value,
+                "before": o.change.before,
+                "after": o.change.after,
+                "result": o.result.value,
+            }
+            if o.message:
+                entry["message"] = o.message
+            lines.append(json.dumps(entry, sort_keys=True))
+        if not lines:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
+def current_actor(env: dict[str, str] | None = None) -> str:
+    """Who is applying: the CI user when in CI, else the login name."""
+    env = dict(os.environ) if env is None else env
+    for name in ("CERTOPS_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_REQUESTEDFOR"):
+        if env.get(name):
+            return env[name]
+    for name in ("USER", "USERNAME", "LOGNAME"):
+        if env.get(name):
+            return env[name]
+    return "unknown"
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def enrollment_key(change: Change, course_codes: Iterable[str]) -> tuple[str, str]:
+    """(course code, username) of an ``enrollment.COURSE.USERNAME`` address.
+
+    Usernames may contain dots, so the course code is matched against the known codes
+    (the longest that fits) rather than split naively."""
+    rest = change.address.removeprefix("enrollment.")
+    best = ""
+    for code in course_codes:
+        if rest.startswith(code + ".") and len(code) > len(best):
+            best = code
+    if not best:
+        best, _, _ = rest.partition(".")
+    return best, rest[len(best) + 1 :]
+
+
+def _depends_on(change: Change, codes: Iterable[str]) -> list[str]:
+    if change.type is ChangeType.CATALOG_ITEM:
+        catalog = str(change.after.get("catalog", ""))
+        course = str(change.after.get("course", ""))
+        return [f"catalog.{catalog}", f"course.{course}"]
+    if change.type is ChangeType.ENROLLMENT:
+        course, _ = enrollment_key(change, codes)
+        return [f"course.{course}"]
+    return []
+
+
+class Executor:
+    """Runs one plan's changes with a writer, in order, tracking what each one became."""
+
+    def __init__(
+        self,
+        writer: LMSWriter,
+        desired: DesiredSetup,
+        live: LiveSnapshot,
+        progress: Progress | None = None,
+    ) -> None:
+        self.writer = writer
+        self.desired = desired
+        self.live = live
+        self.say = progress or (lambda _m: None)
+        self.course_ids = dict(live.course_ids)
+        self.report = ApplyReport()
+        self.bad: set[str] = set()  # addresses that failed or were skipped
+
+    async def run(self, plan: Plan) -> ApplyReport:
+        """Execute ``plan``; returns the report of every change's outcome."""
+        codes = set(self.course_ids) | set(self.desired.courses)
+        setup = [c for c in plan.changes if c.type not in (ChangeType.ENROLLMENT,)]
+        enrollments = [c for c in plan.changes if c.type is ChangeType.ENROLLMENT]
+        for change in setup:
+            if self.report.stopped:
+                self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
+                continue
+            if change.action is Action.MANUAL:
+                self._record(change, Result.MANUAL, "; ".join(change.steps))
+                continue
+            blocked = [a for a in _depends_on(change, codes) if a in self.bad]
+            if blocked:
+                self._record(change, Result.SKIPPED, f"depends on {blocked[0]}, which failed")
+                continue
+            await self._guard([change], self._setup_change(change))
+        if enrollments:
+            await self._enrollments(enrollments, codes)
+        return self.report
+
+    def _record(self, change: Change, result: Result, message: str = "") -> None:
+        self.report.outcomes.append(Outcome(change, result, message))
+        if result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED):
+            self.bad.add(change.address)
+
+    async def _guard(self, changes: Sequence[Change], work: Any) -> list[Any] | None:
+        """Await ``work`` for ``changes``; on an LMS error mark them failed (and stop when
+        the LMS is gone). Returns the work's result, or None when it failed."""
+        try:
+            result = await work
+        except FATAL as exc:
+            for change in changes:
+                self._record(change, Result.FAILED, str(exc))
+            self.report.stopped = f"stopped after an LMS error: {exc}"
+            return None
+        except LMSError as exc:
+            for change in changes:
+                self._record(change, Result.FAILED, str(exc))
+            return None
+        return result if result is not None else []
+
+    async def _setup_change(self, change: Change) -> list[Any]:
+        address = change.address
+        if change.type is ChangeType.COURSE:
+            code = address.removeprefix("course.")
+            desired = self.desired.courses[code]
+            if change.action is Action.CREATE:
+                course = await self.writer.create_course(code, desired.settings)
+                self.course_ids[code] = course.id
+            else:
+                await self.writer.update_course(self.course_ids[code], desired.settings)
+            self._record(change, Result.APPLIED)
+        elif change.type is ChangeType.CATALOG:
+            await self.writer.create_catalog(str(change.after["code"]), str(change.after["name"]))
+            self._record(change, Result.APPLIED)
+        elif change.type is ChangeType.CATALOG_ITEM:
+            row = await self.writer.add_catalog_item(
+                str(change.after["catalog"]), str(change.after["course"])
+            )
+            self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
+        elif change.type is ChangeType.GROUP:
+            name = address.removeprefix("group.")
+            group = self.desired.groups[name]
+            rules = [GroupRule(completed_all=r.completed_all) for r in group.rules]
+            if change.action is Action.CREATE:
+                await self.writer.create_group(name, group.description, rules, group.operator)
+            else:
+                live = self.live.setup.groups[name]
+                await self.writer.update_group(live.id, live.description, rules, group.operator)
+            self._record(change, Result.APPLIED)
+        else:
+            self._record(change, Result.FAILED, f"certops cannot apply {change.type} changes")
+        return []
+
+    async def _enrollments(self, changes: list[Change], codes: set[str]) -> None:
+        creates: dict[str, list[tuple[Change, NewEnrollment]]] = defaultdict(list)
+        updates: dict[tuple[str, tuple], list[tuple[Change, int]]] = defaultdict(list)
+        for change in changes:
+            if self.report.stopped:
+                self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
+                continue
+            course, username = enrollment_key(change, codes)
+            if f"course.{course}" in self.bad:
+                self._record(change, Result.SKIPPED, f"depends on course.{course}, which failed")
+                continue
+            course_id = self.course_ids.get(course)
+            user_id = self.live.user_ids.get(username)
+            if course_id is None or user_id is None:
+                missing = f"course {course}" if course_id is None else f"user {username}"
+                self._record(change, Result.FAILED, f"{missing} not found in the LMS")
+                continue
+            after = change.after
+            if change.action is Action.CREATE:
+                status = EnrollmentStatus(after.get("status", EnrollmentStatus.ENROLLED.value))
+                row = NewEnrollment(
+                    user_id=user_id,
+                    course_id=course_id,
+                    status=status,
+                    valid_from=_instant(after.get("valid_from")),
+                    valid_until=_instant(after.get("valid_until")),
+                )
+                creates[course].append((change, row))
+            else:
+                key = (course, tuple(sorted((k, str(v)) for k, v in after.items())))
+                updates[key].append((change, user_id))
+
+        for course in sorted(creates):
+            batch = creates[course]
+            self.say(f"enrolling {len(batch)} learners in {course}")
+            await self._rows([c for c, _ in batch], self.writer.enroll([r for _, r in batch]))
+        for (course, _), batch in sorted(updates.items(), key=lambda kv: kv[0]):
+            after = batch[0][0].after
+            status = after.get("status")
+            update = EnrollmentUpdate(
+                course_id=self.course_ids[course],
+                user_ids=tuple(uid for _, uid in batch),
+                status=EnrollmentStatus(status) if status else None,
+                valid_from=_instant(after.get("valid_from")),
+                valid_until=_instant(after.get("valid_until")),
+            )
+            self.say(f"updating {len(batch)} enrollments in {course}")
+            await self._rows([c for c, _ in batch], self.writer.update_enrollments(update))
+
+    async def _rows(self, changes: list[Change], work: Any) -> None:
+        if self.report.stopped:
+            for change in changes:
+                self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
+            work.close()
+            return
+        rows = await self._guard(changes, work)
+        if rows is None:
+            return
+        for change, row in zip(changes, rows, strict=False):
+            self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
+        for change in changes[len(rows) :]:
+            self._record(change, Result.FAILED, "the LMS returned no result for this row")

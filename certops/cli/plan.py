@@ -1,0 +1,271 @@
+"""``certops plan``, ``certops apply`` and ``certops ack``: Terraform's loop for certops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from certops.apply import AuditLog, Executor, Result, current_actor
+from certops.cli.options import (
+    at_option,
+    color_enabled,
+    lms_option,
+    now_utc,
+    resolve_lms,
+)
+from certops.config import load_config, resolve_paths
+from certops.config.model import Config
+from certops.engine.manual import manual_steps
+from certops.errors import SafetyLimitError, StalePlanError
+from certops.live import read_live
+from certops.lms import connect
+from certops.plan.ack import AckFile, ack_path
+from certops.plan.build import Planned, build_plan, only_products
+from certops.plan.jsonio import plan_digest, plan_from_dict, plan_to_dict
+from certops.plan.render import render_json, render_markdown, render_text
+
+FORMATS = ("text", "json", "markdown")
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, AckFile]:
+    """The checked configuration (limited to ``products``) and its ack file."""
+    config = load_config(list(paths))
+    unknown = sorted(set(products) - {p.id for p in config.products})
+    if unknown:
+        known = ", ".join(p.id for p in config.products)
+        raise click.UsageError(f"unknown product {', '.join(unknown)} (configured: {known})")
+    acks = AckFile.load(ack_path(resolve_paths(list(paths))))
+    return only_products(config, products), acks
+
+
+async def _plan(config: Config, acks: AckFile, lms: str, at: datetime) -> Planned:
+    async with connect(lms, progress=_stderr) as reader:
+        live = await read_live(reader, config, progress=lambda m: _stderr(f"certops: {m}"))
+    return build_plan(config, live, at, acks)
+
+
+def _render(planned: Planned, output_format: str, no_color: bool) -> str:
+    if output_format == "json":
+        return render_json(planned.plan)
+    if output_format == "markdown":
+        return render_markdown(planned.plan)
+    return render_text(planned.plan, color=color_enabled(no_color))
+
+
+def _save(planned: Planned, out: str) -> None:
+    path = Path(out)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(plan_to_dict(planned.plan), indent=2) + "\n", encoding="utf-8")
+    _stderr(f"certops: plan saved to {out}")
+
+
+common_paths = click.argument("paths", nargs=-1)
+product_option = click.option(
+    "--product",
+    "products",
+    multiple=True,
+    metavar="ID",
+    help="Limit to this product (repeatable).",
+)
+no_color_option = click.option("--no-color", is_flag=True, help="Never colour the output.")
+
+
+@click.command()
+@common_paths
+@lms_option
+@at_option
+@product_option
+@no_color_option
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option("--out", metavar="FILE", help="Save the plan as JSON for `certops apply --plan`.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are (manual steps count).",
+)
+def plan(
+    paths: tuple[str, ...],
+    lms: str | None,
+    at: datetime | None,
+    products: tuple[str, ...],
+    no_color: bool,
+    output_format: str,
+    out: str | None,
+    detailed_exitcode: bool,
+) -> None:
+    """Read the LMS and show what apply would change. Never writes to the LMS."""
+    config, acks = load(paths, products)
+    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now_utc()))
+    click.echo(_render(planned, output_format, no_color))
+    if out:
+        _save(planned, out)
+    if planned.plan.blocked:
+        sys.exit(SafetyLimitError.exit_code)
+    if detailed_exitcode and planned.plan.changes:
+        sys.exit(2)
+
+
+def _confirm(yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            "apply needs confirmation: run it on a terminal, or pass --yes (e.g. in CI)"
+        )
+    click.confirm("Apply these changes?", abort=True)
+
+
+async def _apply(
+    config: Config,
+    acks: AckFile,
+    lms: str,
+    at: datetime,
+    *,
+    expect_digest: str | None,
+    show: str,
+    no_color: bool,
+    yes: bool,
+    force: bool,
+    audit_path: Path,
+) -> bool:
+    async with connect(lms, writer=True, progress=_stderr) as writer:
+        live = await read_live(writer, config, progress=lambda m: _stderr(f"certops: {m}"))
+        planned = build_plan(config, live, at, acks)
+        plan_ = planned.plan
+        digest = plan_digest(plan_.changes, plan_.at)
+        if expect_digest is not None and digest != expect_digest:
+            raise StalePlanError(
+                "stale plan: the LMS or the configuration changed since it was saved "
+                f"(saved {expect_digest}, now {digest}); re-run plan"
+            )
+        click.echo(_render(planned, show, no_color))
+        if plan_.blocked and not force:
+            raise SafetyLimitError(
+                "a safety limit tripped (see above); nothing was applied. "
+                "Review the plan, then re-run with --force to apply it anyway"
+            )
+        if not plan_.changes:
+            return True
+        writes = [c for c in plan_.changes if c.action.value != "manual"]
+        if writes:
+            _confirm(yes)
+        executor = Executor(writer, planned.desired, live, progress=lambda m: _stderr(m))
+        report = await executor.run(plan_)
+    AuditLog(audit_path, digest, current_actor()).write(report.outcomes)
+    for outcome in report.outcomes:
+        if outcome.result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED):
+            _stderr(f"  {outcome.result.value}: {outcome.change.address}: {outcome.message}")
+    if report.stopped:
+        _stderr(f"certops: {report.stopped}")
+    click.echo(report.summary())
+    if writes:
+        _stderr(f"certops: audit log: {audit_path}")
+    return report.ok
+
+
+@click.command()
+@common_paths
+@lms_option
+@at_option
+@product_option
+@no_color_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Apply even when a safety limit trips.")
+@click.option(
+    "--plan", "plan_file", metavar="FILE", help="Apply this saved plan (refused when stale)."
+)
+@click.option(
+    "--audit-log",
+    "audit_log",
+    default=".certops/audit.jsonl",
+    show_default=True,
+    help="Append every applied change here (JSON lines).",
+)
+def apply(
+    paths: tuple[str, ...],
+    lms: str | None,
+    at: datetime | None,
+    products: tuple[str, ...],
+    no_color: bool,
+    yes: bool,
+    force: bool,
+    plan_file: str | None,
+    audit_log: str,
+) -> None:
+    """Plan, confirm, and make the changes in the LMS."""
+    config, acks = load(paths, products)
+    expect = None
+    if plan_file:
+        saved = _read_plan(plan_file)
+        at = saved.at
+        expect = plan_digest(saved.changes, saved.at)
+        lms = lms or saved.lms
+    ok = asyncio.run(
+        _apply(
+            config,
+            acks,
+            resolve_lms(lms),
+            at or now_utc(),
+            expect_digest=expect,
+            show="text",
+            no_color=no_color,
+            yes=yes,
+            force=force,
+            audit_path=Path(audit_log),
+        )
+    )
+    if not ok:
+        sys.exit(1)
+
+
+def _read_plan(path: str):
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.UsageError(f"cannot read plan file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise click.UsageError(
+            f"{path}:{exc.lineno}:{exc.colno}: not a plan file (invalid JSON)"
+        ) from None
+    return plan_from_dict(data)
+
+
+@click.command()
+@click.argument("addresses", nargs=-1, required=True)
+@click.option(
+    "--config",
+    "paths",
+    multiple=True,
+    metavar="PATH",
+    help="Configuration file or folder (default: ./certops/ or the current folder).",
+)
+@at_option
+def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None) -> None:
+    """Record that a person did the manual steps at ADDRESS... (e.g. enrollment_rule.NAME).
+
+    Needs no LMS: the steps are computed from the configuration at --at (default now).
+    """
+    config, acks = load(paths, ())
+    when = at or now_utc()
+    pending = {c.address: c for c in manual_steps(config, when, acks)}
+    missing = [a for a in addresses if a not in pending]
+    if missing:
+        raise click.UsageError(
+            f"no pending manual step at {', '.join(missing)}; pending: "
+            + (", ".join(sorted(pending)) or "none")
+        )
+    actor = current_actor()
+    for address in addresses:
+        acks.record(address, pending[address].fingerprint, when, actor)
+    acks.save()
+    click.echo(f"Acknowledged {len(addresses)} step(s) in {acks.path}.")

@@ -1,0 +1,135 @@
+"""Reading the live LMS into one snapshot: the I/O edge of ``plan``, ``apply`` and ``status``.
+
+Reads only what the configuration names, with server-side filters: the course list (to
+map codes to ids), the detail of the courses certops manages, the Salesforce catalog's
+items, the named groups, the users, and the enrollments in the named courses. Everything
+after this module is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from certops.config.model import Config, Product
+from certops.engine.facts import LearnerFacts, collect_facts
+from certops.engine.setup import LiveSetup
+from certops.lms.api import LMSReader
+from certops.lms.records import Course, Enrollment, Group, User
+
+Progress = Callable[[str], None]
+
+
+def initial_codes(product: Product) -> list[str]:
+    """Every initial-training course code of ``product``, in config order, no repeats."""
+    return list(dict.fromkeys(code for path in product.initial_paths for code in path.all_of))
+
+
+def managed_codes(product: Product) -> list[str]:
+    """The course codes certops creates and keeps in shape for ``product``."""
+    return [product.certified_course.code] + [p.course.code for p in product.maintenance.periods]
+
+
+def product_codes(product: Product) -> list[str]:
+    """Every course code ``product`` names (initial, certified, maintenance)."""
+    return list(dict.fromkeys(initial_codes(product) + managed_codes(product)))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """What the LMS holds, as far as the configuration is concerned."""
+
+    lms: str
+    setup: LiveSetup
+    course_ids: dict[str, int]  # every existing course the config names, by code
+    users_by_id: dict[int, User]
+    enrollments: tuple[Enrollment, ...]
+    user_ids: dict[str, int] = field(default_factory=dict)  # by username
+
+    @classmethod
+    def build(
+        cls,
+        lms: str,
+        setup: LiveSetup,
+        course_ids: dict[str, int],
+        users: Iterable[User],
+        enrollments: Iterable[Enrollment],
+    ) -> LiveSnapshot:
+        """A snapshot with its username index built once."""
+        users_by_id = {u.id: u for u in users}
+        return cls(
+            lms=lms,
+            setup=setup,
+            course_ids=course_ids,
+            users_by_id=users_by_id,
+            enrollments=tuple(enrollments),
+            user_ids={u.username: uid for uid, u in users_by_id.items()},
+        )
+
+    def learner_facts(self, product: Product) -> list[LearnerFacts]:
+        """Facts of every learner enrolled in a course ``product`` names, by username."""
+        codes_by_id = {cid: code for code, cid in self.course_ids.items()}
+        return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
+
+
+async def read_live(
+    reader: LMSReader, config: Config, progress: Progress | None = None
+) -> LiveSnapshot:
+    """Read everything ``config`` needs from the LMS, with as few calls as the API allows."""
+    say = progress or (lambda _msg: None)
+    say("reading courses")
+    listed = await reader.list_courses()
+    named = {code for p in config.products for code in product_codes(p)}
+    course_ids = {c.code: c.id for c in listed if c.code in named}
+    managed = {code for p in config.products for code in managed_codes(p)}
+    detailed: dict[str, Course] = {}
+    for code in sorted(managed):
+        if code in course_ids:
+            detailed[code] = await reader.get_course(course_ids[code])
+
+    catalogs: dict = {}
+    items: set[tuple[str, str]] = set()
+    catalog = config.settings.salesforce_catalog
+    if catalog is not None:
+        say("reading catalogs")
+        catalogs = {c.code: c for c in await reader.list_catalogs()}
+        if catalog.code in catalogs:
+            for item in await reader.list_catalog_items(catalogs[catalog.code].id):
+                items.add((catalog.code, item.item_code))
+
+    say("reading groups")
+    group_names = {p.group.name for p in config.products}
+    groups: dict[str, Group] = {}
+    for group in await reader.list_groups():
+        if group.name in group_names:
+            groups[group.name] = await reader.get_group(group.id)
+
+    say("reading users")
+    users = await reader.list_users()
+    ids = sorted(set(course_ids.values()))
+    say(f"reading enrollments in {len(ids)} courses")
+    enrollments = await reader.list_enrollments(ids) if ids else []
+    return LiveSnapshot.build(
+        reader.lms,
+        LiveSetup(
+            courses=detailed, catalogs=catalogs, catalog_items=frozenset(items), groups=groups
+        ),
+        course_ids,
+        users,
+        enrollments,
+    )
+
+
+async def read_learner(
+    reader: LMSReader, config: Config, login: str
+) -> tuple[User | None, dict[str, int], list[Enrollment]]:
+    """One learner's user record, the named courses' ids, and their enrollments in them."""
+    user = await reader.find_user(login)
+    if user is None:
+        return None, {}, []
+    listed = await reader.list_courses()
+    named = {code for p in config.products for code in product_codes(p)}
+    course_ids = {c.code: c.id for c in listed if c.code in named}
+    ids = sorted(set(course_ids.values()))
+    enrollments = await reader.list_enrollments(ids, [user.id]) if ids else []
+    return user, course_ids, list(enrollments)
