@@ -1,0 +1,261 @@
+"""Desired enrollments at instant ``t`` (DESIGN.md section 6, "Desired LMS state at t").
+
+``plan_enrollments`` evaluates every learner of a product and compares what the LMS holds
+with what the lifecycle asks for:
+
+- the certified course: ``completed`` while certified, ``suspended`` otherwise, for every
+  learner with ``c0 <= t``;
+- each owed period's maintenance course: an enrollment whose validity is
+  ``[opens_k, d_k(u))``. Only validity is ever changed there, never the status (a learner's
+  progress is theirs);
+- deactivated learners: existing enrollments are updated, missing ones are reported as
+  ``Skip`` instead of created;
+- a certified enrollment that says ``completed`` without initial-path evidence is a
+  ``PlanWarning``, never a change.
+
+Choices where the contract is silent:
+
+- ``valid_until`` in a change is the *exclusive* instant ``D+1 00:00:00Z`` (the records'
+  convention); the client writes it to Docebo as ``D 23:59:59``.
+- A maintenance enrollment is wanted for every period in ``LearnerState.obligations``,
+  including ones that already lapsed or were interrupted by a revocation: the contract
+  says every learner who owed the period has its enrollment, and it keeps training history
+  complete. A learner who only ever owed nothing gets none.
+- Changes are ordered by course (the certified course, then periods in config order), then
+  username; skips likewise; warnings by username.
+- "Suspensions" for the safety limit are certified enrollments that are ``completed`` in
+  the LMS now and that this plan sets to ``suspended``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from certops.config.model import Product
+from certops.engine.facts import FactsError, LearnerFacts
+from certops.engine.lifecycle import (
+    CertificationState,
+    LearnerState,
+    Obligation,
+    ObligationOutcome,
+    ProductRules,
+    evaluate,
+)
+from certops.lms.records import Enrollment, EnrollmentStatus
+from certops.plan.model import Action, Change, ChangeType, PlanWarning, Skip
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentPlan:
+    """The enrollment part of one product's plan, and the states it was derived from."""
+
+    product: str
+    changes: tuple[Change, ...]
+    skipped: tuple[Skip, ...]
+    warnings: tuple[PlanWarning, ...]
+    states: tuple[LearnerState, ...]  # one per learner, sorted by username
+    currently_certified: int  # certified-course enrollments `completed` in the LMS now
+    suspensions: int  # of those, how many this plan sets to `suspended`
+
+
+def iso(instant: datetime) -> str:
+    """``instant`` as ISO 8601 UTC with a ``Z`` suffix, to the second."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_or_none(instant: datetime | None) -> str | None:
+    return None if instant is None else iso(instant)
+
+
+def _address(course: str, username: str) -> str:
+    return f"enrollment.{course}.{username}"
+
+
+def _due(deadline: datetime) -> str:
+    return (deadline - timedelta(days=1)).date().isoformat()
+
+
+def _obligation_reason(ob: Obligation) -> str:
+    due = _due(ob.deadline)
+    if ob.outcome is ObligationOutcome.OUTSTANDING:
+        text = f"owes period {ob.period}: complete {ob.course} by {due} (UTC)"
+    elif ob.outcome is ObligationOutcome.MET:
+        met = ob.met_at.date().isoformat() if ob.met_at else "?"
+        text = f"owed period {ob.period}: completed {ob.course} on {met}"
+    elif ob.outcome is ObligationOutcome.LAPSED:
+        text = f"owed period {ob.period}: did not complete {ob.course} by {due} (UTC)"
+    else:
+        text = f"owed period {ob.period} until the certification was revoked"
+    if ob.extension is not None:
+        text += f"; extension until {due}" + (f": {ob.extension}" if ob.extension else "")
+    return text
+
+
+class _Planner:
+    """Accumulates one product's changes; one instance per ``plan_enrollments`` call."""
+
+    def __init__(self, product: Product, course_ids: Mapping[str, int | None]) -> None:
+        self.product = product
+        self.course_ids = course_ids
+        self.rank = {product.certified_course.code: 0}
+        for i, period in enumerate(product.maintenance.periods, start=1):
+            self.rank.setdefault(period.course.code, i)
+        self.changes: list[tuple[int, str, Change]] = []
+        self.skipped: list[tuple[int, str, Skip]] = []
+        self.warnings: list[tuple[str, PlanWarning]] = []
+        self.currently_certified = 0
+        self.suspensions = 0
+
+    def live(self, facts: LearnerFacts, code: str) -> Enrollment | None:
+        # A course that does not exist yet (created by this apply) has no enrollments,
+        # whatever a caller's facts claim.
+        if self.course_ids.get(code) is None:
+            return None
+        return facts.enrollments.get(code)
+
+    def _suffix(self, code: str) -> str:
+        return " (course created by this apply)" if self.course_ids.get(code) is None else ""
+
+    def create(self, facts: LearnerFacts, code: str, after: dict[str, Any], reason: str) -> None:
+        address = _address(code, facts.username)
+        rank = self.rank.get(code, len(self.rank))
+        if not facts.active:
+            skip = Skip(
+                self.product.id,
+                address,
+                f"{facts.username} is deactivated: no new enrollment in {code} ({reason})",
+            )
+            self.skipped.append((rank, facts.username, skip))
+            return
+        change = Change(
+            address=address,
+            type=ChangeType.ENROLLMENT,
+            action=Action.CREATE,
+            product=self.product.id,
+            before={},
+            after=after,
+            reason=reason + self._suffix(code),
+        )
+        self.changes.append((rank, facts.username, change))
+
+    def update(
+        self,
+        facts: LearnerFacts,
+        code: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        reason: str,
+    ) -> None:
+        change = Change(
+            address=_address(code, facts.username),
+            type=ChangeType.ENROLLMENT,
+            action=Action.UPDATE,
+            product=self.product.id,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+        self.changes.append((self.rank.get(code, len(self.rank)), facts.username, change))
+
+    def warn(self, facts: LearnerFacts, code: str, message: str) -> None:
+        warning = PlanWarning(self.product.id, message, _address(code, facts.username))
+        self.warnings.append((facts.username, warning))
+
+    def learner(self, facts: LearnerFacts, state: LearnerState) -> None:
+        product = self.product
+        code = product.certified_course.code
+        cert = self.live(facts, code)
+        if cert is not None and cert.status is EnrollmentStatus.COMPLETED:
+            self.currently_certified += 1
+        if state.state is CertificationState.NEVER:
+            if cert is not None and cert.status is EnrollmentStatus.COMPLETED:
+                paths = "; ".join(f"{p.name}: {', '.join(p.all_of)}" for p in product.initial_paths)
+                self.warn(
+                    facts,
+                    code,
+                    f"{facts.username}'s {code} enrollment is completed but no initial path "
+                    f"is complete ({paths}); not changed",
+                )
+            return
+        want = EnrollmentStatus.COMPLETED if state.certified else EnrollmentStatus.SUSPENDED
+        if cert is None:
+            self.create(facts, code, {"status": want.value}, state.reason)
+        elif cert.status is not want:
+            if cert.status is EnrollmentStatus.COMPLETED:
+                self.suspensions += 1
+            self.update(
+                facts, code, {"status": cert.status.value}, {"status": want.value}, state.reason
+            )
+        for ob in state.obligations:
+            self.maintenance(facts, ob)
+        if state.needs_review:
+            self.warn(facts, code, f"{facts.username}: {state.needs_review}")
+
+    def maintenance(self, facts: LearnerFacts, ob: Obligation) -> None:
+        current = self.live(facts, ob.course)
+        reason = _obligation_reason(ob)
+        if current is None:
+            after = {
+                "status": EnrollmentStatus.ENROLLED.value,
+                "valid_from": iso(ob.opens_at),
+                "valid_until": iso(ob.deadline),
+            }
+            self.create(facts, ob.course, after, reason)
+            return
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        if current.valid_from != ob.opens_at:
+            before["valid_from"] = _iso_or_none(current.valid_from)
+            after["valid_from"] = iso(ob.opens_at)
+        if current.valid_until != ob.deadline:
+            before["valid_until"] = _iso_or_none(current.valid_until)
+            after["valid_until"] = iso(ob.deadline)
+        if after:
+            self.update(facts, ob.course, before, after, reason)
+
+
+def plan_enrollments(
+    product: Product,
+    facts: Iterable[LearnerFacts],
+    course_ids: Mapping[str, int | None],
+    t: datetime,
+) -> EnrollmentPlan:
+    """Evaluate every learner of ``product`` at ``t`` and plan their enrollment changes.
+
+    ``facts`` must hold every learner enrolled in any course the product names (one entry
+    per username); ``course_ids`` maps course codes to LMS ids, None (or absent) for a course
+    the same apply will create. Returns an ``EnrollmentPlan`` with the ``enrollment``
+    changes, skips, warnings, the per-learner states and the counts the safety limit needs.
+    Raises ``FactsError`` for a username given twice or an instant without a timezone.
+    """
+    rules = ProductRules.of(product)
+    planner = _Planner(product, course_ids)
+    states: list[LearnerState] = []
+    seen: set[str] = set()
+    for learner in facts:
+        if learner.username in seen:
+            raise FactsError(
+                f"product {product.id}: learner {learner.username!r} given twice; "
+                "expected one LearnerFacts per username"
+            )
+        seen.add(learner.username)
+        state = evaluate(product, learner, t, rules=rules)
+        states.append(state)
+        planner.learner(learner, state)
+
+    def by_rank(item: tuple[int, str, Any]) -> tuple[int, str]:
+        return item[0], item[1]
+
+    states.sort(key=lambda s: s.username)
+    return EnrollmentPlan(
+        product=product.id,
+        changes=tuple(c for *_, c in sorted(planner.changes, key=by_rank)),
+        skipped=tuple(s for *_, s in sorted(planner.skipped, key=by_rank)),
+        warnings=tuple(w for _, w in sorted(planner.warnings, key=lambda w: w[0])),
+        states=tuple(states),
+        currently_certified=planner.currently_certified,
+        suspensions=planner.suspensions,
+    )
