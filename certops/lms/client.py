@@ -276,9 +276,11 @@ class _Http:
 
     # --- token ------------------------------------------------------------------------
 
-    def invalidate_token(self) -> None:
-        self._token = None
-        self._token_expires = 0.0
+    def invalidate_token(self, used: str | None = None) -> None:
+        """Forget the token (only if it is still ``used``: a newer one may be in place)."""
+        if used is None or used == self._token:
+            self._token = None
+            self._token_expires = 0.0
 
     async def token(self) -> str:
         """A valid access token, renewed shortly before it expires."""
@@ -347,7 +349,8 @@ class _Http:
                 await asyncio.sleep(delay)
                 delay = 0.0
             await self._wait_turn()
-            headers = {} if is_token else {"Authorization": f"Bearer {await self.token()}"}
+            used_token = None if is_token else await self.token()
+            headers = {"Authorization": f"Bearer {used_token}"} if used_token else {}
             lock = self._write_lock if method != "GET" and not is_token else nullcontext()
             async with lock, self._slots:
                 self.call_counts[f"{method} {wire.path_template(path)}"] += 1
@@ -374,7 +377,7 @@ class _Http:
             if status == 401 and not is_token and not reauthorised:
                 # Expired or revoked token: renew once and try again.
                 reauthorised = True
-                self.invalidate_token()
+                self.invalidate_token(used_token)
                 continue
             if status in RETRY_STATUSES:
                 if status != 429 and not idempotent:
@@ -979,7 +982,7 @@ class DoceboWriter(DoceboReader):
 # --- connecting -------------------------------------------------------------------------
 
 
-class _SandboxTransport(httpx.AsyncBaseTransport):
+class SandboxTransport(httpx.AsyncBaseTransport):
     """The sandbox app in-process; a dropped connection becomes an httpx transport error."""
 
     def __init__(self, app: Any) -> None:
@@ -998,22 +1001,27 @@ class _SandboxTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _sandbox_parts(path_text: str) -> tuple[httpx.AsyncBaseTransport, Credentials]:
+def _sandbox_module(path_text: str) -> Any:
+    """The sandbox package, after checking that the sandbox file exists."""
     try:
         import certops.sandbox as sandbox
     except ImportError as exc:  # pragma: no cover - the sandbox ships with certops
         raise LMSAddressError(f"the sandbox is not available: {exc}") from None
-    path = Path(path_text)
-    if not path.exists():
+    if not Path(path_text).exists():
         raise LMSAddressError(
             f"no sandbox at {path_text}: run 'certops sandbox init' first "
             f"(or point --lms at an existing sandbox:PATH)"
         )
-    env_credentials = credentials_from_env()
-    if env_credentials is None:
-        stored = sandbox.read_credentials(path)
-        env_credentials = _credentials_from_sandbox(stored, path_text)
-    return _SandboxTransport(sandbox.create_app(path)), env_credentials
+    return sandbox
+
+
+def sandbox_credentials(path_text: str) -> Credentials:
+    """``DOCEBO_*`` credentials if any are set, else the ones the sandbox file stores."""
+    sandbox = _sandbox_module(path_text)
+    found = credentials_from_env()
+    if found is None:
+        found = _credentials_from_sandbox(sandbox.read_credentials(Path(path_text)), path_text)
+    return found
 
 
 def _credentials_from_sandbox(stored: Any, path_text: str) -> Credentials:
@@ -1033,6 +1041,9 @@ def _credentials_from_sandbox(stored: Any, path_text: str) -> Credentials:
     )
 
 
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
 def parse_address(lms: str) -> tuple[str, str]:
     """``("https", base_url)`` or ``("sandbox", path)`` for an ``--lms`` value."""
     text = lms.strip()
@@ -1046,6 +1057,12 @@ def parse_address(lms: str) -> tuple[str, str]:
         if parts.username or parts.password:
             raise LMSAddressError(
                 "the --lms URL must not carry credentials; use the DOCEBO_* variables"
+            )
+        if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+            # Credentials and tokens must not cross a network in clear text.
+            raise LMSAddressError(
+                f"refusing plain http:// to {parts.hostname}: use https:// (http is only "
+                "allowed for a sandbox served on this machine)"
             )
         return parts.scheme, f"{parts.scheme}://{parts.netloc}"
     raise LMSAddressError(
@@ -1097,9 +1114,9 @@ class Connection(AbstractAsyncContextManager):
         credentials = self._credentials
         if kind == "sandbox":
             base_url = "http://sandbox.invalid"
+            credentials = credentials or sandbox_credentials(where)
             if transport is None:
-                transport, found = _sandbox_parts(where)
-                credentials = credentials or found
+                transport = SandboxTransport(_sandbox_module(where).create_app(Path(where)))
         else:
             base_url = where
         if credentials is None:
