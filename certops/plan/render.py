@@ -1,0 +1,375 @@
+"""Renderings of a plan: text for people, JSON for machines, markdown for pull requests.
+
+Text starts with one summary line per product, then the changes grouped by product and
+type: ``+`` create, ``~`` update with ``field: old → new``, ``!`` manual with its steps.
+More than ``SUMMARISE_OVER`` enrollment changes of one kind (same course, action and status
+change) become one line with a count and the first few usernames; the full list is in the
+JSON. Everything is linear in the number of changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from certops.plan.jsonio import iso_utc, order_changes, plan_to_dict, summary_counts
+from certops.plan.model import TYPE_ORDER, Action, Change, ChangeType, Plan, Skip
+
+SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
+NAMES_SHOWN = 5  # usernames shown in a summarised line
+LIST_SHOWN = 50  # warnings / skip groups shown in text before "and N more"
+MARKDOWN_LIMIT = 60_000  # GitHub refuses comments of 65,536 characters; stay well under
+VALUE_WIDTH = 120  # longer values are cut in text (the JSON has them whole)
+SHARED = "(shared)"  # the label of changes that belong to no single product
+
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.MANUAL: "!"}
+
+_ANSI = {
+    "create": "\x1b[32m",
+    "update": "\x1b[33m",
+    "manual": "\x1b[36m",
+    "reason": "\x1b[2m",
+    "heading": "\x1b[1m",
+    "blocked": "\x1b[1;31m",
+    "warning": "\x1b[33m",
+}
+_RESET = "\x1b[0m"
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A line of a product's details; ``kind`` picks its colour, ``count`` is how many
+    changes it introduces (for the markdown truncation note)."""
+
+    kind: str
+    text: str
+    count: int = 0
+
+
+def _label(product: str | None) -> str:
+    return product if product is not None else SHARED
+
+
+def _fmt(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    parts = []
+    if counts["create"]:
+        parts.append(f"{counts['create']} to create")
+    if counts["update"]:
+        parts.append(f"{counts['update']} to update")
+    if counts["manual"]:
+        parts.append(f"{counts['manual']} manual")
+    return ", ".join(parts) if parts else "no changes"
+
+
+def _by_product(plan: Plan) -> tuple[list[str | None], dict[str | None, list[Change]]]:
+    """Products in display order (the plan's products, then any others, shared last) and
+    their changes in dependency order."""
+    groups: dict[str | None, list[Change]] = {p: [] for p in plan.products}
+    for change in order_changes(plan.changes):
+        groups.setdefault(change.product, []).append(change)
+    named = [p for p in plan.products]
+    named += sorted(p for p in groups if p is not None and p not in plan.products)
+    order: list[str | None] = [*named, None] if None in groups else named
+    return order, groups
+
+
+def _split_enrollment(address: str) -> tuple[str, str]:
+    """(course code, username) of ``enrollment.COURSE.USERNAME``; usernames may contain
+    dots (e-mail logins), course codes rarely do, so the first dot splits."""
+    rest = address.removeprefix("enrollment.")
+    course, _, user = rest.partition(".")
+    return course, user
+
+
+def _change_lines(change: Change) -> list[_Line]:
+    kind = change.action.value
+    lines = [_Line(kind, f"{SYMBOL[change.action]} {change.address}", 1)]
+    if change.reason:
+        lines.append(_Line("reason", f"    # {change.reason}"))
+    if change.action is Action.MANUAL:
+        for i, step in enumerate(change.steps, 1):
+            lines.append(_Line("detail", f"    {i}. {step}"))
+    elif change.action is Action.UPDATE:
+        for name in sorted(set(change.before) | set(change.after)):
+            old, new = change.before.get(name), change.after.get(name)
+            lines.append(_Line("detail", f"    {name}: {_fmt(old)} → {_fmt(new)}"))
+    else:
+        for name, value in change.after.items():
+            lines.append(_Line("detail", f"    {name}: {_fmt(value)}"))
+    return lines
+
+
+def _enrollment_kind(change: Change) -> tuple[Any, ...]:
+    course, _ = _split_enrollment(change.address)
+    return (
+        change.action,
+        course,
+        tuple(sorted(change.after)),
+        _fmt(change.before.get("status")),
+        _fmt(change.after.get("status")),
+    )
+
+
+def _summary_lines(group: list[Change]) -> list[_Line]:
+    first = group[0]
+    course, _ = _split_enrollment(first.address)
+    names = [_split_enrollment(c.address)[1] for c in group[:NAMES_SHOWN]]
+    more = len(group) - len(names)
+    if first.action is Action.UPDATE:
+        what = "status: {} → {}".format(
+            _fmt(first.before.get("status")), _fmt(first.after.get("status"))
+        )
+        if "status" not in first.after:
+            what = "set " + ", ".join(sorted(first.after))
+    else:
+        what = f"status: {_fmt(first.after.get('status'))}"
+    kind = first.action.value
+    return [
+        _Line(
+            kind,
+            f"{SYMBOL[first.action]} {len(group)} enrollments in {course} ({what})",
+            len(group),
+        ),
+        _Line(
+            "detail",
+            f"    {', '.join(names)} and {more} more (the full list is in --format json)",
+        ),
+    ]
+
+
+def _enrollment_lines(changes: list[Change]) -> list[_Line]:
+    buckets: dict[tuple[Any, ...], list[Change]] = {}
+    for change in changes:
+        buckets.setdefault(_enrollment_kind(change), []).append(change)
+    lines: list[_Line] = []
+    for group in buckets.values():
+        if len(group) > SUMMARISE_OVER:
+            lines += _summary_lines(group)
+        else:
+            for change in group:
+                lines += _change_lines(change)
+    return lines
+
+
+def _product_lines(changes: list[Change]) -> list[_Line]:
+    """The detail lines of one product: a heading per change type, then its changes."""
+    by_type: dict[ChangeType, list[Change]] = {}
+    for change in changes:
+        by_type.setdefault(change.type, []).append(change)
+    lines: list[_Line] = []
+    for change_type in sorted(by_type, key=TYPE_ORDER.__getitem__):
+        group = by_type[change_type]
+        lines.append(_Line("heading", f"{change_type.value} ({len(group)})"))
+        if change_type is ChangeType.ENROLLMENT:
+            lines += _enrollment_lines(group)
+        else:
+            for change in group:
+                lines += _change_lines(change)
+    return lines
+
+
+def _skip_lines(skipped: Sequence[Skip]) -> list[str]:
+    """Skips grouped by product and reason, each group with a few of its addresses."""
+    groups: dict[tuple[str | None, str], list[str]] = {}
+    for skip in skipped:
+        groups.setdefault((skip.product, skip.reason), []).append(skip.address)
+    out = []
+    for (product, reason), addresses in groups.items():
+        shown = ", ".join(addresses[:NAMES_SHOWN])
+        more = f" and {len(addresses) - NAMES_SHOWN} more" if len(addresses) > NAMES_SHOWN else ""
+        out.append(f"{_label(product)}: {len(addresses)} skipped: {reason}: {shown}{more}")
+    return out
+
+
+def _warning_lines(plan: Plan) -> list[str]:
+    return [
+        f"{_label(w.product)}: {w.message}" + (f" ({w.address})" if w.address else "")
+        for w in plan.warnings
+    ]
+
+
+def _capped(lines: list[str], limit: int) -> Iterable[str]:
+    yield from lines[:limit]
+    if len(lines) > limit:
+        yield f"... and {len(lines) - limit} more (the full list is in --format json)"
+
+
+def _safety_lines(plan: Plan) -> list[str]:
+    return [
+        f"{s.product}: {s.limit} is {s.value:g}, over the limit {s.threshold:g}"
+        for s in plan.safety
+    ]
+
+
+def render_text(plan: Plan, color: bool) -> str:
+    """The plan for a terminal: summary per product, safety trips, the changes by product
+    and type, warnings and skips, and a closing count (or "No changes."). ANSI colour only
+    when ``color`` is true."""
+
+    def paint(kind: str, text: str) -> str:
+        return f"{_ANSI[kind]}{text}{_RESET}" if color and kind in _ANSI else text
+
+    order, groups = _by_product(plan)
+    out = [paint("heading", f"certops plan at {iso_utc(plan.at)} against {plan.lms}"), ""]
+    for product in order:
+        out.append(f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}")
+    if plan.safety:
+        out += [
+            "",
+            paint("blocked", "Blocked by safety limits (nothing is applied without --force):"),
+        ]
+        out += [paint("blocked", f"  {line}") for line in _safety_lines(plan)]
+    for product in order:
+        if not groups[product]:
+            continue
+        out += ["", paint("heading", _label(product))]
+        for line in _product_lines(groups[product]):
+            indent = "  " if line.kind == "heading" else "    "
+            out.append(indent + paint(line.kind, line.text))
+    warnings = _warning_lines(plan)
+    if warnings:
+        out += ["", paint("warning", f"Warnings ({len(warnings)}):")]
+        out += [f"  {line}" for line in _capped(warnings, LIST_SHOWN)]
+    skips = _skip_lines(plan.skipped)
+    if skips:
+        out += ["", f"Skipped ({len(plan.skipped)}):"]
+        out += [f"  {line}" for line in _capped(skips, LIST_SHOWN)]
+    out.append("")
+    if plan.changes:
+        counts = _counts_text(summary_counts(plan.changes))
+        closing = f"Plan: {counts}."
+        out.append(paint("blocked", closing + " Blocked.") if plan.blocked else closing)
+    else:
+        out.append("No changes.")
+    return "\n".join(out) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    """The plan as JSON (DESIGN.md section 5), ending with a newline: the top level
+    indented, each change, warning, skip and safety trip on one line of its own.
+
+    One line per change keeps a saved plan readable and diffable, and lets the C encoder
+    do the work (an indented dump of 100,000 changes is several times slower)."""
+    parts = []
+    for key, value in plan_to_dict(plan).items():
+        head = f"  {json.dumps(key)}: "
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            items = ",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value)
+            parts.append(f"{head}[\n{items}\n  ]")
+        else:
+            parts.append(head + json.dumps(value, ensure_ascii=False))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+# --- markdown -----------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _md_code(text: str) -> str:
+    # A literal fence inside a code block would end it early.
+    return text.replace("```", "'''")
+
+
+class _Budget:
+    """Markdown parts with a running length, refusing what would pass the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+
+    def fits(self, text: str) -> bool:
+        return self.size + len(text) + 1 <= self.limit
+
+    def add(self, text: str) -> bool:
+        if not self.fits(text):
+            return False
+        self.parts.append(text)
+        self.size += len(text) + 1
+        return True
+
+
+def render_markdown(plan: Plan) -> str:
+    """The plan as a pull-request comment: summary table first, then each product's changes
+    in a collapsible ``<details>`` block, warnings and skips likewise. Always under
+    ``MARKDOWN_LIMIT`` characters; when the details do not fit, they stop and a note says
+    how many changes are shown and where the full plan is."""
+    order, groups = _by_product(plan)
+    # Room kept for closing an open block and the truncation note.
+    out = _Budget(MARKDOWN_LIMIT - 600)
+    out.add("### certops plan")
+    out.add("")
+    out.add(f"At `{iso_utc(plan.at)}` against `{_md_code(plan.lms)}`.")
+    out.add("")
+    out.add("| product | create | update | manual |")
+    out.add("|---|---:|---:|---:|")
+    for product in order:
+        counts = summary_counts(groups[product])
+        out.add(
+            f"| {_md_cell(_label(product))} | {counts['create']} | {counts['update']} "
+            f"| {counts['manual']} |"
+        )
+    out.add("")
+    if plan.safety:
+        out.add("**Blocked by safety limits**: nothing is applied without `--force`.")
+        out.add("")
+        out.add("| product | limit | value | threshold |")
+        out.add("|---|---|---:|---:|")
+        for s in plan.safety:
+            out.add(f"| {_md_cell(s.product)} | {s.limit} | {s.value:g} | {s.threshold:g} |")
+        out.add("")
+    if not plan.changes:
+        out.add("No changes.")
+
+    total = len(plan.changes)
+    shown = 0
+    truncated = False
+    for product in order:
+        if not groups[product] or truncated:
+            continue
+        summary = f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}"
+        if not out.add(f"<details><summary>{_md_cell(summary)}</summary>\n\n```diff"):
+            truncated = True
+            break
+        for line in _product_lines(groups[product]):
+            text = _md_code(line.text if line.kind != "heading" else f"# {line.text}")
+            if not out.add(text):
+                truncated = True
+                break
+            shown += line.count
+        out.parts.append("```\n\n</details>\n")
+        out.size += len(out.parts[-1]) + 1
+
+    for title, lines in (
+        (f"Warnings ({len(plan.warnings)})", _warning_lines(plan)),
+        (f"Skipped ({len(plan.skipped)})", _skip_lines(plan.skipped)),
+    ):
+        if not lines or truncated:
+            continue
+        if not out.add(f"<details><summary>{title}</summary>\n"):
+            truncated = True
+            break
+        for line in lines:
+            if not out.add(f"- {_md_cell(line)}"):
+                truncated = True
+                break
+        out.parts.append("\n</details>\n")
+        out.size += len(out.parts[-1]) + 1
+
+    if truncated:
+        out.parts.append(
+            f"\n**Truncated** to stay under {MARKDOWN_LIMIT:,} characters: details of "
+            f"{shown:,} of {total:,} changes shown. The full plan is in "
+            "`certops plan --format json`."
+        )
+    return "\n".join(out.parts) + "\n"

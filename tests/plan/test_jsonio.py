@@ -1,0 +1,126 @@
+"""The plan's JSON form, digest and dependency order (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
+
+from certops.plan.jsonio import (
+    PlanFileError,
+    order_changes,
+    plan_digest,
+    plan_from_dict,
+    plan_to_dict,
+)
+from certops.plan.model import Plan
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return sample_plan()
+
+
+def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
+    data = plan_to_dict(plan)
+
+    assert list(data)[:7] == [
+        "format_version",
+        "at",
+        "lms",
+        "digest",
+        "summary",
+        "changes",
+        "safety",
+    ]
+    assert data["format_version"] == 1
+    assert data["at"] == "2027-01-02T00:00:00Z"
+    assert data["digest"].startswith("sha256:") and len(data["digest"]) == 7 + 64
+    assert data["summary"] == {"create": 3, "update": 2, "manual": 1, "blocked": True}
+    first = data["changes"][0]
+    assert first == {
+        "address": "course.MOC-WP-2028",
+        "type": "course",
+        "action": "create",
+        "product": "widget-pro",
+        "before": {},
+        "after": {"name": "Widget Pro MoC 2028", "published": True},
+        "reason": "maintenance course for period 2028 does not exist",
+    }
+    manual = next(c for c in data["changes"] if c["action"] == "manual")
+    assert manual["steps"][0].startswith("Admin Menu") and manual["fingerprint"].startswith("sha")
+    assert data["safety"] == [
+        {"product": "widget-pro", "limit": "max_suspend_fraction", "value": 0.4, "threshold": 0.25}
+    ]
+    assert data["skipped"][0]["reason"] == "user is deactivated"
+    assert data["warnings"][0]["address"] == "enrollment.CERT-WP.x"
+    json.dumps(data)  # JSON-able throughout
+
+
+def test_round_trip_through_json_text(plan: Plan) -> None:
+    text = json.dumps(plan_to_dict(plan))
+    back = plan_from_dict(json.loads(text))
+    assert back == dataclasses.replace(plan, changes=order_changes(plan.changes))
+
+
+def test_digest_is_stable_and_sensitive(plan: Plan) -> None:
+    changes = list(plan.changes)
+    digest = plan_digest(changes, AT)
+    assert plan_digest(list(reversed(changes)), AT) == digest  # order-independent
+    assert plan_digest(changes, AT + timedelta(seconds=1)) != digest
+    changed = [*changes[:-1], dataclasses.replace(changes[-1], after={"status": "completed"})]
+    assert plan_digest(changed, AT) != digest
+    assert plan_digest(changes[:-1], AT) != digest
+
+
+def test_order_by_dependency_then_product_then_address() -> None:
+    changes = [
+        new_enrollment("MOC-WP-2027", "b", product="widget-pro"),
+        new_enrollment("MOC-WP-2027", "a", product="widget-pro"),
+        new_enrollment("MOC-G-2027", "z", product="gadget"),
+        *setup_changes(),
+    ]
+    ordered = [c.address for c in order_changes(changes)]
+    assert ordered == [
+        "course.MOC-WP-2028",
+        "catalog.SF-SYNC",
+        "group.Certified: Widget Pro",
+        "enrollment.MOC-G-2027.z",
+        "enrollment.MOC-WP-2027.a",
+        "enrollment.MOC-WP-2027.b",
+        "enrollment_rule.Certified: Widget Pro courses",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(format_version=2), "format_version: expected 1"),
+        (lambda d: d.pop("changes"), "missing key 'changes'"),
+        (lambda d: d.update(at="tomorrow"), "at: expected an ISO 8601 instant"),
+        (lambda d: d["changes"][0].update(action="delete"), "changes[0].action: expected one of"),
+        (lambda d: d["changes"][1].update(type="user"), "changes[1].type: expected one of"),
+        (lambda d: d["changes"][0].update(after=[1]), "changes[0].after: expected an object"),
+        (lambda d: d["safety"][0].update(value="x"), "safety[0].value: expected a number"),
+        (lambda d: d["changes"][0]["after"].update(name="edited"), "does not match its changes"),
+    ],
+)
+def test_malformed_plan_files_are_refused_clearly(plan: Plan, mutate, message: str) -> None:
+    data = json.loads(json.dumps(plan_to_dict(plan)))
+    mutate(data)
+    with pytest.raises(PlanFileError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        plan_from_dict(data)
+
+
+def test_not_an_object_is_refused() -> None:
+    with pytest.raises(PlanFileError, match="top level: expected an object"):
+        plan_from_dict([1, 2])
+
+
+def test_update_changes_round_trip_values() -> None:
+    change = enrollment("CERT-WP", "j.doe@example.com", "completed", "suspended")
+    plan = Plan(at=AT, lms="https://acme.docebosaas.com", changes=(change,))
+    assert plan_from_dict(plan_to_dict(plan)).changes == (change,)
