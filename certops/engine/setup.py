@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
@@ -73,6 +73,15 @@ class DesiredCourse:
     managed: frozenset[str]  # the settings compared on update (all are sent on create)
     period: str | None = None  # maintenance courses: the period id
 
+    def settings_for(self, live: CourseSettings | None) -> CourseSettings:
+        """The settings to send: all of ``settings`` when creating (``live`` is None);
+        when updating, ``live`` with only the managed fields replaced, so that what
+        certops does not manage (the certified course's dates and visibility, a
+        description the config leaves empty, the course type) is written back unchanged."""
+        if live is None:
+            return self.settings
+        return replace(live, **{name: getattr(self.settings, name) for name in self.managed})
+
 
 @dataclass(frozen=True, slots=True)
 class DesiredCatalogItem:
@@ -118,6 +127,9 @@ class LiveSetup:
     catalogs: Mapping[str, Catalog]  # by code
     catalog_items: frozenset[tuple[str, str]]  # (catalog code, course code)
     groups: Mapping[str, Group]  # by name; rules as course codes
+    # Codes of other courses known to exist without their details (e.g. the initial
+    # training, from the course list); only used to tell which ones are missing.
+    existing_codes: frozenset[str] = frozenset()
 
 
 # --- compiling ----------------------------------------------------------------------------
@@ -517,10 +529,11 @@ def setup_warnings(
 ) -> list[PlanWarning]:
     """Warnings about the setup certops will not fix: the compile-time conflicts, and
     initial-training courses that do not exist in the LMS (certops never creates them:
-    they hold the training itself, and the group rules cannot work without them)."""
+    they hold the training itself, and the group rules cannot work without them). A code
+    exists when it is in ``live.courses`` or ``live.existing_codes``."""
     out = [w for w in desired.warnings if products is None or w.product in products]
     for code in sorted(desired.initial_courses):
-        if code in live.courses:
+        if code in live.courses or code in live.existing_codes:
             continue
         for product in desired.initial_courses[code]:
             if products is None or product in products:

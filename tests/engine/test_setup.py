@@ -336,3 +336,41 @@ def test_warnings_for_missing_initial_courses_and_sync_without_catalog() -> None
     assert any(a == "course.CERT-WP" and "salesforce_catalog" in m for a, m in messages)
     assert any(a == "course.WP-EXAM" and "does not exist" in m for a, m in messages)
     assert all(w.product == "widget-pro" for w in warnings)
+
+
+def test_initial_courses_known_from_the_course_list_are_not_missing() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = live_from(desired)
+    managed_only = {k: v for k, v in live.courses.items() if k in desired.courses}
+    live = dataclasses.replace(
+        live, courses=managed_only, existing_codes=frozenset({"WP-101", "WP-102"})
+    )
+
+    warnings = setup_warnings(desired, live)
+
+    assert [w.address for w in warnings] == ["course.WP-EXAM"]
+
+
+def test_update_settings_keep_what_certops_does_not_manage() -> None:
+    product = widget_pro(certified_course=CertifiedCourse("CERT-WP", "Certified: Widget Pro"))
+    desired = desired_setup(config(product), T_2026).courses["CERT-WP"]
+    live = CourseSettings(
+        name="Old name",
+        description="Written by an admin",
+        course_type="classroom",
+        published=False,
+        visible_only_to_enrolled=True,
+        date_begin=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+
+    sent = desired.settings_for(live)
+
+    assert sent.name == "Certified: Widget Pro" and sent.published
+    assert sent.enrollment_policy is EnrollmentPolicy.ADMIN_ONLY
+    assert not sent.self_unenrollment
+    # Unmanaged: written back as they are.
+    assert sent.description == "Written by an admin"
+    assert sent.course_type == "classroom"
+    assert sent.visible_only_to_enrolled
+    assert sent.date_begin == datetime(2020, 1, 1, tzinfo=UTC)
+    assert desired.settings_for(None) == desired.settings
