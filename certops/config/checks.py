@@ -73,11 +73,11 @@ def check_semantics(roots: Sequence[PosDict]) -> list[Problem]:
     problems: list[Problem] = []
     problems += _settings_once(settings)
     problems += _duplicates(
-        [(p.text("id"), p.get("id")) for p in products], "product id '{}' is defined"
+        [(p.text("id"), p.get("id")) for p in products], "product id '{}' is defined more than once"
     )
     problems += _duplicates(
         [(p.text("group", "name"), p.get("group", "name")) for p in products],
-        "group '{}' is used by more than one product; it is",
+        "group '{}' is used by more than one product",
     )
     problems += _course_codes(products)
     has_catalog = any(s.get("salesforce_catalog") is not None for s in settings)
@@ -110,7 +110,7 @@ def _settings_once(settings: list[_Node]) -> list[Problem]:
 
 def _duplicates(entries: list[tuple[str | None, _Node | None]], what: str) -> list[Problem]:
     """One problem at every location of a value that occurs more than once, naming the
-    other locations (``what`` is formatted with the value)."""
+    other locations (``what`` is the message, formatted with the value)."""
     seen: dict[str, list[_Node]] = defaultdict(list)
     for value, node in entries:
         if value is not None and node is not None:
@@ -121,7 +121,7 @@ def _duplicates(entries: list[tuple[str | None, _Node | None]], what: str) -> li
             continue
         for node in nodes:
             others = ", ".join(str(o.loc) for o in nodes if o is not node)
-            problems.append(node.problem(f"{what.format(value)} more than once; also at {others}"))
+            problems.append(node.problem(f"{what.format(value)}; also at {others}"))
     return problems
 
 
@@ -142,7 +142,7 @@ def _course_codes(products: list[_Node]) -> list[Problem]:
                 defined.append((code.value, code))
                 role = f"the maintenance course of period '{period.text('id')}' of product '{pid}'"
                 roles.setdefault(code.value, (role, code))
-    problems = _duplicates(defined, "course code '{}' is defined")
+    problems = _duplicates(defined, "course code '{}' is defined more than once")
     for product in products:
         for path in product.items("initial_paths"):
             for course in path.items("all_of"):
@@ -159,12 +159,14 @@ def _course_codes(products: list[_Node]) -> list[Problem]:
 
 def _paths(product: _Node) -> list[Problem]:
     names = [(p.text("name"), p.get("name")) for p in product.items("initial_paths")]
-    return _duplicates(names, "initial path '{}' is defined")
+    return _duplicates(names, "initial path '{}' is defined more than once")
 
 
 def _periods(product: _Node) -> list[Problem]:
     periods = list(product.items("maintenance", "periods"))
-    problems = _duplicates([(p.text("id"), p.get("id")) for p in periods], "period '{}' is defined")
+    problems = _duplicates(
+        [(p.text("id"), p.get("id")) for p in periods], "period '{}' is defined more than once"
+    )
     previous: tuple[str, date, date] | None = None
     for period in periods:
         opens, due = _date(period, "opens"), _date(period, "due")
@@ -232,7 +234,7 @@ def _extensions(product: _Node) -> list[Problem]:
                     f"due ({due}); an extension can only move a deadline later"
                 )
             )
-    problems += _duplicates(keys, "extension for user '{}' is listed")
+    problems += _duplicates(keys, "extension for user '{}' is listed more than once")
     return problems
 
 

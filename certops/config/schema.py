@@ -146,7 +146,7 @@ def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:
             key_path = [*path, key]
             yield Problem.at(
                 locate_key(root, key_path),
-                _unknown_key(key, allowed, path),
+                _unknown_key(key, allowed, _context(path, root)),
                 format_path(key_path),
             )
         return
@@ -156,7 +156,7 @@ def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:
             if not path and key == "version":
                 message = "missing `version: 1` (every certops file starts with it)"
             else:
-                message = f"{_context(path)} is missing the required key '{key}'"
+                message = f"{_context(path, root)} is missing the required key '{key}'"
             yield Problem.at(loc, message, where)
         return
 
@@ -215,12 +215,20 @@ def _name(path: list[str | int]) -> str:
     return str(path[-1])
 
 
-def _context(path: list[str | int]) -> str:
-    return "the top level" if not path else _name(path)
+def _context(path: list[str | int], root: PosDict) -> str:
+    """The mapping's name for messages: ``product 'widget-pro'`` names a product by id."""
+    if not path:
+        return "the top level"
+    if len(path) == 2 and path[0] == "products":
+        products = root.get("products")
+        product = products[path[1]] if isinstance(products, list) else None
+        if isinstance(product, dict) and isinstance(product.get("id"), str):
+            return f"product '{product['id']}'"
+    return _name(path)
 
 
-def _unknown_key(key: str, allowed: list[str], path: list[str | int]) -> str:
-    message = f"unknown key '{key}' in {_context(path)}"
+def _unknown_key(key: str, allowed: list[str], context: str) -> str:
+    message = f"unknown key '{key}' in {context}"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if not close:
         close = [k for k in allowed if k.lower() == key.lower()]

@@ -401,6 +401,10 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
         return Problem.at(loc, problem)
     if "'\\t'" in problem or "\\t" in problem:
         return Problem.at(loc, "tab character: YAML indentation must use spaces, not tabs")
+    if problem == "but found another document":
+        return Problem.at(
+            loc, "a second YAML document ('---'); a certops file holds exactly one document"
+        )
     message = f"invalid YAML: {problem}"
     if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
         message += (
