@@ -217,9 +217,10 @@ def render_text(plan: Plan, color: bool) -> str:
         return f"{_ANSI[kind]}{text}{_RESET}" if color and kind in _ANSI else text
 
     order, groups = _by_product(plan)
-    out = [paint("heading", f"certops plan at {iso_utc(plan.at)} against {plan.lms}"), ""]
-    for product in order:
-        out.append(f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}")
+    out = [
+        f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}" for product in order
+    ]
+    out.append(paint("reason", f"(evaluated at {iso_utc(plan.at)} against {plan.lms})"))
     if plan.safety:
         out += [
             "",

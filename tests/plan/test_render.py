@@ -31,11 +31,12 @@ def big_plan(n: int) -> Plan:
 def test_text_starts_with_a_summary_line_per_product() -> None:
     text = render_text(sample_plan(), color=False)
     lines = text.splitlines()
-    assert lines[2:5] == [
+    assert lines[:3] == [
         "widget-pro: 2 to create, 2 to update, 1 manual",
         "gadget: no changes",
         "(shared): 1 to create",
     ]
+    assert lines[3] == "(evaluated at 2027-01-02T00:00:00Z against sandbox:.certops/sandbox.db)"
 
 
 def test_text_shows_symbols_old_new_steps_safety_warnings_skips() -> None:
