@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from certops.config.model import (
     Catalog as CatalogSpec,
@@ -228,6 +231,16 @@ def test_number_and_string_forms_compare_equal() -> None:
     assert diff_setup(desired, dataclasses.replace(live, courses=courses)) == []
 
 
+def test_numeric_course_codes_in_group_rules_compare_equal() -> None:
+    product = widget_pro(initial_paths=(InitialPath("legacy", ("101", "102")),))
+    desired = desired_setup(config(product), T_2026)
+    live = live_from(desired)
+    group = live.groups["Certified: Widget Pro"]
+    groups = {group.name: dataclasses.replace(group, rules=(GroupRule((102, 101)),))}  # type: ignore[arg-type]
+
+    assert diff_setup(desired, dataclasses.replace(live, groups=groups)) == []
+
+
 def test_update_shows_only_changing_fields() -> None:
     desired = desired_setup(config(), T_2026)
     live = live_from(desired)
@@ -374,3 +387,63 @@ def test_update_settings_keep_what_certops_does_not_manage() -> None:
     assert sent.visible_only_to_enrolled
     assert sent.date_begin == datetime(2020, 1, 1, tzinfo=UTC)
     assert desired.settings_for(None) == desired.settings
+
+
+instants = st.one_of(
+    st.none(),
+    st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ),
+)
+live_settings = st.builds(
+    CourseSettings,
+    name=st.text(max_size=30),
+    description=st.text(max_size=30),
+    course_type=st.sampled_from(["elearning", "classroom", "webinar"]),
+    published=st.booleans(),
+    self_unenrollment=st.booleans(),
+    enrollment_policy=st.sampled_from(list(EnrollmentPolicy)),
+    date_begin=instants,
+    date_end=instants,
+    soft_deadline=st.booleans(),
+    visible_only_to_enrolled=st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cert=live_settings, moc=live_settings, description=st.sampled_from(["", "About it."]))
+def test_one_update_converges(cert: CourseSettings, moc: CourseSettings, description: str) -> None:
+    """Any live course, updated with the settings the diff implies, diffs to nothing; and
+    the diff names exactly the managed fields that were wrong."""
+    product = widget_pro(
+        certified_course=CertifiedCourse("CERT-WP", "Certified: Widget Pro", description, True)
+    )
+    desired = desired_setup(config(product), T_2026)
+    live = live_from(desired)
+    courses = dict(live.courses)
+    courses["CERT-WP"] = Course(1, "CERT-WP", cert)
+    courses["MOC-WP-2026"] = Course(2, "MOC-WP-2026", moc)
+    live = dataclasses.replace(live, courses=courses)
+
+    changes = {c.address: c for c in diff_setup(desired, live)}
+
+    for code, before in (("CERT-WP", cert), ("MOC-WP-2026", moc)):
+        want = desired.courses[code]
+        change = changes.get(f"course.{code}")
+        assert change is None or change.action is Action.UPDATE
+        assert set(change.after if change else ()) <= want.managed
+        updated = want.settings_for(before)
+        courses[code] = Course(courses[code].id, code, updated)
+    assert diff_setup(desired, dataclasses.replace(live, courses=courses)) == []
+
+
+def test_end_instants_shown_by_docebo_at_the_last_second_are_the_deadline() -> None:
+    desired = desired_setup(config(), T_2026)
+    live = live_from(desired)
+    moc = live.courses["MOC-WP-2026"]
+    last_second = datetime(2027, 1, 1, tzinfo=UTC) - timedelta(seconds=1)
+    courses = dict(live.courses)
+    courses["MOC-WP-2026"] = dataclasses.replace(
+        moc, settings=dataclasses.replace(moc.settings, date_end=last_second)
+    )
+    assert diff_setup(desired, dataclasses.replace(live, courses=courses)) == []
