@@ -73,8 +73,8 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "type": change.type.value,
         "action": change.action.value,
         "product": change.product,
-        "before": change.before,
-        "after": change.after,
+        "before": dict(change.before),
+        "after": dict(change.after),
         "reason": change.reason,
     }
     if change.steps:
