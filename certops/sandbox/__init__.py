@@ -1,0 +1,115 @@
+"""The embedded Docebo-compatible LMS (DESIGN.md section 7).
+
+``create_app(path)`` is the whole ASGI application (served by ``certops sandbox serve``,
+mounted in-process for ``sandbox:PATH``); ``init_sandbox`` creates a sandbox file,
+``load_dataset`` loads a dataset file into it, ``read_credentials`` returns what it accepts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from certops.sandbox.app import create_app
+from certops.sandbox.dataset import LoadSummary, load_file_into, load_into
+from certops.sandbox.demo import demo_dataset
+from certops.sandbox.faults import ConnectionDropped, FaultConfig
+from certops.sandbox.store import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    SandboxCredentials,
+    SandboxError,
+    Store,
+    create_store_file,
+)
+
+__all__ = [
+    "ConnectionDropped",
+    "FaultConfig",
+    "LoadSummary",
+    "SandboxCredentials",
+    "SandboxError",
+    "create_app",
+    "init_sandbox",
+    "load_dataset",
+    "read_credentials",
+    "reset_sandbox",
+]
+
+
+def init_sandbox(
+    db_path: str | Path,
+    *,
+    demo: bool = False,
+    learners: int = 200,
+    seed: int = 0,
+    credentials: SandboxCredentials | None = None,
+    overwrite: bool = False,
+) -> LoadSummary:
+    """Creates a sandbox file (empty, or with the demo dataset); returns what was loaded.
+
+    Credentials default to client ``certops-sandbox`` / ``sandbox-secret`` and admin
+    ``admin`` / ``admin``. Refuses to replace an existing file unless ``overwrite``.
+    """
+    if learners < 0:
+        raise SandboxError(f"learners must be 0 or more, got {learners}")
+    creds = credentials or SandboxCredentials(
+        DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME, DEFAULT_PASSWORD
+    )
+    settings = {"init": {"demo": demo, "learners": learners, "seed": seed}}
+    create_store_file(db_path, creds, overwrite=overwrite, settings=settings)
+    if not demo:
+        return LoadSummary()
+    store = Store(db_path)
+    try:
+        return load_into(store, demo_dataset(learners, seed), _no_location)
+    finally:
+        store.close()
+
+
+def _no_location(path: list[str | int]):  # the demo dataset is valid by construction
+    from certops.config.model import Location
+
+    return Location("<demo>", 1, 1)
+
+
+def reset_sandbox(db_path: str | Path) -> LoadSummary:
+    """Recreates the sandbox as ``init`` made it (same credentials, demo, learners and
+    seed), discarding everything since; returns what was loaded."""
+    store = Store(db_path)
+    try:
+        creds = store.credentials()
+        init = store.meta("init", {}) or {}
+    finally:
+        store.close()
+    assert isinstance(init, dict)
+    return init_sandbox(
+        db_path,
+        demo=bool(init.get("demo")),
+        learners=int(init.get("learners", 200)),
+        seed=int(init.get("seed", 0)),
+        credentials=creds,
+        overwrite=True,
+    )
+
+
+def load_dataset(db_path: str | Path, dataset_path: str | Path) -> LoadSummary:
+    """Loads a YAML or JSON dataset file into the sandbox; returns what was written.
+
+    Raises ``certops.errors.ConfigError`` with every located problem (nothing written).
+    """
+    store = Store(db_path)
+    try:
+        return load_file_into(store, dataset_path)
+    finally:
+        store.close()
+
+
+def read_credentials(db_path: str | Path) -> SandboxCredentials:
+    """Returns the OAuth2 client and admin user the sandbox at ``db_path`` accepts."""
+    store = Store(db_path)
+    try:
+        return store.credentials()
+    finally:
+        store.close()

@@ -1,0 +1,294 @@
+"""What Docebo does on its own when data changes, and the API does not expose.
+
+- Automatic groups: a user is a member while their course completions satisfy the
+  group's rule sets (each set: every listed course completed; sets combined with ALL or
+  ANY). Membership is recomputed whenever a completion changes or the rules change.
+- Enrollment rules: when a user *joins* a group, enroll them in the rule's courses.
+  Deactivated users are skipped, and existing members are never back-filled.
+- Notifications: enrollment events write a line to the outbox (event, user, course, time).
+
+Every function works inside the caller's write transaction, so a request's effects commit
+or roll back together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Enrollment status codes (Docebo's numeric statuses, docs/wire.md).
+WAITING_LIST = -2
+TO_CONFIRM = -1
+SUBSCRIBED = 0
+IN_PROGRESS = 1
+COMPLETED = 2
+SUSPENDED = 3
+OVERBOOKING = 4
+STATUS_CODES = (
+    WAITING_LIST,
+    TO_CONFIRM,
+    SUBSCRIBED,
+    IN_PROGRESS,
+    COMPLETED,
+    SUSPENDED,
+    OVERBOOKING,
+)
+
+# Notification events (named like Docebo's webhook events).
+EVENT_ENROLLED = "course.enrollment.created"
+EVENT_COMPLETED = "course.enrollment.completed"
+EVENT_UPDATED = "course.enrollment.updated"
+EVENTS = (EVENT_ENROLLED, EVENT_COMPLETED, EVENT_UPDATED)
+
+# Large user sets are recomputed unrestricted, then intersected (SQLite caps parameters).
+_RESTRICT_LIMIT = 500
+
+
+@dataclass(slots=True)
+class Effects:
+    """What a request changed that automation must follow up on before it commits."""
+
+    now: str  # the sandbox's "now" for every timestamp the request writes
+    notify: bool = True
+    completion_changed: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentFields:
+    """Stored enrollment fields a write sets; ``None`` leaves a field alone on update."""
+
+    status: int | None = None
+    level: int | None = None
+    enrolled_at: str | None = None
+    completed_at: str | None = None
+    valid_from: str | None = None
+    valid_until: str | None = None
+    clear: frozenset[str] = frozenset()  # fields set to "none" (zero dates on the wire)
+
+
+def is_enrolled(conn: sqlite3.Connection, user_id: int, course_id: int) -> bool:
+    """Returns whether the user has an enrollment in the course."""
+    row = conn.execute(
+        "SELECT 1 FROM enrollments WHERE course_id = ? AND user_id = ?", (course_id, user_id)
+    ).fetchone()
+    return row is not None
+
+
+def enroll(
+    conn: sqlite3.Connection,
+    effects: Effects,
+    user_id: int,
+    course_id: int,
+    values: EnrollmentFields = EnrollmentFields(),
+) -> None:
+    """Creates an enrollment (the caller checked it does not exist) and notifies."""
+    status = SUBSCRIBED if values.status is None else values.status
+    completed_at = values.completed_at
+    if status == COMPLETED and completed_at is None:
+        completed_at = effects.now
+    conn.execute(
+        "INSERT INTO enrollments (course_id, user_id, status, level, enrolled_at, completed_at,"
+        " valid_from, valid_until, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            course_id,
+            user_id,
+            status,
+            values.level or 3,
+            values.enrolled_at or effects.now,
+            completed_at,
+            values.valid_from,
+            values.valid_until,
+            effects.now,
+        ),
+    )
+    notify(conn, effects, EVENT_ENROLLED, user_id, course_id)
+    if status == COMPLETED:
+        effects.completion_changed.add(user_id)
+        notify(conn, effects, EVENT_COMPLETED, user_id, course_id)
+
+
+def update_enrollment(
+    conn: sqlite3.Connection,
+    effects: Effects,
+    user_id: int,
+    course_id: int,
+    values: EnrollmentFields,
+) -> bool:
+    """Sets the given fields on an existing enrollment; returns False if there is none.
+
+    Setting ``completed`` without a completion date records "now" unless one is stored.
+    """
+    row = conn.execute(
+        "SELECT status, completed_at FROM enrollments WHERE course_id = ? AND user_id = ?",
+        (course_id, user_id),
+    ).fetchone()
+    if row is None:
+        return False
+    old_status, old_completed = row
+    sets: dict[str, object] = {}
+    for name in ("status", "level", "enrolled_at", "completed_at", "valid_from", "valid_until"):
+        value = getattr(values, name)
+        if value is not None:
+            sets[name] = value
+        elif name in values.clear:
+            sets[name] = None
+    new_status = sets.get("status", old_status)
+    if new_status == COMPLETED and "completed_at" not in sets and old_completed is None:
+        sets["completed_at"] = effects.now
+    sets["updated_at"] = effects.now
+    assignments = ", ".join(f"{name} = ?" for name in sets)
+    conn.execute(
+        f"UPDATE enrollments SET {assignments} WHERE course_id = ? AND user_id = ?",
+        (*sets.values(), course_id, user_id),
+    )
+    new_completed = sets.get("completed_at", old_completed)
+    if (old_status == COMPLETED) != (new_status == COMPLETED) or new_completed != old_completed:
+        effects.completion_changed.add(user_id)
+    if new_status == COMPLETED and old_status != COMPLETED:
+        # Docebo fires "completed" instead of "updated" when an update completes.
+        notify(conn, effects, EVENT_COMPLETED, user_id, course_id)
+    else:
+        notify(conn, effects, EVENT_UPDATED, user_id, course_id)
+    return True
+
+
+def notify(
+    conn: sqlite3.Connection, effects: Effects, event: str, user_id: int, course_id: int
+) -> None:
+    """Writes an outbox line for every notification on ``event`` that covers the course."""
+    if not effects.notify:
+        return
+    for name, course_ids in conn.execute(
+        "SELECT name, course_ids FROM notifications WHERE event = ?", (event,)
+    ).fetchall():
+        covered = json.loads(course_ids)
+        if not covered or course_id in covered:
+            conn.execute(
+                "INSERT INTO outbox (notification, event, user_id, course_id, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, event, user_id, course_id, effects.now),
+            )
+
+
+def settle(conn: sqlite3.Connection, effects: Effects) -> None:
+    """Follows up a request's changes: recompute automatic groups for users whose
+    completions changed (joins fire enrollment rules). Call once before commit."""
+    if effects.completion_changed:
+        users = set(effects.completion_changed)
+        effects.completion_changed.clear()
+        recompute_groups(conn, effects, users)
+
+
+def recompute_groups(
+    conn: sqlite3.Connection,
+    effects: Effects,
+    user_ids: set[int] | None = None,
+    group_ids: Iterable[int] | None = None,
+) -> dict[int, set[int]]:
+    """Brings automatic groups' membership in line with their rules.
+
+    Restricted to ``user_ids`` / ``group_ids`` when given. Returns the users who joined,
+    per group; their joins have fired the groups' enrollment rules.
+    """
+    sql = "SELECT id, rule_set_operator, rule_sets FROM user_groups WHERE automatic = 1"
+    groups = conn.execute(sql).fetchall()
+    wanted = set(group_ids) if group_ids is not None else None
+    joined: dict[int, set[int]] = {}
+    for group_id, operator, rule_sets_json in groups:
+        if wanted is not None and group_id not in wanted:
+            continue
+        course_sets = [
+            [int(rule["condition_value"]) for rule in rule_set["rules"]]
+            for rule_set in json.loads(rule_sets_json)
+        ]
+        matching = _matching_users(conn, course_sets, operator, user_ids)
+        current = _members(conn, group_id, user_ids)
+        joins = matching - current
+        leaves = current - matching
+        conn.executemany(
+            "INSERT INTO group_members (group_id, user_id, joined_at) VALUES (?, ?, ?)",
+            [(group_id, u, effects.now) for u in sorted(joins)],
+        )
+        conn.executemany(
+            "DELETE FROM group_members WHERE group_id = ? AND user_id = ?",
+            [(group_id, u) for u in sorted(leaves)],
+        )
+        if joins:
+            joined[group_id] = joins
+            fire_rules(conn, effects, group_id, joins)
+    return joined
+
+
+def _matching_users(
+    conn: sqlite3.Connection,
+    course_sets: list[list[int]],
+    operator: str,
+    user_ids: set[int] | None,
+) -> set[int]:
+    result: set[int] | None = None
+    for courses in course_sets:
+        if not courses:
+            continue
+        marks = ", ".join("?" for _ in courses)
+        sql = (
+            f"SELECT user_id FROM enrollments WHERE status = {COMPLETED} AND course_id IN ({marks})"
+        )
+        params: list[int] = list(courses)
+        if user_ids is not None and len(user_ids) <= _RESTRICT_LIMIT:
+            sql += f" AND user_id IN ({', '.join('?' for _ in user_ids)})"
+            params.extend(user_ids)
+        sql += " GROUP BY user_id HAVING COUNT(*) = ?"
+        params.append(len(set(courses)))
+        found = {row[0] for row in conn.execute(sql, params)}
+        if result is None:
+            result = found
+        elif operator == "ALL":
+            result &= found
+        else:
+            result |= found
+    matching = result or set()
+    return matching & user_ids if user_ids is not None else matching
+
+
+def _members(conn: sqlite3.Connection, group_id: int, user_ids: set[int] | None) -> set[int]:
+    rows = conn.execute("SELECT user_id FROM group_members WHERE group_id = ?", (group_id,))
+    members = {row[0] for row in rows}
+    return members & user_ids if user_ids is not None else members
+
+
+def add_members(
+    conn: sqlite3.Connection, effects: Effects, group_id: int, user_ids: Iterable[int]
+) -> set[int]:
+    """Adds users to a group; returns those who were not members (their joins fire rules)."""
+    current = _members(conn, group_id, None)
+    joins = set(user_ids) - current
+    conn.executemany(
+        "INSERT INTO group_members (group_id, user_id, joined_at) VALUES (?, ?, ?)",
+        [(group_id, u, effects.now) for u in sorted(joins)],
+    )
+    fire_rules(conn, effects, group_id, joins)
+    return joins
+
+
+def fire_rules(
+    conn: sqlite3.Connection, effects: Effects, group_id: int, joined: Iterable[int]
+) -> None:
+    """Runs the group's enrollment rules for users who just joined it.
+
+    Deactivated users are skipped and existing enrollments are left alone, as in Docebo.
+    """
+    rules = conn.execute(
+        "SELECT course_ids FROM enrollment_rules WHERE group_id = ? ORDER BY id", (group_id,)
+    ).fetchall()
+    if not rules:
+        return
+    courses = [c for (ids,) in rules for c in json.loads(ids)]
+    for user_id in sorted(joined):
+        active = conn.execute("SELECT active FROM users WHERE id = ?", (user_id,)).fetchone()
+        if not active or not active[0]:
+            continue
+        for course_id in courses:
+            if not is_enrolled(conn, user_id, course_id):
+                enroll(conn, effects, user_id, course_id)

@@ -1,0 +1,233 @@
+"""Courses (``/learn/v1/courses``): list, create, view, update.
+
+The list says ``course_type`` and ``start_date``/``end_date`` (dates, zero when unset);
+the detail says ``type`` and ``course_date_start``/``course_date_end`` (null when unset),
+as Docebo does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from certops.sandbox.envelope import (
+    ApiError,
+    Order,
+    Query,
+    bad_request,
+    list_response,
+    not_found,
+    ok,
+    read_body,
+)
+from certops.sandbox.state import store_of
+from certops.sandbox.values import parse_bool, parse_choice, parse_datetime, parse_int, show_date
+
+COURSE_TYPES = ("elearning", "classroom", "webinar")
+STATUSES = {"published": 1, "under_maintenance": 0}
+COURSE_COLUMNS = (
+    "id, uid, code, name, description, course_type, published, can_self_unenroll,"
+    " enrollment_policy, date_start, date_end, soft_deadline, visibility, updated_at"
+)
+SORT_COLUMNS = {"id_course": "id", "name": "name", "code": "code"}
+
+
+def course_item(row: tuple) -> dict[str, Any]:
+    """Returns a course in the list shape."""
+    (cid, uid, code, name, desc, ctype, published, unenroll, policy, start, end, _soft, _vis,
+     updated) = row  # fmt: skip
+    return {
+        "id_course": cid,
+        "uidCourse": uid,
+        "name": name,
+        "code": code,
+        "description": desc,
+        "course_type": ctype,
+        "can_self_unenroll": bool(unenroll),
+        "enrollment_policy": policy,
+        "start_date": show_date(start),
+        "end_date": show_date(end),
+        "is_published": bool(published),
+        "date_last_updated": updated[:10],
+    }
+
+
+def course_detail(row: tuple) -> dict[str, Any]:
+    """Returns a course in the detail shape."""
+    (cid, uid, code, name, desc, ctype, published, unenroll, policy, start, end, soft, vis,
+     _updated) = row  # fmt: skip
+    return {
+        "id": cid,
+        "uidCourse": uid,
+        "code": code,
+        "name": name,
+        "description": desc,
+        "type": ctype,
+        "is_published": bool(published),
+        "status": "published" if published else "under_maintenance",
+        "can_self_unenroll": bool(unenroll),
+        "self_unenrollment_settings": {
+            "allow_self_unenrollment_from_course": bool(unenroll),
+            "allow_self_unenrollment_from_completed_course": bool(unenroll),
+        },
+        "enrollment_policy": policy,
+        "course_date_start": start,
+        "course_date_end": end,
+        "in_soft_deadline": bool(soft),
+        "visibility": vis,
+    }
+
+
+async def list_courses(request: Request) -> JSONResponse:
+    """``GET /learn/v1/courses``: the paged course list (default page size 20)."""
+    store = store_of(request)
+    params = request.query_params
+    sort_by = params.get("sort_by") or "id_course"
+    direction = (params.get("sort_by_direction") or "").lower()
+    if sort_by not in SORT_COLUMNS:
+        raise bad_request("sort_by", f"expected one of {', '.join(SORT_COLUMNS)}, got {sort_by!r}")
+    if direction not in ("asc", "desc"):
+        # Docebo ignores sort_by when the direction is missing or invalid.
+        sort_by, direction = "id_course", "asc"
+    columns = ("id",) if sort_by == "id_course" else (SORT_COLUMNS[sort_by], "id")
+    where, args = "", ()
+    search = params.get("search_text")
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where, args = " WHERE (name LIKE ? ESCAPE '\\' OR code LIKE ? ESCAPE '\\')", (like, like)
+    with store.read() as conn:
+        return list_response(
+            request,
+            conn,
+            Query(COURSE_COLUMNS, "FROM courses" + where, args),
+            Order(sort_by, columns, descending=direction == "desc"),
+            course_item,
+            default_page_size=20,
+            max_page_size=store.max_page_size(),
+        )
+
+
+def fetch_course(conn: sqlite3.Connection, course_id: int) -> tuple:
+    """Returns the course's row, or raises a 404."""
+    row = conn.execute(
+        f"SELECT {COURSE_COLUMNS} FROM courses WHERE id = ?", (course_id,)
+    ).fetchone()
+    if row is None:
+        raise not_found(f"course {course_id}")
+    return row
+
+
+async def view_course(request: Request) -> JSONResponse:
+    """``GET /learn/v1/courses/{id}``: one course in the detail shape."""
+    store = store_of(request)
+    with store.read() as conn:
+        row = fetch_course(conn, request.path_params["course_id"])
+    return ok(course_detail(row))
+
+
+def _course_values(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    """Returns the stored columns a create/update body sets; a bad value is a 400."""
+    values: dict[str, Any] = {}
+    if creating:
+        for required in ("name", "course_type"):
+            if body.get(required) in (None, ""):
+                raise bad_request(required, "is required")
+    if "name" in body:
+        if not isinstance(body["name"], str) or not body["name"].strip():
+            raise bad_request("name", "must be a non-empty string")
+        values["name"] = body["name"]
+    for key in ("code", "description"):
+        if key in body:
+            if body[key] is not None and not isinstance(body[key], str):
+                raise bad_request(key, "must be a string")
+            values[key] = (body[key] or "").strip() if key == "code" else body[key] or ""
+    converters: dict[str, tuple[str, Any]] = {
+        "course_type": ("course_type", lambda v: parse_choice(v, COURSE_TYPES)),
+        "status": ("published", lambda v: parse_choice(v, STATUSES)),
+        "is_published": ("published", lambda v: int(parse_bool(v))),
+        "can_self_unenroll": ("can_self_unenroll", lambda v: int(parse_bool(v))),
+        "enrollment_policy": ("enrollment_policy", lambda v: _code(v, (0, 1, 2))),
+        "soft_deadline": ("soft_deadline", lambda v: int(parse_bool(v))),
+        "visibility": ("visibility", lambda v: _code(v, (0, 1, 2))),
+        "course_date_start": ("date_start", parse_datetime),
+        "course_date_end": ("date_end", lambda v: parse_datetime(v, end_of_day=True)),
+    }
+    for key, (column, convert) in converters.items():
+        if key in body:
+            try:
+                values[column] = convert(body[key])
+            except ValueError as exc:
+                raise bad_request(key, str(exc)) from None
+    start, end = values.get("date_start"), values.get("date_end")
+    if start and end and end < start:
+        raise bad_request("course_date_end", f"{end} is before course_date_start {start}")
+    return values
+
+
+def _code(value: object, allowed: tuple[int, ...]) -> int:
+    number = parse_int(value)
+    if number not in allowed:
+        raise ValueError(f"expected one of {', '.join(map(str, allowed))}, got {value!r}")
+    return number
+
+
+def _check_code_free(conn: sqlite3.Connection, code: str, course_id: int | None) -> None:
+    if not code:
+        return
+    row = conn.execute("SELECT id FROM courses WHERE code = ?", (code,)).fetchone()
+    if row is not None and row[0] != course_id:
+        raise bad_request("code", f"course code {code!r} is already used by course {row[0]}")
+
+
+def insert_course(conn: sqlite3.Connection, values: dict[str, Any], now: str) -> int:
+    """Inserts a course with ``values`` (stored columns); returns its id."""
+    columns = {**values, "updated_at": now}
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    cursor = conn.execute(
+        f"INSERT INTO courses (uid, {names}) VALUES ('', {marks})", tuple(columns.values())
+    )
+    course_id = int(cursor.lastrowid or 0)
+    # A stable, Docebo-looking unique id derived from the numeric id.
+    conn.execute(
+        "UPDATE courses SET uid = printf('E-%06X', (id * 2654435761) % 16777216) WHERE id = ?",
+        (course_id,),
+    )
+    return course_id
+
+
+async def create_course(request: Request) -> JSONResponse:
+    """``POST /learn/v1/courses``: creates a course; returns ``{"id_course": ...}``."""
+    store = store_of(request)
+    body = await read_body(request)
+    values = _course_values(body, creating=True)
+    with store.write() as conn:
+        _check_code_free(conn, values.get("code", ""), None)
+        course_id = insert_course(conn, values, store.now_wire())
+    return ok({"id_course": course_id})
+
+
+async def update_course(request: Request) -> JSONResponse:
+    """``PUT /learn/v1/courses/{id}``: sets the given fields; returns ``{"success": true}``."""
+    store = store_of(request)
+    course_id = request.path_params["course_id"]
+    body = await read_body(request)
+    values = _course_values(body, creating=False)
+    with store.write() as conn:
+        row = fetch_course(conn, course_id)
+        if "code" in values:
+            _check_code_free(conn, values["code"], course_id)
+        start = values.get("date_start", row[9])
+        end = values.get("date_end", row[10])
+        if start and end and end < start:
+            raise ApiError(
+                400, f"course_date_end {end} is before course_date_start {start}", "course_date_end"
+            )
+        if values:
+            values["updated_at"] = store.now_wire()
+            sets = ", ".join(f"{k} = ?" for k in values)
+            conn.execute(f"UPDATE courses SET {sets} WHERE id = ?", (*values.values(), course_id))
+    return ok({"success": True})

@@ -1,0 +1,499 @@
+"""Enrollments: ``/learn/v1/enrollments`` (list, many, one), the batch import, and the
+newer ``/course/v1/courses/enrollments`` list certops reads with.
+
+Status is numeric on write (``-2``..``4``) and a word on read: ``subscribed``,
+``in_progress``... in ``learn/v1``; ``enrolled``, ``in_progress``... in ``course/v1``.
+Missing dates are zero dates in ``learn/v1`` and null in ``course/v1``. Every write runs
+the automation (group recompute on completion changes, rules, notifications) before it
+commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from certops.sandbox import automation
+from certops.sandbox.automation import EnrollmentFields
+from certops.sandbox.envelope import (
+    ApiError,
+    Order,
+    Query,
+    bad_request,
+    list_response,
+    not_found,
+    ok,
+    query_ints,
+    query_list,
+    read_body,
+)
+from certops.sandbox.state import store_of
+from certops.sandbox.values import parse_bool, parse_datetime, parse_int, show_datetime
+
+LEARN_STATUS = {
+    -2: "waiting_list",
+    -1: "to_confirm",
+    0: "subscribed",
+    1: "in_progress",
+    2: "completed",
+    3: "suspended",
+    4: "overbooking",
+}
+# course/v1 knows five words; the three queue states read as "waiting" (choice).
+COURSE_STATUS = {
+    -2: "waiting",
+    -1: "waiting",
+    0: "enrolled",
+    1: "in_progress",
+    2: "completed",
+    3: "suspended",
+    4: "waiting",
+}
+FILTER_STATUS = {"not_started": 0, **{word: code for code, word in LEARN_STATUS.items()}}
+BATCH_STATUS = {"enrolled": 0, "waiting": -2, **{w: c for c, w in LEARN_STATUS.items()}}
+LEVELS = {"student": 3, "learner": 3, "tutor": 4, "instructor": 6}
+
+LEARN_COLUMNS = (
+    "e.course_id, e.user_id, c.course_type, c.code, c.name, e.status, e.level, e.enrolled_at,"
+    " e.valid_from, e.valid_until, e.completed_at, c.soft_deadline"
+)
+COURSE_V1_COLUMNS = (
+    "e.user_id, e.course_id, e.status, e.level, e.enrolled_at, e.completed_at, e.valid_from,"
+    " e.valid_until, e.updated_at"
+)
+FROM_JOINED = "FROM enrollments e JOIN courses c ON c.id = e.course_id"
+
+
+def learn_item(row: tuple) -> dict[str, Any]:
+    """Returns an enrollment in the ``learn/v1`` shape (``id`` is the course id)."""
+    course_id, user_id, ctype, code, name, status, level, enrolled, begin, end, done, soft = row
+    return {
+        "id": course_id,
+        "user_id": user_id,
+        "type": ctype,
+        "code": code,
+        "name": name,
+        "status": LEARN_STATUS.get(status, str(status)),
+        "level": level,
+        "date_inscr": show_datetime(enrolled, zero=True),
+        "enroll_begin_date": show_datetime(begin, zero=True),
+        "enroll_end_date": show_datetime(end, zero=True),
+        "course_complete_date": show_datetime(done, zero=True),
+        "soft_deadline": bool(soft),
+    }
+
+
+def course_v1_item(row: tuple) -> dict[str, Any]:
+    """Returns an enrollment in the ``course/v1`` shape."""
+    user_id, course_id, status, level, enrolled, done, begin, end, updated = row
+    return {
+        "user_id": user_id,
+        "course_id": course_id,
+        "enrollment_status": COURSE_STATUS.get(status, str(status)),
+        "enrollment_level": {4: "tutor", 6: "instructor"}.get(level, "student"),
+        "enrollment_created_at": enrolled,
+        "enrollment_completion_date": done,
+        "enrollment_validity_begin_datetime": begin,
+        "enrollment_validity_end_datetime": end,
+        "enrollment_date_last_updated": updated,
+    }
+
+
+def _in(column: str, values: list[Any], where: list[str], args: list[Any]) -> None:
+    if values:
+        where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+        args.extend(values)
+
+
+def _status_filter(request: Request) -> list[int]:
+    codes = []
+    for value in query_list(request.query_params, "status"):
+        if value.lstrip("-").isdigit() and int(value) in LEARN_STATUS:
+            codes.append(int(value))
+        elif value in FILTER_STATUS:
+            codes.append(FILTER_STATUS[value])
+        else:
+            raise bad_request(
+                "status[]", f"expected one of {', '.join(FILTER_STATUS)} or -2..4, got {value!r}"
+            )
+    return codes
+
+
+async def list_learn_enrollments(request: Request) -> JSONResponse:
+    """``GET /learn/v1/enrollments``: filters ``id_user[] id_course[] code_course[]
+    status[]``; sorted by course id, then user id."""
+    store = store_of(request)
+    params = request.query_params
+    where: list[str] = []
+    args: list[Any] = []
+    _in("e.user_id", query_ints(params, "id_user") + query_ints(params, "user_id"), where, args)
+    _in(
+        "e.course_id",
+        query_ints(params, "id_course") + query_ints(params, "course_id"),
+        where,
+        args,
+    )
+    _in("c.code", query_list(params, "code_course"), where, args)
+    _in("e.status", _status_filter(request), where, args)
+    from_where = FROM_JOINED + (" WHERE " + " AND ".join(where) if where else "")
+    with store.read() as conn:
+        return list_response(
+            request,
+            conn,
+            Query(LEARN_COLUMNS, from_where, tuple(args)),
+            Order("id", ("e.course_id", "e.user_id")),
+            learn_item,
+            default_page_size=200,
+            max_page_size=store.max_page_size(),
+        )
+
+
+async def list_course_enrollments(request: Request) -> JSONResponse:
+    """``GET /course/v1/courses/enrollments``: filters ``course_id[] user_id[]``."""
+    store = store_of(request)
+    params = request.query_params
+    where: list[str] = []
+    args: list[Any] = []
+    _in("e.course_id", query_ints(params, "course_id"), where, args)
+    _in("e.user_id", query_ints(params, "user_id"), where, args)
+    from_where = "FROM enrollments e" + (" WHERE " + " AND ".join(where) if where else "")
+    with store.read() as conn:
+        return list_response(
+            request,
+            conn,
+            Query(COURSE_V1_COLUMNS, from_where, tuple(args)),
+            Order("course_id", ("e.course_id", "e.user_id")),
+            course_v1_item,
+            default_page_size=200,
+            max_page_size=store.max_page_size(),
+        )
+
+
+# writes ---------------------------------------------------------------------------------
+
+
+def _id_list(body: dict[str, Any], *names: str) -> list[int]:
+    for name in names:
+        if name in body:
+            raw = body[name]
+            values = raw if isinstance(raw, list) else [raw]
+            try:
+                ids = [parse_int(v) for v in values]
+            except ValueError as exc:
+                raise bad_request(name, f"must be a list of ids: {exc}") from None
+            if not ids:
+                raise bad_request(name, "must not be empty")
+            return ids
+    raise bad_request(names[0], "is required (a list of ids)")
+
+
+def _date_field(body: dict[str, Any], key: str, end_of_day: bool, clear: set[str], column: str):
+    if key not in body:
+        return None
+    try:
+        value = parse_datetime(body[key], end_of_day=end_of_day)
+    except ValueError as exc:
+        raise bad_request(key, str(exc)) from None
+    if value is None:
+        clear.add(column)
+    return value
+
+
+def _level(value: object) -> int:
+    if isinstance(value, str) and value.strip().lower() in LEVELS:
+        return LEVELS[value.strip().lower()]
+    level = parse_int(value)
+    if level not in (3, 4, 6):
+        raise ValueError(f"expected 3 (learner), 4 (tutor) or 6 (instructor), got {value!r}")
+    return level
+
+
+def _fields(body: dict[str, Any], *, with_status: bool) -> EnrollmentFields:
+    """Returns the enrollment fields a many/one write body sets; bad values are 400s."""
+    clear: set[str] = set()
+    status = level = None
+    if with_status and "status" in body:
+        try:
+            status = parse_int(body["status"])
+        except ValueError as exc:
+            raise bad_request("status", f"{exc} (a status code -2..4)") from None
+        if status not in LEARN_STATUS:
+            raise bad_request("status", f"expected a status code -2..4, got {status}")
+    if "level" in body:
+        try:
+            level = _level(body["level"])
+        except ValueError as exc:
+            raise bad_request("level", str(exc)) from None
+    begin = _date_field(body, "date_begin_validity", False, clear, "valid_from")
+    end = _date_field(body, "date_expire_validity", True, clear, "valid_until")
+    done = _date_field(body, "date_complete", False, clear, "completed_at") if with_status else None
+    if begin and end and end < begin:
+        raise bad_request("date_expire_validity", f"{end} is before date_begin_validity {begin}")
+    return EnrollmentFields(
+        status=status,
+        level=level,
+        completed_at=done,
+        valid_from=begin,
+        valid_until=end,
+        clear=frozenset(clear),
+    )
+
+
+def _exists(conn: sqlite3.Connection, table: str, row_id: int) -> bool:
+    return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
+
+
+def _enroll_pairs(
+    conn: sqlite3.Connection,
+    effects: automation.Effects,
+    course_ids: list[int],
+    user_ids: list[int],
+    values: EnrollmentFields,
+) -> dict[str, list[dict[str, Any]]]:
+    enrolled: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for course_id in course_ids:
+        course_ok = _exists(conn, "courses", course_id)
+        for user_id in user_ids:
+            pair = {"id_user": user_id, "id_course": course_id}
+            if not course_ok:
+                errors.append({**pair, "message": f"Course not found: {course_id}"})
+            elif not _exists(conn, "users", user_id):
+                errors.append({**pair, "message": f"User not found: {user_id}"})
+            elif automation.is_enrolled(conn, user_id, course_id):
+                errors.append({**pair, "message": "User already enrolled"})
+            else:
+                automation.enroll(conn, effects, user_id, course_id, values)
+                enrolled.append(pair)
+    return {"enrolled": enrolled, "errors": errors}
+
+
+def _update_pairs(
+    conn: sqlite3.Connection,
+    effects: automation.Effects,
+    course_ids: list[int],
+    user_ids: list[int],
+    values: EnrollmentFields,
+) -> dict[str, Any]:
+    updated: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for course_id in course_ids:
+        for user_id in user_ids:
+            pair = {"id_user": user_id, "id_course": course_id}
+            if automation.update_enrollment(conn, effects, user_id, course_id, values):
+                updated.append(pair)
+            else:
+                errors.append({**pair, "message": "Enrollment not found"})
+    return {"success": True, "updated": updated, "errors": errors}
+
+
+async def enroll_many(request: Request) -> JSONResponse:
+    """``POST /learn/v1/enrollments``: enrolls every user in every course."""
+    store = store_of(request)
+    body = await read_body(request)
+    course_ids = _id_list(body, "course_ids", "course_id")
+    user_ids = _id_list(body, "user_ids", "user_id")
+    values = _fields(body, with_status=False)
+    effects = automation.Effects(now=store.now_wire())
+    with store.write() as conn:
+        result = _enroll_pairs(conn, effects, course_ids, user_ids, values)
+        automation.settle(conn, effects)
+    return ok(result)
+
+
+async def update_many(request: Request) -> JSONResponse:
+    """``PUT /learn/v1/enrollments``: updates every existing (user, course) pair."""
+    store = store_of(request)
+    body = await read_body(request)
+    user_ids = _id_list(body, "user_ids", "user_id")
+    course_ids = _id_list(body, "course_ids", "course_id")
+    values = _fields(body, with_status=True)
+    effects = automation.Effects(now=store.now_wire())
+    with store.write() as conn:
+        result = _update_pairs(conn, effects, course_ids, user_ids, values)
+        automation.settle(conn, effects)
+    return ok(result)
+
+
+def _one_ids(request: Request) -> tuple[int, int]:
+    return request.path_params["course_id"], request.path_params["user_id"]
+
+
+async def view_one(request: Request) -> JSONResponse:
+    """``GET /learn/v1/enrollments/{id_course}/{id_user}``: ``data.records`` is the
+    enrollment in the list shape."""
+    store = store_of(request)
+    course_id, user_id = _one_ids(request)
+    with store.read() as conn:
+        row = conn.execute(
+            f"SELECT {LEARN_COLUMNS} {FROM_JOINED} WHERE e.course_id = ? AND e.user_id = ?",
+            (course_id, user_id),
+        ).fetchone()
+    if row is None:
+        raise not_found(f"enrollment of user {user_id} in course {course_id}")
+    return ok({"records": learn_item(row)})
+
+
+async def enroll_one(request: Request) -> JSONResponse:
+    """``POST /learn/v1/enrollments/{id_course}/{id_user}``: enrolls one user."""
+    store = store_of(request)
+    course_id, user_id = _one_ids(request)
+    values = _fields(await read_body(request), with_status=False)
+    effects = automation.Effects(now=store.now_wire())
+    with store.write() as conn:
+        if not _exists(conn, "courses", course_id):
+            raise not_found(f"course {course_id}")
+        if not _exists(conn, "users", user_id):
+            raise not_found(f"user {user_id}")
+        result = _enroll_pairs(conn, effects, [course_id], [user_id], values)
+        automation.settle(conn, effects)
+    return ok(result)
+
+
+async def update_one(request: Request) -> JSONResponse:
+    """``PUT /learn/v1/enrollments/{id_course}/{id_user}``: updates one enrollment."""
+    store = store_of(request)
+    course_id, user_id = _one_ids(request)
+    values = _fields(await read_body(request), with_status=True)
+    effects = automation.Effects(now=store.now_wire())
+    with store.write() as conn:
+        if not automation.update_enrollment(conn, effects, user_id, course_id, values):
+            raise not_found(f"enrollment of user {user_id} in course {course_id}")
+        automation.settle(conn, effects)
+    return ok({"success": True})
+
+
+# batch ----------------------------------------------------------------------------------
+
+BATCH_OPTIONS = {
+    "enroll_disabled_users": False,
+    "duplicates_as_recertification": False,
+    "trigger_notifications": True,
+    "enrollment_date_now": False,
+}
+
+
+async def enroll_batch(request: Request) -> JSONResponse:
+    """``POST /learn/v1/enrollment/batch``: one result row per item; row problems are
+    data (``success: false`` with a message), never a failed request."""
+    store = store_of(request)
+    body = await read_body(request)
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise bad_request("items", "must be a non-empty list of enrollment rows")
+    raw_options = body.get("options") or {}
+    if not isinstance(raw_options, dict):
+        raise bad_request("options", "must be an object")
+    options = dict(BATCH_OPTIONS)
+    for key, value in raw_options.items():
+        if key in options:
+            try:
+                options[key] = parse_bool(value)
+            except ValueError as exc:
+                raise bad_request(f"options.{key}", str(exc)) from None
+    effects = automation.Effects(now=store.now_wire(), notify=options["trigger_notifications"])
+    results = []
+    with store.write() as conn:
+        for index, item in enumerate(items):
+            row: dict[str, Any] = {"row_index": index, "course_id": None, "user_id": None}
+            try:
+                _batch_row(conn, effects, item, options, row)
+                row.update(success=True, message=None)
+            except ApiError as exc:
+                row.update(success=False, message=exc.message)
+            results.append(
+                {k: row[k] for k in ("row_index", "success", "message", "course_id", "user_id")}
+            )
+        automation.settle(conn, effects)
+    return ok(results)
+
+
+def _batch_row(
+    conn: sqlite3.Connection,
+    effects: automation.Effects,
+    item: object,
+    options: dict[str, bool],
+    row: dict[str, Any],
+) -> None:
+    if not isinstance(item, dict):
+        raise ApiError(400, "each item must be an object")
+    course_id = _resolve(conn, item, "course_id", "course_code", "courses", "code", "Course")
+    row["course_id"] = course_id
+    user_id = _resolve(conn, item, "user_id", "username", "users", "username", "User")
+    row["user_id"] = user_id
+    clear: set[str] = set()
+    status = level = None
+    if item.get("status") not in (None, ""):
+        word = str(item["status"]).strip().lower()
+        if word.lstrip("-").isdigit() and int(word) in LEARN_STATUS:
+            status = int(word)
+        elif word in BATCH_STATUS:
+            status = BATCH_STATUS[word]
+        else:
+            raise ApiError(
+                400,
+                f"status must be subscribed, in_progress, completed or suspended; got {word!r}",
+            )
+    if item.get("level") not in (None, ""):
+        try:
+            level = _level(item["level"])
+        except ValueError as exc:
+            raise ApiError(400, f"level: {exc}") from None
+    dates = {}
+    for key, column, end_of_day in (
+        ("completion_date", "completed_at", False),
+        ("date_begin_validity", "valid_from", False),
+        ("date_expire_validity", "valid_until", True),
+        ("active_until", "valid_until", True),
+        ("enrollment_date", "enrolled_at", False),
+    ):
+        if key in item:
+            try:
+                value = parse_datetime(item[key], end_of_day=end_of_day)
+            except ValueError as exc:
+                raise ApiError(400, f"{key}: {exc}") from None
+            if value is None:
+                clear.add(column)
+            elif column not in dates:
+                dates[column] = value
+    if options["enrollment_date_now"]:
+        dates.pop("enrolled_at", None)
+    values = EnrollmentFields(status=status, level=level, clear=frozenset(clear), **dates)
+    active = conn.execute("SELECT active FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+    if not active and not options["enroll_disabled_users"]:
+        raise ApiError(400, "User is deactivated (set options.enroll_disabled_users to enroll)")
+    if automation.is_enrolled(conn, user_id, course_id):
+        if not options["duplicates_as_recertification"]:
+            raise ApiError(400, "User already enrolled")
+        automation.update_enrollment(conn, effects, user_id, course_id, values)
+    else:
+        automation.enroll(conn, effects, user_id, course_id, values)
+
+
+def _resolve(
+    conn: sqlite3.Connection,
+    item: dict[str, Any],
+    id_key: str,
+    natural_key: str,
+    table: str,
+    column: str,
+    what: str,
+) -> int:
+    if item.get(id_key) not in (None, ""):
+        try:
+            row_id = parse_int(item[id_key])
+        except ValueError as exc:
+            raise ApiError(400, f"{id_key}: {exc}") from None
+        if not _exists(conn, table, row_id):
+            raise ApiError(400, f"{what} not found: {id_key} {row_id}")
+        return row_id
+    natural = item.get(natural_key)
+    if natural in (None, ""):
+        raise ApiError(400, f"{id_key} or {natural_key} is required")
+    found = conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (str(natural),)).fetchone()
+    if found is None:
+        raise ApiError(400, f"{what} not found: {natural_key} {natural!r}")
+    return int(found[0])

@@ -1,0 +1,310 @@
+"""The sandbox's storage: one SQLite file per sandbox, writes serialised.
+
+The file holds the LMS objects (users, courses, catalogs, groups, enrollments), what the
+API cannot reach (enrollment rules, notifications and their outbox), the issued tokens,
+and ``meta`` (credentials, settings, clock override). Dates are stored as Docebo writes
+them (``YYYY-MM-DD HH:MM:SS`` UTC), so they sort as text and are served unchanged.
+
+Concurrency: WAL journal, one connection per ``Store`` guarded by a lock, and every write
+in ``BEGIN IMMEDIATE``, so one writer at a time within a process and across processes
+(``sandbox load`` while ``sandbox serve`` runs).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from certops.errors import CertopsError
+from certops.sandbox.values import from_wire, to_wire
+
+SCHEMA_VERSION = "1"
+ADMIN_USER_ID = 12000  # learners then get 12001, 12002, ... like a young Docebo tenant
+
+DEFAULT_CLIENT_ID = "certops-sandbox"
+DEFAULT_CLIENT_SECRET = "sandbox-secret"
+DEFAULT_USERNAME = "admin"
+DEFAULT_PASSWORD = "admin"
+DEFAULT_MAX_PAGE_SIZE = 200
+DEFAULT_TOKEN_TTL_S = 3600
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL DEFAULT '',
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    active INTEGER NOT NULL DEFAULT 1,
+    level INTEGER NOT NULL DEFAULT 6,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_email ON users (email);
+CREATE INDEX IF NOT EXISTS users_first_name ON users (first_name, id);
+CREATE TABLE IF NOT EXISTS courses (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL,
+    code TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    course_type TEXT NOT NULL DEFAULT 'elearning',
+    published INTEGER NOT NULL DEFAULT 0,
+    can_self_unenroll INTEGER NOT NULL DEFAULT 1,
+    enrollment_policy INTEGER NOT NULL DEFAULT 2,
+    date_start TEXT,
+    date_end TEXT,
+    soft_deadline INTEGER NOT NULL DEFAULT 0,
+    visibility INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS courses_code ON courses (code) WHERE code <> '';
+CREATE TABLE IF NOT EXISTS catalogs (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS catalog_items (
+    catalog_id INTEGER NOT NULL,
+    course_id INTEGER NOT NULL,
+    PRIMARY KEY (catalog_id, course_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS user_groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    automatic INTEGER NOT NULL DEFAULT 0,
+    rule_set_operator TEXT NOT NULL DEFAULT 'ANY',
+    rule_sets TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_user ON group_members (user_id);
+CREATE TABLE IF NOT EXISTS enrollments (
+    course_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    status INTEGER NOT NULL DEFAULT 0,
+    level INTEGER NOT NULL DEFAULT 3,
+    enrolled_at TEXT,
+    completed_at TEXT,
+    valid_from TEXT,
+    valid_until TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (course_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS enrollments_user ON enrollments (user_id, course_id);
+CREATE INDEX IF NOT EXISTS enrollments_status ON enrollments (status, course_id, user_id);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    username TEXT,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrollment_rules (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    group_id INTEGER NOT NULL,
+    course_ids TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    event TEXT NOT NULL,
+    course_ids TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    notification TEXT NOT NULL,
+    event TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    course_id INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
+
+class SandboxError(CertopsError):
+    """A sandbox file is missing, not a sandbox, or cannot be used as asked."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SandboxCredentials:
+    """The OAuth2 client and admin user a sandbox accepts."""
+
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        # Secrets never reach logs or tracebacks through a repr.
+        return f"SandboxCredentials(client_id={self.client_id!r}, username={self.username!r})"
+
+
+class Store:
+    """One open sandbox file. ``read()`` and ``write()`` hand out its connection."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SandboxError(
+                f"no sandbox at {self.path}: create one with `certops sandbox init {self.path}`"
+            )
+        self._lock = threading.RLock()
+        self._conn = _connect(self.path)
+        version = self._meta_raw("schema_version")
+        if version is None:
+            self._conn.close()
+            raise SandboxError(f"{self.path} is not a certops sandbox (no schema version)")
+
+    def close(self) -> None:
+        """Closes the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Yields the connection for reading (serialised with writers in this process)."""
+        with self._lock:
+            yield self._conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """Yields the connection inside ``BEGIN IMMEDIATE``; commits, or rolls back on error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # meta ------------------------------------------------------------------------------
+
+    def _meta_raw(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta(self, key: str, default: object = None) -> object:
+        """Returns the JSON value stored under ``key``, or ``default``."""
+        with self._lock:
+            raw = self._meta_raw(key)
+        return default if raw is None else json.loads(raw)
+
+    def credentials(self) -> SandboxCredentials:
+        """Returns the credentials this sandbox accepts."""
+        creds = self.meta("credentials")
+        assert isinstance(creds, dict)
+        return SandboxCredentials(**creds)
+
+    def max_page_size(self) -> int:
+        """Returns the page size above which requests are clamped."""
+        return int(self.meta("max_page_size", DEFAULT_MAX_PAGE_SIZE))  # type: ignore[arg-type]
+
+    def token_ttl_s(self) -> int:
+        """Returns the lifetime of an access token, in seconds."""
+        return int(self.meta("token_ttl_s", DEFAULT_TOKEN_TTL_S))  # type: ignore[arg-type]
+
+    def clock_override(self) -> datetime | None:
+        """Returns the overridden "now", or None when the sandbox follows real time."""
+        value = self.meta("clock")
+        return from_wire(value) if isinstance(value, str) else None
+
+    def now(self) -> datetime:
+        """Returns the sandbox's current instant (the override, else real UTC time)."""
+        return self.clock_override() or datetime.now(UTC).replace(microsecond=0)
+
+    def now_wire(self) -> str:
+        """Returns ``now()`` as a Docebo date-time string."""
+        return to_wire(self.now())
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
+    """Stores ``value`` (JSON) under ``key``; ``None`` removes the key."""
+    if value is None:
+        conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+    else:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in Store.write).
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    return conn
+
+
+def create_store_file(
+    path: str | Path,
+    credentials: SandboxCredentials,
+    *,
+    overwrite: bool = False,
+    settings: dict[str, object] | None = None,
+) -> None:
+    """Creates an empty sandbox file with its schema, credentials and settings.
+
+    Refuses to replace an existing file unless ``overwrite``; the admin user is created
+    (Docebo lists its superadmin among users, level 3).
+    """
+    target = Path(path)
+    if target.exists():
+        if not overwrite:
+            raise SandboxError(
+                f"{target} already exists; use `certops sandbox reset` or --force to replace it"
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(target)
+    try:
+        conn.executescript(SCHEMA)
+        now = to_wire(datetime.now(UTC))
+        conn.execute("BEGIN IMMEDIATE")
+        set_meta(conn, "schema_version", SCHEMA_VERSION)
+        set_meta(
+            conn,
+            "credentials",
+            {
+                "client_id": credentials.client_id,
+                "client_secret": credentials.client_secret,
+                "username": credentials.username,
+                "password": credentials.password,
+            },
+        )
+        for key, value in (settings or {}).items():
+            set_meta(conn, key, value)
+        conn.execute(
+            "INSERT INTO users (id, username, email, first_name, last_name, active, level,"
+            " created_at, updated_at) VALUES (?, ?, ?, 'Sandbox', 'Admin', 1, 3, ?, ?)",
+            (
+                ADMIN_USER_ID,
+                credentials.username,
+                f"{credentials.username}@sandbox.local",
+                now,
+                now,
+            ),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
