@@ -1,0 +1,39 @@
+"""`certops validate` through the real entry point: exit codes and output streams."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+INVALID = "tests/fixtures/invalid"
+
+
+def certops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from certops.cli.main import main; main()", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_valid_and_invalid_through_main() -> None:
+    ok = certops("validate", "examples/")
+    assert (ok.returncode, ok.stdout, ok.stderr) == (
+        0,
+        "Valid: 3 products, 9 courses, 6 periods in 3 files.\n",
+        "",
+    )
+    bad = certops("validate", f"{INVALID}/tabs.yaml", f"{INVALID}/empty.yaml")
+    assert bad.returncode == 1
+    assert bad.stdout.splitlines() == [
+        f"{INVALID}/empty.yaml:1:1: file is empty; a certops file starts with `version: 1` "
+        "and has `products:` and/or `settings:`",
+        f"{INVALID}/tabs.yaml:11:1: tab character: YAML indentation must use spaces, not tabs",
+    ]
+    assert bad.stderr == "Invalid: 2 problems.\n"
+    assert "Traceback" not in bad.stderr
