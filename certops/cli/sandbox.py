@@ -1,0 +1,220 @@
+"""``certops sandbox init|load|serve|reset``: the embedded Docebo-compatible LMS."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from certops.errors import CertopsError, ConfigError
+
+DEFAULT_DB = ".certops/sandbox.db"
+
+db_option = click.option(
+    "--db",
+    "db",
+    default=DEFAULT_DB,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The sandbox file.",
+)
+
+
+@click.group()
+def sandbox() -> None:
+    """The embedded Docebo-compatible LMS (a SQLite file served like a tenant)."""
+
+
+@sandbox.command()
+@click.argument("path", default=DEFAULT_DB, type=click.Path(dir_okay=False))
+@click.option("--demo", is_flag=True, help="Load the demo dataset that fits the examples.")
+@click.option(
+    "--learners",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Demo learners (learner0001...).",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Demo dataset seed.")
+@click.option("--client-id", default="certops-sandbox", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", help="[default: sandbox-secret]")
+@click.option("--username", default="admin", show_default=True, help="Admin user name.")
+@click.option("--password", default="admin", help="Admin password. [default: admin]")
+@click.option("--force", is_flag=True, help="Replace an existing sandbox file.")
+def init(
+    path: str,
+    demo: bool,
+    learners: int,
+    seed: int,
+    client_id: str,
+    client_secret: str,
+    username: str,
+    password: str,
+    force: bool,
+) -> None:
+    """Create a sandbox at PATH (default .certops/sandbox.db)."""
+    from certops.sandbox import SandboxCredentials, init_sandbox
+
+    creds = SandboxCredentials(client_id, client_secret, username, password)
+    for name, value in (("--client-id", client_id), ("--client-secret", client_secret),
+                        ("--username", username), ("--password", password)):  # fmt: skip
+        if not value.strip():
+            raise click.BadParameter("must not be empty", param_hint=name)
+    try:
+        summary = init_sandbox(
+            path, demo=demo, learners=learners, seed=seed, credentials=creds, overwrite=force
+        )
+    except CertopsError as exc:
+        raise click.ClickException(str(exc)) from None
+    what = f"with the demo dataset ({summary})" if demo else "empty"
+    click.echo(f"Created sandbox {path}, {what}.")
+    click.echo(f"Serve it with: certops sandbox serve --db {path}")
+
+
+@sandbox.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+def load(file: str, db: str) -> None:
+    """Load a dataset FILE (YAML or JSON: users, courses, catalogs, enrollments)."""
+    from certops.sandbox import load_dataset
+
+    try:
+        summary = load_dataset(db, file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"Error: {len(exc.problems)} problem(s) in {file}; nothing loaded.", err=True)
+        raise click.exceptions.Exit(1) from None
+    except CertopsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Loaded {summary} into {db}.")
+
+
+@sandbox.command()
+@db_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(db: str, yes: bool) -> None:
+    """Recreate the sandbox as `init` made it, discarding every change since."""
+    from certops.sandbox import reset_sandbox
+
+    if not Path(db).is_file():
+        raise click.ClickException(f"no sandbox at {db}: create one with `certops sandbox init`")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("reset discards the sandbox's data: pass --yes to confirm")
+        click.confirm(f"Discard everything in {db} and recreate it?", abort=True)
+    try:
+        summary = reset_sandbox(db)
+    except CertopsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Reset {db} ({summary}).")
+
+
+def _rate_limit(value: str | None) -> tuple[int, float] | None:
+    if not value:
+        return None
+    calls, _, window = value.partition("/")
+    try:
+        parsed = int(calls), float(window or "60")
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected CALLS/SECONDS, e.g. 100/60", param_hint="--rate-limit"
+        ) from None
+    if parsed[0] < 1 or parsed[1] <= 0:
+        raise click.BadParameter(f"{value!r}: both numbers must be positive", "--rate-limit")
+    return parsed
+
+
+def _drop_write(value: str | None) -> tuple[int, str] | None:
+    if not value:
+        return None
+    nth, _, mode = value.partition(":")
+    mode = mode or "after"
+    if not nth.isdigit() or int(nth) < 1 or mode not in ("before", "after"):
+        raise click.BadParameter(
+            f"{value!r}: expected N or N:before or N:after (drop the Nth write)", "--drop-write"
+        )
+    return int(nth), mode
+
+
+class _QuietDrops(logging.Filter):
+    """Hides uvicorn's complaint about responses the sandbox drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+@sandbox.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="0 picks a free port.")  # fmt: skip
+@click.option("--latency-ms", default=0, type=click.IntRange(min=0), help="Delay every call.")
+@click.option("--rate-limit", default=None, help="CALLS/SECONDS, then 429 with Retry-After.")
+@click.option("--error-503-share", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of calls answered 503.")  # fmt: skip
+@click.option("--drop-write", default=None, help="N[:before|after]: drop the Nth write.")
+@click.option("--fault-seed", default=0, type=int, help="Seed of the 503 draws.")
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    latency_ms: int,
+    rate_limit: str | None,
+    error_503_share: float,
+    drop_write: str | None,
+    fault_seed: int,
+) -> None:
+    """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
+    import uvicorn
+
+    from certops.sandbox import FaultConfig, create_app, read_credentials
+    from certops.sandbox.faults import drop_to_asgi_abort
+
+    rate = _rate_limit(rate_limit)
+    drop = _drop_write(drop_write)
+    faults = FaultConfig(
+        latency_ms=latency_ms,
+        rate_limit_calls=rate[0] if rate else 0,
+        rate_limit_window_s=rate[1] if rate else 60.0,
+        error_503_share=error_503_share,
+        drop_write_nth=drop[0] if drop else 0,
+        drop_write_mode=drop[1] if drop else "after",
+        seed=fault_seed,
+    )
+    try:
+        app = create_app(db, faults=faults)
+        creds = read_credentials(db)
+    except CertopsError as exc:
+        raise click.ClickException(str(exc)) from None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
+    url = f"http://{shown_host}:{bound_port}"
+    click.echo(f"certops sandbox {db} serving at {url}")
+    click.echo(f"  OAuth2 client: {creds.client_id} / {creds.client_secret}")
+    click.echo(f"  admin user:    {creds.username} / {creds.password}")
+    click.echo(f"  not Docebo:    {url}/_sandbox/")
+    click.echo(
+        f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
+        f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"
+    )
+    click.echo("Press Ctrl+C to stop.")
+    sys.stdout.flush()
+    config = uvicorn.Config(drop_to_asgi_abort(app), log_level="warning", lifespan="off")
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
