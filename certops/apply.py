@@ -224,7 +224,8 @@ class Executor:
                 course = await self.writer.create_course(code, desired.settings)
                 self.course_ids[code] = course.id
             else:
-                await self.writer.update_course(self.course_ids[code], desired.settings)
+                live = self.live.setup.courses[code].settings
+                await self.writer.update_course(self.course_ids[code], desired.settings_for(live))
             self._record(change, Result.APPLIED)
         elif change.type is ChangeType.CATALOG:
             await self.writer.create_catalog(str(change.after["code"]), str(change.after["name"]))

@@ -112,7 +112,11 @@ async def read_live(
     return LiveSnapshot.build(
         reader.lms,
         LiveSetup(
-            courses=detailed, catalogs=catalogs, catalog_items=frozenset(items), groups=groups
+            courses=detailed,
+            catalogs=catalogs,
+            catalog_items=frozenset(items),
+            groups=groups,
+            existing_codes=frozenset(course_ids),
         ),
         course_ids,
         users,
