@@ -164,40 +164,41 @@ def _paths(product: _Node) -> list[Problem]:
 
 def _periods(product: _Node) -> list[Problem]:
     periods = list(product.items("maintenance", "periods"))
-    problems = _duplicates(
-        [(p.text("id"), p.get("id")) for p in periods], "period '{}' is defined more than once"
-    )
+    ids = [(p.text("id"), p.get("id")) for p in periods]
+    problems = _duplicates(ids, "period '{}' is defined more than once")
     previous: tuple[str, date, date] | None = None
     for period in periods:
-        opens, due = _date(period, "opens"), _date(period, "due")
-        pid = period.text("id") or "?"
+        opens, due = _dated(period, "opens"), _dated(period, "due")
         if opens is None or due is None:
-            continue
-        if due < opens:
+            continue  # missing or not a date: the schema reports it
+        pid = period.text("id") or "?"
+        (opens_on, opens_node), (due_on, due_node) = opens, due
+        if due_on < opens_on:
             problems.append(
-                period.get("due").problem(  # type: ignore[union-attr]
-                    f"period '{pid}' is due {due} before it opens {opens}; "
+                due_node.problem(
+                    f"period '{pid}' is due {due_on} before it opens {opens_on}; "
                     "due must be on or after opens"
                 )
             )
             continue
         if previous is not None:
             prev_id, prev_opens, prev_due = previous
-            if opens < prev_opens:
+            if opens_on < prev_opens:
                 problems.append(
-                    period.get("opens").problem(  # type: ignore[union-attr]
-                        f"periods are out of order: '{pid}' opens {opens}, before '{prev_id}' "
-                        f"listed above it ({prev_opens}); list periods in chronological order"
+                    opens_node.problem(
+                        f"periods are out of order: '{pid}' opens {opens_on}, before "
+                        f"'{prev_id}' listed above it ({prev_opens}); list periods in "
+                        "chronological order"
                     )
                 )
-            elif opens <= prev_due:
+            elif opens_on <= prev_due:
                 problems.append(
-                    period.get("opens").problem(  # type: ignore[union-attr]
-                        f"period '{pid}' opens {opens}, before period '{prev_id}' is due "
+                    opens_node.problem(
+                        f"period '{pid}' opens {opens_on}, before period '{prev_id}' is due "
                         f"({prev_due}); periods must not overlap"
                     )
                 )
-        previous = (pid, opens, due)
+        previous = (pid, opens_on, due_on)
     return problems
 
 
@@ -210,11 +211,12 @@ def _extensions(product: _Node) -> list[Problem]:
     problems: list[Problem] = []
     keys: list[tuple[str | None, _Node | None]] = []
     for ext in product.items("extensions"):
-        user, period_id = ext.text("user"), ext.text("period")
-        if user is not None and period_id is not None:
-            keys.append((f"{user}' for period '{period_id}", ext.get("user")))
-        if period_id is None:
+        user, period_node = ext.text("user"), ext.get("period")
+        if period_node is None or not isinstance(period_node.value, str):
             continue
+        period_id = period_node.value
+        if user is not None:
+            keys.append((f"{user}' for period '{period_id}", ext.get("user")))
         if period_id not in periods:
             known = ", ".join(f"'{p}'" for p in periods) or "none"
             message = (
@@ -224,25 +226,26 @@ def _extensions(product: _Node) -> list[Problem]:
             close = difflib.get_close_matches(period_id, list(periods), n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
-            problems.append(ext.get("period").problem(message))  # type: ignore[union-attr]
+            problems.append(period_node.problem(message))
             continue
-        until, due = _date(ext, "until"), _date(periods[period_id], "due")
-        if until is not None and due is not None and until < due:
+        until, due = _dated(ext, "until"), _dated(periods[period_id], "due")
+        if until is not None and due is not None and until[0] < due[0]:
             problems.append(
-                ext.get("until").problem(  # type: ignore[union-attr]
-                    f"extension for '{user}' until {until} is before period '{period_id}' is "
-                    f"due ({due}); an extension can only move a deadline later"
+                until[1].problem(
+                    f"extension for '{user}' until {until[0]} is before period '{period_id}' "
+                    f"is due ({due[0]}); an extension can only move a deadline later"
                 )
             )
     problems += _duplicates(keys, "extension for user '{}' is listed more than once")
     return problems
 
 
-def _date(node: _Node, key: str) -> date | None:
-    text = node.text(key)
-    if text is None:
+def _dated(node: _Node, key: str) -> tuple[date, _Node] | None:
+    """The date at ``key`` and its node, or None when it is missing or not a valid date."""
+    child = node.get(key)
+    if child is None or not isinstance(child.value, str):
         return None
     try:
-        return parse_date(text)
+        return parse_date(child.value), child
     except ValueError:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -126,7 +127,28 @@ def check_file(data: Any, file: str) -> list[Problem]:
     problems: list[Problem] = []
     for error in _validator().iter_errors(data):
         problems.extend(_problems_of(error, data))
+    problems.extend(_nan_numbers(data))
     return problems
+
+
+def _nan_numbers(root: PosDict) -> Iterator[Problem]:
+    """YAML's .nan passes every numeric bound (NaN compares false), so refuse it here.
+
+    (.inf needs no check: every numeric field has a bound or is an integer.)
+    """
+    stack: list[tuple[Any, list[str | int]]] = [(root, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((value, [*path, key]) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((value, [*path, i]) for i, value in enumerate(node))
+        elif isinstance(node, float) and math.isnan(node):
+            yield Problem.at(
+                locate(root, path),
+                f"{_name(path)} must be a number, not .nan",
+                format_path(path),
+            )
 
 
 def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:

@@ -22,20 +22,22 @@ Malformed, unreadable or non-UTF-8 files raise ``ConfigError`` with located prob
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from certops.config.model import Location
-from certops.config.problems import Problem
+from certops.config.problems import Problem, format_path
 from certops.errors import ConfigError
 
 # A certops configuration is about 6 levels deep; 64 leaves room for any sane data file.
 MAX_DEPTH = 64
+# Any file bigger than this is refused unread; callers may lower it (configuration does).
+MAX_FILE_BYTES = 200_000_000
 # Aliases can make a small file expand exponentially ("billion laughs"); cap the total.
 MAX_NODES = 2_000_000
 
@@ -221,25 +223,31 @@ def load_file(path: str, *, max_bytes: int | None = None) -> Any:
     """Returns the plain data of the YAML (or JSON) file at ``path``, with positions.
 
     Mappings are ``PosDict`` and sequences ``PosList``; an empty file gives ``None``.
-    ``max_bytes`` rejects bigger files before parsing. Raises ``ConfigError`` with every
-    located problem when the file cannot be read, is not UTF-8, is not valid YAML, has
-    duplicate keys, or is nested or aliased beyond the limits.
+    A file bigger than ``max_bytes`` (default ``MAX_FILE_BYTES``) is refused before parsing.
+    Raises ``ConfigError`` with every located problem when the file cannot be read, is not
+    UTF-8, is not valid YAML, has duplicate keys, or is nested or aliased beyond the limits.
     """
     file = str(path)
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
     start = Location(file, 1, 1)
     try:
-        size = Path(file).stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            raise ConfigError(
-                [
-                    Problem.at(
-                        start,
-                        f"file is {_size(size)}, larger than the {_size(max_bytes)} allowed for "
-                        "a configuration file; split it into several files in a folder",
-                    )
-                ]
-            )
-        raw = Path(file).read_bytes()
+        # Read at most one byte past the limit: a pipe or a device such as /dev/zero has no
+        # size to ask for in advance, and must not be read forever.
+        with open(file, "rb") as stream:
+            raw = stream.read(limit + 1)
+            if len(raw) > limit:
+                size = os.fstat(stream.fileno()).st_size
+                shown = f"is {_size(size)}, larger" if size > limit else "is larger"
+                raise ConfigError(
+                    [
+                        Problem.at(
+                            start,
+                            f"file {shown} than the {_size(limit)} allowed for a "
+                            f"{'configuration ' if max_bytes else ''}file; split it into "
+                            "several files in a folder",
+                        )
+                    ]
+                )
     except IsADirectoryError:
         raise ConfigError([Problem.at(start, "is a folder, expected a YAML file")]) from None
     except FileNotFoundError:
@@ -273,7 +281,7 @@ def loads(text: str, file: str = "<string>") -> Any:
             [Problem.at(Location(file, 1, 1), f"nesting is deeper than {MAX_DEPTH} levels")]
         ) from None
     if loader.problems:
-        raise ConfigError(loader.problems)
+        raise ConfigError(_with_paths(loader.problems, data))
     return data
 
 
@@ -305,6 +313,25 @@ def _walk(root: Any, path: Sequence[str | int], key: bool) -> Location:
         if node_loc is not None and not (key and last):
             here = node_loc
     return here
+
+
+def _with_paths(problems: list[Problem], data: Any) -> list[Problem]:
+    """Fills in the JSON path of problems found at a mapping key (duplicate keys): the
+    constructor sees nodes, not paths, so the paths are found in the finished data."""
+    paths: dict[Location, str] = {}
+    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, PosDict):
+            for key, value in node.items():
+                paths[node.key_locs[key]] = format_path([*path, key])
+                stack.append((value, [*path, key]))
+        elif isinstance(node, PosList):
+            stack.extend((value, [*path, i]) for i, value in enumerate(node))
+    return [
+        Problem(p.file, p.line, p.column, paths.get(p.location, p.path), p.message)
+        for p in problems
+    ]
 
 
 def _decode(raw: bytes, file: str) -> str:

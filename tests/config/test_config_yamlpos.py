@@ -86,6 +86,23 @@ def test_duplicate_keys_are_all_reported(tmp_path: Path) -> None:
     ]
 
 
+def test_duplicate_keys_carry_their_json_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "a:\n  - {b: 1, b: 2}\n")
+    with pytest.raises(ConfigError) as info:
+        load_file(path)
+    assert [p.path for p in info.value.problems] == ["a[0].b"]
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_input_is_not_read_forever() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_file("/dev/zero", max_bytes=1000)
+    assert str(info.value.problems[0]) == (
+        "/dev/zero:1:1: file is larger than the 1,000 bytes allowed for a configuration file; "
+        "split it into several files in a folder"
+    )
+
+
 def test_tabs_are_explained(tmp_path: Path) -> None:
     path = write(tmp_path, "a: 1\nb:\n\t- x\n")
     assert problems_of(path) == [
