@@ -578,16 +578,21 @@ class DoceboReader:
         return users
 
     async def find_user(self, login: str) -> User | None:
-        """The user whose username or e-mail equals ``login`` (case-insensitive), or None."""
-        items = await self._api.paged(wire.USERS, wire.user_list_params(login))
-        users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
-        wanted = login.strip().lower()
-        for user in users:
-            if user.username.lower() == wanted:
-                return user
-        for user in users:
-            if user.email.lower() == wanted:
-                return user
+        """The user whose username or e-mail equals ``login`` (case-insensitive), or None.
+
+        Asks for an exact match first (one small page); only if that finds nothing does it
+        fall back to the substring search, which is case-insensitive.
+        """
+        wanted = login.strip()
+        if not wanted:
+            return None
+        for full in (True, False):
+            items = await self._api.paged(wire.USERS, wire.user_list_params(wanted, full=full))
+            users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
+            for attribute in ("username", "email"):
+                for user in users:
+                    if getattr(user, attribute).lower() == wanted.lower():
+                        return user
         return None
 
     # --- courses ----------------------------------------------------------------------

@@ -346,12 +346,13 @@ def user_from_item(item: Mapping[str, Any], endpoint: str) -> User:
     )
 
 
-def user_list_params(search: str | None = None) -> dict[str, Any]:
-    # A stable sort, so page-based paging cannot skip or repeat users.
+def user_list_params(search: str | None = None, *, full: bool = True) -> dict[str, Any]:
+    """Query for the user list: sorted by username (stable paging), optionally searched."""
     params: dict[str, Any] = {"sort_attr": "username", "sort_dir": "asc"}
     if search is not None:
         params["search_text"] = search
-        params["match_type"] = "full"
+        if full:
+            params["match_type"] = "full"
     return params
 
 
