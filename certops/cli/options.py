@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -78,4 +79,4 @@ def now_utc() -> datetime:
 def color_enabled(no_color: bool) -> bool:
     if no_color or os.environ.get("NO_COLOR"):
         return False
-    return click.get_text_stream("stdout").isatty()
+    return sys.stdout.isatty()

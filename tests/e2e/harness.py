@@ -1,0 +1,88 @@
+"""Running certops as a user does, in-process: the real CLI entry point, the real client,
+the real sandbox (mounted through ``sandbox:PATH``), and the sandbox's own admin API
+(``/_sandbox/``) as the stand-in for learners and the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from click.testing import CliRunner
+
+from certops.cli.main import main
+from certops.lms import connect
+from certops.lms.records import Enrollment
+from certops.sandbox import create_app
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def certops(*args: str) -> Run:
+    """Run ``certops ARGS`` through the console entry point; returns exit code and output."""
+    runner = CliRunner()
+    saved = sys.argv
+    with runner.isolation() as (out, err, _):
+        sys.argv = ["certops", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved
+        return Run(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+class SandboxAdmin:
+    """The sandbox's ``/_sandbox/`` API (learners' progress, the clock), and reads through
+    certops' own read-only client."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self._app = create_app(str(db))
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        async def go() -> Any:
+            transport = httpx.ASGITransport(app=self._app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
+                response = await c.request(method, path, json=body)
+                assert response.status_code < 300, (path, response.status_code, response.text)
+                return response.json()
+
+        return asyncio.run(go())
+
+    def clock(self, instant: str) -> None:
+        """Set the sandbox's clock (what Docebo would call now)."""
+        self._call("PUT", "/_sandbox/clock", {"now": instant})
+
+    def progress(self, user: str, course: str, status: str, at: str) -> Any:
+        """A learner starts or completes a course at ``at``."""
+        body = {"user": user, "course": course, "status": status, "at": at}
+        return self._call("POST", "/_sandbox/progress", body)
+
+    def enrollments(self, code: str) -> dict[str, Enrollment]:
+        """The enrollments in course ``code``, by username (read with certops' reader)."""
+
+        async def go() -> dict[str, Enrollment]:
+            async with connect(f"sandbox:{self.db}") as reader:
+                courses = {c.code: c.id for c in await reader.list_courses()}
+                if code not in courses:
+                    return {}
+                users = {u.id: u.username for u in await reader.list_users()}
+                rows = await reader.list_enrollments([courses[code]])
+                return {users[e.user_id]: e for e in rows}
+
+        return asyncio.run(go())
