@@ -26,6 +26,12 @@ def _due_date(deadline: datetime | None) -> str | None:
     return None if deadline is None else (deadline - timedelta(seconds=1)).date().isoformat()
 
 
+def _owed_extension(state: LearnerState) -> str | None:
+    """The extension reason of the period owed ("" when none was given), None if none."""
+    owed = [ob for ob in state.obligations if ob.period == state.owes]
+    return owed[-1].extension if owed else None
+
+
 def state_json(state: LearnerState) -> dict[str, Any]:
     """The DESIGN.md section 6 JSON of one product's status."""
     return {
@@ -35,6 +41,7 @@ def state_json(state: LearnerState) -> dict[str, Any]:
         "owes": state.owes,
         "deadline": _due_date(state.deadline),
         "deadline_at": iso_utc(state.deadline) if state.deadline else None,
+        "extension": _owed_extension(state) if state.owes else None,
         "needs_review": state.needs_review,
         "history": [
             {"at": iso_utc(tr.at), "state": tr.state.value, "reason": tr.reason}
@@ -52,7 +59,11 @@ def state_text(product_name: str, product_id: str, state: LearnerState) -> list[
         head += f", path {state.path}"
     lines = [head]
     if state.owes:
-        lines.append(f"  owes period {state.owes}, due {_due_date(state.deadline)} (UTC)")
+        line = f"  owes period {state.owes}, due {_due_date(state.deadline)} (UTC)"
+        extension = _owed_extension(state)
+        if extension is not None:
+            line += f", extended ({extension})" if extension else ", extended"
+        lines.append(line)
     if state.needs_review:
         lines.append(f"  needs review: {state.needs_review}")
     for tr in state.history:
