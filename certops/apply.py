@@ -1,14 +1,17 @@
 """Executing a plan against the LMS: the only place where certops writes.
 
-Changes run in the plan's dependency order. A change that fails makes every change that
-depends on it skip (an enrollment in a course that could not be created, a catalog item
-of a missing catalog); everything else still runs. When the LMS becomes unreachable the
-run stops and the rest is reported as not attempted. Each attempted change is appended to
-the audit log. Manual changes are never "done" by certops: they are reported as such.
+Changes run in the plan's dependency order. A create that fails makes every change that
+needs its object skip (an enrollment in a course that could not be created, a catalog item
+of a missing catalog); everything else still runs, including changes to an object whose
+update failed (it exists, so what depends on it can still be done). When the LMS becomes
+unreachable the run stops and the rest is reported as not attempted. Each attempted change
+is appended to the audit log as soon as it is known, so an interrupted run leaves a true
+record. Manual changes are never "done" by certops: they are reported as such.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from collections import defaultdict
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from certops.engine.setup import DesiredSetup
-from certops.errors import LMSError
+from certops.errors import CertopsError, LMSError
 from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnavailableError
@@ -76,6 +79,10 @@ class ApplyReport:
         return "Apply: " + ", ".join(parts) + "."
 
 
+class AuditLogError(CertopsError):
+    """The audit log cannot be written; raised before anything is applied."""
+
+
 class AuditLog:
     """Appends one JSON line per attempted change; never holds secrets (changes carry none)."""
 
@@ -83,6 +90,19 @@ class AuditLog:
         self.path = path
         self.digest = digest
         self.actor = actor
+
+    def check_writable(self) -> None:
+        """Creates the log's folder and opens it for appending, so a log that cannot be
+        written stops the run before any change (raises ``AuditLogError``)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot write the audit log {self.path}: {exc.strerror or exc}; nothing was "
+                "applied (choose another file with --audit-log PATH)"
+            ) from None
 
     def write(self, outcomes: Iterable[Outcome]) -> None:
         """Append ``outcomes`` (applied or failed) to the log, creating its folder."""
@@ -120,7 +140,15 @@ def current_actor(env: dict[str, str] | None = None) -> str:
     for name in ("USER", "USERNAME", "LOGNAME"):
         if env.get(name):
             return env[name]
-    return "unknown"
+    try:
+        # Containers and cron jobs often run without USER; the account name still says who.
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _instant(value: Any) -> datetime | None:
@@ -145,6 +173,7 @@ def enrollment_key(change: Change, course_codes: Iterable[str]) -> tuple[str, st
 
 
 def _depends_on(change: Change, codes: Iterable[str]) -> list[str]:
+    """The addresses of the objects ``change`` needs to exist."""
     if change.type is ChangeType.CATALOG_ITEM:
         catalog = str(change.after.get("catalog", ""))
         course = str(change.after.get("course", ""))
@@ -164,14 +193,17 @@ class Executor:
         desired: DesiredSetup,
         live: LiveSnapshot,
         progress: Progress | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.writer = writer
         self.desired = desired
         self.live = live
         self.say = progress or (lambda _m: None)
+        self.audit = audit
         self.course_ids = dict(live.course_ids)
         self.report = ApplyReport()
-        self.bad: set[str] = set()  # addresses that failed or were skipped
+        # Objects that were to be created and were not: what needs them must skip.
+        self.missing: set[str] = set()
 
     async def run(self, plan: Plan) -> ApplyReport:
         """Execute ``plan``; returns the report of every change's outcome."""
@@ -185,9 +217,9 @@ class Executor:
             if change.action is Action.MANUAL:
                 self._record(change, Result.MANUAL, "; ".join(change.steps))
                 continue
-            blocked = [a for a in _depends_on(change, codes) if a in self.bad]
+            blocked = [a for a in _depends_on(change, codes) if a in self.missing]
             if blocked:
-                self._record(change, Result.SKIPPED, f"depends on {blocked[0]}, which failed")
+                self._record(change, Result.SKIPPED, f"needs {blocked[0]}, which was not created")
                 continue
             await self._guard([change], self._setup_change(change))
         if enrollments:
@@ -195,9 +227,12 @@ class Executor:
         return self.report
 
     def _record(self, change: Change, result: Result, message: str = "") -> None:
-        self.report.outcomes.append(Outcome(change, result, message))
-        if result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED):
-            self.bad.add(change.address)
+        outcome = Outcome(change, result, message)
+        self.report.outcomes.append(outcome)
+        if change.action is Action.CREATE and result is not Result.APPLIED:
+            self.missing.add(change.address)
+        if self.audit is not None:
+            self.audit.write([outcome])
 
     async def _guard(self, changes: Sequence[Change], work: Any) -> list[Any] | None:
         """Await ``work`` for ``changes``; on an LMS error mark them failed (and stop when
@@ -257,8 +292,9 @@ class Executor:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
                 continue
             course, username = enrollment_key(change, codes)
-            if f"course.{course}" in self.bad:
-                self._record(change, Result.SKIPPED, f"depends on course.{course}, which failed")
+            if f"course.{course}" in self.missing:
+                why = f"needs course.{course}, which was not created"
+                self._record(change, Result.SKIPPED, why)
                 continue
             course_id = self.course_ids.get(course)
             user_id = self.live.user_ids.get(username)
@@ -283,7 +319,7 @@ class Executor:
 
         for course in sorted(creates):
             batch = creates[course]
-            self.say(f"enrolling {len(batch)} learners in {course}")
+            self.say(f"enrolling {_count(len(batch), 'learner')} in {course}")
             await self._rows([c for c, _ in batch], self.writer.enroll([r for _, r in batch]))
         for (course, _), batch in sorted(updates.items(), key=lambda kv: kv[0]):
             after = batch[0][0].after
@@ -295,7 +331,7 @@ class Executor:
                 valid_from=_instant(after.get("valid_from")),
                 valid_until=_instant(after.get("valid_until")),
             )
-            self.say(f"updating {len(batch)} enrollments in {course}")
+            self.say(f"updating {_count(len(batch), 'enrollment')} in {course}")
             await self._rows([c for c, _ in batch], self.writer.update_enrollments(update))
 
     async def _rows(self, changes: list[Change], work: Any) -> None:

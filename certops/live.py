@@ -8,6 +8,7 @@ after this module is pure.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -81,11 +82,10 @@ async def read_live(
     listed = await reader.list_courses()
     named = {code for p in config.products for code in product_codes(p)}
     course_ids = {c.code: c.id for c in listed if c.code in named}
-    managed = {code for p in config.products for code in managed_codes(p)}
-    detailed: dict[str, Course] = {}
-    for code in sorted(managed):
-        if code in course_ids:
-            detailed[code] = await reader.get_course(course_ids[code])
+    managed = sorted({code for p in config.products for code in managed_codes(p)} & set(course_ids))
+    # Detail reads are independent: send them together (the client caps calls in flight).
+    details = await asyncio.gather(*(reader.get_course(course_ids[code]) for code in managed))
+    detailed: dict[str, Course] = dict(zip(managed, details, strict=True))
 
     catalogs: dict = {}
     items: set[tuple[str, str]] = set()
@@ -99,10 +99,9 @@ async def read_live(
 
     say("reading groups")
     group_names = {p.group.name for p in config.products}
-    groups: dict[str, Group] = {}
-    for group in await reader.list_groups():
-        if group.name in group_names:
-            groups[group.name] = await reader.get_group(group.id)
+    named_groups = [g for g in await reader.list_groups() if g.name in group_names]
+    found = await asyncio.gather(*(reader.get_group(g.id) for g in named_groups))
+    groups: dict[str, Group] = {g.name: full for g, full in zip(named_groups, found, strict=True)}
 
     say("reading users")
     users = await reader.list_users()

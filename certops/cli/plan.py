@@ -21,12 +21,14 @@ from certops.cli.options import (
 from certops.config import load_config, resolve_paths
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
-from certops.errors import SafetyLimitError, StalePlanError
+from certops.errors import LMSError, SafetyLimitError, StalePlanError
 from certops.live import read_live
 from certops.lms import connect
+from certops.lms.client import parse_address
 from certops.plan.ack import AckFile, ack_path
 from certops.plan.build import Planned, build_plan, only_products
-from certops.plan.jsonio import plan_digest, plan_from_dict, plan_to_dict
+from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict, plan_to_dict
+from certops.plan.model import Action, Plan
 from certops.plan.render import render_json, render_markdown, render_text
 
 FORMATS = ("text", "json", "markdown")
@@ -63,9 +65,14 @@ def _render(planned: Planned, output_format: str, no_color: bool) -> str:
 
 def _save(planned: Planned, out: str) -> None:
     path = Path(out)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(plan_to_dict(planned.plan), indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(plan_to_dict(planned.plan), indent=2) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot save the plan to {out}: {exc.strerror or exc} (expected a writable file path)"
+        ) from None
     _stderr(f"certops: plan saved to {out}")
 
 
@@ -156,12 +163,13 @@ async def _apply(
             )
         if not plan_.changes:
             return True
-        writes = [c for c in plan_.changes if c.action.value != "manual"]
+        writes = [c for c in plan_.changes if c.action is not Action.MANUAL]
+        audit = AuditLog(audit_path, digest, current_actor())
         if writes:
             _confirm(yes)
-        executor = Executor(writer, planned.desired, live, progress=lambda m: _stderr(m))
+            audit.check_writable()
+        executor = Executor(writer, planned.desired, live, progress=_stderr, audit=audit)
         report = await executor.run(plan_)
-    AuditLog(audit_path, digest, current_actor()).write(report.outcomes)
     for outcome in report.outcomes:
         if outcome.result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED):
             _stderr(f"  {outcome.result.value}: {outcome.change.address}: {outcome.message}")
@@ -203,13 +211,12 @@ def apply(
     audit_log: str,
 ) -> None:
     """Plan, confirm, and make the changes in the LMS."""
-    config, acks = load(paths, products)
     expect = None
     if plan_file:
         saved = _read_plan(plan_file)
-        at = saved.at
+        at, lms, products = _saved_scope(saved, at, lms, products)
         expect = plan_digest(saved.changes, saved.at)
-        lms = lms or saved.lms
+    config, acks = load(paths, products)
     ok = asyncio.run(
         _apply(
             config,
@@ -228,7 +235,43 @@ def apply(
         sys.exit(1)
 
 
-def _read_plan(path: str):
+def _same_lms(a: str, b: str) -> bool:
+    """Whether two ``--lms`` values name the same LMS (sandbox paths compared as files)."""
+    try:
+        (kind_a, where_a), (kind_b, where_b) = parse_address(a), parse_address(b)
+    except LMSError:
+        return a.strip() == b.strip()
+    if kind_a == kind_b == "sandbox":
+        return Path(where_a).resolve() == Path(where_b).resolve()
+    return (kind_a, where_a.rstrip("/")) == (kind_b, where_b.rstrip("/"))
+
+
+def _saved_scope(
+    saved: Plan, at: datetime | None, lms: str | None, products: tuple[str, ...]
+) -> tuple[datetime, str, tuple[str, ...]]:
+    """The instant, LMS and products a saved plan was made for, checked against the options.
+
+    A saved plan is applied exactly as reviewed: at its own instant, to its own LMS, for its
+    own products; options that say otherwise are a mistake, not an override."""
+    if at is not None and at != saved.at:
+        raise click.UsageError(
+            f"--at {iso_utc(at)} differs from the saved plan's instant {iso_utc(saved.at)}; "
+            "a saved plan is re-planned at its own instant (drop --at, or plan again)"
+        )
+    if lms and not _same_lms(lms, saved.lms):
+        raise click.UsageError(
+            f"the saved plan was made against {saved.lms}, not {lms.strip()}; "
+            "plan again against this LMS"
+        )
+    if products and saved.products and sorted(products) != sorted(saved.products):
+        raise click.UsageError(
+            f"the saved plan covers product(s) {', '.join(saved.products)}, not "
+            f"{', '.join(products)}; drop --product, or plan again"
+        )
+    return saved.at, saved.lms, tuple(products or saved.products)
+
+
+def _read_plan(path: str) -> Plan:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:

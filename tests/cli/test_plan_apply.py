@@ -1,0 +1,268 @@
+"""``certops plan`` / ``apply`` / ``ack`` on a small sandbox: output, exit codes, audit log."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Workspace
+
+SETUP_ADDRESSES = [
+    "course.CERT-G",
+    "course.MOC-G-2026",
+    "course.CERT-W",
+    "course.MOC-W-2026",
+    "catalog.SF-SYNC",
+    "catalog_item.SF-SYNC.CERT-W",
+    "group.Certified: Gizmo",
+    "group.Certified: Widget",
+]
+
+
+def plan_json(ws: Workspace, *args: str) -> dict:
+    ran = ws.run("plan", "conf", "--format", "json", *args)
+    assert ran.code in (0, 3), ran.output
+    return json.loads(ran.stdout)
+
+
+def test_plan_text_shows_summary_per_product_then_changes(ws: Workspace) -> None:
+    ran = ws.run("plan", "conf")
+    assert ran.code == 0, ran.output
+    lines = ran.stdout.splitlines()
+    assert lines[:3] == [
+        "gizmo: 7 to create",
+        "widget: 8 to create, 2 to update, 1 manual",
+        "(shared): 1 to create",
+    ]
+    assert lines[3] == "(evaluated at 2026-06-01T00:00:00Z against sandbox:.certops/sandbox.db)"
+    out = ran.stdout
+    assert "    + course.MOC-W-2026" in out
+    assert "    ~ course.CERT-W" in out
+    assert "        published: false → true" in out
+    assert '        status: "enrolled" → "completed"' in out  # alice's hand-made enrollment
+    assert "    ! enrollment_rule.Certified: Widget courses" in out
+    assert "dave is deactivated: no new enrollment in CERT-W" in out
+    assert out.rstrip().endswith("Plan: 16 to create, 2 to update, 1 manual.")
+    assert "\x1b[" not in out  # not a terminal: no colour
+    # Diagnostics and progress go to stderr, never into the plan.
+    assert "no LMS configured, using sandbox:.certops/sandbox.db" in ran.stderr
+    assert "reading enrollments" in ran.stderr and "reading" not in ran.stdout
+
+
+def test_plan_json_is_the_contract_in_dependency_order(ws: Workspace) -> None:
+    data = plan_json(ws)
+    assert data["format_version"] == 1
+    assert data["at"] == "2026-06-01T00:00:00Z"
+    assert data["lms"] == "sandbox:.certops/sandbox.db"
+    assert data["digest"].startswith("sha256:") and len(data["digest"]) == 7 + 64
+    assert data["summary"] == {"create": 16, "update": 2, "manual": 1, "blocked": False}
+    assert data["safety"] == []
+    types = [c["type"] for c in data["changes"]]
+    order = ["course", "catalog", "catalog_item", "group", "enrollment", "enrollment_rule"]
+    assert types == sorted(types, key=order.index)
+    setup = [c["address"] for c in data["changes"] if c["type"] != "enrollment"]
+    assert setup[:-1] == SETUP_ADDRESSES
+    by_address = {c["address"]: c for c in data["changes"]}
+    alice = by_address["enrollment.CERT-W.alice"]
+    assert (alice["action"], alice["before"], alice["after"]) == (
+        "update",
+        {"status": "enrolled"},
+        {"status": "completed"},
+    )
+    assert by_address["enrollment.MOC-W-2026.bob"]["after"] == {
+        "status": "enrolled",
+        "valid_from": "2026-01-01T00:00:00Z",
+        "valid_until": "2027-01-01T00:00:00Z",
+    }
+    rule = by_address["enrollment_rule.Certified: Widget courses"]
+    assert rule["action"] == "manual" and rule["steps"] and rule["fingerprint"]
+    assert {s["address"] for s in data["skipped"]} == {
+        "enrollment.CERT-W.dave",
+        "enrollment.MOC-W-2026.dave",
+    }
+    # Same LMS, same instant: the same plan, byte for byte.
+    assert plan_json(ws) == data
+
+
+def test_plan_markdown_for_pull_requests(ws: Workspace) -> None:
+    ran = ws.run("plan", "conf", "--format", "markdown")
+    assert ran.code == 0, ran.output
+    md = ran.stdout
+    assert "| gizmo |" in md and "| widget |" in md  # summary table first
+    assert md.index("| widget |") < md.index("<details>")
+    assert "<summary>" in md and "</details>" in md
+    assert "course.MOC-W-2026" in md
+    assert len(md) < 60_000
+
+
+def test_product_limits_plan_and_apply(ws: Workspace) -> None:
+    data = plan_json(ws, "--product", "gizmo")
+    assert {c["product"] for c in data["changes"]} == {"gizmo"}
+    assert data["summary"]["create"] == 7
+    ran = ws.run("apply", "conf", "--product", "gizmo", "--yes")
+    assert ran.code == 0, ran.output
+    state = ws.lms_state()
+    assert "CERT-G" in state.course_codes and "MOC-W-2026" not in state.course_codes
+    assert state.status("CERT-W", "alice") == "enrolled"  # widget untouched
+    assert ws.run("plan", "conf", "--product", "gizmo", "--detailed-exitcode").code == 0
+    assert ws.run("plan", "conf", "--product", "widget", "--detailed-exitcode").code == 2
+    unknown = ws.run("plan", "conf", "--product", "nope")
+    assert unknown.code == 1
+    assert "unknown product nope (configured: gizmo, widget)" in unknown.stderr
+
+
+def test_apply_creates_everything_then_plan_shows_only_manual_steps(ws: Workspace) -> None:
+    ran = ws.run("apply", "conf", "--yes")
+    assert ran.code == 0, ran.output
+    # The plan is shown first, then what was done.
+    assert ran.stdout.index("Plan: 16 to create") < ran.stdout.index("Apply:")
+    assert "Apply: 18 applied, 0 failed, 0 skipped, 1 manual (for a person to do)." in ran.stdout
+    state = ws.lms_state()
+    assert sorted(state.course_codes) == sorted(
+        ["W-101", "G-101", "CERT-W", "MOC-W-2026", "CERT-G", "MOC-G-2026"]
+    )
+    assert sorted(state.group_names) == ["Certified: Gizmo", "Certified: Widget"]
+    assert state.catalog_items == [("SF-SYNC", "CERT-W")]
+    assert state.status("CERT-W", "alice") == "completed"
+    assert state.status("MOC-W-2026", "erin") == "enrolled"
+    assert state.status("CERT-W", "dave") is None  # deactivated: never newly enrolled
+    again = plan_json(ws)
+    assert [c["action"] for c in again["changes"]] == ["manual"]
+    assert ws.run("plan", "conf", "--detailed-exitcode").code == 2  # manual steps count
+
+
+def test_ack_clears_the_manual_step_until_it_changes(ws: Workspace) -> None:
+    assert ws.run("apply", "conf", "--yes").code == 0
+    address = "enrollment_rule.Certified: Widget courses"
+    ran = ws.run("ack", "--config", "conf", address)
+    assert ran.code == 0, ran.output
+    assert "Acknowledged 1 step(s)" in ran.stdout
+    assert (ws.conf / ".certops-ack.yaml").is_file()
+    assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
+    # Next year's period is added; at the rollover the rule must target its course, so the
+    # acknowledged step is pending again, with the switch spelled out.
+    widget = ws.conf / "widget.yaml"
+    widget.write_text(
+        widget.read_text().replace(
+            "    enrollment_rule:",
+            '        - id: "2027"\n'
+            "          course: {code: MOC-W-2027, name: Widget MOC 2027}\n"
+            "          opens: 2027-01-01\n"
+            "          due: 2027-12-31\n"
+            "    enrollment_rule:",
+        )
+    )
+    ran = ws.run("plan", "conf", "--at", "2027-01-02")
+    assert "! enrollment_rule.Certified: Widget courses" in ran.stdout
+    assert "Set the target courses to CERT-W and MOC-W-2027; remove MOC-W-2026" in ran.stdout
+    assert ws.run("ack", "--config", "conf", "--at", "2027-01-02", address).code == 0
+    again = ws.run("ack", "--config", "conf", "--at", "2027-01-02", address)
+    assert again.code == 1
+    assert f"no pending manual step at {address}; pending: none" in again.stderr
+
+
+def test_detailed_exitcode_0_1_2_3(ws: Workspace) -> None:
+    assert ws.run("plan", "conf").code == 0  # changes, but no --detailed-exitcode
+    assert ws.run("plan", "conf", "--detailed-exitcode").code == 2
+    assert ws.run("apply", "conf", "--yes").code == 0
+    assert ws.run("plan", "conf", "--product", "gizmo", "--detailed-exitcode").code == 0
+    # Everyone misses the 2026 deadline: every certified learner would be suspended.
+    blocked = ws.run("plan", "conf", "--at", "2027-01-02", "--detailed-exitcode")
+    assert blocked.code == 3
+    assert "Blocked by safety limits" in blocked.stdout
+    assert "widget: max_suspend_fraction is 1, over the limit 0.5" in blocked.stdout
+    missing = ws.run("plan", "conf", "--lms", "sandbox:nowhere.db")
+    assert missing.code == 1
+    assert "no sandbox at nowhere.db" in missing.stderr
+    assert "Traceback" not in missing.output
+
+
+def test_safety_trip_blocks_apply_until_forced(ws: Workspace) -> None:
+    assert ws.run("apply", "conf", "--yes").code == 0
+    refused = ws.run("apply", "conf", "--yes", "--at", "2027-01-02")
+    assert refused.code == 3
+    assert "safety limit tripped" in refused.stderr and "--force" in refused.stderr
+    assert ws.lms_state().status("CERT-W", "alice") == "completed"
+    forced = ws.run("apply", "conf", "--yes", "--force", "--at", "2027-01-02")
+    assert forced.code == 0, forced.output
+    state = ws.lms_state()
+    assert state.status("CERT-W", "alice") == "suspended"
+    assert state.status("CERT-G", "bob") == "suspended"
+    assert state.status("MOC-W-2026", "alice") == "enrolled"  # progress never touched
+
+
+def test_apply_without_a_terminal_and_without_yes_changes_nothing(ws: Workspace) -> None:
+    before = ws.lms_state()
+    ran = ws.run("apply", "conf")
+    assert ran.code == 1
+    assert "apply needs confirmation" in ran.stderr and "--yes" in ran.stderr
+    assert "Plan: 16 to create" in ran.stdout  # it still shows what it would do
+    assert ws.lms_state() == before
+    assert ws.audit() == []
+
+
+def test_apply_with_nothing_to_do_needs_no_confirmation(ws: Workspace) -> None:
+    assert ws.run("apply", "conf", "--yes").code == 0
+    ws.run("ack", "--config", "conf", "enrollment_rule.Certified: Widget courses")
+    ran = ws.run("apply", "conf")  # no --yes, no terminal: fine, nothing to write
+    assert ran.code == 0, ran.output
+    assert "No changes" in ran.stdout or "no changes" in ran.stdout
+
+
+def test_audit_log_has_one_line_per_applied_change(ws: Workspace) -> None:
+    digest = plan_json(ws)["digest"]
+    ran = ws.run("apply", "conf", "--yes", GITHUB_ACTOR="ci-bot")
+    assert ran.code == 0, ran.output
+    assert "audit log: .certops/audit.jsonl" in ran.stderr
+    lines = ws.audit()
+    assert len(lines) == 18  # applied changes only: manual steps are not done by certops
+    for line in lines:
+        assert set(line) == {
+            "time",
+            "actor",
+            "plan_digest",
+            "address",
+            "action",
+            "before",
+            "after",
+            "result",
+        }
+        assert line["actor"] == "ci-bot"
+        assert line["plan_digest"] == digest
+        assert line["result"] == "applied"
+        assert line["time"].endswith("Z")
+    course = next(x for x in lines if x["address"] == "course.CERT-W")
+    assert course["before"]["published"] is False and course["after"]["published"] is True
+    # Appended, not rewritten: a second run adds its lines.
+    ws.run("apply", "conf", "--yes", "--force", "--at", "2027-01-02", "--audit-log", "a/b.jsonl")
+    assert len(ws.audit()) == 18
+    other = ws.audit("a/b.jsonl")
+    assert len(other) == 5 and {x["after"]["status"] for x in other} == {"suspended"}
+
+
+def test_unwritable_audit_log_stops_before_any_change(ws: Workspace) -> None:
+    (ws.root / "taken").mkdir()
+    before = ws.lms_state()
+    ran = ws.run("apply", "conf", "--yes", "--audit-log", "taken")
+    assert ran.code == 1
+    assert "cannot write the audit log taken" in ran.stderr
+    assert "nothing was applied" in ran.stderr
+    assert "Traceback" not in ran.output
+    assert ws.lms_state() == before
+
+
+def test_bad_input_is_a_message_not_a_traceback(ws: Workspace) -> None:
+    (ws.conf / "broken.yaml").write_text("version: 1\nproducts: [{id: BAD}]\n")
+    ran = ws.run("plan", "conf")
+    assert ran.code == 1
+    assert "broken.yaml:2:" in ran.stderr
+    (ws.conf / "broken.yaml").unlink()
+    bad_at = ws.run("plan", "conf", "--at", "next tuesday")
+    assert bad_at.code == 1 and "not an ISO 8601 date" in bad_at.stderr
+    bad_format = ws.run("plan", "conf", "--format", "yaml")
+    assert bad_format.code == 1 and "'yaml' is not one of" in bad_format.stderr
+    no_args = ws.run("ack", "--config", "conf")
+    assert no_args.code == 1 and "Missing argument" in no_args.stderr
+    out_dir = ws.run("plan", "conf", "--out", "conf")
+    assert out_dir.code == 1 and "cannot save the plan to conf" in out_dir.stderr
+    for ran in (bad_at, bad_format, no_args, out_dir):
+        assert "Traceback" not in ran.output
