@@ -243,7 +243,8 @@ class _Http:
         progress: Progress | None,
     ) -> None:
         self.lms = lms
-        self.host = urlsplit(str(client.base_url)).hostname or lms
+        # The name messages use: the tenant's host, or the sandbox address itself.
+        self.host = lms if lms.startswith("sandbox:") else urlsplit(lms).hostname or lms
         self.retry = retry
         self.call_counts: Counter[str] = Counter()
         self._client = client
@@ -260,10 +261,14 @@ class _Http:
         self._pause_until = 0.0
         self._secrets: set[str] = set(credentials.secrets)
 
-    # Secrets (client secret, password, tokens) are cut out of every message we build.
     def redact(self, text: str) -> str:
+        """``text`` (server text, exception text) with every known secret cut out.
+
+        Secrets shorter than 4 characters are left alone: masking them would garble the
+        message without protecting anything (our own text never contains secret values).
+        """
         for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret:
+            if len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from certops.errors import LMSError
 from certops.lms import wire
 from certops.lms.client import Connection, DoceboReader, connect, parse_address
-from certops.lms.errors import LMSNotFoundError
+from certops.lms.errors import LMSCredentialsError, LMSNotFoundError
 
 
 class Outcome(StrEnum):
@@ -64,6 +64,9 @@ async def run_checks(
     connection = (connector or (lambda address: connect(address)))(lms)
     try:
         reader = await connection.open()
+    except LMSCredentialsError as exc:
+        checks.append(Check("credentials", Outcome.FAIL, str(exc)))
+        return checks
     except LMSError as exc:
         checks.append(Check("connect", Outcome.FAIL, str(exc)))
         return checks

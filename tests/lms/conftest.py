@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import uvicorn
 
 from certops.lms import RetryPolicy, connect
 from certops.lms.client import Connection, SandboxTransport, sandbox_credentials
-from certops.sandbox import create_app, init_sandbox, load_dataset
+from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
 from certops.sandbox.faults import drop_to_asgi_abort
 
 # Retries as in production, only with tiny delays so the suite stays fast.
@@ -158,10 +159,11 @@ class Served:
         return connect(self.url, writer=writer, credentials=creds, **options)
 
 
-@pytest.fixture
-def served(loaded: Sandbox) -> Iterator[Served]:
+@contextmanager
+def serve(sandbox: Sandbox) -> Iterator[Served]:
+    """Serve ``sandbox`` on a free port of 127.0.0.1 for the duration of the block."""
     config = uvicorn.Config(
-        drop_to_asgi_abort(loaded.app), host="127.0.0.1", port=0, log_level="critical"
+        drop_to_asgi_abort(sandbox.app), host="127.0.0.1", port=0, log_level="critical"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -173,7 +175,22 @@ def served(loaded: Sandbox) -> Iterator[Served]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Served(loaded, f"http://127.0.0.1:{port}")
+        yield Served(sandbox, f"http://127.0.0.1:{port}")
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(loaded: Sandbox) -> Iterator[Served]:
+    with serve(loaded) as running:
+        yield running
+
+
+@pytest.fixture
+def served_demo(tmp_path: Path) -> Iterator[tuple[Served, Any]]:
+    """The demo dataset (it fits ``examples/``) served, with the credentials it accepts."""
+    path = tmp_path / "demo.db"
+    init_sandbox(path, demo=True, learners=40)
+    with serve(Sandbox(path, create_app(path))) as running:
+        yield running, read_credentials(path)
