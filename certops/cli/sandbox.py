@@ -124,7 +124,9 @@ def _rate_limit(value: str | None) -> tuple[int, float] | None:
             f"{value!r}: expected CALLS/SECONDS, e.g. 100/60", param_hint="--rate-limit"
         ) from None
     if parsed[0] < 1 or parsed[1] <= 0:
-        raise click.BadParameter(f"{value!r}: both numbers must be positive", "--rate-limit")
+        raise click.BadParameter(
+            f"{value!r}: both numbers must be positive", param_hint="--rate-limit"
+        )
     return parsed
 
 
@@ -135,7 +137,8 @@ def _drop_write(value: str | None) -> tuple[int, str] | None:
     mode = mode or "after"
     if not nth.isdigit() or int(nth) < 1 or mode not in ("before", "after"):
         raise click.BadParameter(
-            f"{value!r}: expected N or N:before or N:after (drop the Nth write)", "--drop-write"
+            f"{value!r}: expected N or N:before or N:after (drop the Nth write)",
+            param_hint="--drop-write",
         )
     return int(nth), mode
 

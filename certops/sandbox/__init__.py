@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from certops.config.model import Location
 from certops.sandbox.app import create_app
 from certops.sandbox.dataset import LoadSummary, load_file_into, load_into
 from certops.sandbox.demo import demo_dataset
@@ -68,9 +69,8 @@ def init_sandbox(
         store.close()
 
 
-def _no_location(path: list[str | int]):  # the demo dataset is valid by construction
-    from certops.config.model import Location
-
+def _no_location(path: list[str | int], key: bool = False) -> Location:
+    # The demo dataset is valid by construction; this only names it if that ever breaks.
     return Location("<demo>", 1, 1)
 
 

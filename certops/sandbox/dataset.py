@@ -96,7 +96,7 @@ class LoadSummary:
         )
 
 
-Locator = Callable[[list[str | int]], Location]
+Locator = Callable[..., Location]  # (path, key=False) -> where the node (or its key) is
 
 
 def read_dataset_file(path: str | Path) -> tuple[Any, Locator]:
@@ -119,13 +119,13 @@ def read_dataset_file(path: str | Path) -> tuple[Any, Locator]:
             ) from None
         return data, _lazy_locator(text, file)
     data = yamlpos.load_file(file)
-    return data, lambda path: yamlpos.locate(data, path)
+    return data, lambda path, key=False: _locate(data, path, key)
 
 
 def _lazy_locator(text: str, file: str) -> Locator:
     tree: list[Any] = []
 
-    def locate(path: list[str | int]) -> Location:
+    def locate(path: list[str | int], key: bool = False) -> Location:
         if not tree:
             try:
                 tree.append(yamlpos.loads(text, file))
@@ -133,9 +133,13 @@ def _lazy_locator(text: str, file: str) -> Locator:
                 tree.append(None)
         if tree[0] is None:
             return Location(file, 1, 1)
-        return yamlpos.locate(tree[0], path)
+        return _locate(tree[0], path, key)
 
     return locate
+
+
+def _locate(root: Any, path: list[str | int], key: bool) -> Location:
+    return yamlpos.locate_key(root, path) if key else yamlpos.locate(root, path)
 
 
 def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None) -> list[Problem]:
@@ -146,8 +150,8 @@ def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None)
     """
     problems: list[Problem] = []
 
-    def problem(path: list[str | int], message: str) -> None:
-        loc = locate(path)
+    def problem(path: list[str | int], message: str, key: bool = False) -> None:
+        loc = locate(path, key=True) if key else locate(path)
         problems.append(Problem(loc.file, loc.line, loc.column, format_path(path), message))
 
     if data is None:
@@ -157,7 +161,7 @@ def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None)
         return problems
     for key in data:
         if key not in SECTIONS:
-            problem([key], f"unknown key {key!r}; expected {', '.join(SECTIONS)}")
+            problem([key], f"unknown key {key!r}; expected {', '.join(SECTIONS)}", key=True)
     seen: dict[str, dict[Any, int]] = {name: {} for name in SECTIONS}
     for section, fields in SECTIONS.items():
         rows = data.get(section)
@@ -173,7 +177,11 @@ def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None)
                 continue
             for key in row:
                 if key not in fields:
-                    problem([*where, key], f"unknown key {key!r}; expected {', '.join(fields)}")
+                    problem(
+                        [*where, key],
+                        f"unknown key {key!r}; expected {', '.join(fields)}",
+                        key=True,
+                    )
             for key, kind in fields.items():
                 if kind.endswith("!") and row.get(key) in (None, ""):
                     problem(where, f"{key} is required")

@@ -164,8 +164,11 @@ class Store:
                 f"no sandbox at {self.path}: create one with `certops sandbox init {self.path}`"
             )
         self._lock = threading.RLock()
-        self._conn = _connect(self.path)
-        version = self._meta_raw("schema_version")
+        try:
+            self._conn = _connect(self.path)
+            version = self._meta_raw("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise SandboxError(f"{self.path} is not a certops sandbox ({exc})") from None
         if version is None:
             self._conn.close()
             raise SandboxError(f"{self.path} is not a certops sandbox (no schema version)")

@@ -27,7 +27,7 @@ def db_path(tmp_path: Path) -> Path:
     init_sandbox(path)
     store = Store(path)
     try:
-        load_into(store, SMALL, lambda path: Location("<small>", 1, 1))
+        load_into(store, SMALL, lambda path, key=False: Location("<small>", 1, 1))
     finally:
         store.close()
     return path
