@@ -20,7 +20,7 @@ from certops.errors import ConfigError
 
 # A configuration file is hand-written; anything this big is a mistake (or an attack), and
 # refusing it early keeps validate fast. Folders of many files have no total limit.
-MAX_CONFIG_BYTES = 2_000_000
+MAX_CONFIG_BYTES = 1_000_000
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DEFAULT_FOLDER = "certops"

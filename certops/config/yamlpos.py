@@ -28,7 +28,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import yaml
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.scanner import Scanner
 
 from certops.config.model import Location
 from certops.config.problems import Problem, format_path
@@ -41,21 +45,25 @@ MAX_FILE_BYTES = 200_000_000
 # Aliases can make a small file expand exponentially ("billion laughs"); cap the total.
 MAX_NODES = 2_000_000
 
-_Parser: Any = getattr(yaml, "CParser", None)
-if _Parser is None:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
 
-    class _PyParser(Reader, Scanner, Parser, Composer):
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
+class _PyParser(Reader, Scanner, Parser, Composer):
+    """PyYAML's pure-Python parser: slower, but its scanner does not read far ahead."""
 
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
+
+# libyaml's parser is about 20 times faster than PyYAML's pure-Python one.
+_Parser: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
+if not _Parser:  # pragma: no cover - PyYAML built without libyaml
     _Parser = _PyParser
+
+
+# The location of data not read from a file (built by hand, e.g. in tests).
+_NOWHERE = Location("<unknown>", 1, 1)
 
 
 class PosDict(dict):
@@ -65,7 +73,7 @@ class PosDict(dict):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.loc: Location = Location("<unknown>", 1, 1)
+        self.loc: Location = _NOWHERE
         self.key_locs: dict[str, Location] = {}
         self.value_locs: dict[str, Location] = {}
 
@@ -77,7 +85,7 @@ class PosList(list):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.loc: Location = Location("<unknown>", 1, 1)
+        self.loc: Location = _NOWHERE
         self.item_locs: list[Location] = []
 
 
@@ -273,7 +281,11 @@ def loads(text: str, file: str = "<string>") -> Any:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        raise ConfigError([_syntax_problem(exc, file)]) from None
+        if "maximum nesting depth" in str(exc.problem):
+            # libyaml gives up at depth 1000, ahead of the events _check_shape counts; the
+            # pure-Python scanner finds the first node past MAX_DEPTH (and raises for it).
+            _check_shape(text, file, _PyParser)
+        raise ConfigError([_syntax_problem(exc, file, text)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem.at(Location(file, 1, 1), f"invalid YAML: {exc}")]) from None
     except RecursionError:  # belt and braces: _check_shape should have stopped it
@@ -298,7 +310,7 @@ def locate_key(root: Any, path: Sequence[str | int]) -> Location:
 
 def _walk(root: Any, path: Sequence[str | int], key: bool) -> Location:
     node = root
-    here = getattr(root, "loc", None) or Location("<unknown>", 1, 1)
+    here = getattr(root, "loc", None) or _NOWHERE
     for i, step in enumerate(path):
         last = i == len(path) - 1
         if isinstance(node, PosDict) and isinstance(step, str) and step in node:
@@ -359,10 +371,10 @@ def _decode(raw: bytes, file: str) -> str:
     return text
 
 
-def _check_shape(text: str, file: str) -> None:
+def _check_shape(text: str, file: str, parser_class: Any = None) -> None:
     """Walks the parse events once to reject over-deep nesting before composing nodes
     (libyaml's composer recurses in C, where Python's recursion limit does not help)."""
-    parser = _Parser(text)
+    parser = (parser_class or _Parser)(text)
     depth = 0
     try:
         while True:
@@ -420,27 +432,40 @@ def _check_expansion(root: Node, file: str) -> None:
         stack.extend((c, False) for c in children if id(c) not in sizes)
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
+    """The problem for a YAML error, in words for people (libyaml's are terse)."""
     mark = exc.problem_mark or exc.context_mark
     loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
     problem = (exc.problem or "").strip()
     if isinstance(exc, yaml.constructor.ConstructorError) and problem.startswith("unsupported"):
         return Problem.at(loc, problem)
-    if "'\\t'" in problem or "\\t" in problem:
+    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
         return Problem.at(loc, "tab character: YAML indentation must use spaces, not tabs")
     if problem == "but found another document":
         return Problem.at(
             loc, "a second YAML document ('---'); a certops file holds exactly one document"
         )
+    if "maximum nesting depth" in problem:
+        return Problem.at(loc, f"nesting is deeper than {MAX_DEPTH} levels")
     message = f"invalid YAML: {problem}"
-    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
-        message += (
-            f" ({exc.context.strip()} at line {exc.context_mark.line + 1}, "
-            f"column {exc.context_mark.column + 1})"
-        )
-    elif exc.context:
-        message += f" ({exc.context.strip()})"
+    context, where = exc.context, exc.context_mark
+    if context and where is not None and (where.line, where.column) != (mark.line, mark.column):
+        message += f" ({context.strip()} at line {where.line + 1}, column {where.column + 1})"
+    elif context:
+        message += f" ({context.strip()})"
+    if context and "block" in context:
+        message += "; check the indentation"
     return Problem.at(loc, message)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at 0-based ``line`` and ``column`` of ``text``, or ""."""
+    start = 0
+    for _ in range(line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    return text[start + column : start + column + 1]
 
 
 def _short_tag(tag: str | None) -> str:

@@ -93,6 +93,6 @@ def test_ten_megabyte_file_is_refused_quickly(tmp_path: Path) -> None:
     code, out, _ = run(str(big))
     assert code == 1
     assert out == (
-        f"{big}:1:1: file is 10.0 MB, larger than the 2.0 MB allowed for a configuration "
+        f"{big}:1:1: file is 10.0 MB, larger than the 1.0 MB allowed for a configuration "
         "file; split it into several files in a folder\n"
     )

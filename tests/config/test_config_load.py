@@ -97,8 +97,8 @@ def test_problems_from_several_files_come_in_one_sorted_run(tmp_path: Path) -> N
     found = problems([str(tmp_path)])
     assert found == [
         f"{b}:15:12: unknown key 'safty' in settings; did you mean 'safety'?",
-        f"{tmp_path / 'c.yaml'}:3:1: invalid YAML: expected the node content, but found "
-        "'<stream end>' (while parsing a flow node)",
+        f"{tmp_path / 'c.yaml'}:3:1: invalid YAML: did not find expected node content "
+        "(while parsing a flow node)",
     ]
 
 

@@ -120,6 +120,12 @@ def test_deep_nesting_is_refused_without_crashing(tmp_path: Path) -> None:
     assert problems_of(path) == [f"{path}:1:{MAX_DEPTH + 1}: nesting is deeper than 64 levels"]
 
 
+def test_nesting_just_past_the_limit_is_located_exactly(tmp_path: Path) -> None:
+    path = write(tmp_path, "a:\n" + "  " + "[" * 70 + "]" * 70 + "\n")
+    # The mapping is level 1, so the 64th bracket (column 66) opens level 65.
+    assert problems_of(path) == [f"{path}:2:{2 + MAX_DEPTH}: nesting is deeper than 64 levels"]
+
+
 def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
     for i in range(1, 8):
