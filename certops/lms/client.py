@@ -366,6 +366,11 @@ class _Http:
                 except httpx.TransportError as exc:
                     response = None
                     error = exc
+                except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded
+                    raise LMSResponseError(
+                        f"unexpected response from {endpoint}: {type(exc).__name__}: "
+                        f"{self.redact(str(exc))}"
+                    ) from None
             if response is None:
                 if _is_dns_failure(error):
                     raise LMSConnectionError(
@@ -404,6 +409,13 @@ class _Http:
                 continue
             if status >= 400:
                 raise self._error(response, method, path)
+            if 300 <= status < 400:
+                # Usually a login page or a renamed tenant: not the API.
+                where = response.headers.get("location", "elsewhere")
+                raise LMSResponseError(
+                    f"{self.host} answered {endpoint} with a redirect (HTTP {status}) to "
+                    f"{self.redact(where)}; check that --lms is the tenant's https:// address"
+                )
             return self._json(response, endpoint)
         if last_problem.startswith(("ConnectError", "ConnectTimeout")):
             raise LMSConnectionError(
@@ -485,7 +497,7 @@ class _Http:
     # --- paging -----------------------------------------------------------------------
 
     async def paged(
-        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = False
+        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
     ) -> list[dict[str, Any]]:
         """Every item of a list endpoint: by cursor when offered, else page by page."""
         base = dict(params or {})
@@ -522,7 +534,7 @@ class _ReadChannel:
         return await self._http._send("GET", path, params=params)
 
     async def paged(
-        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = False
+        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
     ) -> list[dict[str, Any]]:
         return await self._http.paged(path, params, cursor=cursor)
 
@@ -576,7 +588,7 @@ class DoceboReader:
 
     async def list_users(self) -> list[User]:
         """Every user, sorted by username."""
-        items = await self._api.paged(wire.USERS, wire.user_list_params(), cursor=True)
+        items = await self._api.paged(wire.USERS, wire.user_list_params())
         users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
         users = list({u.id: u for u in users}.values())
         self._usernames.update({u.id: u.username for u in users})
@@ -702,9 +714,7 @@ class DoceboReader:
             [None] if user_ids is None else _chunks(sorted(set(user_ids)), wire.FILTER_CHUNK)
         )
         calls = [
-            self._api.paged(
-                wire.ENROLLMENTS_READ, wire.enrollment_filters(courses, users), cursor=True
-            )
+            self._api.paged(wire.ENROLLMENTS_READ, wire.enrollment_filters(courses, users))
             for courses in _chunks(course_ids, wire.FILTER_CHUNK)
             for users in user_chunks
         ]

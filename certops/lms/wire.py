@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from certops.lms.api import EnrollmentUpdate, NewEnrollment
-from certops.lms.errors import LMSResponseError
+from certops.lms.errors import LMSRequestError, LMSResponseError
 from certops.lms.records import (
     Catalog,
     CatalogItem,
@@ -629,7 +629,10 @@ def enrollment_filters(course_ids: Iterable[int], user_ids: Iterable[int] | None
 def batch_item(row: NewEnrollment) -> dict[str, Any]:
     """One row of ``POST /learn/v1/enrollment/batch``."""
     if row.status not in _BATCH_STATUS:
-        raise ValueError(f"cannot create an enrollment with status {row.status}")
+        raise LMSRequestError(
+            f"cannot create an enrollment with status {row.status}: Docebo's batch "
+            f"enrollment accepts {', '.join(s.value for s in _BATCH_STATUS)}"
+        )
     item: dict[str, Any] = {
         "course_id": row.course_id,
         "user_id": row.user_id,

@@ -211,14 +211,15 @@ def test_update_enrollments_in_bulk(loaded):
     assert all(e.valid_until == datetime(2027, 2, 1, tzinfo=UTC) for e in after)
 
 
-def test_writes_over_a_real_socket_with_dropped_connections(served):
+@pytest.mark.parametrize("mode", ["before", "after"])
+def test_writes_over_a_real_socket_with_dropped_connections(served, mode):
     async def go():
         sandbox = served.sandbox
-        await sandbox.faults(drop_write={"nth": 1, "mode": "after"}, error_503_share=0.2, seed=8)
+        await sandbox.faults(drop_write={"nth": 1, "mode": mode}, error_503_share=0.2, seed=8)
         async with served.connect(writer=True) as lms:
             course = await lms.create_course("MOC-SOCK", SETTINGS)
             users = [u for u in await lms.list_users() if u.active][:30]
-        await sandbox.faults(drop_write={"nth": 1, "mode": "after"}, error_503_share=0.2, seed=9)
+        await sandbox.faults(drop_write={"nth": 1, "mode": mode}, error_503_share=0.2, seed=9)
         async with served.connect(writer=True) as lms:
             results = await lms.enroll([NewEnrollment(u.id, course.id) for u in users])
         await sandbox.faults()
@@ -232,4 +233,51 @@ def test_writes_over_a_real_socket_with_dropped_connections(served):
     assert all(r.ok for r in results) and len(after) == len(users)
     dropped = [c for c in calls if c["status"] is None]
     assert {c["path"] for c in dropped} == {"/learn/v1/courses", "/learn/v1/enrollment/batch"}
-    assert _took_effect(calls, "POST", "/learn/v1/courses", "after") == 1
+    assert _took_effect(calls, "POST", "/learn/v1/courses", mode) == 1
+
+
+def test_batch_writes_are_never_concurrent(loaded):
+    """Docebo's rule: batch calls one at a time, even when certops asks concurrently."""
+    writing = 0
+    peak = 0
+    app = loaded.app
+
+    async def watching(scope, receive, send):
+        nonlocal writing, peak
+        is_write = scope.get("method") in ("POST", "PUT") and scope["path"] != "/oauth2/token"
+        writing += is_write
+        peak = max(peak, writing)
+        try:
+            await asyncio.sleep(0.005)
+            await app(scope, receive, send)
+        finally:
+            writing -= is_write
+
+    loaded.app = watching
+
+    async def go():
+        async with loaded.connect(writer=True, max_in_flight=8) as lms:
+            users = [u for u in await lms.list_users() if u.active]
+            course = (await lms.find_courses(["C-6"]))["C-6"]
+            have = {e.user_id for e in await lms.list_enrollments([course.id])}
+            fresh = [u for u in users if u.id not in have][:40]
+            batches = [fresh[i : i + 5] for i in range(0, 40, 5)]
+            return await asyncio.gather(
+                *(lms.enroll([NewEnrollment(u.id, course.id) for u in b]) for b in batches),
+                lms.update_enrollments(
+                    EnrollmentUpdate(course.id, tuple(have)[:5], status=EnrollmentStatus.SUSPENDED)
+                ),
+            )
+
+    results = asyncio.run(go())
+    assert all(r.ok for batch in results for r in batch)
+    assert peak == 1
+
+
+def test_waiting_is_not_a_status_one_can_enroll_with(loaded):
+    async def go():
+        async with loaded.connect(writer=True) as lms:
+            await lms.enroll([NewEnrollment(1, 1, status=EnrollmentStatus.WAITING)])
+
+    with pytest.raises(LMSRequestError, match="accepts enrolled, in_progress"):
+        asyncio.run(go())
