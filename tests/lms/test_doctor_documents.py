@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from certops.lms import wire
-from certops.lms.doctor import compare_service_document
+import asyncio
+
+import httpx
+
+from certops.lms import Credentials, connect, wire
+from certops.lms.doctor import Outcome, compare_service_document, run_checks
 
 
 def _schema(fields):
@@ -65,3 +69,60 @@ def test_every_missing_field_and_endpoint_is_listed():
 
 def test_a_document_that_is_not_swagger_is_reported():
     assert "not a Swagger 2.0 document" in compare_service_document("learn", {"openapi": "3"})[0]
+
+
+def _tenant_publishing_documents() -> httpx.MockTransport:
+    """A stand-in tenant that publishes its service documents (the sandbox does not)."""
+    learn = _complete_document("learn")
+    del learn["paths"]["/courses/{item_id}"]["get"]["responses"]["200"]["schema"]["properties"][
+        "data"
+    ]["items"]["properties"]["visibility"]
+    documents = {
+        "/learn/v1/swagger.json": learn,
+        "/manage/v1/swagger.json": _complete_document("manage"),
+    }
+    empty = {"data": {"items": [], "has_more_data": False}}
+    admin = {"user_id": "1", "username": "api-admin", "level": "3", "status": "1"}
+
+    def route(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/oauth2/token":
+            return httpx.Response(200, json={"access_token": "tok-1", "expires_in": 3600})
+        if path == "/manage/v1/site/microservices":
+            base = "https://acme.docebosaas.com"
+            return httpx.Response(
+                200,
+                json={
+                    "data": [
+                        {"app": "learn", "url": f"{base}/learn/v1/swagger.json"},
+                        {"app": "manage", "url": f"{base}/manage/v1/swagger.json"},
+                        {"app": "course", "url": "https://docs.elsewhere.example/course.json"},
+                    ]
+                },
+            )
+        if path in documents:
+            return httpx.Response(200, json=documents[path])
+        if path == "/manage/v1/user":
+            return httpx.Response(200, json={"data": {"items": [admin], "has_more_data": False}})
+        return httpx.Response(200, json=empty)
+
+    return httpx.MockTransport(route)
+
+
+def test_doctor_lists_every_mismatch_with_published_documents():
+    def connector(address):
+        return connect(
+            address,
+            transport=_tenant_publishing_documents(),
+            credentials=Credentials("app", "app-secret-1", "api-admin", "pw-secret-2"),
+        )
+
+    checks = asyncio.run(run_checks("https://acme.docebosaas.com", connector=connector))
+    by_name = {c.name: c for c in checks}
+    learn = by_name["service document: learn"]
+    assert learn.outcome is Outcome.FAIL
+    assert "GET /learn/v1/courses/{id}: response field 'visibility' not documented" in learn.detail
+    assert by_name["service document: manage"].outcome is Outcome.OK
+    assert by_name["service document: course"].outcome is Outcome.SKIPPED  # token stays home
+    assert by_name["write permissions"].outcome is Outcome.OK
+    assert all(c.outcome is Outcome.OK for n, c in by_name.items() if n.startswith("read "))
