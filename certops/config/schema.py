@@ -251,25 +251,20 @@ def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:
 
 
 def _name(path: list[str | int]) -> str:
-    """The node's name for messages: its key, or ``key[3]`` for a list item."""
-    if not path:
-        return "the file"
-    if isinstance(path[-1], int):
-        parent = next((p for p in reversed(path) if isinstance(p, str)), "item")
-        return f"{parent}[{path[-1]}]"
-    return str(path[-1])
+    """The node's name for messages: its JSON path, e.g. ``products[0].maintenance``."""
+    return format_path(path) if path else "the file"
 
 
 def _context(path: list[str | int], root: PosDict) -> str:
-    """The mapping's name for messages: ``product 'widget-pro'`` names a product by id."""
+    """The mapping's name for messages; a product is also named by its id."""
     if not path:
         return "the top level"
     if len(path) == 2 and path[0] == "products":
         products = root.get("products")
         product = products[path[1]] if isinstance(products, list) else None
         if isinstance(product, dict) and isinstance(product.get("id"), str):
-            return f"product '{product['id']}'"
-    return _name(path)
+            return f"{format_path(path)} (product '{product['id']}')"
+    return format_path(path)
 
 
 def _unknown_key(key: str, allowed: list[str], context: str) -> str:
