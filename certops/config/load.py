@@ -34,6 +34,38 @@ def resolve_paths(paths: Sequence[str]) -> list[str]:
     ``.git`` or ``.github`` are skipped). Raises ``ConfigError`` for a missing path or a
     folder without YAML files.
     """
+    files, problems = _resolve(paths)
+    if problems:
+        raise ConfigError(sort_problems(problems))
+    return files
+
+
+def load_config(paths: Sequence[str]) -> Config:
+    """Returns the checked, typed ``Config`` made of the files named by ``paths``.
+
+    Raises ``ConfigError`` carrying every problem (missing paths, unreadable or malformed
+    files, schema violations, semantic conflicts within and across files), sorted by file
+    and line.
+    """
+    files, problems = _resolve(paths)
+    roots: list[PosDict] = []
+    for file in files:
+        try:
+            data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(check_file(data, file))
+        if isinstance(data, PosDict):
+            roots.append(data)
+    problems.extend(check_semantics(roots))
+    if problems:
+        raise ConfigError(sort_problems(problems))
+    return build_config(roots, files)
+
+
+def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
+    """The files named by ``paths`` and the problems of the paths that name none."""
     if not paths:
         paths = [DEFAULT_FOLDER] if Path(DEFAULT_FOLDER).is_dir() else ["."]
     files: list[str] = []
@@ -52,37 +84,10 @@ def resolve_paths(paths: Sequence[str]) -> list[str]:
             files.append(given)
         else:
             problems.append(Problem.at(here, "no such file or folder"))
-    if problems:
-        raise ConfigError(sort_problems(problems))
     unique: dict[str, str] = {}
     for file in files:
         unique.setdefault(os.path.realpath(file), file)
-    return list(unique.values())
-
-
-def load_config(paths: Sequence[str]) -> Config:
-    """Returns the checked, typed ``Config`` made of the files named by ``paths``.
-
-    Raises ``ConfigError`` carrying every problem (unreadable or malformed files, schema
-    violations, semantic conflicts within and across files), sorted by file and line.
-    """
-    files = resolve_paths(paths)
-    problems: list[Problem] = []
-    roots: list[PosDict] = []
-    for file in files:
-        try:
-            data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-            continue
-        file_problems = check_file(data, file)
-        problems.extend(file_problems)
-        if isinstance(data, PosDict):
-            roots.append(data)
-    problems.extend(check_semantics(roots))
-    if problems:
-        raise ConfigError(sort_problems(problems))
-    return build_config(roots, files)
+    return list(unique.values()), problems
 
 
 def _yaml_below(folder: Path) -> list[str]:

@@ -66,6 +66,16 @@ def test_folder_means_sorted_yaml_below_it_skipping_hidden(tmp_path: Path) -> No
     assert [p.id for p in load_config([str(tmp_path)]).products] == ["b-prod", "a-prod"]
 
 
+def test_a_missing_path_does_not_hide_problems_of_the_others(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 2\n")
+    missing = str(tmp_path / "missing.yaml")
+    assert problems([missing, str(bad)]) == [
+        f"{bad}:1:10: version must be 1, not the number 2",
+        f"{missing}:1:1: no such file or folder",
+    ]
+
+
 def test_files_named_twice_are_read_once(tmp_path: Path) -> None:
     a = config_file(tmp_path, "a.yaml", product())
     assert resolve_paths([a, str(tmp_path), a]) == [a]
