@@ -1,0 +1,133 @@
+"""Against the sandbox served over HTTP: plan is read-only on the wire, and an apply cut
+off at any write converges on the next run with no duplicates."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from conftest import LMSState, Served, Workspace
+
+# Writes of a full apply of the small setup: PUT course CERT-W, POST three courses, the
+# catalog, its item, two groups, four enrollment batches, and one PUT of enrollments.
+WRITES = 13
+# Of those, the widget product's alone (every kind of write certops makes, once or twice):
+# PUT course, POST course, catalog, catalog item, group, two enrollment batches, PUT
+# enrollments. The cut-connection matrix runs on it to stay quick.
+WIDGET_WRITES = 8
+
+
+def writes(calls: list[dict]) -> list[str]:
+    return [
+        f"{c['method']} {c['path']}"
+        for c in calls
+        if c["method"] != "GET" and c["path"] != "/oauth2/token"
+    ]
+
+
+def assert_true_to_lms(ws: Workspace, state: LMSState, lines: list[dict]) -> None:
+    """Every change the audit log calls applied is really in the LMS."""
+    catalogs = {c for c, _ in state.catalog_items}
+    for line in lines:
+        if line["result"] != "applied":
+            continue
+        kind, _, rest = line["address"].partition(".")
+        if kind == "course":
+            assert rest in state.course_codes, line
+        elif kind == "group":
+            assert rest in state.group_names, line
+        elif kind == "catalog":
+            assert rest in catalogs, line
+        elif kind == "catalog_item":
+            catalog, _, course = rest.partition(".")
+            assert (catalog, course) in state.catalog_items, line
+        elif kind == "enrollment":
+            course, _, user = rest.partition(".")
+            assert state.status(course, user) == line["after"]["status"], line
+
+
+def assert_no_duplicates(state: LMSState) -> None:
+    for name, values in (
+        ("course", state.course_codes),
+        ("group", state.group_names),
+        ("catalog item", state.catalog_items),
+        ("enrollment", [(c, u) for c, u, _ in state.enrollments]),
+    ):
+        twice = [v for v, n in Counter(values).items() if n > 1]
+        assert not twice, f"duplicate {name}: {twice}"
+
+
+def test_plan_sends_nothing_but_reads(served: Served) -> None:
+    ws = served.ws
+    served.clear_calls()
+    for args in (("plan", "conf"), ("plan", "conf", "--format", "json", "--out", "p.json")):
+        ran = ws.run(*args)
+        assert ran.code == 0, ran.output
+    calls = served.calls()
+    assert calls, "the plan reached the served sandbox"
+    methods = Counter("POST token" if c["path"] == "/oauth2/token" else c["method"] for c in calls)
+    assert set(methods) == {"GET", "POST token"}, calls
+    assert methods["POST token"] == 2  # one token per run
+    assert all(c["status"] == 200 for c in calls)
+
+
+def test_status_and_ack_are_read_only_too(served: Served) -> None:
+    ws = served.ws
+    served.clear_calls()
+    assert ws.run("status", "alice", "--config", "conf").code in (0, 1)
+    assert ws.run("ack", "--config", "conf", "enrollment_rule.Certified: Widget courses").code == 0
+    assert writes(served.calls()) == []
+
+
+def test_full_apply_write_count(served: Served) -> None:
+    ws = served.ws
+    served.clear_calls()
+    ran = ws.run("apply", "conf", "--yes", "--product", "widget")
+    assert ran.code == 0, ran.output
+    assert len(writes(served.calls())) == WIDGET_WRITES, writes(served.calls())
+    served.clear_calls()
+    ran = ws.run("apply", "conf", "--yes")
+    assert ran.code == 0, ran.output
+    assert len(writes(served.calls())) == WRITES - WIDGET_WRITES, writes(served.calls())
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+@pytest.mark.parametrize("nth", range(1, WIDGET_WRITES + 1))
+def test_apply_cut_at_any_write_converges_without_duplicates(
+    served: Served, nth: int, mode: str
+) -> None:
+    ws = served.ws
+    served.faults(drop_write={"nth": nth, "mode": mode})
+    first = ws.run("apply", "conf", "--yes", "--product", "widget")
+    dropped = [c for c in served.calls() if c["status"] is None]
+    assert len(dropped) == 1, "the fault hit exactly one write"
+    # Whatever happened, the run says what was and was not done.
+    summary = [line for line in first.stdout.splitlines() if line.startswith("Apply: ")]
+    assert len(summary) == 1, first.output
+    assert "Traceback" not in first.output
+    assert first.code in (0, 1)
+    if first.code == 1:
+        assert "failed" in summary[0] or "not attempted" in summary[0]
+    assert_true_to_lms(ws, ws.lms_state(), ws.audit())
+
+    served.faults()
+    second = ws.run("apply", "conf", "--yes", "--product", "widget")
+    assert second.code == 0, second.output
+    after = json.loads(ws.run("plan", "conf", "--format", "json", "--product", "widget").stdout)
+    assert [c["action"] for c in after["changes"]] == ["manual"]
+    state = ws.lms_state()
+    assert_no_duplicates(state)
+    assert_true_to_lms(ws, state, ws.audit())
+    assert sorted(state.course_codes) == sorted(["W-101", "G-101", "CERT-W", "MOC-W-2026"])
+    assert state.catalog_items == [("SF-SYNC", "CERT-W")]
+    assert state.group_names == ["Certified: Widget"]
+    assert len(state.enrollments) == 8 + 5  # the dataset's, plus the five certops creates
+
+
+def test_lms_that_stops_answering_is_an_error_not_a_traceback(served: Served) -> None:
+    served.faults(error_503_share=1.0)
+    ran = served.ws.run("apply", "conf", "--yes")
+    assert ran.code == 1
+    assert "did not answer" in ran.stderr and "try again later" in ran.stderr
+    assert "Traceback" not in ran.output
