@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -26,43 +27,58 @@ from certops.sandbox.store import Store
 
 log = logging.getLogger("certops.sandbox")
 
+
+class IdConvertor(Convertor[int]):
+    """A path id: digits that fit SQLite's integers (longer ones are simply not found)."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
 ROUTES = [
     Route("/oauth2/token", token_endpoint, methods=["POST"]),
     # users
     Route("/manage/v1/user", users.list_users, methods=["GET"]),
-    Route("/manage/v1/user/{user_id:int}", users.view_user, methods=["GET"]),
+    Route("/manage/v1/user/{user_id:id}", users.view_user, methods=["GET"]),
     # courses
     Route("/learn/v1/courses", courses.list_courses, methods=["GET"]),
     Route("/learn/v1/courses", courses.create_course, methods=["POST"]),
-    Route("/learn/v1/courses/{course_id:int}", courses.view_course, methods=["GET"]),
-    Route("/learn/v1/courses/{course_id:int}", courses.update_course, methods=["PUT"]),
+    Route("/learn/v1/courses/{course_id:id}", courses.view_course, methods=["GET"]),
+    Route("/learn/v1/courses/{course_id:id}", courses.update_course, methods=["PUT"]),
     # catalogs
     Route("/learn/v1/catalog", catalogs.list_catalogs, methods=["GET"]),
     Route("/learn/v1/catalog/batch", catalogs.create_catalogs, methods=["POST"]),
     Route("/learn/v1/catalog/items/batch", catalogs.add_catalog_items, methods=["POST"]),
-    Route("/learn/v1/catalog/{catalog_id:int}", catalogs.view_catalog, methods=["GET"]),
+    Route("/learn/v1/catalog/{catalog_id:id}", catalogs.view_catalog, methods=["GET"]),
     # groups
     Route("/manage/v1/group", groups.list_groups, methods=["GET"]),
     Route("/manage/v1/group", groups.create_group, methods=["POST"]),
-    Route("/manage/v1/group/{group_id:int}", groups.view_group, methods=["GET"]),
-    Route("/manage/v1/group/{group_id:int}", groups.update_group, methods=["PUT"]),
-    Route("/manage/v1/group/{group_id:int}/members", groups.list_members, methods=["GET"]),
+    Route("/manage/v1/group/{group_id:id}", groups.view_group, methods=["GET"]),
+    Route("/manage/v1/group/{group_id:id}", groups.update_group, methods=["PUT"]),
+    Route("/manage/v1/group/{group_id:id}/members", groups.list_members, methods=["GET"]),
     # enrollments
     Route("/learn/v1/enrollments", enrollments.list_learn_enrollments, methods=["GET"]),
     Route("/learn/v1/enrollments", enrollments.enroll_many, methods=["POST"]),
     Route("/learn/v1/enrollments", enrollments.update_many, methods=["PUT"]),
     Route(
-        "/learn/v1/enrollments/{course_id:int}/{user_id:int}",
+        "/learn/v1/enrollments/{course_id:id}/{user_id:id}",
         enrollments.view_one,
         methods=["GET"],
     ),
     Route(
-        "/learn/v1/enrollments/{course_id:int}/{user_id:int}",
+        "/learn/v1/enrollments/{course_id:id}/{user_id:id}",
         enrollments.enroll_one,
         methods=["POST"],
     ),
     Route(
-        "/learn/v1/enrollments/{course_id:int}/{user_id:int}",
+        "/learn/v1/enrollments/{course_id:id}/{user_id:id}",
         enrollments.update_one,
         methods=["PUT"],
     ),

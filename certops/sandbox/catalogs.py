@@ -22,6 +22,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.state import store_of
+from certops.sandbox.values import like_pattern
 
 ITEM_COLUMNS = "c.id, c.code, c.name, c.visibility, c.enrollment_policy"
 SORT_ATTRS = {"id": "id", "catalogue_name": "name", "catalogue_description": "description"}
@@ -63,7 +64,7 @@ async def list_catalogs(request: Request) -> JSONResponse:
     where, args = "", ()
     search = params.get("search_text")
     if search:
-        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = like_pattern(search)
         where, args = " WHERE (name LIKE ? ESCAPE '\\' OR code LIKE ? ESCAPE '\\')", (like, like)
     columns = ("id",) if attr == "id" else (SORT_ATTRS[attr], "id")
     with store.read() as conn:

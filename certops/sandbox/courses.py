@@ -24,7 +24,14 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.state import store_of
-from certops.sandbox.values import parse_bool, parse_choice, parse_datetime, parse_int, show_date
+from certops.sandbox.values import (
+    like_pattern,
+    parse_bool,
+    parse_choice,
+    parse_datetime,
+    parse_int,
+    show_date,
+)
 
 COURSE_TYPES = ("elearning", "classroom", "webinar")
 STATUSES = {"published": 1, "under_maintenance": 0}
@@ -96,7 +103,7 @@ async def list_courses(request: Request) -> JSONResponse:
     where, args = "", ()
     search = params.get("search_text")
     if search:
-        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = like_pattern(search)
         where, args = " WHERE (name LIKE ? ESCAPE '\\' OR code LIKE ? ESCAPE '\\')", (like, like)
     with store.read() as conn:
         return list_response(

@@ -136,10 +136,18 @@ async def list_learn_enrollments(request: Request) -> JSONResponse:
         where,
         args,
     )
-    _in("c.code", query_list(params, "code_course"), where, args)
     _in("e.status", _status_filter(request), where, args)
-    from_where = FROM_JOINED + (" WHERE " + " AND ".join(where) if where else "")
+    codes = query_list(params, "code_course")
     with store.read() as conn:
+        if codes:
+            # Codes become ids first, so the course filter walks the primary key.
+            marks = ", ".join("?" for _ in codes)
+            sql = f"SELECT id FROM courses WHERE code IN ({marks}) AND code <> ''"
+            ids = [row[0] for row in conn.execute(sql, codes)]
+            _in("e.course_id", ids, where, args)
+            if not ids:
+                where.append("0")
+        from_where = FROM_JOINED + (" WHERE " + " AND ".join(where) if where else "")
         return list_response(
             request,
             conn,

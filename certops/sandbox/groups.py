@@ -26,7 +26,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.state import store_of
-from certops.sandbox.values import parse_bool, parse_int
+from certops.sandbox.values import like_pattern, parse_bool, parse_int
 
 CONDITION = "course_completed"
 
@@ -220,7 +220,7 @@ async def list_groups(request: Request) -> JSONResponse:
     where, args = "", ()
     search = request.query_params.get("search_text")
     if search:
-        where, args = " WHERE name LIKE ?", (f"%{search}%",)
+        where, args = " WHERE name LIKE ? ESCAPE '\\'", (like_pattern(search),)
 
     def item(row: tuple) -> dict[str, Any]:
         group_id, name, description, automatic, operator, count = row

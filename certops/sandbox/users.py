@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 
 from certops.sandbox.envelope import Order, Query, bad_request, list_response, not_found, ok
 from certops.sandbox.state import store_of
+from certops.sandbox.values import like_pattern
 
 USER_COLUMNS = "id, username, first_name, last_name, email, active, level, created_at, updated_at"
 SORT_ATTRS = {
@@ -53,7 +54,7 @@ async def list_users(request: Request) -> JSONResponse:
             where.append("(username = ? OR email = ?)")
             args.extend([search, search])
         else:
-            like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = like_pattern(search)
             where.append(
                 "(username LIKE ? ESCAPE '\\' OR first_name LIKE ? ESCAPE '\\'"
                 " OR last_name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"

@@ -108,19 +108,29 @@ def parse_bool(value: object) -> bool:
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER range
+
+
 def parse_int(value: object) -> int:
     """Returns an integer given as a number or a decimal string (Docebo sends both)."""
-    if isinstance(value, bool):
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    if number is None:
         raise ValueError(f"expected an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-    raise ValueError(f"expected an integer, got {value!r}")
+    if abs(number) > MAX_ID:
+        raise ValueError(f"{number} is out of range")
+    return number
+
+
+def like_pattern(text: str) -> str:
+    """Returns a SQL ``LIKE ... ESCAPE '\\'`` pattern matching ``text`` as a substring."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def parse_choice(value: object, choices: dict[str, int] | tuple[str, ...]) -> object:

@@ -261,3 +261,15 @@ async def test_batch_without_items_is_400(client):
         json={"items": [{}], "options": {"enroll_disabled_users": "perhaps"}},
     )
     assert bad_option.status_code == 400
+
+
+async def test_unknown_course_code_filter_is_an_empty_list(client):
+    data = (await client.get("/learn/v1/enrollments", params={"code_course[]": "NOPE"})).json()
+    assert data["data"]["items"] == [] and data["data"]["count"] == 0
+
+
+async def test_ids_beyond_integer_range(client):
+    assert (await client.get("/learn/v1/courses/99999999999999999999999")).status_code == 404
+    answer = await client.get("/learn/v1/enrollments", params={"id_user[]": "9" * 30})
+    assert answer.status_code == 400
+    assert "out of range" in answer.json()["message"]

@@ -176,3 +176,10 @@ async def test_course_sort_direction_quirk_and_search(client):
     assert ignored.json()["data"]["sort"] == [{"sort_attr": "id_course", "sort_dir": "asc"}]
     found = await client.get("/learn/v1/courses", params={"search_text": "maintenance"})
     assert [i["code"] for i in found.json()["data"]["items"]] == ["M-2026"]
+
+
+async def test_search_wildcards_are_literal(client):
+    answer = await client.get("/manage/v1/user", params={"search_text": "%"})
+    assert answer.json()["data"]["items"] == []
+    answer = await client.get("/learn/v1/courses", params={"search_text": "_"})
+    assert answer.json()["data"]["items"] == []
