@@ -38,7 +38,11 @@ _register()
 def main() -> None:
     """Console entry point: user-facing errors become a message and an exit code."""
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns the code of ``ctx.exit(n)`` instead of
+        # exiting; pass it on so every command's exit code reaches the shell.
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
