@@ -238,3 +238,34 @@ def test_demo_sandbox_loads_through_the_same_validation(tmp_path):
     store.close()
     assert cert == 0
     assert moc == (0, 0, 2, "2025-12-31 23:59:59")
+
+
+def test_writers_on_separate_connections_take_turns(empty_db):
+    """Two stores on one file (as `sandbox load` beside `sandbox serve`) never lose writes."""
+    import threading
+
+    from certops.config.model import Location
+    from certops.sandbox.dataset import load_into
+
+    def locate(path, key=False):
+        return Location("<test>", 1, 1)
+
+    errors: list[BaseException] = []
+
+    def writer(prefix: str) -> None:
+        store = Store(empty_db)
+        try:
+            for n in range(25):
+                load_into(store, {"users": [{"username": f"{prefix}{n}"}]}, locate)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _count(empty_db, "users") == 1 + 75
