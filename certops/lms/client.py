@@ -210,8 +210,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class OutcomeUnknown(Exception):
-    """A POST may or may not have taken effect (lost response); re-read before retrying."""
+class OutcomeUnknown(LMSUnavailableError):
+    """A POST may or may not have taken effect (lost response); re-read before retrying.
+
+    The writer always catches it and re-reads; it is an ``LMSError`` only so that a path
+    that forgot to would still end in a message, not a traceback.
+    """
 
 
 def _is_dns_failure(exc: BaseException) -> bool:
@@ -378,7 +382,9 @@ class _Http:
                     ) from None
                 not_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
                 if not idempotent and not not_sent:
-                    raise OutcomeUnknown(f"{endpoint}: {type(error).__name__}")
+                    raise OutcomeUnknown(
+                        f"{self.host}: the answer to {endpoint} was lost ({type(error).__name__})"
+                    )
                 last_problem = f"{type(error).__name__}: {self.redact(str(error)) or 'no detail'}"
                 delay = self.retry.backoff(attempt)
                 self._note(f"{endpoint}: {last_problem}; retrying in {delay:.1f} s")
@@ -391,7 +397,7 @@ class _Http:
                 continue
             if status in RETRY_STATUSES:
                 if status != 429 and not idempotent:
-                    raise OutcomeUnknown(f"{endpoint}: HTTP {status}")
+                    raise OutcomeUnknown(f"{self.host}: {endpoint} answered HTTP {status}")
                 last_problem = f"HTTP {status}"
                 if status == 429:
                     wait = _retry_after(response)
