@@ -211,11 +211,12 @@ class Executor:
         setup = [c for c in plan.changes if c.type not in (ChangeType.ENROLLMENT,)]
         enrollments = [c for c in plan.changes if c.type is ChangeType.ENROLLMENT]
         for change in setup:
-            if self.report.stopped:
-                self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
-                continue
+            # Manual steps are a person's job whether or not the run stopped.
             if change.action is Action.MANUAL:
                 self._record(change, Result.MANUAL, "; ".join(change.steps))
+                continue
+            if self.report.stopped:
+                self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
                 continue
             blocked = [a for a in _depends_on(change, codes) if a in self.missing]
             if blocked:

@@ -1,0 +1,131 @@
+"""The executor between planning and writing, on the real client and an in-process sandbox:
+what happens when the LMS changes under a run, or stops answering in the middle of one."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import FAST, Workspace
+
+from certops.apply import (
+    ApplyReport,
+    AuditLog,
+    AuditLogError,
+    Executor,
+    Result,
+    current_actor,
+    enrollment_key,
+)
+from certops.config import load_config
+from certops.live import read_live
+from certops.lms import connect
+from certops.lms.client import SandboxTransport
+from certops.plan.ack import AckFile
+from certops.plan.build import build_plan
+from certops.plan.jsonio import plan_digest
+from certops.plan.model import Action, Change, ChangeType
+from certops.sandbox import create_app
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def _admin(app: Any, method: str, path: str, body: Any = None) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        response = await client.request(method, f"/_sandbox/{path}", json=body)
+        response.raise_for_status()
+
+
+async def apply_with_interference(ws: Workspace, interfere: tuple[str, str, Any]) -> ApplyReport:
+    """Plans on one sandbox application, lets ``interfere`` happen, then applies the plan."""
+    app = create_app(ws.db)
+    config = load_config([str(ws.conf)])
+    connection = connect(ws.lms, writer=True, transport=SandboxTransport(app), retry=FAST)
+    async with connection as writer:
+        live = await read_live(writer, config)
+        planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
+        await _admin(app, *interfere)
+        digest = plan_digest(planned.plan.changes, AT)
+        audit = AuditLog(ws.root / "audit.jsonl", digest, "tester")
+        return await Executor(writer, planned.desired, live, audit=audit).run(planned.plan)
+
+
+def results(report: ApplyReport) -> dict[str, Result]:
+    return {o.change.address: o.result for o in report.outcomes}
+
+
+def test_failed_create_skips_only_what_needs_it(ws: Workspace) -> None:
+    # Someone creates MOC-W-2026 by hand between plan and apply (say, while the prompt waits).
+    race = {"courses": [{"code": "MOC-W-2026", "name": "made by hand"}]}
+    report = asyncio.run(apply_with_interference(ws, ("POST", "load", race)))
+    got = results(report)
+    assert got["course.MOC-W-2026"] is Result.FAILED
+    failed = next(o for o in report.outcomes if o.change.address == "course.MOC-W-2026")
+    assert "MOC-W-2026" in failed.message and "already used" in failed.message
+    for user in ("alice", "bob", "erin"):
+        assert got[f"enrollment.MOC-W-2026.{user}"] is Result.SKIPPED
+    skipped = next(o for o in report.outcomes if o.result is Result.SKIPPED)
+    assert skipped.message == "needs course.MOC-W-2026, which was not created"
+    # Everything else went ahead, including the other product and widget's certified course.
+    for address in ("course.CERT-W", "catalog_item.SF-SYNC.CERT-W", "enrollment.CERT-W.bob"):
+        assert got[address] is Result.APPLIED
+    assert got["course.MOC-G-2026"] is Result.APPLIED
+    assert got["enrollment_rule.Certified: Widget courses"] is Result.MANUAL
+    assert not report.ok
+    assert report.summary() == (
+        "Apply: 14 applied, 1 failed, 3 skipped, 1 manual (for a person to do)."
+    )
+    lines = ws.audit("audit.jsonl")
+    assert [x["address"] for x in lines if x["result"] == "failed"] == ["course.MOC-W-2026"]
+    assert len(lines) == 15  # applied and failed; skipped and manual are not LMS changes
+    # The next run plans from what is there now and converges.
+    assert ws.run("apply", "conf", "--yes").code == 0
+    assert ws.lms_state().status("MOC-W-2026", "erin") == "enrolled"
+
+
+def test_lms_gone_mid_run_stops_and_reports_the_rest_not_attempted(ws: Workspace) -> None:
+    report = asyncio.run(apply_with_interference(ws, ("PUT", "faults", {"error_503_share": 1.0})))
+    first = report.outcomes[0]
+    assert first.change.address == "course.CERT-G" and first.result is Result.FAILED
+    assert "did not" in first.message
+    assert report.stopped.startswith("stopped after an LMS error")
+    rest = [o.result for o in report.outcomes[1:] if o.change.action is not Action.MANUAL]
+    assert rest and set(rest) == {Result.NOT_ATTEMPTED}
+    assert results(report)["enrollment_rule.Certified: Widget courses"] is Result.MANUAL
+    assert "17 not attempted" in report.summary() and "1 failed" in report.summary()
+    assert ws.audit("audit.jsonl")[0]["result"] == "failed"
+
+
+def _enrollment(address: str) -> Change:
+    return Change(address, ChangeType.ENROLLMENT, Action.CREATE, "p")
+
+
+def test_enrollment_addresses_with_dots_split_on_the_known_course_code() -> None:
+    codes = ["MOC", "MOC.2026", "CERT"]
+    assert enrollment_key(_enrollment("enrollment.MOC.2026.j.doe"), codes) == (
+        "MOC.2026",
+        "j.doe",
+    )
+    assert enrollment_key(_enrollment("enrollment.CERT.a.b.c"), codes) == ("CERT", "a.b.c")
+    assert enrollment_key(_enrollment("enrollment.X.y"), codes) == ("X", "y")
+
+
+def test_actor_is_the_ci_user_then_the_login() -> None:
+    assert current_actor({"GITHUB_ACTOR": "octocat", "USER": "root"}) == "octocat"
+    assert current_actor({"GITLAB_USER_LOGIN": "gl", "USER": "root"}) == "gl"
+    assert current_actor({"USER": "jdoe"}) == "jdoe"
+    assert current_actor({"LOGNAME": "ops"}) == "ops"
+    # No variables at all (cron, containers): the account name, never empty.
+    assert current_actor({}).strip()
+
+
+def test_audit_log_refuses_a_folder_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "log").mkdir()
+    audit = AuditLog(tmp_path / "log", "sha256:x", "me")
+    with pytest.raises(AuditLogError, match=r"cannot write the audit log .*nothing was applied"):
+        audit.check_writable()
