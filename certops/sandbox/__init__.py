@@ -12,7 +12,7 @@ from pathlib import Path
 from certops.config.model import Location
 from certops.sandbox.app import create_app
 from certops.sandbox.dataset import LoadSummary, load_file_into, load_into
-from certops.sandbox.demo import demo_dataset
+from certops.sandbox.demo import DEMO_NOW, demo_dataset
 from certops.sandbox.faults import ConnectionDropped, FaultConfig
 from certops.sandbox.store import (
     DEFAULT_CLIENT_ID,
@@ -64,7 +64,8 @@ def init_sandbox(
         return LoadSummary()
     store = Store(db_path)
     try:
-        return load_into(store, demo_dataset(learners, seed), _no_location)
+        # The demo tenant's own timestamps stop where its history does.
+        return load_into(store, demo_dataset(learners, seed), _no_location, now=DEMO_NOW)
     finally:
         store.close()
 

@@ -295,10 +295,12 @@ def known_keys(conn: sqlite3.Connection) -> KnownKeys:
     )
 
 
-def load_into(store: Store, data: Any, locate: Locator) -> LoadSummary:
+def load_into(store: Store, data: Any, locate: Locator, *, now: str | None = None) -> LoadSummary:
     """Validates ``data`` and writes it in one transaction; returns what was written.
 
-    Raises ``ConfigError`` with every located problem, writing nothing, if it is invalid.
+    ``now`` (``YYYY-MM-DD HH:MM:SS``) stamps creation and update times; default: the
+    sandbox's now. Raises ``ConfigError`` with every located problem, writing nothing, if
+    the data is invalid.
     """
     with store.write() as conn:
         problems = validate_dataset(data, locate, known_keys(conn))
@@ -306,7 +308,7 @@ def load_into(store: Store, data: Any, locate: Locator) -> LoadSummary:
             raise ConfigError(problems)
         if not data:
             return LoadSummary()
-        return _write(conn, data, store.now_wire())
+        return _write(conn, data, now or store.now_wire())
 
 
 def _write(conn: sqlite3.Connection, data: dict[str, Any], now: str) -> LoadSummary:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 LATEST = datetime(2026, 11, 1, tzinfo=UTC)
+DEMO_NOW = "2026-11-01 00:00:00"  # creation/update stamps of the demo objects
 FIRST_NAMES = [
     "Ada",
     "Alan",

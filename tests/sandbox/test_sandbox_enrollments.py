@@ -273,3 +273,19 @@ async def test_ids_beyond_integer_range(client):
     answer = await client.get("/learn/v1/enrollments", params={"id_user[]": "9" * 30})
     assert answer.status_code == 400
     assert "out of range" in answer.json()["message"]
+
+
+async def test_batch_enrollment_date_and_enrollment_date_now(client):
+    await client.put("/_sandbox/clock", json={"now": "2026-04-01T10:00:00Z"})
+    rows = [{"course_code": "A-EXAM", "username": "bob", "enrollment_date": "2025-12-01 08:00:00"}]
+    await client.post("/learn/v1/enrollment/batch", json={"items": rows})
+    now_rows = [{**rows[0], "username": "erin"}]
+    await client.post(
+        "/learn/v1/enrollment/batch",
+        json={"items": now_rows, "options": {"enrollment_date_now": True}},
+    )
+    exam = await course_id(client, "A-EXAM")
+    items = await all_items(client, "/learn/v1/enrollments", **{"id_course[]": [exam]})
+    dates = {i["user_id"]: i["date_inscr"] for i in items}
+    assert dates[await user_id(client, "bob")] == "2025-12-01 08:00:00"
+    assert dates[await user_id(client, "erin")] == "2026-04-01 10:00:00"
