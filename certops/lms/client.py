@@ -1101,6 +1101,21 @@ def _display_address(lms: str) -> str:
     return lms.strip() if kind == "sandbox" else value
 
 
+ENV_CALLS_PER_HOUR = "CERTOPS_CALLS_PER_HOUR"
+
+
+def _calls_per_hour_from_env() -> int | None:
+    """The tenant's contractual call budget from ``CERTOPS_CALLS_PER_HOUR``, if set."""
+    text = os.environ.get(ENV_CALLS_PER_HOUR, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise LMSAddressError(
+            f"{ENV_CALLS_PER_HOUR}={text!r} is not a positive whole number of calls per hour"
+        )
+    return int(text)
+
+
 class Connection(AbstractAsyncContextManager):
     """``async with connect(...) as lms``: opens one HTTP client, closes it on exit."""
 
@@ -1118,6 +1133,8 @@ class Connection(AbstractAsyncContextManager):
     ) -> None:
         if max_in_flight < 1:
             raise LMSAddressError("max_in_flight must be at least 1")
+        if calls_per_hour is not None and calls_per_hour < 1:
+            raise LMSAddressError("calls_per_hour must be at least 1")
         self._lms = lms
         self._writer = writer
         self._max_in_flight = max_in_flight
@@ -1160,11 +1177,8 @@ class Connection(AbstractAsyncContextManager):
             headers={"Accept": "application/json", "User-Agent": "certops"},
             follow_redirects=False,
         )
-        budget = (
-            CallBudget(self._calls_per_hour, progress=self._progress)
-            if self._calls_per_hour
-            else None
-        )
+        per_hour = self._calls_per_hour or _calls_per_hour_from_env()
+        budget = CallBudget(per_hour, progress=self._progress) if per_hour else None
         http = _Http(
             _display_address(self._lms),
             client,
@@ -1200,6 +1214,7 @@ def connect(
     """A connection to ``lms`` (``https://...`` or ``sandbox:PATH``) for ``async with``.
 
     Yields a ``DoceboReader`` (no write methods), or a ``DoceboWriter`` with ``writer=True``.
+    ``calls_per_hour`` (else env ``CERTOPS_CALLS_PER_HOUR``) caps calls in any rolling hour.
     ``transport`` and ``credentials`` override the defaults (e.g. a served sandbox in tests);
     ``progress`` receives human-readable notes about waits and retries.
     """

@@ -128,3 +128,25 @@ def test_call_budget_waits_for_the_rolling_hour():
 
     asyncio.run(go())
     assert slept == [3600.0 - 30.0]
+
+
+def test_call_budget_from_the_environment_is_checked(monkeypatch):
+    monkeypatch.setenv("CERTOPS_CALLS_PER_HOUR", "lots")
+
+    async def go():
+        async with connect("https://t.docebosaas.com", credentials=Credentials("a", "secret")):
+            pass
+
+    with pytest.raises(LMSAddressError, match="CERTOPS_CALLS_PER_HOUR"):
+        asyncio.run(go())
+
+
+def test_call_budget_applies_to_real_calls(empty):
+    async def go():
+        async with empty.connect(calls_per_hour=1000) as lms:
+            await lms.list_courses()
+            budget = lms._http._budget
+            return budget.calls_per_hour, len(budget._sent)
+
+    limit, used = asyncio.run(go())
+    assert limit == 1000 and used == 2  # the token call counts too
