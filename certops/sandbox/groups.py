@@ -195,6 +195,8 @@ async def update_group(request: Request) -> JSONResponse:
             if rules[1] and not automatic:
                 raise bad_request("rule_sets", "only automatic groups (assign_rules=1) have rules")
             sets["rule_set_operator"], sets["rule_sets"] = rules[0], json.dumps(rules[1])
+        elif not automatic:
+            sets["rule_sets"] = "[]"  # a group made manual keeps its members, not its rules
         members = _user_ids(conn, body)
         if members is not None and automatic:
             raise bad_request("id_users", "members of an automatic group come from its rules")

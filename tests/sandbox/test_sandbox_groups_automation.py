@@ -304,3 +304,14 @@ async def test_sandbox_users_create_and_deactivate(client):
     bad = await client.post("/_sandbox/users", json={"username": "x", "active": "perhaps"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "active"
     assert (await client.post("/_sandbox/users", json={})).status_code == 400
+
+
+async def test_group_made_manual_keeps_members_and_drops_rules(client):
+    group_id = await _certified_group(client)
+    await client.put(f"/manage/v1/group/{group_id}", json={"assign_rules": 0})
+    view = (await client.get(f"/manage/v1/group/{group_id}")).json()["data"]
+    assert view["type"] == "manual" and view["rule_sets"] == []
+    assert await _members(client, group_id) == {"alice", "carol"}
+    await client.post("/_sandbox/progress", json={"user": "bob", "course": "A-102",
+                                                  "status": "completed"})  # fmt: skip
+    assert await _members(client, group_id) == {"alice", "carol"}
