@@ -4,16 +4,8 @@
 ``DoceboWriter``. Both speak to a Docebo tenant or to the sandbox through the same code.
 """
 
-from certops.lms.client import (
-    CallBudget,
-    Connection,
-    Credentials,
-    DoceboReader,
-    DoceboWriter,
-    RetryPolicy,
-    connect,
-    credentials_from_env,
-)
+from certops.lms.client import CallBudget, Credentials, RetryPolicy, credentials_from_env
+from certops.lms.docebo import Connection, DoceboReader, DoceboWriter, connect
 
 __all__ = [
     "CallBudget",

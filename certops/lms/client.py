@@ -1,11 +1,9 @@
-"""The Docebo client: transport, auth, paging, retries, and the reader and writer on top.
+"""The Docebo client's transport: auth, concurrency, rate limits, retries and paging.
 
 One ``httpx.AsyncClient`` per run, against a tenant over HTTPS or the sandbox application
 mounted in-process (``sandbox:PATH``): the same code path for both. Docebo's field names
-and formats live in ``certops.lms.wire``; this module only moves JSON.
-
-``DoceboReader`` has no mutating methods, and its HTTP channel is built read-only, so a
-reader cannot send anything but GET (and the token request) even by mistake.
+and formats live in ``certops.lms.wire``; the reader and writer that turn them into
+certops records live in ``certops.lms.docebo``. This module only moves JSON.
 """
 
 from __future__ import annotations
@@ -16,8 +14,8 @@ import random
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -27,7 +25,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from certops.lms import wire
-from certops.lms.api import EnrollmentUpdate, NewEnrollment
 from certops.lms.errors import (
     LMSAddressError,
     LMSConnectionError,
@@ -38,17 +35,6 @@ from certops.lms.errors import (
     LMSResponseError,
     LMSUnavailableError,
     ReadOnlyError,
-)
-from certops.lms.records import (
-    Catalog,
-    CatalogItem,
-    Course,
-    CourseSettings,
-    Enrollment,
-    Group,
-    GroupRule,
-    RowResult,
-    User,
 )
 
 Progress = Callable[[str], None]
@@ -132,7 +118,7 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials | 
     )
 
 
-def _missing_credentials_error() -> LMSCredentialsError:
+def missing_credentials_error() -> LMSCredentialsError:
     return LMSCredentialsError(
         f"no Docebo credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (and "
         f"{ENV_USERNAME}/{ENV_PASSWORD} for the password grant) in the environment"
@@ -231,7 +217,7 @@ def _is_dns_failure(exc: BaseException) -> bool:
 # --- the HTTP core ----------------------------------------------------------------------
 
 
-class _Http:
+class ApiSession:
     """Auth, concurrency cap, budget, back-off and retries over one ``httpx.AsyncClient``."""
 
     def __init__(
@@ -530,10 +516,10 @@ class _Http:
                 raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
 
 
-class _ReadChannel:
+class ReadChannel:
     """GET only: what a reader holds."""
 
-    def __init__(self, http: _Http) -> None:
+    def __init__(self, http: ApiSession) -> None:
         self._http = http
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -545,7 +531,7 @@ class _ReadChannel:
         return await self._http.paged(path, params, cursor=cursor)
 
 
-class _WriteChannel(_ReadChannel):
+class WriteChannel(ReadChannel):
     """GET, POST and PUT: what a writer holds."""
 
     async def post(self, path: str, body: Any) -> Any:
@@ -556,453 +542,8 @@ class _WriteChannel(_ReadChannel):
         return await self._http._send("PUT", path, body=body)
 
 
-def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+def chunked(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)] or []
-
-
-# --- reader -----------------------------------------------------------------------------
-
-
-class DoceboReader:
-    """Reads a Docebo tenant (or the sandbox) into certops records. Has no write methods."""
-
-    def __init__(self, http: _Http) -> None:
-        self._http = http
-        self._api = self._channel(http)
-        self.lms = http.lms
-        self._course_ids: dict[str, int] | None = None  # code → id
-        self._course_codes: dict[int, str] = {}
-        self._catalogs: dict[str, Catalog] | None = None
-        self._usernames: dict[int, str] = {}
-
-    @staticmethod
-    def _channel(http: _Http) -> _ReadChannel:
-        return _ReadChannel(http)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(lms={self.lms!r})"
-
-    @property
-    def call_counts(self) -> dict[str, int]:
-        """API calls sent so far (retries included), by ``METHOD path-template``."""
-        return dict(self._http.call_counts)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # --- users ------------------------------------------------------------------------
-
-    async def list_users(self) -> list[User]:
-        """Every user, sorted by username."""
-        items = await self._api.paged(wire.USERS, wire.user_list_params())
-        users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
-        users = list({u.id: u for u in users}.values())
-        self._usernames.update({u.id: u.username for u in users})
-        return users
-
-    async def find_user(self, login: str) -> User | None:
-        """The user whose username or e-mail equals ``login`` (case-insensitive), or None.
-
-        Asks for an exact match first (one small page); only if that finds nothing does it
-        fall back to the substring search, which is case-insensitive.
-        """
-        wanted = login.strip()
-        if not wanted:
-            return None
-        for full in (True, False):
-            items = await self._api.paged(wire.USERS, wire.user_list_params(wanted, full=full))
-            users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
-            for attribute in ("username", "email"):
-                for user in users:
-                    if getattr(user, attribute).lower() == wanted.lower():
-                        return user
-        return None
-
-    # --- courses ----------------------------------------------------------------------
-
-    async def list_courses(self) -> list[Course]:
-        """Every course from the list view (settings partial; ``get_course`` has them all)."""
-        items = await self._api.paged(wire.COURSES, wire.course_list_params())
-        courses = [wire.course_from_item(item, f"GET {wire.COURSES}") for item in items]
-        self._course_ids = {c.code: c.id for c in courses if c.code}
-        self._course_codes = {c.id: c.code for c in courses}
-        return courses
-
-    async def get_course(self, course_id: int) -> Course:
-        """One course with every setting certops manages."""
-        path = wire.course_path(course_id)
-        data = wire.data_of(await self._api.get(path), f"GET {path}")
-        course = wire.course_from_detail(data, f"GET {path}")
-        self._remember_course(course)
-        return course
-
-    def _remember_course(self, course: Course) -> None:
-        if self._course_ids is not None and course.code:
-            self._course_ids[course.code] = course.id
-        self._course_codes[course.id] = course.code
-
-    async def _course_index(self) -> dict[str, int]:
-        if self._course_ids is None:
-            await self.list_courses()
-        assert self._course_ids is not None
-        return self._course_ids
-
-    async def find_courses(self, codes: Iterable[str]) -> dict[str, Course]:
-        """Full detail of the courses with these codes that exist, keyed by code."""
-        wanted = set(codes)
-        await self.list_courses()  # fresh index: a course may have been created meanwhile
-        index = await self._course_index()
-        found = await asyncio.gather(
-            *(self.get_course(index[code]) for code in sorted(wanted) if code in index)
-        )
-        return {course.code: course for course in found}
-
-    async def _find_course_by_code(self, code: str) -> Course | None:
-        """Re-read one course by code from the server (no cache): used after a lost response."""
-        items = await self._api.paged(wire.COURSES, wire.course_list_params(code))
-        for item in items:
-            course = wire.course_from_item(item, f"GET {wire.COURSES}")
-            if course.code == code:
-                return await self.get_course(course.id)
-        return None
-
-    # --- catalogs ---------------------------------------------------------------------
-
-    async def list_catalogs(self) -> list[Catalog]:
-        """Every catalog."""
-        items = await self._api.paged(wire.CATALOGS)
-        catalogs = [wire.catalog_from_item(item, f"GET {wire.CATALOGS}") for item in items]
-        self._catalogs = {c.code: c for c in catalogs}
-        return catalogs
-
-    async def list_catalog_items(self, catalog_id: int) -> list[CatalogItem]:
-        """The items of one catalog."""
-        if self._catalogs is None or all(c.id != catalog_id for c in self._catalogs.values()):
-            await self.list_catalogs()
-        assert self._catalogs is not None
-        catalog = next((c for c in self._catalogs.values() if c.id == catalog_id), None)
-        if catalog is None:
-            raise LMSNotFoundError(f"{self._http.host} has no catalog with id {catalog_id}")
-        path = wire.catalog_path(catalog_id)
-        items = await self._api.paged(path)
-        return [wire.catalog_item_from(item, catalog, f"GET {path}") for item in items]
-
-    # --- groups -----------------------------------------------------------------------
-
-    async def list_groups(self) -> list[Group]:
-        """Every group (list view: ``rules`` is empty; ``get_group`` has them)."""
-        items = await self._api.paged(wire.GROUPS)
-        return [wire.group_from_item(item, f"GET {wire.GROUPS}") for item in items]
-
-    async def get_group(self, group_id: int) -> Group:
-        """One group with its rule sets; rule conditions name course codes."""
-        path = wire.group_path(group_id)
-        data = wire.data_of(await self._api.get(path), f"GET {path}")
-        sets = data.get("rule_sets") if isinstance(data, dict) else None
-        if sets and not self._course_codes:
-            await self.list_courses()
-        return wire.group_from_detail(data, self._course_codes.get, f"GET {path}")
-
-    # --- enrollments ------------------------------------------------------------------
-
-    async def list_enrollments(
-        self, course_ids: Sequence[int], user_ids: Sequence[int] | None = None
-    ) -> list[Enrollment]:
-        """Enrollments in these courses (optionally only these users), filtered server-side.
-
-        ``course_code`` and ``username`` are filled from courses and users this client has
-        already read; otherwise they are empty.
-        """
-        course_ids = sorted(set(course_ids))
-        if not course_ids or (user_ids is not None and not user_ids):
-            return []
-        user_chunks: list[Sequence[int] | None] = (
-            [None] if user_ids is None else _chunks(sorted(set(user_ids)), wire.FILTER_CHUNK)
-        )
-        calls = [
-            self._api.paged(wire.ENROLLMENTS_READ, wire.enrollment_filters(courses, users))
-            for courses in _chunks(course_ids, wire.FILTER_CHUNK)
-            for users in user_chunks
-        ]
-        endpoint = f"GET {wire.ENROLLMENTS_READ}"
-        found: dict[tuple[int, int], Enrollment] = {}
-        for items in await asyncio.gather(*calls):
-            for item in items:
-                e = wire.enrollment_from_item(item, endpoint)
-                found[(e.user_id, e.course_id)] = Enrollment(
-                    user_id=e.user_id,
-                    course_id=e.course_id,
-                    status=e.status,
-                    enrolled_at=e.enrolled_at,
-                    completed_at=e.completed_at,
-                    valid_from=e.valid_from,
-                    valid_until=e.valid_until,
-                    username=self._usernames.get(e.user_id, ""),
-                    course_code=self._course_codes.get(e.course_id, ""),
-                )
-        return sorted(found.values(), key=lambda e: (e.course_id, e.user_id))
-
-
-# --- writer -----------------------------------------------------------------------------
-
-
-class DoceboWriter(DoceboReader):
-    """A reader that also writes. Every write happens exactly once, even on lost responses."""
-
-    _api: _WriteChannel
-
-    @staticmethod
-    def _channel(http: _Http) -> _ReadChannel:
-        return _WriteChannel(http)
-
-    async def _settle(self, attempt: int) -> None:
-        # After a lost response, give the server a moment before reading what it did.
-        await asyncio.sleep(self._http.retry.backoff(attempt))
-
-    def _gave_up(self, what: str) -> LMSUnavailableError:
-        return LMSUnavailableError(
-            f"{self._http.host}: {what} did not get an answer after "
-            f"{self._http.retry.attempts} attempts (checked each time that it had not been "
-            "done); try again later"
-        )
-
-    # --- courses ----------------------------------------------------------------------
-
-    async def create_course(self, code: str, settings: CourseSettings) -> Course:
-        """Create a course; after a lost response it is re-read by code, never duplicated."""
-        body = wire.course_body(settings, code=code)
-        endpoint = f"POST {wire.COURSES}"
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(wire.COURSES, body)
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                existing = await self._find_course_by_code(code)
-                if existing is not None:
-                    return existing
-                continue
-            except LMSRequestError as exc:
-                if uncertain and exc.field == "code":
-                    existing = await self._find_course_by_code(code)
-                    if existing is not None:
-                        return existing
-                raise
-            return await self.get_course(wire.created_id(payload, "id_course", endpoint))
-        raise self._gave_up(f"creating course {code}")
-
-    async def update_course(self, course_id: int, settings: CourseSettings) -> None:
-        """Set every managed setting of a course (PUT is idempotent, so plainly retried)."""
-        await self._api.put(wire.course_path(course_id), wire.course_body(settings))
-
-    # --- catalogs ---------------------------------------------------------------------
-
-    async def create_catalog(self, code: str, name: str) -> Catalog:
-        """Create a catalog; after a lost response it is re-read by code, never duplicated."""
-        endpoint = f"POST {wire.CATALOG_BATCH}"
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(
-                    wire.CATALOG_BATCH, wire.catalog_batch_body(code, name)
-                )
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                existing = {c.code: c for c in await self.list_catalogs()}.get(code)
-                if existing is not None:
-                    return existing
-                continue
-            rows = wire.batch_rows(payload, endpoint)
-            row = rows[0] if rows else None
-            if row is not None and row.success:
-                catalog_id = wire.as_int(
-                    wire.require(row.raw, "catalogue_id", endpoint), "catalogue_id", endpoint
-                )
-                return Catalog(id=catalog_id, code=code, name=name)
-            existing = {c.code: c for c in await self.list_catalogs()}.get(code)
-            if uncertain and existing is not None:
-                return existing
-            raise LMSRequestError(
-                f"{self._http.host} did not create catalog {code}: "
-                + (row.message if row and row.message else "no row result")
-            )
-        raise self._gave_up(f"creating catalog {code}")
-
-    async def add_catalog_item(self, catalog_code: str, course_code: str) -> RowResult:
-        """Put a course in a catalog; a row error (e.g. already there) is a result, not raised."""
-        endpoint = f"POST {wire.CATALOG_ITEMS_BATCH}"
-        key = (catalog_code, course_code)
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(
-                    wire.CATALOG_ITEMS_BATCH,
-                    wire.catalog_item_batch_body(catalog_code, course_code),
-                )
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                if await self._in_catalog(catalog_code, course_code):
-                    return RowResult(index=0, ok=True, key=key)
-                continue
-            rows = wire.batch_rows(payload, endpoint)
-            if not rows:
-                raise LMSResponseError(f"unexpected response from {endpoint}: no row result")
-            row = rows[0]
-            if not row.success and uncertain and await self._in_catalog(catalog_code, course_code):
-                return RowResult(index=0, ok=True, key=key)  # our earlier attempt landed
-            return RowResult(index=0, ok=row.success, message=row.message, key=key)
-        raise self._gave_up(f"adding {course_code} to catalog {catalog_code}")
-
-    async def _in_catalog(self, catalog_code: str, course_code: str) -> bool:
-        catalog = {c.code: c for c in await self.list_catalogs()}.get(catalog_code)
-        if catalog is None:
-            return False
-        items = await self.list_catalog_items(catalog.id)
-        return any(i.item_code == course_code for i in items)
-
-    # --- groups -----------------------------------------------------------------------
-
-    async def _rule_ids(self, rules: Sequence[GroupRule]) -> list[list[int]]:
-        """Course codes in rules → Docebo course ids (the API's ``condition_value``)."""
-        index = await self._course_index()
-        missing = sorted({c for r in rules for c in r.completed_all if c not in index})
-        if missing:
-            await self.list_courses()  # refresh once: the course may be new in this run
-            index = await self._course_index()
-            missing = [c for c in missing if c not in index]
-        if missing:
-            raise LMSRequestError(
-                f"group rules name course(s) {', '.join(missing)} that do not exist in "
-                f"{self.lms}; create them first"
-            )
-        return [[index[code] for code in rule.completed_all] for rule in rules]
-
-    async def _find_group_by_name(self, name: str) -> Group | None:
-        match = next((g for g in await self.list_groups() if g.name == name), None)
-        return await self.get_group(match.id) if match else None
-
-    async def create_group(
-        self, name: str, description: str, rules: Sequence[GroupRule], operator: str
-    ) -> Group:
-        """Create an automatic group; a lost response is resolved by re-reading by name."""
-        body = wire.group_body(description, await self._rule_ids(rules), operator, name=name)
-        endpoint = f"POST {wire.GROUPS}"
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(wire.GROUPS, body)
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                existing = await self._find_group_by_name(name)
-                if existing is not None:
-                    return existing
-                continue
-            except LMSRequestError as exc:
-                if uncertain and exc.field == "name":
-                    existing = await self._find_group_by_name(name)
-                    if existing is not None:
-                        return existing
-                raise
-            return await self.get_group(wire.created_id(payload, "group_id", endpoint))
-        raise self._gave_up(f"creating group {name}")
-
-    async def update_group(
-        self, group_id: int, description: str, rules: Sequence[GroupRule], operator: str
-    ) -> None:
-        """Set a group's description and rules (PUT is idempotent, so plainly retried)."""
-        body = wire.group_body(description, await self._rule_ids(rules), operator)
-        await self._api.put(wire.group_path(group_id), body)
-
-    # --- enrollments ------------------------------------------------------------------
-
-    async def enroll(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
-        """Create enrollments in chunks, one chunk at a time; one ``RowResult`` per row."""
-        results: list[RowResult] = []
-        for start in range(0, len(rows), wire.ENROLL_CHUNK):
-            chunk = rows[start : start + wire.ENROLL_CHUNK]
-            for result in await self._enroll_chunk(chunk):
-                results.append(
-                    RowResult(
-                        index=start + result.index,
-                        ok=result.ok,
-                        message=result.message,
-                        key=result.key,
-                    )
-                )
-        return results
-
-    async def _enroll_chunk(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
-        endpoint = f"POST {wire.ENROLLMENT_BATCH}"
-
-        def key(i: int) -> tuple[str, str]:
-            return (str(rows[i].user_id), str(rows[i].course_id))
-
-        done: dict[int, RowResult] = {}
-        pending = list(range(len(rows)))
-        for attempt in range(self._http.retry.attempts):
-            if not pending:
-                break
-            try:
-                payload = await self._api.post(
-                    wire.ENROLLMENT_BATCH, wire.enroll_batch_body([rows[i] for i in pending])
-                )
-            except OutcomeUnknown:
-                # Some rows may have been written: read them back, resend only the rest.
-                await self._settle(attempt)
-                existing = await self.list_enrollments(
-                    [rows[i].course_id for i in pending], [rows[i].user_id for i in pending]
-                )
-                have = {(e.user_id, e.course_id) for e in existing}
-                for i in pending:
-                    if (rows[i].user_id, rows[i].course_id) in have:
-                        done[i] = RowResult(index=i, ok=True, key=key(i))
-                pending = [i for i in pending if i not in done]
-                continue
-            for row in wire.batch_rows(payload, endpoint):
-                if not 0 <= row.row_index < len(pending):
-                    raise LMSResponseError(
-                        f"unexpected response from {endpoint}: row_index {row.row_index} "
-                        f"out of range for {len(pending)} rows"
-                    )
-                i = pending[row.row_index]
-                done[i] = RowResult(index=i, ok=row.success, message=row.message, key=key(i))
-            for i in pending:
-                if i not in done:
-                    done[i] = RowResult(
-                        index=i, ok=False, message="no result for this row", key=key(i)
-                    )
-            pending = []
-        if pending:
-            raise self._gave_up(f"enrolling {len(pending)} learner(s)")
-        return [done[i] for i in range(len(rows))]
-
-    async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
-        """Set fields on existing enrollments of one course, in bulk; one result per user."""
-        endpoint = f"PUT {wire.ENROLLMENTS}"
-        results: list[RowResult] = []
-        users = list(update.user_ids)
-        for chunk in _chunks(users, wire.UPDATE_CHUNK):
-            payload = await self._api.put(
-                wire.ENROLLMENTS, wire.enrollment_update_body(update, chunk)
-            )
-            data = wire.data_of(payload, endpoint)
-            updated = wire.pair_rows(data, "updated", endpoint)
-            errors = wire.pair_rows(data, "errors", endpoint)
-            for user_id in chunk:
-                pair = (user_id, update.course_id)
-                key = (str(user_id), str(update.course_id))
-                index = len(results)
-                if pair in errors:
-                    results.append(RowResult(index, False, errors[pair] or "not updated", key))
-                elif pair in updated or not (updated or errors):
-                    results.append(RowResult(index, True, "", key))
-                else:
-                    results.append(RowResult(index, False, "no result for this row", key))
-        return results
 
 
 # --- connecting -------------------------------------------------------------------------
@@ -1027,7 +568,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _sandbox_module(path_text: str) -> Any:
+def sandbox_module(path_text: str) -> Any:
     """The sandbox package, after checking that the sandbox file exists."""
     try:
         import certops.sandbox as sandbox
@@ -1043,7 +584,7 @@ def _sandbox_module(path_text: str) -> Any:
 
 def sandbox_credentials(path_text: str) -> Credentials:
     """``DOCEBO_*`` credentials if any are set, else the ones the sandbox file stores."""
-    sandbox = _sandbox_module(path_text)
+    sandbox = sandbox_module(path_text)
     found = credentials_from_env()
     if found is None:
         found = _credentials_from_sandbox(sandbox.read_credentials(Path(path_text)), path_text)
@@ -1096,7 +637,7 @@ def parse_address(lms: str) -> tuple[str, str]:
     )
 
 
-def _display_address(lms: str) -> str:
+def display_address(lms: str) -> str:
     kind, value = parse_address(lms)
     return lms.strip() if kind == "sandbox" else value
 
@@ -1104,7 +645,7 @@ def _display_address(lms: str) -> str:
 ENV_CALLS_PER_HOUR = "CERTOPS_CALLS_PER_HOUR"
 
 
-def _calls_per_hour_from_env() -> int | None:
+def calls_per_hour_from_env() -> int | None:
     """The tenant's contractual call budget from ``CERTOPS_CALLS_PER_HOUR``, if set."""
     text = os.environ.get(ENV_CALLS_PER_HOUR, "").strip()
     if not text:
@@ -1114,117 +655,3 @@ def _calls_per_hour_from_env() -> int | None:
             f"{ENV_CALLS_PER_HOUR}={text!r} is not a positive whole number of calls per hour"
         )
     return int(text)
-
-
-class Connection(AbstractAsyncContextManager):
-    """``async with connect(...) as lms``: opens one HTTP client, closes it on exit."""
-
-    def __init__(
-        self,
-        lms: str,
-        *,
-        writer: bool,
-        max_in_flight: int,
-        calls_per_hour: int | None,
-        progress: Progress | None,
-        retry: RetryPolicy | None,
-        transport: httpx.AsyncBaseTransport | None,
-        credentials: Credentials | None,
-    ) -> None:
-        if max_in_flight < 1:
-            raise LMSAddressError("max_in_flight must be at least 1")
-        if calls_per_hour is not None and calls_per_hour < 1:
-            raise LMSAddressError("calls_per_hour must be at least 1")
-        self._lms = lms
-        self._writer = writer
-        self._max_in_flight = max_in_flight
-        self._calls_per_hour = calls_per_hour
-        self._progress = progress
-        self._retry = retry or RetryPolicy()
-        self._transport = transport
-        self._credentials = credentials
-        self.client: DoceboReader | None = None
-
-    @property
-    def call_counts(self) -> dict[str, int]:
-        """API calls sent by this connection, by ``METHOD path-template``."""
-        return self.client.call_counts if self.client else {}
-
-    async def open(self) -> DoceboReader:
-        """The reader or writer for this address (the caller must ``aclose`` it)."""
-        kind, where = parse_address(self._lms)
-        transport = self._transport
-        credentials = self._credentials
-        if kind == "sandbox":
-            base_url = "http://sandbox.invalid"
-            credentials = credentials or sandbox_credentials(where)
-            if transport is None:
-                transport = SandboxTransport(_sandbox_module(where).create_app(Path(where)))
-        else:
-            base_url = where
-        if credentials is None:
-            credentials = credentials_from_env()
-        if credentials is None:
-            raise _missing_credentials_error()
-        client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            timeout=TIMEOUT,
-            limits=httpx.Limits(
-                max_connections=self._max_in_flight,
-                max_keepalive_connections=self._max_in_flight,
-            ),
-            headers={"Accept": "application/json", "User-Agent": "certops"},
-            follow_redirects=False,
-        )
-        per_hour = self._calls_per_hour or _calls_per_hour_from_env()
-        budget = CallBudget(per_hour, progress=self._progress) if per_hour else None
-        http = _Http(
-            _display_address(self._lms),
-            client,
-            credentials,
-            allow_writes=self._writer,
-            max_in_flight=self._max_in_flight,
-            budget=budget,
-            retry=self._retry,
-            progress=self._progress,
-        )
-        self.client = DoceboWriter(http) if self._writer else DoceboReader(http)
-        return self.client
-
-    async def __aenter__(self) -> DoceboReader:
-        return await self.open()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-
-
-def connect(
-    lms: str,
-    *,
-    writer: bool = False,
-    max_in_flight: int = 4,
-    calls_per_hour: int | None = None,
-    progress: Progress | None = None,
-    retry: RetryPolicy | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    credentials: Credentials | None = None,
-) -> Connection:
-    """A connection to ``lms`` (``https://...`` or ``sandbox:PATH``) for ``async with``.
-
-    Yields a ``DoceboReader`` (no write methods), or a ``DoceboWriter`` with ``writer=True``.
-    ``calls_per_hour`` (else env ``CERTOPS_CALLS_PER_HOUR``) caps calls in any rolling hour.
-    ``transport`` and ``credentials`` override the defaults (e.g. a served sandbox in tests);
-    ``progress`` receives human-readable notes about waits and retries.
-    """
-    return Connection(
-        lms,
-        writer=writer,
-        max_in_flight=max_in_flight,
-        calls_per_hour=calls_per_hour,
-        progress=progress,
-        retry=retry,
-        transport=transport,
-        credentials=credentials,
-    )

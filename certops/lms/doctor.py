@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from certops.errors import LMSError
 from certops.lms import wire
-from certops.lms.client import Connection, DoceboReader, connect, parse_address
+from certops.lms.client import parse_address
+from certops.lms.docebo import Connection, DoceboReader, connect
 from certops.lms.errors import LMSCredentialsError, LMSNotFoundError
 
 

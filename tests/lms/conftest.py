@@ -17,7 +17,8 @@ import pytest
 import uvicorn
 
 from certops.lms import RetryPolicy, connect
-from certops.lms.client import Connection, SandboxTransport, sandbox_credentials
+from certops.lms.client import SandboxTransport, sandbox_credentials
+from certops.lms.docebo import Connection
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
 from certops.sandbox.faults import drop_to_asgi_abort
 

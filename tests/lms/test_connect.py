@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from certops.lms import CallBudget, Credentials, RetryPolicy, connect, credentials_from_env
-from certops.lms.client import DoceboReader, DoceboWriter, parse_address
+from certops.lms.client import parse_address
+from certops.lms.docebo import DoceboReader, DoceboWriter
 from certops.lms.errors import LMSAddressError, LMSCredentialsError
 
 
