@@ -52,6 +52,13 @@ def parse_datetime(value: object, *, end_of_day: bool = False) -> str | None:
             return _date_only(date.fromisoformat(text), end_of_day)
         except ValueError:
             raise ValueError(f"expected {DATETIME_EXPECTED}, got {value!r}") from None
+    if len(text) in (19, 20) and text[10] in "T " and (len(text) == 19 or text[19] in "Zz"):
+        # Fast path for the common UTC forms (large datasets): validate, then reformat.
+        try:
+            datetime.fromisoformat(text[:19])
+        except ValueError:
+            raise ValueError(f"expected {DATETIME_EXPECTED}, got {value!r}") from None
+        return f"{text[:10]} {text[11:19]}"
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         moment = datetime.fromisoformat(iso)
