@@ -145,6 +145,8 @@ class DoceboReader:
     async def find_courses(self, codes: Iterable[str]) -> dict[str, Course]:
         """Full detail of the courses with these codes that exist, keyed by code."""
         wanted = set(codes)
+        if not wanted:
+            return {}
         await self.list_courses()  # fresh index: a course may have been created meanwhile
         index = await self._course_index()
         found = await asyncio.gather(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certops.lms import wire
 from certops.lms.api import EnrollmentUpdate, NewEnrollment
@@ -171,3 +173,10 @@ def test_error_detail_reads_yii_and_oauth_shapes():
         {"message": "bad", "errors": [{"field": "code", "message": "taken"}]}
     ) == ("bad; taken", "code")
     assert wire.error_detail({"error": "invalid_grant", "error_description": "nope"})[0]
+
+
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)))
+def test_instants_round_trip_through_the_wire(moment):
+    instant = moment.replace(microsecond=0, tzinfo=UTC)
+    assert wire.parse_instant(wire.format_instant(instant), "f", EP) == instant
+    assert wire.parse_end_instant(wire.format_end_instant(instant), "f", EP) == instant

@@ -215,11 +215,11 @@ def test_update_enrollments_in_bulk(loaded):
 def test_writes_over_a_real_socket_with_dropped_connections(served, mode):
     async def go():
         sandbox = served.sandbox
-        await sandbox.faults(drop_write={"nth": 1, "mode": mode}, error_503_share=0.2, seed=8)
+        await sandbox.faults(drop_write={"nth": 1, "mode": mode}, seed=8, **HEAVY)
         async with served.connect(writer=True) as lms:
             course = await lms.create_course("MOC-SOCK", SETTINGS)
             users = [u for u in await lms.list_users() if u.active][:30]
-        await sandbox.faults(drop_write={"nth": 1, "mode": mode}, error_503_share=0.2, seed=9)
+        await sandbox.faults(drop_write={"nth": 1, "mode": mode}, seed=9, **HEAVY)
         async with served.connect(writer=True) as lms:
             results = await lms.enroll([NewEnrollment(u.id, course.id) for u in users])
         await sandbox.faults()
