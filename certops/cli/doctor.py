@@ -8,6 +8,7 @@ import sys
 import click
 
 from certops.cli.options import lms_option, resolve_lms
+from certops.lms import connect
 from certops.lms.doctor import Outcome, run_checks
 
 
@@ -19,7 +20,11 @@ def doctor(lms: str | None) -> None:
     Prints one line per check (ok, FAIL with the fix, warn, skipped); exits 1 if any fails.
     """
     address = resolve_lms(lms)
-    checks = asyncio.run(run_checks(address))
+
+    def note(message: str) -> None:
+        click.echo(f"certops: {message}", err=True)
+
+    checks = asyncio.run(run_checks(address, connector=lambda a: connect(a, progress=note)))
     for check in checks:
         line = f"{check.outcome.value:<7} {check.name}"
         if check.detail:
