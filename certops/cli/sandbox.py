@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -69,6 +70,8 @@ def init(
         )
     except CertopsError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     what = f"with the demo dataset ({summary})" if demo else "empty"
     click.echo(f"Created sandbox {path}, {what}.")
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
@@ -90,6 +93,8 @@ def load(file: str, db: str) -> None:
         raise click.exceptions.Exit(1) from None
     except CertopsError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     click.echo(f"Loaded {summary} into {db}.")
 
 
@@ -110,6 +115,8 @@ def reset(db: str, yes: bool) -> None:
         summary = reset_sandbox(db)
     except CertopsError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     click.echo(f"Reset {db} ({summary}).")
 
 
@@ -193,6 +200,8 @@ def serve(
         creds = read_credentials(db)
     except CertopsError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -278,8 +278,11 @@ def create_store_file(
             )
         for suffix in ("", "-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(target)
+    except (OSError, sqlite3.Error) as exc:
+        raise SandboxError(f"cannot create a sandbox at {target}: {exc}") from None
     try:
         conn.executescript(SCHEMA)
         now = to_wire(datetime.now(UTC))

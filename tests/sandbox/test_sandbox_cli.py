@@ -81,3 +81,11 @@ def test_init_rejects_negative_learners_and_empty_credentials(tmp_path: Path):
     result = CliRunner().invoke(cli, ["sandbox", "init", db, "--password", " "])
     assert result.exit_code == 2
     assert "--password" in result.output
+
+
+def test_init_where_no_file_can_be_made_is_a_message(tmp_path: Path):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a folder")
+    result = run("init", str(blocker / "s.db"))
+    assert result.exit_code == 1
+    assert "cannot create a sandbox" in result.output
