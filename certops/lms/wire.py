@@ -705,17 +705,20 @@ class EndpointUse:
     response: tuple[str, ...] = ()
 
 
+# Every list is read with these (cursor paging where the server offers it).
+_PAGING = ("page", "page_size", "get_cursor", "cursor")
+
 USED: tuple[EndpointUse, ...] = (
     EndpointUse(
         "GET",
         USERS,
-        params=("page", "page_size", "sort_attr", "sort_dir", "search_text", "match_type"),
+        params=(*_PAGING, "sort_attr", "sort_dir", "search_text", "match_type"),
         response=("user_id", "username", "email", "first_name", "last_name", "status"),
     ),
     EndpointUse(
         "GET",
         COURSES,
-        params=("page", "page_size", "sort_by", "sort_by_direction", "search_text"),
+        params=(*_PAGING, "sort_by", "sort_by_direction", "search_text"),
         response=(
             "id_course",
             "code",
@@ -783,13 +786,13 @@ USED: tuple[EndpointUse, ...] = (
     EndpointUse(
         "GET",
         CATALOGS,
-        params=("page", "page_size"),
+        params=_PAGING,
         response=("catalogue_id", "catalogue_code", "catalogue_name"),
     ),
     EndpointUse(
         "GET",
         CATALOGS + "/{id}",
-        params=("page", "page_size"),
+        params=_PAGING,
         response=("item_id", "item_code", "item_type"),
     ),
     EndpointUse("POST", CATALOG_BATCH, body=("items", "code", "name")),
@@ -799,7 +802,7 @@ USED: tuple[EndpointUse, ...] = (
     EndpointUse(
         "GET",
         GROUPS,
-        params=("page", "page_size"),
+        params=_PAGING,
         response=("group_id", "name", "description", "type", "rule_set_operator"),
     ),
     EndpointUse(
@@ -828,7 +831,7 @@ USED: tuple[EndpointUse, ...] = (
     EndpointUse(
         "GET",
         ENROLLMENTS_READ,
-        params=("course_id[]", "user_id[]", "page", "page_size", "get_cursor", "cursor"),
+        params=("course_id[]", "user_id[]", *_PAGING),
         response=(
             "user_id",
             "course_id",
