@@ -108,6 +108,13 @@ class _Planner:
         self.warnings: list[tuple[str, PlanWarning]] = []
         self.currently_certified = 0
         self.suspensions = 0
+        self._iso: dict[datetime, str] = {}  # the same few period instants, formatted once
+
+    def iso(self, instant: datetime) -> str:
+        text = self._iso.get(instant)
+        if text is None:
+            text = self._iso[instant] = iso(instant)
+        return text
 
     def live(self, facts: LearnerFacts, code: str) -> Enrollment | None:
         # A course that does not exist yet (created by this apply) has no enrollments,
@@ -196,25 +203,24 @@ class _Planner:
 
     def maintenance(self, facts: LearnerFacts, ob: Obligation) -> None:
         current = self.live(facts, ob.course)
-        reason = _obligation_reason(ob)
         if current is None:
             after = {
                 "status": EnrollmentStatus.ENROLLED.value,
-                "valid_from": iso(ob.opens_at),
-                "valid_until": iso(ob.deadline),
+                "valid_from": self.iso(ob.opens_at),
+                "valid_until": self.iso(ob.deadline),
             }
-            self.create(facts, ob.course, after, reason)
+            self.create(facts, ob.course, after, _obligation_reason(ob))
             return
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         if current.valid_from != ob.opens_at:
             before["valid_from"] = _iso_or_none(current.valid_from)
-            after["valid_from"] = iso(ob.opens_at)
+            after["valid_from"] = self.iso(ob.opens_at)
         if current.valid_until != ob.deadline:
             before["valid_until"] = _iso_or_none(current.valid_until)
-            after["valid_until"] = iso(ob.deadline)
+            after["valid_until"] = self.iso(ob.deadline)
         if after:
-            self.update(facts, ob.course, before, after, reason)
+            self.update(facts, ob.course, before, after, _obligation_reason(ob))
 
 
 def plan_enrollments(

@@ -171,6 +171,7 @@ class ProductRules:
     """
 
     product: Product
+    windows: tuple[tuple[datetime, datetime], ...]  # per period: (opens_at, due deadline)
     extensions: Mapping[str, Mapping[str, Extension]]  # username -> period id -> extension
     reinstatements: Mapping[str, tuple[Reinstatement, ...]]  # sorted by (at, reason)
     revocations: Mapping[str, tuple[Revocation, ...]]  # sorted by (at, reason)
@@ -196,6 +197,7 @@ class ProductRules:
             revocations.setdefault(rev.user, []).append(rev)
         return cls(
             product=product,
+            windows=tuple((p.opens_at, p.deadline) for p in product.maintenance.periods),
             extensions=MappingProxyType({u: MappingProxyType(m) for u, m in extensions.items()}),
             reinstatements=MappingProxyType(
                 {
@@ -221,12 +223,16 @@ def initial_certification(
     """
     best: tuple[datetime, str, tuple[str, ...]] | None = None
     for path in product.initial_paths:
-        if not path.all_of:
+        finished: datetime | None = None
+        for code in path.all_of:
+            instant = completions.get(code)
+            if instant is None or instant > t:
+                finished = None
+                break
+            if finished is None or instant > finished:
+                finished = instant
+        if finished is None:
             continue
-        done = [completions.get(code) for code in path.all_of]
-        if any(instant is None or instant > t for instant in done):
-            continue
-        finished = max(d for d in done if d is not None)
         # strictly earlier only: on a tie the first path in config order keeps it
         if best is None or finished < best[0]:
             best = (finished, path.name, path.all_of)
@@ -274,12 +280,14 @@ class _Replay:
         "state",
         "t",
         "vi",
+        "windows",
     )
 
     def __init__(self, rules: ProductRules, facts: LearnerFacts, t: datetime, c0: datetime) -> None:
         product = rules.product
         self.t = t
         self.periods = product.maintenance.periods
+        self.windows = rules.windows
         self.grace = timedelta(days=product.maintenance.new_learner_grace_days)
         self.late = product.maintenance.late_completion
         self.extensions = rules.extensions.get(facts.username, {})
@@ -309,11 +317,13 @@ class _Replay:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _deadline(self, period: Period) -> tuple[datetime, Extension | None]:
-        ext = self.extensions.get(period.id)
-        if ext is not None and ext.until > period.due:
-            return end_of_day(ext.until), ext
-        return period.deadline, None
+    def _deadline(self, index: int) -> tuple[datetime, Extension | None]:
+        due = self.windows[index][1]
+        if self.extensions:
+            ext = self.extensions.get(self.periods[index].id)
+            if ext is not None and ext.until > self.periods[index].due:
+                return end_of_day(ext.until), ext
+        return due, None
 
     def _note(self, at: datetime, reason: str) -> None:
         self.history.append(Transition(at, self.state, reason, note=True))
@@ -328,7 +338,7 @@ class _Replay:
             Obligation(
                 period=ob.period.id,
                 course=ob.period.course.code,
-                opens_at=ob.period.opens_at,
+                opens_at=self.windows[ob.index][0],
                 deadline=ob.deadline,
                 outcome=outcome,
                 met_at=met_at,
@@ -354,9 +364,8 @@ class _Replay:
     def _next_owed(self) -> tuple[int, datetime] | None:
         # The next period whose window is still open once the learner is free at `now`.
         while self.next_period < len(self.periods):
-            period = self.periods[self.next_period]
-            starts = max(self.now, period.opens_at)
-            if starts < self._deadline(period)[0]:
+            starts = max(self.now, self.windows[self.next_period][0])
+            if starts < self._deadline(self.next_period)[0]:
                 return self.next_period, starts
             self.next_period += 1  # window ended while not free to owe it: not owed
         return None
@@ -378,7 +387,7 @@ class _Replay:
                 if done is not None and done < ob.deadline:
                     found.append((max(done, ob.starts), _MET, done))
                 if ob.extension is not None and not ob.extension_noted:
-                    found.append((max(ob.period.deadline, ob.starts), _EXTENSION, None))
+                    found.append((max(self.windows[ob.index][1], ob.starts), _EXTENSION, None))
                 found.append((ob.deadline, _LAPSE, None))
         elif state is CertificationState.SUSPENDED:
             rein = self._next_reinstatement()
@@ -439,7 +448,7 @@ class _Replay:
 
     def _owe(self, index: int, at: datetime) -> None:
         period = self.periods[index]
-        deadline, ext = self._deadline(period)
+        deadline, ext = self._deadline(index)
         if deadline - self.start < self.grace:
             self.next_period = index + 1
             self._note(

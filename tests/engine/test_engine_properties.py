@@ -167,23 +167,23 @@ def live_learners(draw: st.DrawFn) -> list[LearnerFacts]:
 
 def apply(people: list[LearnerFacts], changes) -> list[LearnerFacts]:
     """What an LMS holds after doing exactly what the changes ask (the test's own model)."""
-    parse = {"valid_from": "valid_from", "valid_until": "valid_until"}
+    asked: dict[str, list] = {}
+    for change in changes:
+        _, code, username = change.address.split(".", 2)
+        asked.setdefault(username, []).append((code, change.after))
     result = []
     for person in people:
         live = dict(person.enrollments)
-        for change in changes:
-            _, code, username = change.address.split(".", 2)
-            if username != person.username:
-                continue
+        for code, after in asked.get(person.username, ()):
             current = live.get(code) or Enrollment(
                 person.user_id, IDS[code], EnrollmentStatus.ENROLLED, course_code=code
             )
             fields: dict[str, object] = {}
-            for key, value in change.after.items():
+            for key, value in after.items():
                 if key == "status":
                     fields["status"] = EnrollmentStatus(value)
-                else:
-                    fields[parse[key]] = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                else:  # valid_from / valid_until
+                    fields[key] = datetime.fromisoformat(value.replace("Z", "+00:00"))
             live[code] = dataclasses.replace(current, **fields)  # type: ignore[arg-type]
         result.append(dataclasses.replace(person, enrollments=live))
     return result
