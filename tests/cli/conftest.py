@@ -9,7 +9,6 @@ well under a second; the demo dataset is used only where its size matters.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import shutil
 import sys
@@ -34,6 +33,8 @@ from certops.sandbox.faults import drop_to_asgi_abort
 
 # Production retries with tiny delays: a dropped write is settled in milliseconds.
 FAST = RetryPolicy(attempts=6, base_delay=0.002, max_delay=0.02)
+# No second try: a lost write ends the run there (what an interrupted apply looks like).
+NO_RETRY = RetryPolicy(attempts=1, base_delay=0.002, max_delay=0.02)
 
 # Evaluated mid-2026: the 2026 periods are open, nobody is due yet.
 AT = "2026-06-01T00:00:00Z"
@@ -139,6 +140,7 @@ class Workspace:
 
     root: Path
     env: dict[str, str | None] = field(default_factory=dict)
+    retry: RetryPolicy = FAST  # what the CLI's connections use
 
     @property
     def db(self) -> Path:
@@ -193,6 +195,7 @@ class LMSState:
 
     course_codes: list[str]
     group_names: list[str]
+    catalog_codes: list[str]
     catalog_items: list[tuple[str, str]]
     enrollments: list[tuple[str, str, str]]  # (course code, username, status)
 
@@ -206,7 +209,8 @@ async def _read_state(lms: str, db: Path) -> LMSState:
         courses = await reader.list_courses()
         groups = await reader.list_groups()
         items = []
-        for catalog in await reader.list_catalogs():
+        catalogs = await reader.list_catalogs()
+        for catalog in catalogs:
             for item in await reader.list_catalog_items(catalog.id):
                 items.append((catalog.code, item.item_code))
         users = {u.id: u.username for u in await reader.list_users()}
@@ -215,6 +219,7 @@ async def _read_state(lms: str, db: Path) -> LMSState:
     return LMSState(
         course_codes=[c.code for c in courses],
         group_names=[g.name for g in groups],
+        catalog_codes=[c.code for c in catalogs],
         catalog_items=items,
         enrollments=[(codes[e.course_id], users[e.user_id], e.status.value) for e in enrollments],
     )
@@ -244,14 +249,17 @@ def _copy_db(source: Path, target: Path) -> None:
 def ws(tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A fresh workspace: small sandbox, both products' config, evaluated at ``AT``."""
     monkeypatch.chdir(tmp_path)
+    workspace = Workspace(tmp_path)
     # The CLI's connections keep production retry counts but use tiny delays.
-    monkeypatch.setattr(plan_module, "connect", functools.partial(connect, retry=FAST))
+    monkeypatch.setattr(
+        plan_module, "connect", lambda *args, **kw: connect(*args, retry=workspace.retry, **kw)
+    )
     _copy_db(template_db, tmp_path / ".certops" / "sandbox.db")
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "widget.yaml").write_text(WIDGET, encoding="utf-8")
     (conf / "gizmo.yaml").write_text(GIZMO, encoding="utf-8")
-    env: dict[str, str | None] = {
+    workspace.env = {
         "CERTOPS_AT": AT,
         "CERTOPS_LMS": None,
         "NO_COLOR": None,
@@ -264,7 +272,7 @@ def ws(tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch) -> Wo
         "GITLAB_USER_LOGIN": None,
         "BUILD_REQUESTEDFOR": None,
     }
-    return Workspace(tmp_path, env)
+    return workspace
 
 
 @dataclass
