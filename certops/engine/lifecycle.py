@@ -396,7 +396,7 @@ class _Replay:
             missed = self.lapsed
             if missed is not None:
                 done = self.course_done(missed.period.course.code)
-                reinstates = self.late is LateCompletion.REINSTATE
+                reinstates = self.late == LateCompletion.REINSTATE
                 if done is not None and (reinstates or not self.late_noted):
                     found.append((max(done, self.since), _REINSTATE, missed))
         elif state is CertificationState.REVOKED:
@@ -472,7 +472,7 @@ class _Replay:
             assert isinstance(what, _Open)
             done = self.course_done(what.period.course.code)
             assert done is not None
-            if self.late is not LateCompletion.REINSTATE:
+            if self.late != LateCompletion.REINSTATE:
                 self.late_noted = True
                 text = (
                     f"completed {what.period.course.code} late on {_day(done)} "

@@ -326,3 +326,12 @@ def test_safety_of_an_enrollment_plan_counts_completed_to_suspended() -> None:
         "widget-pro", "max_suspend_fraction", 0.3, 0.25
     )
     assert check_plan_safety(plan, Safety(0.25, 11)) is None
+
+
+def test_collect_facts_keeps_the_completed_one_of_duplicate_enrollments() -> None:
+    first = Enrollment(1, 101, COMPLETED, completed_at=at("2025-03-01"), course_code="WP-101")
+    other = Enrollment(1, 101, IN_PROGRESS, course_code="WP-101")
+    later = Enrollment(1, 101, COMPLETED, completed_at=at("2025-04-01"), course_code="WP-101")
+    for records in ([first, other, later], [later, other, first], [other, later, first]):
+        (got,) = collect_facts(product(), [User(1, "jdoe")], records, {})
+        assert got.enrollments["WP-101"] == first

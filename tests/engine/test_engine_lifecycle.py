@@ -427,3 +427,21 @@ def test_rules_built_for_another_product_are_not_used() -> None:
     stale = ProductRules.of(product())
     state = evaluate(revoked, facts(completions=CLASSIC_2025), at("2026-07-01"), rules=stale)
     assert state.state is REVOKED
+
+
+def test_a_completion_at_the_deadline_with_reinstate_lapses_and_reinstates_at_once() -> None:
+    learner = facts(completions={**CLASSIC_2025, "MOC-WP-2026": "2027-01-01T00:00:00"})
+    state = evaluate(product(late=LateCompletion.REINSTATE), learner, at("2027-01-01"))
+    assert (state.state, state.since, state.owes) == (CERTIFIED, at("2027-01-01"), "2027")
+    assert [(h.at, h.state) for h in state.history] == [
+        (C0, CERTIFIED),
+        (at("2027-01-01"), SUSPENDED),
+        (at("2027-01-01"), CERTIFIED),
+    ]
+    assert state.obligations[0].outcome is ObligationOutcome.LAPSED
+
+
+def test_a_configured_reinstatement_at_the_lapse_instant_applies() -> None:
+    config = product(reinstatements=(Reinstatement("jdoe", at("2027-01-01"), ""),))
+    state = evaluate(config, facts(completions=CLASSIC_2025), at("2027-01-01"))
+    assert (state.state, state.reason, state.owes) == (CERTIFIED, "reinstated", "2027")
