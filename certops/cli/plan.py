@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from certops.apply import AuditLog, Executor, Result, current_actor
+from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor
 from certops.cli.options import (
     at_option,
     color_enabled,
@@ -32,6 +32,7 @@ from certops.plan.model import Action, Plan
 from certops.plan.render import render_json, render_markdown, render_text
 
 FORMATS = ("text", "json", "markdown")
+SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
 
 
 def _stderr(message: str) -> None:
@@ -168,17 +169,31 @@ async def _apply(
         if writes:
             _confirm(yes)
             audit.check_writable()
-        executor = Executor(writer, planned.desired, live, progress=_stderr, audit=audit)
+        executor = Executor(
+            writer, planned.desired, live, progress=lambda m: _stderr(f"certops: {m}"), audit=audit
+        )
         report = await executor.run(plan_)
-    for outcome in report.outcomes:
-        if outcome.result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED):
-            _stderr(f"  {outcome.result.value}: {outcome.change.address}: {outcome.message}")
+    _show_problems(report, audit_path if writes else None)
     if report.stopped:
         _stderr(f"certops: {report.stopped}")
     click.echo(report.summary())
     if writes:
         _stderr(f"certops: audit log: {audit_path}")
     return report.ok
+
+
+def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
+    """Lists what failed, was skipped or not attempted on stderr; the first few of each
+    (thousands of rows failing for one reason would bury the reason), the rest counted."""
+    for result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED):
+        outcomes = [o for o in report.outcomes if o.result is result]
+        for outcome in outcomes[:SHOW_PROBLEMS]:
+            _stderr(f"  {result.value}: {outcome.change.address}: {outcome.message}")
+        if len(outcomes) > SHOW_PROBLEMS:
+            where = (
+                f" (every one is in {audit_path})" if audit_path and result is Result.FAILED else ""
+            )
+            _stderr(f"  ... and {len(outcomes) - SHOW_PROBLEMS} more {result.value}{where}")
 
 
 @click.command()

@@ -116,6 +116,7 @@ def test_apply_cut_at_any_write_converges_without_duplicates(
         assert ", 0 failed" not in summary[0], summary[0]
         assert nth == WIDGET_WRITES or "not attempted" in summary[0], summary[0]
         assert "stopped after an LMS error" in first.stderr
+        assert "\n  failed: " in first.stderr  # each problem named, with its address
     else:
         # A create whose answer was lost is found by re-reading it: nothing is left undone.
         assert mode == "after" and dropped[0]["method"] == "POST", first.output
