@@ -335,3 +335,33 @@ def test_collect_facts_keeps_the_completed_one_of_duplicate_enrollments() -> Non
     for records in ([first, other, later], [later, other, first], [other, later, first]):
         (got,) = collect_facts(product(), [User(1, "jdoe")], records, {})
         assert got.enrollments["WP-101"] == first
+
+
+def test_a_maintenance_enrollment_without_validity_gets_both_ends() -> None:
+    learner = facts(
+        completions=CLASSIC_2025,
+        enrollments=(enrollment("CERT-WP", COMPLETED), enrollment("MOC-WP-2026", IN_PROGRESS)),
+    )
+    plan = plan_enrollments(product(), [learner], IDS, at("2026-02-01"))
+    assert [(c.address, c.before, c.after) for c in plan.changes] == [
+        (
+            "enrollment.MOC-WP-2026.jdoe",
+            {"valid_from": None, "valid_until": None},
+            {"valid_from": "2026-01-01T00:00:00Z", "valid_until": "2027-01-01T00:00:00Z"},
+        )
+    ]
+
+
+def test_a_period_owed_before_a_revocation_still_gets_its_enrollment() -> None:
+    # first run after the revocation: the period was owed, so its history is recorded
+    revoked = product(revocations=(Revocation("jdoe", at("2026-06-01"), "misconduct"),))
+    learner = facts(completions=CLASSIC_2025, enrollments=(enrollment("CERT-WP", COMPLETED),))
+    plan = plan_enrollments(revoked, [learner], IDS, at("2026-07-01"))
+    assert [(c.address, c.action, c.reason) for c in plan.changes] == [
+        ("enrollment.CERT-WP.jdoe", Action.UPDATE, "revoked: misconduct"),
+        (
+            "enrollment.MOC-WP-2026.jdoe",
+            Action.CREATE,
+            "owed period 2026 until the certification was revoked",
+        ),
+    ]

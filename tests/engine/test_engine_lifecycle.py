@@ -445,3 +445,18 @@ def test_a_configured_reinstatement_at_the_lapse_instant_applies() -> None:
     config = product(reinstatements=(Reinstatement("jdoe", at("2027-01-01"), ""),))
     state = evaluate(config, facts(completions=CLASSIC_2025), at("2027-01-01"))
     assert (state.state, state.reason, state.owes) == (CERTIFIED, "reinstated", "2027")
+
+
+def test_a_second_revocation_while_revoked_changes_nothing() -> None:
+    twice = product(
+        revocations=(MISCONDUCT, Revocation("jdoe", at("2026-07-01"), "again")),
+    )
+    state = evaluate(twice, facts(completions=CLASSIC_2025), at("2026-08-01"))
+    assert (state.since, state.reason) == (at("2026-06-01"), "revoked: misconduct")
+    assert [h.state for h in state.history] == [CERTIFIED, REVOKED]
+
+
+def test_an_extension_of_an_unknown_period_is_ignored() -> None:
+    config = product(extensions=(Extension("jdoe", "1999", date(2030, 1, 1), "typo"),))
+    state = evaluate(config, facts(completions=CLASSIC_2025), at("2026-06-01"))
+    assert (state.deadline, state.obligations[0].extension) == (at("2027-01-01"), None)
