@@ -198,6 +198,7 @@ class LMSState:
     catalog_codes: list[str]
     catalog_items: list[tuple[str, str]]
     enrollments: list[tuple[str, str, str]]  # (course code, username, status)
+    users: list[str]
 
     def status(self, course: str, user: str) -> str | None:
         found = [s for c, u, s in self.enrollments if c == course and u == user]
@@ -222,6 +223,7 @@ async def _read_state(lms: str, db: Path) -> LMSState:
         catalog_codes=[c.code for c in catalogs],
         catalog_items=items,
         enrollments=[(codes[e.course_id], users[e.user_id], e.status.value) for e in enrollments],
+        users=sorted(users.values()),
     )
 
 
