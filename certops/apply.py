@@ -37,6 +37,8 @@ FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError)
 
 
 class Result(StrEnum):
+    """What became of one change in an apply run."""
+
     APPLIED = "applied"
     FAILED = "failed"
     SKIPPED = "skipped"  # a change it depends on failed
@@ -46,6 +48,8 @@ class Result(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """One change and what became of it; ``message`` says why when it was not applied."""
+
     change: Change
     result: Result
     message: str = ""
@@ -53,6 +57,8 @@ class Outcome:
 
 @dataclass(slots=True)
 class ApplyReport:
+    """Every change's outcome, in the order they were settled, and why the run stopped."""
+
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: str = ""  # why the run stopped early, if it did
 
@@ -62,6 +68,7 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing failed, was skipped or was left undone (exit code 0)."""
         return not any(
             o.result in (Result.FAILED, Result.SKIPPED, Result.NOT_ATTEMPTED) for o in self.outcomes
         )

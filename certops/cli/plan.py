@@ -229,7 +229,10 @@ def apply(
     expect = None
     if plan_file:
         saved = _read_plan(plan_file)
-        at, lms, products = _saved_scope(saved, at, lms, products)
+        ctx = click.get_current_context()
+        from_env = ctx.get_parameter_source("at") is click.core.ParameterSource.ENVIRONMENT
+        at_name = "CERTOPS_AT" if from_env else "--at"
+        at, lms, products = _saved_scope(saved, at, lms, products, at_name=at_name)
         expect = plan_digest(saved.changes, saved.at)
     config, acks = load(paths, products)
     ok = asyncio.run(
@@ -262,7 +265,12 @@ def _same_lms(a: str, b: str) -> bool:
 
 
 def _saved_scope(
-    saved: Plan, at: datetime | None, lms: str | None, products: tuple[str, ...]
+    saved: Plan,
+    at: datetime | None,
+    lms: str | None,
+    products: tuple[str, ...],
+    *,
+    at_name: str = "--at",
 ) -> tuple[datetime, str, tuple[str, ...]]:
     """The instant, LMS and products a saved plan was made for, checked against the options.
 
@@ -270,8 +278,9 @@ def _saved_scope(
     own products; options that say otherwise are a mistake, not an override."""
     if at is not None and at != saved.at:
         raise click.UsageError(
-            f"--at {iso_utc(at)} differs from the saved plan's instant {iso_utc(saved.at)}; "
-            "a saved plan is re-planned at its own instant (drop --at, or plan again)"
+            f"{at_name} {iso_utc(at)} differs from the saved plan's instant "
+            f"{iso_utc(saved.at)}; a saved plan is re-planned at its own instant "
+            f"(drop {at_name}, or plan again)"
         )
     if lms and not _same_lms(lms, saved.lms):
         raise click.UsageError(

@@ -71,6 +71,8 @@ def test_options_that_contradict_the_saved_plan_are_refused(ws: Workspace) -> No
     at = ws.run("apply", "--plan", "plan.json", "conf", "--yes", "--at", "2026-07-01")
     assert at.code == 1
     assert "differs from the saved plan's instant 2026-06-01T00:00:00Z" in at.stderr
+    from_env = ws.run("apply", "--plan", "plan.json", "conf", "--yes", CERTOPS_AT="2026-07-01")
+    assert from_env.code == 1 and "CERTOPS_AT 2026-07-01T00:00:00Z differs" in from_env.stderr
     # The same instant, spelled another way, is fine.
     same = ws.run("apply", "--plan", "plan.json", "conf", "--yes", "--at", "2026-06-01")
     assert same.code == 0, same.output
