@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 
-from conftest import Workspace
+from conftest import FAST, Workspace
+
+from certops.lms import connect
+from certops.lms.api import EnrollmentUpdate
+from certops.lms.records import EnrollmentStatus, GroupRule
 
 SETUP_ADDRESSES = [
     "course.CERT-G",
@@ -266,3 +272,45 @@ def test_bad_input_is_a_message_not_a_traceback(ws: Workspace) -> None:
     assert out_dir.code == 1 and "cannot save the plan to conf" in out_dir.stderr
     for ran in (bad_at, bad_format, no_args, out_dir):
         assert "Traceback" not in ran.output
+
+
+def test_drift_made_by_hand_is_planned_and_put_back(ws: Workspace) -> None:
+    """After setup, an admin edits things in the LMS; the next plan shows exactly that, the
+    apply undoes it, and the plan after is clean again."""
+    assert ws.run("apply", "conf", "--yes").code == 0
+    ws.run("ack", "--config", "conf", "enrollment_rule.Certified: Widget courses")
+
+    async def drift() -> None:
+        async with connect(ws.lms, writer=True, retry=FAST) as admin:
+            courses = await admin.find_courses(["MOC-W-2026", "W-101", "G-101"])
+            moc = courses["MOC-W-2026"]
+            await admin.update_course(
+                moc.id, replace(moc.settings, published=False, soft_deadline=True)
+            )
+            group = next(g for g in await admin.list_groups() if g.name == "Certified: Gizmo")
+            full = await admin.get_group(group.id)
+            rules = [GroupRule(("W-101",)), GroupRule(("G-101",))]
+            await admin.update_group(group.id, full.description, rules, "ANY")
+            users = {u.username: u.id for u in await admin.list_users()}
+            cert = await admin.find_courses(["CERT-W"])
+            await admin.update_enrollments(
+                EnrollmentUpdate(
+                    cert["CERT-W"].id, (users["bob"],), status=EnrollmentStatus.SUSPENDED
+                )
+            )
+
+    asyncio.run(drift())
+    data = plan_json(ws)
+    changes = {c["address"]: c for c in data["changes"]}
+    assert sorted(changes) == [
+        "course.MOC-W-2026",
+        "enrollment.CERT-W.bob",
+        "group.Certified: Gizmo",
+    ]
+    assert changes["course.MOC-W-2026"]["before"] == {"published": False, "soft_deadline": True}
+    assert changes["group.Certified: Gizmo"]["after"]["rules"] == [["G-101"]]
+    assert changes["enrollment.CERT-W.bob"]["after"] == {"status": "completed"}
+    ran = ws.run("apply", "conf", "--yes")
+    assert ran.code == 0, ran.output
+    assert "Apply: 3 applied, 0 failed" in ran.stdout
+    assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
