@@ -204,12 +204,17 @@ def test_demo_dataset_is_deterministic_and_fits_the_examples():
     assert len(users) == 203
     assert 3 <= sum(not u["active"] for u in users.values()) <= 10
     codes = {c["code"] for c in data["courses"]}
-    assert codes == {"WP-101", "WP-102", "WP-EXAM", "GM-101", "SP-101", "MOC-WP-2025"}
+    assert codes == {"WP-101", "WP-102", "WP-EXAM", "GM-101", "SP-101", "MOC-WP-2025"} | {
+        "MOC-WP-2026",
+        "MOC-GM-2026",
+        "MOC-SP-2026",
+    }
     assert data["catalogs"][0]["code"] == "SF-SYNC"
     assert data["catalogs"][0]["name"] == "Salesforce Sync"
     enrollments = data["enrollments"]
     stamps = [e[k] for e in enrollments for k in ("enrolled_at", "completed_at") if k in e]
-    assert max(stamps) <= "2026-11-01T23:59:59Z"
+    assert max(stamps) <= "2026-11-20T17:00:00Z"
+    assert max(stamps) >= "2026-11-01"  # the 2026 maintenance goes on into November
     completions = [e for e in enrollments if e["status"] == "completed"]
     assert {e["completed_at"][:4] for e in completions} >= {"2023", "2024", "2025", "2026"}
     moc = [e for e in enrollments if e["course"] == "MOC-WP-2025"]
