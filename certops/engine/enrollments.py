@@ -203,6 +203,20 @@ class _Planner:
 
     def maintenance(self, facts: LearnerFacts, ob: Obligation) -> None:
         current = self.live(facts, ob.course)
+        if current is None and ob.outcome is not ObligationOutcome.OUTSTANDING:
+            # A period that is already closed (lapsed, or cut short by a revocation) gets no
+            # new enrollment: it could not be taken any more, and Docebo would still send
+            # the learner an enrollment notice for it.
+            if ob.outcome is not ObligationOutcome.MET:
+                skip = Skip(
+                    self.product.id,
+                    _address(ob.course, facts.username),
+                    f"period {ob.period} is closed ({ob.outcome.value}); no enrollment created",
+                )
+                self.skipped.append(
+                    (self.rank.get(ob.course, len(self.rank)), facts.username, skip)
+                )
+            return
         if current is None:
             after = {
                 "status": EnrollmentStatus.ENROLLED.value,

@@ -160,8 +160,17 @@ def test_a_deactivated_learner_is_updated_but_never_newly_enrolled() -> None:
         Skip(
             "widget-pro",
             "enrollment.MOC-WP-2026.jdoe",
-            "jdoe is deactivated: no new enrollment in MOC-WP-2026 (owed period 2026: "
-            "did not complete MOC-WP-2026 by 2026-12-31 (UTC))",
+            "period 2026 is closed (lapsed); no enrollment created",
+        ),
+    )
+    owing = plan_enrollments(product(), [learner], IDS, at("2026-06-01"))
+    assert owing.changes == ()
+    assert owing.skipped == (
+        Skip(
+            "widget-pro",
+            "enrollment.MOC-WP-2026.jdoe",
+            "jdoe is deactivated: no new enrollment in MOC-WP-2026 (owes period 2026: "
+            "complete MOC-WP-2026 by 2026-12-31 (UTC))",
         ),
     )
     newcomer = facts(completions=CLASSIC_2025, active=False)
@@ -352,16 +361,18 @@ def test_a_maintenance_enrollment_without_validity_gets_both_ends() -> None:
     ]
 
 
-def test_a_period_owed_before_a_revocation_still_gets_its_enrollment() -> None:
-    # first run after the revocation: the period was owed, so its history is recorded
+def test_a_period_closed_by_a_revocation_gets_no_new_enrollment() -> None:
+    # first run after the revocation: the period can no longer be taken, so no enrollment
+    # (and no enrollment notice) is created for it; the plan says so
     revoked = product(revocations=(Revocation("jdoe", at("2026-06-01"), "misconduct"),))
     learner = facts(completions=CLASSIC_2025, enrollments=(enrollment("CERT-WP", COMPLETED),))
     plan = plan_enrollments(revoked, [learner], IDS, at("2026-07-01"))
     assert [(c.address, c.action, c.reason) for c in plan.changes] == [
         ("enrollment.CERT-WP.jdoe", Action.UPDATE, "revoked: misconduct"),
+    ]
+    assert [(s.address, s.reason) for s in plan.skipped] == [
         (
             "enrollment.MOC-WP-2026.jdoe",
-            Action.CREATE,
-            "owed period 2026 until the certification was revoked",
-        ),
+            "period 2026 is closed (revoked); no enrollment created",
+        )
     ]
