@@ -9,8 +9,9 @@ after this module is pure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from certops.config.model import Config, Product
 from certops.engine.facts import LearnerFacts, collect_facts
@@ -19,6 +20,7 @@ from certops.lms.api import LMSReader
 from certops.lms.records import Course, Enrollment, Group, User
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 def initial_codes(product: Product) -> list[str]:
@@ -73,6 +75,16 @@ class LiveSnapshot:
         return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
 
 
+async def _together(reads: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``reads`` run concurrently, in order. Every read is awaited to the
+    end before the first error is raised, so no orphan task outlives the connection."""
+    results = await asyncio.gather(*reads, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)  # type: ignore[arg-type]  # no exceptions left
+
+
 async def read_live(
     reader: LMSReader, config: Config, progress: Progress | None = None
 ) -> LiveSnapshot:
@@ -84,7 +96,7 @@ async def read_live(
     course_ids = {c.code: c.id for c in listed if c.code in named}
     managed = sorted({code for p in config.products for code in managed_codes(p)} & set(course_ids))
     # Detail reads are independent: send them together (the client caps calls in flight).
-    details = await asyncio.gather(*(reader.get_course(course_ids[code]) for code in managed))
+    details = await _together(reader.get_course(course_ids[code]) for code in managed)
     detailed: dict[str, Course] = dict(zip(managed, details, strict=True))
 
     catalogs: dict = {}
@@ -100,7 +112,7 @@ async def read_live(
     say("reading groups")
     group_names = {p.group.name for p in config.products}
     named_groups = [g for g in await reader.list_groups() if g.name in group_names]
-    found = await asyncio.gather(*(reader.get_group(g.id) for g in named_groups))
+    found = await _together(reader.get_group(g.id) for g in named_groups)
     groups: dict[str, Group] = {g.name: full for g, full in zip(named_groups, found, strict=True)}
 
     say("reading users")
