@@ -11,6 +11,7 @@ record. Manual changes are never "done" by certops: they are reported as such.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -31,6 +32,8 @@ from certops.lms.records import EnrollmentStatus, GroupRule
 from certops.plan.model import Action, Change, ChangeType, Plan
 
 Progress = Callable[[str], None]
+
+INTERRUPTED_IN_FLIGHT = "interrupted while in flight: it may or may not have been applied"
 
 # Errors after which nothing else can succeed: stop, report the rest as not attempted.
 FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError)
@@ -255,6 +258,15 @@ class Executor:
         except LMSError as exc:
             for change in changes:
                 self._record(change, Result.FAILED, str(exc))
+            return None
+        except asyncio.CancelledError:
+            # Ctrl-C: the call in flight may or may not have reached the LMS. Say so, stop,
+            # and let the run end with its summary instead of a traceback.
+            settled = {id(o.change) for o in self.report.outcomes}
+            for change in changes:
+                if id(change) not in settled:
+                    self._record(change, Result.FAILED, INTERRUPTED_IN_FLIGHT)
+            self.report.stopped = "interrupted (Ctrl-C); run plan to see what remains"
             return None
         return result if result is not None else []
 

@@ -129,3 +129,32 @@ def test_audit_log_refuses_a_folder_in_the_way(tmp_path: Path) -> None:
     audit = AuditLog(tmp_path / "log", "sha256:x", "me")
     with pytest.raises(AuditLogError, match=r"cannot write the audit log .*nothing was applied"):
         audit.check_writable()
+
+
+async def _apply_cancelled_mid_write(ws: Workspace) -> ApplyReport:
+    """Applies with a slow LMS and cancels the run (as Ctrl-C does) during the first write."""
+    app = create_app(ws.db)
+    config = load_config([str(ws.conf)])
+    connection = connect(ws.lms, writer=True, transport=SandboxTransport(app), retry=FAST)
+    async with connection as writer:
+        live = await read_live(writer, config)
+        planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
+        await _admin(app, "PUT", "faults", {"latency_ms": 400})
+        run = asyncio.create_task(Executor(writer, planned.desired, live).run(planned.plan))
+        await asyncio.sleep(0.1)
+        run.cancel()
+        return await run
+
+
+def test_interrupted_apply_ends_with_a_report_not_a_traceback(ws: Workspace) -> None:
+    report = asyncio.run(_apply_cancelled_mid_write(ws))
+    first = report.outcomes[0]
+    assert first.result is Result.FAILED
+    assert first.message == "interrupted while in flight: it may or may not have been applied"
+    assert report.stopped.startswith("interrupted")
+    rest = {o.result for o in report.outcomes[1:] if o.change.action is not Action.MANUAL}
+    assert rest == {Result.NOT_ATTEMPTED}
+    assert not report.ok
+    # What did or did not happen, the next run plans from the LMS and converges.
+    assert ws.run("apply", "conf", "--yes").code == 0
+    assert ws.run("plan", "conf", "--detailed-exitcode").stdout.count("+") == 0
