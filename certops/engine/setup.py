@@ -236,6 +236,18 @@ def desired_setup(config: Config, t: datetime) -> DesiredSetup:
                 )
                 continue
             courses[course.code] = course
+        periods = product.maintenance.periods
+        if periods and all(p.deadline <= t for p in periods):
+            last = max(periods, key=lambda p: p.deadline)
+            warnings.append(
+                PlanWarning(
+                    product.id,
+                    f"every maintenance period has ended (the last, {last.id}, was due "
+                    f"{last.due.isoformat()}): nobody owes maintenance any more and the "
+                    f"enrollment rule still points at {last.course.code}; add the next period",
+                    f"course.{last.course.code}",
+                )
+            )
         for path in product.initial_paths:
             for code in path.all_of:
                 users = initial.setdefault(str(code), [])

@@ -447,3 +447,21 @@ def test_end_instants_shown_by_docebo_at_the_last_second_are_the_deadline() -> N
         moc, settings=dataclasses.replace(moc.settings, date_end=last_second)
     )
     assert diff_setup(desired, dataclasses.replace(live, courses=courses)) == []
+
+
+def test_a_warning_once_every_period_has_ended() -> None:
+    one_year = widget_pro(maintenance=Maintenance(periods=(period(2026),)))
+    assert (
+        desired_setup(config(one_year), datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)).warnings
+        == ()
+    )
+    ended = desired_setup(config(one_year), T_2027).warnings
+    assert [(w.product, w.address, w.message) for w in ended] == [
+        (
+            "widget-pro",
+            "course.MOC-WP-2026",
+            "every maintenance period has ended (the last, 2026, was due 2026-12-31): nobody "
+            "owes maintenance any more and the enrollment rule still points at MOC-WP-2026; "
+            "add the next period",
+        )
+    ]
