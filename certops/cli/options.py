@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,3 +81,37 @@ def color_enabled(no_color: bool) -> bool:
     if no_color or os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How hard certops may press the LMS (passed to ``certops.lms.connect``)."""
+
+    max_in_flight: int = 4
+    calls_per_hour: int | None = None  # None: the client reads CERTOPS_CALLS_PER_HOUR
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        return {"max_in_flight": self.max_in_flight, "calls_per_hour": self.calls_per_hour}
+
+
+def limits_options(f: Callable) -> Callable:
+    """``--max-in-flight`` and ``--calls-per-hour`` (make a ``Limits`` of them)."""
+
+    f = click.option(
+        "--calls-per-hour",
+        type=click.IntRange(min=1),
+        envvar="CERTOPS_CALLS_PER_HOUR",
+        default=None,
+        help="Never make more API calls than this in any hour (a tenant's contractual "
+        "limit). Env: CERTOPS_CALLS_PER_HOUR.",
+    )(f)
+    f = click.option(
+        "--max-in-flight",
+        type=click.IntRange(min=1, max=32),
+        envvar="CERTOPS_MAX_IN_FLIGHT",
+        default=4,
+        show_default=True,
+        help="API requests in flight at once (writes are always one at a time). "
+        "Env: CERTOPS_MAX_IN_FLIGHT.",
+    )(f)
+    return f

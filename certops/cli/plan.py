@@ -12,8 +12,10 @@ import click
 
 from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor
 from certops.cli.options import (
+    Limits,
     at_option,
     color_enabled,
+    limits_options,
     lms_option,
     now_utc,
     resolve_lms,
@@ -50,8 +52,8 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
     return only_products(config, products), acks
 
 
-async def _plan(config: Config, acks: AckFile, lms: str, at: datetime) -> Planned:
-    async with connect(lms, progress=_stderr) as reader:
+async def _plan(config: Config, acks: AckFile, lms: str, at: datetime, limits: Limits) -> Planned:
+    async with connect(lms, progress=_stderr, **limits.connect_kwargs()) as reader:
         live = await read_live(reader, config, progress=lambda m: _stderr(f"certops: {m}"))
     return build_plan(config, live, at, acks)
 
@@ -91,6 +93,7 @@ no_color_option = click.option("--no-color", is_flag=True, help="Never colour th
 @click.command()
 @common_paths
 @lms_option
+@limits_options
 @at_option
 @product_option
 @no_color_option
@@ -110,10 +113,13 @@ def plan(
     output_format: str,
     out: str | None,
     detailed_exitcode: bool,
+    max_in_flight: int,
+    calls_per_hour: int | None,
 ) -> None:
     """Read the LMS and show what apply would change. Never writes to the LMS."""
     config, acks = load(paths, products)
-    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now_utc()))
+    limits = Limits(max_in_flight, calls_per_hour)
+    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now_utc(), limits))
     click.echo(_render(planned, output_format, no_color))
     if out:
         _save(planned, out)
@@ -145,8 +151,9 @@ async def _apply(
     yes: bool,
     force: bool,
     audit_path: Path,
+    limits: Limits,
 ) -> bool:
-    async with connect(lms, writer=True, progress=_stderr) as writer:
+    async with connect(lms, writer=True, progress=_stderr, **limits.connect_kwargs()) as writer:
         live = await read_live(writer, config, progress=lambda m: _stderr(f"certops: {m}"))
         planned = build_plan(config, live, at, acks)
         plan_ = planned.plan
@@ -199,6 +206,7 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
 @click.command()
 @common_paths
 @lms_option
+@limits_options
 @at_option
 @product_option
 @no_color_option
@@ -224,6 +232,8 @@ def apply(
     force: bool,
     plan_file: str | None,
     audit_log: str,
+    max_in_flight: int,
+    calls_per_hour: int | None,
 ) -> None:
     """Plan, confirm, and make the changes in the LMS."""
     expect = None
@@ -247,6 +257,7 @@ def apply(
             yes=yes,
             force=force,
             audit_path=Path(audit_log),
+            limits=Limits(max_in_flight, calls_per_hour),
         )
     )
     if not ok:

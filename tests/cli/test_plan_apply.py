@@ -314,3 +314,15 @@ def test_drift_made_by_hand_is_planned_and_put_back(ws: Workspace) -> None:
     assert ran.code == 0, ran.output
     assert "Apply: 3 applied, 0 failed" in ran.stdout
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
+
+
+def test_request_limits_are_options(ws: Workspace) -> None:
+    limited = ws.run(
+        "plan", "conf", "--format", "json", "--max-in-flight", "1", "--calls-per-hour", "500"
+    )
+    assert limited.code == 0, limited.stderr
+    free = ws.run("plan", "conf", "--format", "json")
+    assert json.loads(limited.stdout)["changes"] == json.loads(free.stdout)["changes"]
+    refused = ws.run("plan", "conf", "--max-in-flight", "0")
+    assert refused.code == 1
+    assert "--max-in-flight" in refused.stderr
