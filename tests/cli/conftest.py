@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from click.testing import CliRunner
 
 import certops.cli.plan as plan_module
-from certops.cli.main import main
 from certops.lms import RetryPolicy, connect
 from certops.lms.client import sandbox_credentials
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
-from certops.sandbox.faults import drop_to_asgi_abort
+from tests.support import Ran, run_certops, serve_app
 
 # Production retries with tiny delays: a dropped write is settled in milliseconds.
 FAST = RetryPolicy(attempts=6, base_delay=0.002, max_delay=0.02)
@@ -120,19 +114,6 @@ DATASET: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Ran:
-    """What one ``certops`` run did: exit code and both streams."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
 @dataclass
 class Workspace:
     """A working folder with a sandbox at ``.certops/sandbox.db`` and configuration in
@@ -156,20 +137,7 @@ class Workspace:
 
     def run(self, *args: str, input: str | None = None, **env: str | None) -> Ran:
         """Runs ``certops ARGS`` through the console entry point; returns what it did."""
-        runner = CliRunner()
-        merged = {**self.env, **env}
-        argv = sys.argv
-        with runner.isolation(input=input, env=merged) as (out, err, _):
-            sys.argv = ["certops", *args]
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            finally:
-                sys.argv = argv
-            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-        return Ran(code, stdout, stderr)
+        return run_certops(*args, env={**self.env, **env}, input=input)
 
     def load(self, data: dict[str, Any]) -> None:
         """Loads (upserts) a dataset into the sandbox, as ``certops sandbox load`` does."""
@@ -305,27 +273,13 @@ class Served:
 def served(ws: Workspace) -> Iterator[Served]:
     """Serves the workspace's sandbox over HTTP and points certops at it (``CERTOPS_LMS``
     and the ``DOCEBO_*`` variables, as for a tenant)."""
-    app = drop_to_asgi_abort(create_app(ws.db))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    creds = read_credentials(ws.db)
-    ws.env.update(
-        CERTOPS_LMS=url,
-        DOCEBO_CLIENT_ID=creds.client_id,
-        DOCEBO_CLIENT_SECRET=creds.client_secret,
-        DOCEBO_USERNAME=creds.username,
-        DOCEBO_PASSWORD=creds.password,
-    )
-    try:
+    with serve_app(create_app(ws.db)) as url:
+        creds = read_credentials(ws.db)
+        ws.env.update(
+            CERTOPS_LMS=url,
+            DOCEBO_CLIENT_ID=creds.client_id,
+            DOCEBO_CLIENT_SECRET=creds.client_secret,
+            DOCEBO_USERNAME=creds.username,
+            DOCEBO_PASSWORD=creds.password,
+        )
         yield Served(ws, url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -5,45 +5,20 @@ the real sandbox (mounted through ``sandbox:PATH``), and the sandbox's own admin
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from click.testing import CliRunner
 
-from certops.cli.main import main
 from certops.lms import connect
 from certops.lms.records import Enrollment
 from certops.sandbox import create_app
+from tests.support import Ran, run_certops
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def certops(*args: str) -> Run:
-    """Run ``certops ARGS`` through the console entry point; returns exit code and output."""
-    runner = CliRunner()
-    saved = sys.argv
-    with runner.isolation() as (out, err, _):
-        sys.argv = ["certops", *args]
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        finally:
-            sys.argv = saved
-        return Run(code, out.getvalue().decode(), err.getvalue().decode())
+def certops(*args: str) -> Ran:
+    """Run ``certops ARGS`` through the console entry point, in the current environment."""
+    return run_certops(*args)
 
 
 class SandboxAdmin:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,13 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from certops.lms import RetryPolicy, connect
 from certops.lms.client import SandboxTransport, sandbox_credentials
 from certops.lms.docebo import Connection
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
-from certops.sandbox.faults import drop_to_asgi_abort
+from tests.support import serve_app
 
 # Retries as in production, only with tiny delays so the suite stays fast.
 FAST = RetryPolicy(attempts=12, base_delay=0.002, max_delay=0.02)
@@ -163,23 +160,8 @@ class Served:
 @contextmanager
 def serve(sandbox: Sandbox) -> Iterator[Served]:
     """Serve ``sandbox`` on a free port of 127.0.0.1 for the duration of the block."""
-    config = uvicorn.Config(
-        drop_to_asgi_abort(sandbox.app), host="127.0.0.1", port=0, log_level="critical"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Served(sandbox, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(sandbox.app) as url:
+        yield Served(sandbox, url)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from certops.sandbox.demo import demo_dataset
-from tests.e2e.harness import Run, SandboxAdmin, certops
+from tests.e2e.harness import SandboxAdmin, certops
+from tests.support import Ran
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PRODUCTS = {"widget-pro": "WP", "gadget-max": "GM", "sprocket": "SP"}
@@ -45,7 +46,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SandboxAdmin:
     return SandboxAdmin(db)
 
 
-def ok(run: Run) -> Run:
+def ok(run: Ran) -> Ran:
     assert run.code == 0, run.stdout + run.stderr
     return run
 
