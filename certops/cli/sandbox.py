@@ -68,6 +68,8 @@ def init(
         summary = init_sandbox(
             path, demo=demo, learners=learners, seed=seed, credentials=creds, overwrite=force
         )
+    except ConfigError:
+        raise  # the entry point lists every located problem
     except CertopsError as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:

@@ -7,6 +7,8 @@ mounted in-process for ``sandbox:PATH``); ``init_sandbox`` creates a sandbox fil
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 from certops.config.model import Location
@@ -59,15 +61,38 @@ def init_sandbox(
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME, DEFAULT_PASSWORD
     )
     settings = {"init": {"demo": demo, "learners": learners, "seed": seed}}
-    create_store_file(db_path, creds, overwrite=overwrite, settings=settings)
-    if not demo:
-        return LoadSummary()
-    store = Store(db_path)
+    target = Path(db_path)
+    if target.exists() and not overwrite:
+        raise SandboxError(
+            f"{target} already exists; use `certops sandbox reset` or --force to replace it"
+        )
+    # Build beside the target and move it into place only when complete: a failed init
+    # leaves no half-made sandbox and does not destroy the one that was there.
+    building = target.with_name(f".{target.name}.building")
+    _remove_sqlite_files(building)
+    summary = LoadSummary()
     try:
-        # The demo tenant's own timestamps stop where its history does.
-        return load_into(store, demo_dataset(learners, seed), _no_location, now=DEMO_NOW)
-    finally:
-        store.close()
+        create_store_file(building, creds, overwrite=True, settings=settings)
+        if demo:
+            store = Store(building)
+            try:
+                # The demo tenant's own timestamps stop where its history does.
+                summary = load_into(store, demo_dataset(learners, seed), _no_location, now=DEMO_NOW)
+            finally:
+                store.close()
+    except BaseException:
+        _remove_sqlite_files(building)
+        raise
+    _remove_sqlite_files(target)
+    os.replace(building, target)
+    return summary
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        # Nothing there, or no such folder: nothing to remove.
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            Path(f"{path}{suffix}").unlink()
 
 
 def _no_location(path: list[str | int], key: bool = False) -> Location:

@@ -238,7 +238,9 @@ def demo_dataset(learners: int = 200, seed: int = 0) -> dict[str, Any]:
 def _instant(rng: random.Random, start: datetime, end: datetime) -> datetime:
     span = max(1, int((end - start).total_seconds()))
     moment = start + timedelta(seconds=rng.randrange(span))
-    return moment.replace(minute=0, second=0, microsecond=0, hour=8 + moment.hour % 10)
+    # Office hours look real; snapping must not move the instant out of [start, end].
+    snapped = moment.replace(minute=0, second=0, microsecond=0, hour=8 + moment.hour % 10)
+    return min(max(snapped, start), max(start, end))
 
 
 def _iso(moment: datetime) -> str:

@@ -89,3 +89,33 @@ def test_init_where_no_file_can_be_made_is_a_message(tmp_path: Path):
     result = run("init", str(blocker / "s.db"))
     assert result.exit_code == 1
     assert "cannot create a sandbox" in result.output
+
+
+def test_a_failed_init_keeps_the_sandbox_that_was_there(tmp_path: Path, monkeypatch):
+    import certops.sandbox as sandbox_module
+    from tests.support import run_certops
+
+    db = tmp_path / "s.db"
+    assert run("init", str(db), "--demo", "--learners", "5").exit_code == 0
+    before = db.read_bytes()
+    broken = {"users": [{"username": "x"}], "enrollments": [{"user": "x", "course": "NOPE"}]}
+    monkeypatch.setattr(sandbox_module, "demo_dataset", lambda learners, seed: broken)
+    failed = run_certops("sandbox", "init", str(db), "--demo", "--force")
+    assert failed.code == 1
+    assert "NOPE" in failed.stderr  # every problem is listed, not just counted
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+
+
+def test_demo_instants_stay_inside_their_window():
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from certops.sandbox.demo import _instant
+
+    rng = random.Random(7)
+    start = datetime(2025, 1, 6, 9, 30, tzinfo=UTC)
+    for days in (0, 1, 30):
+        end = start + timedelta(days=days, hours=2)
+        for _ in range(500):
+            assert start <= _instant(rng, start, end) <= end
