@@ -329,6 +329,7 @@ class Executor:
                     user_id=user_id,
                     course_id=course_id,
                     status=status,
+                    completed_at=_instant(after.get("completed_at")),
                     valid_from=_instant(after.get("valid_from")),
                     valid_until=_instant(after.get("valid_until")),
                 )

@@ -189,7 +189,12 @@ class _Planner:
             return
         want = EnrollmentStatus.COMPLETED if state.certified else EnrollmentStatus.SUSPENDED
         if cert is None:
-            self.create(facts, code, {"status": want.value}, state.reason)
+            after: dict[str, Any] = {"status": want.value}
+            if state.certified and state.since is not None:
+                # The LMS would otherwise record the day of the apply; Salesforce and
+                # reports should show when the learner was actually certified.
+                after["completed_at"] = self.iso(state.since)
+            self.create(facts, code, after, state.reason)
         elif cert.status is not want:
             if cert.status is EnrollmentStatus.COMPLETED:
                 self.suspensions += 1

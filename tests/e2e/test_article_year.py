@@ -108,6 +108,8 @@ def test_the_article_year(year: SandboxAdmin) -> None:
     # d01 is deactivated: their status is computed, but no new enrollment is created.
     assert set(cert) == certified_2025 - {"d01"}
     assert {e.status.value for e in cert.values()} == {"completed"}
+    # The certified enrollment is completed as of the certification, not of the apply.
+    assert cert["a01"].completed_at.isoformat() == "2025-03-01T12:00:00+00:00"
     moc = year.enrollments("MOC-WP-2026")
     assert set(moc) == certified_2025 - {"d01"}
     assert {e.valid_until.isoformat() for e in moc.values()} == {"2027-01-01T00:00:00+00:00"}

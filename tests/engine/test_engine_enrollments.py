@@ -36,7 +36,12 @@ def test_a_new_learner_gets_the_certified_course_and_the_current_period() -> Non
     plan = plan_enrollments(product(), [facts(completions=CLASSIC_2025)], IDS, at("2026-02-01"))
     assert plan.changes == (
         change(
-            "enrollment.CERT-WP.jdoe", Action.CREATE, {}, {"status": "completed"}, INITIAL_REASON
+            "enrollment.CERT-WP.jdoe",
+            Action.CREATE,
+            {},
+            # the completion date is the certification instant, not the day of the apply
+            {"status": "completed", "completed_at": "2025-03-02T09:30:00Z"},
+            INITIAL_REASON,
         ),
         change(
             "enrollment.MOC-WP-2026.jdoe",
