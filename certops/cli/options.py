@@ -74,7 +74,7 @@ def resolve_lms(lms: str | None) -> str:
 
 def now_utc() -> datetime:
     """The one clock read of a run, done at the edge."""
-    return datetime.now(UTC)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def color_enabled(no_color: bool) -> bool:

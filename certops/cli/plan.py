@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +42,10 @@ def _stderr(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _progress(message: str) -> None:
+    _stderr(f"certops: {message}")
+
+
 def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, AckFile]:
     """The checked configuration (limited to ``products``) and its ack file."""
     config = load_config(list(paths))
@@ -53,7 +58,7 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
 
 
 async def _plan(config: Config, acks: AckFile, lms: str, at: datetime, limits: Limits) -> Planned:
-    async with connect(lms, progress=_stderr, **limits.connect_kwargs()) as reader:
+    async with connect(lms, progress=_progress, **limits.connect_kwargs()) as reader:
         live = await read_live(reader, config, progress=lambda m: _stderr(f"certops: {m}"))
     return build_plan(config, live, at, acks)
 
@@ -64,6 +69,22 @@ def _render(planned: Planned, output_format: str, no_color: bool) -> str:
     if output_format == "markdown":
         return render_markdown(planned.plan)
     return render_text(planned.plan, color=color_enabled(no_color))
+
+
+def _check_writable(out: str) -> None:
+    """Refuse an ``--out`` path that cannot be written before reading the LMS at all."""
+    path = Path(out)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot save the plan to {out}: {exc.strerror or exc} "
+            "(expected a writable file path; nothing was read)"
+        ) from None
 
 
 def _save(planned: Planned, out: str) -> None:
@@ -118,6 +139,8 @@ def plan(
 ) -> None:
     """Read the LMS and show what apply would change. Never writes to the LMS."""
     config, acks = load(paths, products)
+    if out:
+        _check_writable(out)
     limits = Limits(max_in_flight, calls_per_hour)
     planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now_utc(), limits))
     click.echo(_render(planned, output_format, no_color))
@@ -153,7 +176,8 @@ async def _apply(
     audit_path: Path,
     limits: Limits,
 ) -> bool:
-    async with connect(lms, writer=True, progress=_stderr, **limits.connect_kwargs()) as writer:
+    connection = connect(lms, writer=True, progress=_progress, **limits.connect_kwargs())
+    async with connection as writer:
         live = await read_live(writer, config, progress=lambda m: _stderr(f"certops: {m}"))
         planned = build_plan(config, live, at, acks)
         plan_ = planned.plan
@@ -213,7 +237,11 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even when a safety limit trips.")
 @click.option(
-    "--plan", "plan_file", metavar="FILE", help="Apply this saved plan (refused when stale)."
+    "--plan",
+    "plan_file",
+    metavar="FILE",
+    help="Apply this saved plan (refused when stale). As with Terraform, a saved plan was "
+    "the reviewed artefact, so it is applied without asking.",
 )
 @click.option(
     "--audit-log",
@@ -254,7 +282,7 @@ def apply(
             expect_digest=expect,
             show="text",
             no_color=no_color,
-            yes=yes,
+            yes=yes or bool(plan_file),
             force=force,
             audit_path=Path(audit_log),
             limits=Limits(max_in_flight, calls_per_hour),
@@ -339,8 +367,9 @@ def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None)
     missing = [a for a in addresses if a not in pending]
     if missing:
         raise click.UsageError(
-            f"no pending manual step at {', '.join(missing)}; pending: "
+            f"no pending manual step at {', '.join(missing)} at {iso_utc(when)}; pending then: "
             + (", ".join(sorted(pending)) or "none")
+            + ". A step shown by `plan --at TIME` is acknowledged with `ack --at TIME`."
         )
     actor = current_actor()
     for address in addresses:

@@ -163,7 +163,11 @@ def test_ack_clears_the_manual_step_until_it_changes(ws: Workspace) -> None:
     assert ws.run("ack", "--config", "conf", "--at", "2027-01-02", address).code == 0
     again = ws.run("ack", "--config", "conf", "--at", "2027-01-02", address)
     assert again.code == 1
-    assert f"no pending manual step at {address}; pending: none" in again.stderr
+    assert (
+        f"no pending manual step at {address} at 2027-01-02T00:00:00Z; pending then: none"
+        in again.stderr
+    )
+    assert "ack --at TIME" in again.stderr
 
 
 def test_detailed_exitcode_0_1_2_3(ws: Workspace) -> None:

@@ -18,7 +18,9 @@ def test_saved_plan_applies_and_audits_its_digest(ws: Workspace) -> None:
     plan = saved_plan(ws)
     # --out saves JSON and still prints the text plan for the person running it.
     assert plan["summary"] == {"create": 16, "update": 2, "manual": 1, "blocked": False}
-    ran = ws.run("apply", "--plan", "plan.json", "conf", "--yes", CERTOPS_AT=None)
+    # Like `terraform apply PLANFILE`: the saved plan was the reviewed artefact, so no
+    # prompt and no --yes, even without a terminal.
+    ran = ws.run("apply", "--plan", "plan.json", "conf", CERTOPS_AT=None)
     assert ran.code == 0, ran.output
     assert "Apply: 18 applied, 0 failed" in ran.stdout
     assert {line["plan_digest"] for line in ws.audit()} == {plan["digest"]}
