@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from certops.config.model import Config, Product
-from certops.engine.facts import LearnerFacts, collect_facts
+from certops.engine.facts import LearnerFacts, collect_facts, product_course_codes
 from certops.engine.setup import LiveSetup
 from certops.lms.api import LMSReader
 from certops.lms.records import Course, Enrollment, Group, User
@@ -23,19 +23,9 @@ Progress = Callable[[str], None]
 T = TypeVar("T")
 
 
-def initial_codes(product: Product) -> list[str]:
-    """Every initial-training course code of ``product``, in config order, no repeats."""
-    return list(dict.fromkeys(code for path in product.initial_paths for code in path.all_of))
-
-
 def managed_codes(product: Product) -> list[str]:
     """The course codes certops creates and keeps in shape for ``product``."""
     return [product.certified_course.code] + [p.course.code for p in product.maintenance.periods]
-
-
-def product_codes(product: Product) -> list[str]:
-    """Every course code ``product`` names (initial, certified, maintenance)."""
-    return list(dict.fromkeys(initial_codes(product) + managed_codes(product)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +82,7 @@ async def read_live(
     say = progress or (lambda _msg: None)
     say("reading courses")
     listed = await reader.list_courses()
-    named = {code for p in config.products for code in product_codes(p)}
+    named = {code for p in config.products for code in product_course_codes(p)}
     course_ids = {c.code: c.id for c in listed if c.code in named}
     managed = sorted({code for p in config.products for code in managed_codes(p)} & set(course_ids))
     # Detail reads are independent: send them together (the client caps calls in flight).
@@ -143,7 +133,7 @@ async def read_learner(
     if user is None:
         return None, {}, []
     listed = await reader.list_courses()
-    named = {code for p in config.products for code in product_codes(p)}
+    named = {code for p in config.products for code in product_course_codes(p)}
     course_ids = {c.code: c.id for c in listed if c.code in named}
     ids = sorted(set(course_ids.values()))
     enrollments = await reader.list_enrollments(ids, [user.id]) if ids else []
