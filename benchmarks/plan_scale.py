@@ -46,7 +46,7 @@ import httpx
 
 from certops.cli import plan as cli_plan
 from certops.cli.main import main as certops_main
-from certops.errors import CertopsError
+from certops.errors import CertopsError, ConfigError
 from certops.lms import connect, wire
 from certops.sandbox import init_sandbox, read_credentials
 
@@ -188,6 +188,9 @@ def process_cpu_s(pid: int) -> float | None:
 
 # --- the served sandbox ---------------------------------------------------------------------
 
+# The certops CLI in a fresh interpreter (the same installation as this process).
+SERVE_COMMAND = [sys.executable, "-c", "from certops.cli.main import main; main()"]
+
 
 @dataclass(slots=True)
 class Server:
@@ -203,9 +206,7 @@ class Server:
 def served(db: Path, latency_ms: int, log: Path) -> Iterator[Server]:
     """``certops sandbox serve`` on a free port of 127.0.0.1, stopped on exit."""
     command = [
-        sys.executable,
-        "-c",
-        "from certops.cli.main import main; main()",
+        *SERVE_COMMAND,
         "sandbox",
         "serve",
         "--db",
@@ -558,6 +559,17 @@ def naive_baseline(server: Server, h: Holdings, log: Path) -> Phase:
     )
 
 
+def _report(phase: Phase) -> Phase:
+    """Notes a finished phase on stderr (long runs show progress); returns it."""
+    print(
+        f"  {phase.name}: {phase.total_calls:,} calls (bound {phase.total_bound:,}), "
+        f"{phase.wall_s:.1f} s wall, {phase.cpu_s:.2f} s CPU",
+        file=sys.stderr,
+        flush=True,
+    )
+    return phase
+
+
 @dataclass(slots=True)
 class SizeResult:
     learners: int
@@ -569,7 +581,14 @@ class SizeResult:
 
 
 def run_size(
-    learners: int, work: Path, *, latency_ms: int, seed: int, at: str, sample: int
+    learners: int,
+    work: Path,
+    *,
+    latency_ms: int,
+    seed: int,
+    at: str,
+    sample: int,
+    max_in_flight: int | None = None,
 ) -> SizeResult:
     """Builds, serves and measures one sandbox size."""
     folder = work / f"n{learners}"
@@ -579,7 +598,14 @@ def run_size(
     (config / "products.yaml").write_text(CONFIG_YAML, encoding="utf-8")
     db = folder / "sandbox.db"
     started = time.perf_counter()
-    init_sandbox(db, demo=True, learners=learners, seed=seed, overwrite=True)
+    try:
+        init_sandbox(db, demo=True, learners=learners, seed=seed, overwrite=True)
+    except ConfigError as exc:
+        first = exc.problems[0] if exc.problems else exc
+        raise BenchmarkError(
+            f"the demo dataset for {learners:,} learners (seed {seed}) does not load: "
+            f"{len(exc.problems)} problem(s), first: {first}"
+        ) from None
     build_s = time.perf_counter() - started
     stored = read_credentials(db)
     credentials = {"client_id": stored.client_id, "client_secret": stored.client_secret}
@@ -593,8 +619,10 @@ def run_size(
         fresh = read_holdings(server.url, credentials, sample)
         result = SizeResult(learners, fresh.users, fresh.enrollments, 0, build_s)
         common = [str(config), "--lms", server.url, "--at", at, "--no-color"]
+        if max_in_flight is not None:
+            common += ["--max-in-flight", str(max_in_flight)]
         if sample:
-            result.phases.append(naive_baseline(server, fresh, folder / "naive.log"))
+            result.phases.append(_report(naive_baseline(server, fresh, folder / "naive.log")))
 
         plan_file = folder / "plan.json"
         out = folder / "plan.out"
@@ -602,7 +630,9 @@ def run_size(
         _check_exit("plan", m["exit_code"], (0, 3), out)
         changes = plan_changes(plan_file)
         reads = lower_bound_reads(fresh)
-        result.phases.append(Phase("plan", calls, reads, changes=_api_changes(changes), **m))
+        result.phases.append(
+            _report(Phase("plan", calls, reads, changes=_api_changes(changes), **m))
+        )
 
         out = folder / "apply.out"
         audit = str(folder / "audit.jsonl")
@@ -610,7 +640,9 @@ def run_size(
         calls, m = run_certops(args, out, server)
         _check_exit("apply", m["exit_code"], (0,), out)
         bound = {**reads, **lower_bound_writes(changes)}
-        result.phases.append(Phase("apply", calls, bound, changes=_api_changes(changes), **m))
+        result.phases.append(
+            _report(Phase("apply", calls, bound, changes=_api_changes(changes), **m))
+        )
 
         after = read_holdings(server.url, credentials, 0)
         result.enrollments_after = after.enrollments
@@ -621,7 +653,7 @@ def run_size(
         left = _api_changes(plan_changes(plan_file))
         note = "" if left == 0 else f"NOT A NO-OP: {left} API changes left after apply"
         phase = Phase("no-op plan", calls, lower_bound_reads(after), changes=left, note=note, **m)
-        result.phases.append(phase)
+        result.phases.append(_report(phase))
     return result
 
 
@@ -762,6 +794,12 @@ def _parser() -> argparse.ArgumentParser:
         default=20,
         help="learners read one at a time for the naive baseline (0: skip)",
     )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="pass --max-in-flight to certops (default: certops' own default)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the sandboxes and outputs")
     parser.add_argument("--work", type=Path, help="folder for sandboxes (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -774,6 +812,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.latency_ms < 0 or args.naive_sample < 0:
         print("error: --latency-ms and --naive-sample must be 0 or more", file=sys.stderr)
         return 2
+    if args.max_in_flight is not None and not 1 <= args.max_in_flight <= 32:
+        print("error: --max-in-flight must be between 1 and 32", file=sys.stderr)
+        return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="certops-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     results: list[SizeResult] = []
@@ -781,17 +822,15 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             print(f"plan_scale: {n:,} learners ...", file=sys.stderr, flush=True)
             result = run_size(
-                n, work, latency_ms=args.latency_ms, seed=args.seed, at=args.at,
+                n,
+                work,
+                latency_ms=args.latency_ms,
+                seed=args.seed,
+                at=args.at,
                 sample=args.naive_sample,
-            )  # fmt: skip
+                max_in_flight=args.max_in_flight,
+            )
             results.append(result)
-            for p in result.phases:
-                print(
-                    f"  {p.name}: {p.total_calls:,} calls (bound {p.total_bound:,}), "
-                    f"{p.wall_s:.1f} s wall, {p.cpu_s:.2f} s CPU",
-                    file=sys.stderr,
-                    flush=True,
-                )
     except (BenchmarkError, CertopsError, httpx.HTTPError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if results:
