@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -814,6 +815,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.max_in_flight is not None and not 1 <= args.max_in_flight <= 32:
         print("error: --max-in-flight must be between 1 and 32", file=sys.stderr)
+        return 2
+    try:
+        datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+    except ValueError:
+        print(f"error: --at {args.at!r}: expected ISO 8601, e.g. {DEFAULT_AT}", file=sys.stderr)
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="certops-scale-"))
     work.mkdir(parents=True, exist_ok=True)
