@@ -721,7 +721,7 @@ def check_targets(results: list[SizeResult]) -> list[str]:
         verdict = "PASS" if worst[2] <= TARGET_RATIO else "FAIL"
         out.append(
             f"{verdict} calls / lower bound <= {TARGET_RATIO} for plan and apply "
-            f"(worst {worst[2]:.2f}: {worst[1]} at {worst[0]:,})"
+            f"(worst {worst[2]:.3f}: {worst[1]} at {worst[0]:,})"
         )
     noop = [
         p for r in results if r.learners >= TARGET_NOOP_SIZE for p in r.phases
