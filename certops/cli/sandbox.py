@@ -205,7 +205,10 @@ def serve(
     except sqlite3.Error as exc:
         raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP (not 0): asyncio only turns Nagle off (TCP_NODELAY) on connections of a
+    # socket created with it, and uvicorn sends head and body apart, so without it every
+    # keep-alive answer waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
