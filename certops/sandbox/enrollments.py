@@ -108,6 +108,12 @@ def _in(column: str, values: list[Any], where: list[str], args: list[Any]) -> No
         args.extend(values)
 
 
+def _lead(course_ids: set[int] | None) -> tuple[int, ...] | None:
+    # The course filter goes to list_response as the order's lead values (not into the
+    # WHERE text), so cursor pages skip the courses already read.
+    return None if course_ids is None else tuple(sorted(course_ids))
+
+
 def _status_filter(request: Request) -> list[int]:
     codes = []
     for value in query_list(request.query_params, "status"):
@@ -130,28 +136,23 @@ async def list_learn_enrollments(request: Request) -> JSONResponse:
     where: list[str] = []
     args: list[Any] = []
     _in("e.user_id", query_ints(params, "id_user") + query_ints(params, "user_id"), where, args)
-    _in(
-        "e.course_id",
-        query_ints(params, "id_course") + query_ints(params, "course_id"),
-        where,
-        args,
-    )
     _in("e.status", _status_filter(request), where, args)
+    course_ids = query_ints(params, "id_course") + query_ints(params, "course_id")
+    lead: set[int] | None = set(course_ids) if course_ids else None
     codes = query_list(params, "code_course")
     with store.read() as conn:
         if codes:
-            # Codes become ids first, so the course filter walks the primary key.
+            # Codes become ids first, so the course filter walks the primary key; both
+            # filters given means courses in both.
             marks = ", ".join("?" for _ in codes)
             sql = f"SELECT id FROM courses WHERE code IN ({marks}) AND code <> ''"
-            ids = [row[0] for row in conn.execute(sql, codes)]
-            _in("e.course_id", ids, where, args)
-            if not ids:
-                where.append("0")
+            ids = {row[0] for row in conn.execute(sql, codes)}
+            lead = ids if lead is None else lead & ids
         from_where = FROM_JOINED + (" WHERE " + " AND ".join(where) if where else "")
         return list_response(
             request,
             conn,
-            Query(LEARN_COLUMNS, from_where, tuple(args)),
+            Query(LEARN_COLUMNS, from_where, tuple(args), _lead(lead)),
             Order("id", ("e.course_id", "e.user_id")),
             learn_item,
             default_page_size=200,
@@ -165,14 +166,14 @@ async def list_course_enrollments(request: Request) -> JSONResponse:
     params = request.query_params
     where: list[str] = []
     args: list[Any] = []
-    _in("e.course_id", query_ints(params, "course_id"), where, args)
+    course_ids = query_ints(params, "course_id")
     _in("e.user_id", query_ints(params, "user_id"), where, args)
     from_where = "FROM enrollments e" + (" WHERE " + " AND ".join(where) if where else "")
     with store.read() as conn:
         return list_response(
             request,
             conn,
-            Query(COURSE_V1_COLUMNS, from_where, tuple(args)),
+            Query(COURSE_V1_COLUMNS, from_where, tuple(args), _lead(set(course_ids) or None)),
             Order("course_id", ("e.course_id", "e.user_id")),
             course_v1_item,
             default_page_size=200,

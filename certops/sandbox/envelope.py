@@ -21,6 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from certops.sandbox.store import change_stamp
 from certops.sandbox.values import parse_bool, parse_int
 
 VERSION = "1.0.0"
@@ -182,11 +183,29 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A list query: ``FROM ... WHERE ...`` text with its parameters, and a row shape."""
+    """A list query: ``FROM ... WHERE ...`` text with its parameters, and a row shape.
+
+    ``lead_values``, when set, restricts the order's first column to these values (an
+    ``IN`` filter ``list_response`` adds itself, so leave it out of ``from_where``): a
+    cursor page then asks only for the values still ahead, where SQLite would otherwise
+    walk every row of the values already passed on each page.
+    """
 
     select: str  # the columns ``to_item`` receives, in order
     from_where: str
     params: tuple[Any, ...] = ()
+    lead_values: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """What a cursor carries: the page it opens, the last key served, and the filter's row
+    count with the store's change stamp when it was taken (reused while nothing changed)."""
+
+    page: int
+    key: list[Any]
+    total: int | None = None
+    stamp: str | None = None
 
 
 def list_response(
@@ -203,7 +222,9 @@ def list_response(
 
     ``page`` is 1-based; ``page_size`` above ``max_page_size`` is clamped silently, below 1
     is a 400. With ``cursor`` the page continues after the cursor's key (keyset paging, so
-    deep pages stay fast) and ``page`` is ignored.
+    deep pages stay fast) and ``page`` is ignored. ``total_page_count`` (and
+    ``total_count``) are always exact: a cursor page reuses the count of an earlier page of
+    its walk only when the store has not changed since.
     """
     params = request.query_params
     page = query_int(params, "page", 1)
@@ -216,30 +237,19 @@ def list_response(
     want_total = query_flag(params, "get_total_count")
     want_cursor = query_flag(params, "get_cursor")
     cursor_text = params.get("cursor")
+    cursor = _decode_cursor(cursor_text, len(order.columns)) if cursor_text else None
 
-    direction = "DESC" if order.descending else "ASC"
-    order_sql = ", ".join(f"{c} {direction}" for c in order.columns)
-    where = query.from_where
-    sql_params: list[Any] = list(query.params)
-    after: Sequence[Any] | None = None
-    if cursor_text:
-        page, after = _decode_cursor(cursor_text, len(order.columns))
-        comparison = "<" if order.descending else ">"
-        key = "(" + ", ".join(order.columns) + ")"
-        marks = "(" + ", ".join("?" for _ in order.columns) + ")"
-        joiner = " AND " if " WHERE " in f" {where} " else " WHERE "
-        where = f"{where}{joiner}{key} {comparison} {marks}"
-        sql_params.extend(after)
-        offset = 0
+    stamp = change_stamp(conn)
+    if cursor is not None and cursor.total is not None and stamp and cursor.stamp == stamp:
+        total = cursor.total
     else:
-        offset = (page - 1) * page_size
-
-    total = conn.execute(f"SELECT COUNT(*) {query.from_where}", query.params).fetchone()[0]
-    keys = ", ".join(order.columns)
-    rows = conn.execute(
-        f"SELECT {keys}, {query.select} {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
-        (*sql_params, page_size + 1, offset),
-    ).fetchall()
+        where, args = _restricted(query, order.columns[0], query.lead_values)
+        total = conn.execute(f"SELECT COUNT(*) {where}", args).fetchone()[0]
+    if cursor is not None:
+        page = cursor.page
+        rows = _rows_after(conn, query, order, cursor.key, page_size + 1)
+    else:
+        rows = _rows(conn, query, order, (), page_size + 1, (page - 1) * page_size)
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     total_pages = max(1, -(-total // page_size))
@@ -255,11 +265,91 @@ def list_response(
     if want_total:
         data["total_count"] = total
     if want_cursor and has_more:
-        last = rows[-1]
-        data["cursor"] = _encode_cursor(page + 1, list(last[: len(order.columns)]))
+        last = list(rows[-1][: len(order.columns)])
+        data["cursor"] = _encode_cursor(_Cursor(page + 1, last, total, stamp))
     return JSONResponse(
         {"data": data, "version": VERSION, "_links": _links(request, page, page_size, total_pages)}
     )
+
+
+def _restricted(
+    query: Query, column: str, values: Sequence[Any] | None, *extra: tuple[str, Sequence[Any]]
+) -> tuple[str, list[Any]]:
+    """Returns ``query``'s FROM/WHERE text and parameters with ``column IN values`` (when
+    given) and each extra ``(condition, parameters)`` ANDed on."""
+    where, args = query.from_where, list(query.params)
+    conditions = list(extra)
+    if values is not None:
+        # An empty IN list is valid SQLite and matches nothing, as the filter means.
+        conditions.insert(0, (f"{column} IN ({', '.join('?' for _ in values)})", values))
+    for condition, condition_args in conditions:
+        joiner = " AND " if " WHERE " in f" {where} " else " WHERE "
+        where = f"{where}{joiner}{condition}"
+        args.extend(condition_args)
+    return where, args
+
+
+def _rows(
+    conn: sqlite3.Connection,
+    query: Query,
+    order: Order,
+    extra: Sequence[tuple[str, Sequence[Any]]],
+    limit: int,
+    offset: int = 0,
+    values: Sequence[Any] | None = None,
+) -> list[tuple]:
+    """Returns up to ``limit`` rows (order key first, then ``query.select``) in order."""
+    direction = "DESC" if order.descending else "ASC"
+    order_sql = ", ".join(f"{c} {direction}" for c in order.columns)
+    lead = query.lead_values if values is None else values
+    where, args = _restricted(query, order.columns[0], lead, *extra)
+    keys = ", ".join(order.columns)
+    return conn.execute(
+        f"SELECT {keys}, {query.select} {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+        (*args, limit, offset),
+    ).fetchall()
+
+
+def _rows_after(
+    conn: sqlite3.Connection, query: Query, order: Order, key: list[Any], limit: int
+) -> list[tuple]:
+    """Returns up to ``limit`` rows after ``key`` in ``order``.
+
+    The key is split on its first column: first the rest of the key's own group
+    (``first = ? AND (rest) > (?)``, one index range), then the groups after it
+    (``first > ?``, or the filter's later ``lead_values``). One row-value comparison over
+    the whole key costs the same when it can use an index alone, but next to an ``IN``
+    filter on the first column SQLite reads every row of the earlier values on each page.
+    """
+    comparison = "<" if order.descending else ">"
+    first, *rest = order.columns
+    rows: list[tuple] = []
+    lead = query.lead_values
+    try:
+        later = (
+            None
+            if lead is None
+            else sorted(
+                (v for v in set(lead) if (v < key[0] if order.descending else v > key[0])),
+                reverse=order.descending,
+            )
+        )
+    except TypeError:  # a cursor key of another type than the column's values
+        raise _bad_cursor() from None
+    if rest and (lead is None or key[0] in lead):
+        if len(rest) == 1:
+            tail = f"{rest[0]} {comparison} ?"
+        else:
+            tail = f"({', '.join(rest)}) {comparison} ({', '.join('?' for _ in rest)})"
+        same = [(f"{first} = ?", [key[0]]), (tail, key[1:])]
+        rows = _rows(conn, query, order, same, limit, values=None if lead is None else [key[0]])
+    if len(rows) < limit:
+        if later is None:
+            beyond = [(f"{first} {comparison} ?", [key[0]])]
+            rows += _rows(conn, query, order, beyond, limit - len(rows))
+        elif later:
+            rows += _rows(conn, query, order, (), limit - len(rows), values=later)
+    return rows
 
 
 def _links(request: Request, page: int, page_size: int, total_pages: int) -> dict[str, str]:
@@ -278,20 +368,33 @@ def _links(request: Request, page: int, page_size: int, total_pages: int) -> dic
     }
 
 
-def _encode_cursor(next_page: int, key: list[Any]) -> str:
-    raw = json.dumps({"p": next_page, "k": key}, separators=(",", ":")).encode()
+def _encode_cursor(cursor: _Cursor) -> str:
+    value: dict[str, Any] = {"p": cursor.page, "k": cursor.key}
+    if cursor.total is not None and cursor.stamp is not None:
+        value["n"], value["s"] = cursor.total, cursor.stamp
+    raw = json.dumps(value, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(text: str, key_len: int) -> tuple[int, list[Any]]:
+def _bad_cursor() -> ApiError:
+    return bad_request(
+        "cursor", "not a cursor this list returned (pass back data.cursor unchanged)"
+    )
+
+
+def _decode_cursor(text: str, key_len: int) -> _Cursor:
     try:
         padded = text + "=" * (-len(text) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
         page, key = value["p"], value["k"]
+        total, stamp = value.get("n"), value.get("s")
         if not isinstance(page, int) or not isinstance(key, list) or len(key) != key_len:
             raise ValueError
-        return page, key
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise bad_request(
-            "cursor", "not a cursor this list returned (pass back data.cursor unchanged)"
-        ) from None
+        # Key parts go to SQLite as parameters: only scalars are keys this list wrote.
+        if not all(part is None or isinstance(part, str | int | float) for part in key):
+            raise ValueError
+        if not (isinstance(total, int) and isinstance(stamp, str)):
+            total, stamp = None, None
+        return _Cursor(page, key, total, stamp)
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        raise _bad_cursor() from None

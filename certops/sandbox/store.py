@@ -13,6 +13,7 @@ in ``BEGIN IMMEDIATE``, so one writer at a time within a process and across proc
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from certops.errors import CertopsError
 from certops.sandbox.values import from_wire, to_wire
@@ -248,9 +250,35 @@ def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
         )
 
 
+class _Connection(sqlite3.Connection):
+    """A store's connection, with a random ``nonce`` naming it among all connections ever
+    opened (``id()`` would repeat across server runs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.nonce = secrets.token_hex(8)
+
+
+def change_stamp(conn: sqlite3.Connection) -> str | None:
+    """Returns a text that stays the same exactly as long as nothing was written to the
+    database since it was taken, or None for a connection a ``Store`` did not open.
+
+    It joins the connection's nonce, its count of rows written (``total_changes``) and
+    ``PRAGMA data_version`` (which moves when another connection commits, such as
+    ``sandbox load`` beside ``sandbox serve``). List pages use it to reuse a count taken
+    earlier in the same cursor walk only while it is still exact.
+    """
+    if not isinstance(conn, _Connection):
+        return None
+    version = conn.execute("PRAGMA data_version").fetchone()[0]
+    return f"{conn.nonce}.{conn.total_changes}.{version}"
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in Store.write).
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=30, factory=_Connection
+    )
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA busy_timeout = 30000")
