@@ -78,38 +78,47 @@ async def _together(reads: Iterable[Awaitable[T]]) -> list[T]:
 async def read_live(
     reader: LMSReader, config: Config, progress: Progress | None = None
 ) -> LiveSnapshot:
-    """Read everything ``config`` needs from the LMS, with as few calls as the API allows."""
+    """Everything ``config`` needs from the LMS, read with as few calls as the API allows.
+
+    After the course list (which maps codes to ids), the users, the enrollments and the
+    setup objects are read concurrently; the client caps the requests in flight.
+    """
     say = progress or (lambda _msg: None)
     say("reading courses")
     listed = await reader.list_courses()
     named = {code for p in config.products for code in product_course_codes(p)}
     course_ids = {c.code: c.id for c in listed if c.code in named}
     managed = sorted({code for p in config.products for code in managed_codes(p)} & set(course_ids))
-    # Detail reads are independent: send them together (the client caps calls in flight).
-    details = await _together(reader.get_course(course_ids[code]) for code in managed)
-    detailed: dict[str, Course] = dict(zip(managed, details, strict=True))
+    ids = sorted(set(course_ids.values()))
 
-    catalogs: dict = {}
-    items: set[tuple[str, str]] = set()
-    catalog = config.settings.salesforce_catalog
-    if catalog is not None:
-        say("reading catalogs")
+    async def details() -> dict[str, Course]:
+        found = await _together(reader.get_course(course_ids[code]) for code in managed)
+        return dict(zip(managed, found, strict=True))
+
+    async def catalog_part() -> tuple[dict, set[tuple[str, str]]]:
+        catalog = config.settings.salesforce_catalog
+        if catalog is None:
+            return {}, set()
         catalogs = {c.code: c for c in await reader.list_catalogs()}
+        items: set[tuple[str, str]] = set()
         if catalog.code in catalogs:
             for item in await reader.list_catalog_items(catalogs[catalog.code].id):
                 items.add((catalog.code, item.item_code))
+        return catalogs, items
 
-    say("reading groups")
-    group_names = {p.group.name for p in config.products}
-    named_groups = [g for g in await reader.list_groups() if g.name in group_names]
-    found = await _together(reader.get_group(g.id) for g in named_groups)
-    groups: dict[str, Group] = {g.name: full for g, full in zip(named_groups, found, strict=True)}
+    async def groups_part() -> dict[str, Group]:
+        group_names = {p.group.name for p in config.products}
+        named_groups = [g for g in await reader.list_groups() if g.name in group_names]
+        found = await _together(reader.get_group(g.id) for g in named_groups)
+        return {g.name: full for g, full in zip(named_groups, found, strict=True)}
 
-    say("reading users")
-    users = await reader.list_users()
-    ids = sorted(set(course_ids.values()))
-    say(f"reading enrollments in {len(ids)} courses")
-    enrollments = await reader.list_enrollments(ids) if ids else []
+    async def enrollments() -> list[Enrollment]:
+        return await reader.list_enrollments(ids) if ids else []
+
+    say(f"reading enrollments in {len(ids)} courses, users, groups and catalogs")
+    detailed, (catalogs, items), groups, users, found = await _together(
+        [details(), catalog_part(), groups_part(), reader.list_users(), enrollments()]
+    )
     return LiveSnapshot.build(
         reader.lms,
         LiveSetup(
@@ -121,7 +130,7 @@ async def read_live(
         ),
         course_ids,
         users,
-        enrollments,
+        found,
     )
 
 

@@ -14,12 +14,12 @@ import random
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,6 +38,7 @@ from certops.lms.errors import (
 )
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 ENV_CLIENT_ID = "DOCEBO_CLIENT_ID"
 ENV_CLIENT_SECRET = "DOCEBO_CLIENT_SECRET"
@@ -488,32 +489,64 @@ class ApiSession:
 
     # --- paging -----------------------------------------------------------------------
 
-    async def paged(
-        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
-    ) -> list[dict[str, Any]]:
-        """Every item of a list endpoint: by cursor when offered, else page by page."""
+    async def pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        cursor: bool = True,
+        first: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[wire.Page]:
+        """Every page of a list endpoint, one at a time: by cursor when offered, else by
+        page number. ``first`` adds parameters to the first request only (e.g. asking for
+        the total count once). Callers convert each page as it arrives, so no list of raw
+        JSON items outlives its page."""
         base = dict(params or {})
         base["page_size"] = wire.MAX_PAGE_SIZE
         if cursor:
             base["get_cursor"] = 1
         endpoint = f"GET {path}"
-        items: list[dict[str, Any]] = []
         pages = 0
         next_cursor: str | None = None
         while True:
             query = dict(base)
+            if pages == 0 and first:
+                query.update(first)
             if next_cursor:
                 query["cursor"] = next_cursor
             else:
                 query["page"] = pages + 1
             page = wire.list_page(await self._send("GET", path, params=query), endpoint)
             pages += 1
-            items.extend(page.items)
+            yield page
             if not page.has_more or not page.items:
-                return items
+                return
             next_cursor = page.cursor
             if pages > 100_000:  # a server that never says "no more" must not loop forever
                 raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
+
+    async def paged(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
+    ) -> list[dict[str, Any]]:
+        """Every item of a list endpoint (for short lists; long ones use ``pages``)."""
+        items: list[dict[str, Any]] = []
+        async with aclosing(self.pages(path, params, cursor=cursor)) as stream:
+            async for page in stream:
+                items.extend(page.items)
+        return items
+
+    async def converted(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        convert: Callable[[dict[str, Any]], T],
+    ) -> list[T]:
+        """Every item of a list endpoint through ``convert``, page by page."""
+        out: list[T] = []
+        async with aclosing(self.pages(path, params)) as stream:
+            async for page in stream:
+                out.extend(convert(item) for item in page.items)
+        return out
 
 
 class ReadChannel:
@@ -529,6 +562,20 @@ class ReadChannel:
         self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
     ) -> list[dict[str, Any]]:
         return await self._http.paged(path, params, cursor=cursor)
+
+    def pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        first: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[wire.Page]:
+        return self._http.pages(path, params, first=first)
+
+    async def converted(
+        self, path: str, params: Mapping[str, Any] | None, convert: Callable[[dict[str, Any]], T]
+    ) -> list[T]:
+        return await self._http.converted(path, params, convert)
 
 
 class WriteChannel(ReadChannel):

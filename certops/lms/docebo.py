@@ -8,9 +8,10 @@ reader cannot send anything but GET (and the token request) even by mistake. The
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,6 +56,10 @@ from certops.lms.records import (
     User,
 )
 
+# Per-course enrollment streams are used when the combined read has more than this many
+# pages left per course: the at most one extra page per course then stays under 10 %.
+SPLIT_PAGES_PER_STREAM = 10
+
 # --- reader -----------------------------------------------------------------------------
 
 
@@ -89,8 +94,10 @@ class DoceboReader:
 
     async def list_users(self) -> list[User]:
         """Every user, sorted by username."""
-        items = await self._api.paged(wire.USERS, wire.user_list_params())
-        users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
+        endpoint = f"GET {wire.USERS}"
+        users = await self._api.converted(
+            wire.USERS, wire.user_list_params(), lambda item: wire.user_from_item(item, endpoint)
+        )
         users = list({u.id: u for u in users}.values())
         self._usernames.update({u.id: u.username for u in users})
         return users
@@ -205,39 +212,109 @@ class DoceboReader:
     async def list_enrollments(
         self, course_ids: Sequence[int], user_ids: Sequence[int] | None = None
     ) -> list[Enrollment]:
-        """Enrollments in these courses (optionally only these users), filtered server-side.
+        """Enrollments in these courses (optionally only these users), filtered server-side,
+        sorted by course id then user id.
 
-        ``course_code`` and ``username`` are filled from courses and users this client has
-        already read; otherwise they are empty.
+        ``course_code`` and ``username`` are filled from the courses and users this client
+        had read when the call started; otherwise they are empty. A large read of many
+        courses runs as concurrent cursor streams, one per course (see ``_stream_split``).
         """
         course_ids = sorted(set(course_ids))
         if not course_ids or (user_ids is not None and not user_ids):
             return []
-        user_chunks: list[Sequence[int] | None] = (
-            [None] if user_ids is None else chunked(sorted(set(user_ids)), wire.FILTER_CHUNK)
-        )
-        calls = [
-            self._api.paged(wire.ENROLLMENTS_READ, wire.enrollment_filters(courses, users))
-            for courses in chunked(course_ids, wire.FILTER_CHUNK)
-            for users in user_chunks
-        ]
-        endpoint = f"GET {wire.ENROLLMENTS_READ}"
+        # Snapshots: a user list read concurrently must not fill some names and not others.
+        convert = self._enrollment_converter(dict(self._usernames), dict(self._course_codes))
         found: dict[tuple[int, int], Enrollment] = {}
-        for items in await asyncio.gather(*calls):
-            for item in items:
-                e = wire.enrollment_from_item(item, endpoint)
-                found[(e.user_id, e.course_id)] = Enrollment(
-                    user_id=e.user_id,
-                    course_id=e.course_id,
-                    status=e.status,
-                    enrolled_at=e.enrolled_at,
-                    completed_at=e.completed_at,
-                    valid_from=e.valid_from,
-                    valid_until=e.valid_until,
-                    username=self._usernames.get(e.user_id, ""),
-                    course_code=self._course_codes.get(e.course_id, ""),
-                )
+        if user_ids is None and len(course_ids) > 1:
+            await self._read_split(course_ids, convert, found)
+        else:
+            user_chunks: list[Sequence[int] | None] = (
+                [None] if user_ids is None else chunked(sorted(set(user_ids)), wire.FILTER_CHUNK)
+            )
+            await gather_settled(
+                self._read_stream(wire.enrollment_filters(courses, users), convert, found)
+                for courses in chunked(course_ids, wire.FILTER_CHUNK)
+                for users in user_chunks
+            )
         return sorted(found.values(), key=lambda e: (e.course_id, e.user_id))
+
+    @staticmethod
+    def _enrollment_converter(
+        usernames: dict[int, str], codes: dict[int, str]
+    ) -> Callable[[dict[str, Any]], Enrollment]:
+        endpoint = f"GET {wire.ENROLLMENTS_READ}"
+        return lambda item: wire.enrollment_from_item(item, endpoint, usernames, codes)
+
+    async def _read_stream(
+        self,
+        params: dict[str, Any],
+        convert: Callable[[dict[str, Any]], Enrollment],
+        found: dict[tuple[int, int], Enrollment],
+    ) -> None:
+        """One cursor stream of enrollments into ``found``, converted page by page."""
+        async with aclosing(self._api.pages(wire.ENROLLMENTS_READ, params)) as stream:
+            async for page in stream:
+                _keep(found, map(convert, page.items))
+
+    async def _read_split(
+        self,
+        course_ids: list[int],
+        convert: Callable[[dict[str, Any]], Enrollment],
+        found: dict[tuple[int, int], Enrollment],
+    ) -> None:
+        """Every enrollment of ``course_ids``: one combined cursor for a small read, else
+        one cursor stream per course, concurrently.
+
+        The first page of the combined filter says how many pages the read takes. Streams
+        per course cost at most one partial page per course more (plus the first page,
+        read again), so they are used only when that stays under a tenth of the pages
+        (``SPLIT_PAGES_PER_STREAM``): a small tenant reads at the lower bound, a large one
+        reads with every allowed request in flight. Cursor paging stays exact while the
+        LMS changes; page numbers fetched in parallel would not.
+        """
+        first_chunk, rest = course_ids[: wire.FILTER_CHUNK], course_ids[wire.FILTER_CHUNK :]
+        filters = wire.enrollment_filters(first_chunk, None)
+        async with aclosing(
+            self._api.pages(wire.ENROLLMENTS_READ, filters, first={"get_total_count": 1})
+        ) as stream:
+            first = await anext(stream)
+            if first.has_more and _worth_splitting(first, len(first_chunk)):
+                await stream.aclose()
+                await gather_settled(
+                    self._read_stream(wire.enrollment_filters([course], None), convert, found)
+                    for course in course_ids
+                )
+                return
+            _keep(found, map(convert, first.items))
+            async for page in stream:
+                _keep(found, map(convert, page.items))
+        # More courses than one filter holds: the rest in chunks, as streams side by side.
+        await gather_settled(
+            self._read_stream(wire.enrollment_filters(chunk, None), convert, found)
+            for chunk in chunked(rest, wire.FILTER_CHUNK)
+        )
+
+
+def _keep(found: dict[tuple[int, int], Enrollment], enrollments: Iterable[Enrollment]) -> None:
+    for e in enrollments:
+        found[(e.user_id, e.course_id)] = e
+
+
+def _worth_splitting(first: wire.Page, courses: int) -> bool:
+    """Whether the pages left after ``first`` justify one stream per course."""
+    if first.total_pages is None:
+        return False  # unknown size: the combined cursor alone never costs extra calls
+    return first.total_pages - 1 > SPLIT_PAGES_PER_STREAM * courses
+
+
+async def gather_settled(work: Iterable[Awaitable[Any]]) -> list[Any]:
+    """The results of ``work`` run concurrently, in order. Every one is awaited to the end
+    before the first error is raised, so no orphan request outlives the connection."""
+    results = await asyncio.gather(*work, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 # --- writer -----------------------------------------------------------------------------
@@ -266,7 +343,8 @@ class DoceboWriter(DoceboReader):
     # --- courses ----------------------------------------------------------------------
 
     async def create_course(self, code: str, settings: CourseSettings) -> Course:
-        """Create a course; after a lost response it is re-read by code, never duplicated."""
+        """The created course, built from the id the LMS answered and the settings sent;
+        after a lost response it is re-read by code instead, never duplicated."""
         body = wire.course_body(settings, code=code)
         endpoint = f"POST {wire.COURSES}"
         uncertain = False
@@ -286,7 +364,13 @@ class DoceboWriter(DoceboReader):
                     if existing is not None:
                         return existing
                 raise
-            return await self.get_course(wire.created_id(payload, "id_course", endpoint))
+            # The answer holds only the id; what was sent is what the course now has, so
+            # no second call is needed (the executor needs only the id anyway).
+            course = Course(
+                id=wire.created_id(payload, "id_course", endpoint), code=code, settings=settings
+            )
+            self._remember_course(course)
+            return course
         raise self._gave_up(f"creating course {code}")
 
     async def update_course(self, course_id: int, settings: CourseSettings) -> None:
@@ -384,7 +468,8 @@ class DoceboWriter(DoceboReader):
     async def create_group(
         self, name: str, description: str, rules: Sequence[GroupRule], operator: str
     ) -> Group:
-        """Create an automatic group; a lost response is resolved by re-reading by name."""
+        """The created automatic group, built from the id the LMS answered and what was
+        sent; a lost response is resolved by re-reading by name, never duplicated."""
         body = wire.group_body(description, await self._rule_ids(rules), operator, name=name)
         endpoint = f"POST {wire.GROUPS}"
         uncertain = False
@@ -404,7 +489,15 @@ class DoceboWriter(DoceboReader):
                     if existing is not None:
                         return existing
                 raise
-            return await self.get_group(wire.created_id(payload, "group_id", endpoint))
+            # Built from the answer's id and what was sent: no re-read on the normal path.
+            return Group(
+                id=wire.created_id(payload, "group_id", endpoint),
+                name=name,
+                description=description,
+                automatic=bool(rules),
+                rules_operator=operator,
+                rules=tuple(GroupRule(completed_all=tuple(r.completed_all)) for r in rules),
+            )
         raise self._gave_up(f"creating group {name}")
 
     async def update_group(

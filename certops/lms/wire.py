@@ -286,6 +286,7 @@ class Page:
     items: list[dict[str, Any]]
     has_more: bool
     cursor: str | None
+    total_pages: int | None = None  # when the server says (total_page_count or total_count)
 
 
 def list_page(payload: Any, endpoint: str) -> Page:
@@ -299,7 +300,18 @@ def list_page(payload: Any, endpoint: str) -> Page:
     has_more = as_bool(data.get("has_more_data", False), "data.has_more_data", endpoint)
     cursor = data.get("cursor")
     cursor = cursor if isinstance(cursor, str) and cursor else None
-    return Page(_objects(items, "data.items", endpoint), has_more, cursor)
+    return Page(_objects(items, "data.items", endpoint), has_more, cursor, _total_pages(data))
+
+
+def _total_pages(data: Mapping[str, Any]) -> int | None:
+    """The page count a list answer states, or None when it states none usable."""
+    pages = data.get("total_page_count")
+    if isinstance(pages, int | str) and str(pages).isdigit():
+        return int(pages)
+    total, size = data.get("total_count"), data.get("current_page_size")
+    if isinstance(total, int) and isinstance(size, int) and size > 0:
+        return -(-total // size)
+    return None
 
 
 def _objects(items: list, field: str, endpoint: str) -> list[dict[str, Any]]:
@@ -592,11 +604,19 @@ def group_body(
 # --- enrollments ------------------------------------------------------------------------
 
 
-def enrollment_from_item(item: Mapping[str, Any], endpoint: str) -> Enrollment:
-    """An enrollment from a ``/course/v1/courses/enrollments`` item."""
+def enrollment_from_item(
+    item: Mapping[str, Any],
+    endpoint: str,
+    usernames: Mapping[int, str] | None = None,
+    course_codes: Mapping[int, str] | None = None,
+) -> Enrollment:
+    """An enrollment from a ``/course/v1/courses/enrollments`` item, built once: its
+    ``username`` and ``course_code`` come from ``usernames``/``course_codes`` when given."""
+    user_id = as_int(require(item, "user_id", endpoint), "user_id", endpoint)
+    course_id = as_int(require(item, "course_id", endpoint), "course_id", endpoint)
     return Enrollment(
-        user_id=as_int(require(item, "user_id", endpoint), "user_id", endpoint),
-        course_id=as_int(require(item, "course_id", endpoint), "course_id", endpoint),
+        user_id=user_id,
+        course_id=course_id,
         status=read_status(
             require(item, "enrollment_status", endpoint), "enrollment_status", endpoint
         ),
@@ -616,6 +636,8 @@ def enrollment_from_item(item: Mapping[str, Any], endpoint: str) -> Enrollment:
             "enrollment_validity_end_datetime",
             endpoint,
         ),
+        username=usernames.get(user_id, "") if usernames else "",
+        course_code=course_codes.get(course_id, "") if course_codes else "",
     )
 
 
