@@ -29,6 +29,7 @@ from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnavailableError
 from certops.lms.records import EnrollmentStatus, GroupRule
+from certops.lms.wire import ENROLL_CHUNK
 from certops.plan.model import Action, Change, ChangeType, Plan
 
 Progress = Callable[[str], None]
@@ -305,7 +306,7 @@ class Executor:
         return []
 
     async def _enrollments(self, changes: list[Change], codes: set[str]) -> None:
-        creates: dict[str, list[tuple[Change, NewEnrollment]]] = defaultdict(list)
+        creates: list[tuple[str, Change, NewEnrollment]] = []
         updates: dict[tuple[str, tuple], list[tuple[Change, int]]] = defaultdict(list)
         for change in changes:
             if self.report.stopped:
@@ -333,15 +334,24 @@ class Executor:
                     valid_from=_instant(after.get("valid_from")),
                     valid_until=_instant(after.get("valid_until")),
                 )
-                creates[course].append((change, row))
+                creates.append((course, change, row))
             else:
                 key = (course, tuple(sorted((k, str(v)) for k, v in after.items())))
                 updates[key].append((change, user_id))
 
-        for course in sorted(creates):
-            batch = creates[course]
-            self.say(f"enrolling {_count(len(batch), 'learner')} in {course}")
-            await self._rows([c for c, _ in batch], self.writer.enroll([r for _, r in batch]))
+        if creates:
+            # Rows carry their course, so the batches span courses and are all full instead
+            # of each course ending with a partial one. One enroll() call per batch: a run
+            # that stops mid-way then knows exactly which rows were sent (results map back
+            # to the changes by their row index).
+            creates.sort(key=lambda t: t[0])  # stable: by course, then in plan order
+            courses = len({course for course, _, _ in creates})
+            self.say(f"enrolling {_count(len(creates), 'learner')} in {_count(courses, 'course')}")
+            for start in range(0, len(creates), ENROLL_CHUNK):
+                batch = creates[start : start + ENROLL_CHUNK]
+                await self._rows(
+                    [c for _, c, _ in batch], self.writer.enroll([r for *_, r in batch])
+                )
         for (course, _), batch in sorted(updates.items(), key=lambda kv: kv[0]):
             after = batch[0][0].after
             status = after.get("status")
@@ -364,7 +374,10 @@ class Executor:
         rows = await self._guard(changes, work)
         if rows is None:
             return
-        for change, row in zip(changes, rows, strict=False):
-            self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
-        for change in changes[len(rows) :]:
-            self._record(change, Result.FAILED, "the LMS returned no result for this row")
+        by_index = {row.index: row for row in rows}
+        for index, change in enumerate(changes):
+            row = by_index.get(index)
+            if row is None:
+                self._record(change, Result.FAILED, "the LMS returned no result for this row")
+            else:
+                self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
