@@ -4,6 +4,7 @@ what happens when the LMS changes under a run, or stops answering in the middle 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,78 @@ def test_interrupted_apply_ends_with_a_report_not_a_traceback(ws: Workspace) -> 
     # What did or did not happen, the next run plans from the LMS and converges.
     assert ws.run("apply", "conf", "--yes").code == 0
     assert ws.run("plan", "conf", "--detailed-exitcode").stdout.count("+") == 0
+
+
+async def _apply_counting_batches(ws: Workspace) -> tuple[ApplyReport, list[list[tuple]]]:
+    """Applies the whole setup; returns the report and each enrollment batch's rows as
+    (course id, user id), read from the sandbox's call log of the bodies sent."""
+    app = create_app(ws.db)
+    config = load_config([str(ws.conf)])
+    batches: list[list[tuple]] = []
+
+    async def recording(scope, receive, send):
+        if scope.get("path") == "/learn/v1/enrollment/batch":
+            body = b""
+            more = True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            rows = json.loads(body)["items"]
+            batches.append([(r["course_id"], r["user_id"]) for r in rows])
+
+            async def replay():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await app(scope, replay, send)
+        return await app(scope, receive, send)
+
+    connection = connect(ws.lms, writer=True, transport=SandboxTransport(recording), retry=FAST)
+    async with connection as writer:
+        live = await read_live(writer, config)
+        planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
+        report = await Executor(writer, planned.desired, live).run(planned.plan)
+    return report, batches
+
+
+def _created_enrollments(report: ApplyReport) -> list[str]:
+    return [
+        o.change.address
+        for o in report.outcomes
+        if o.change.type is ChangeType.ENROLLMENT and o.change.action is Action.CREATE
+    ]
+
+
+def test_one_enrollment_batch_spans_courses(ws: Workspace) -> None:
+    report, batches = asyncio.run(_apply_counting_batches(ws))
+    assert report.ok, report.summary()
+    created = _created_enrollments(report)
+    assert len(batches) == 1 and len(batches[0]) == len(created)
+    assert len({course for course, _ in batches[0]}) >= 3  # several courses, one batch
+    assert ws.run("plan", "conf", "--detailed-exitcode").stdout.count("+") == 0
+
+
+def test_full_batches_across_courses_and_results_by_row(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, so that several of them each mix courses; each row's result must
+    # land on its own change (a wrong mapping would apply the wrong learner's change).
+    import certops.apply
+    import certops.lms.wire
+
+    monkeypatch.setattr(certops.apply, "ENROLL_CHUNK", 3)
+    monkeypatch.setattr(certops.lms.wire, "ENROLL_CHUNK", 3)
+    before = {(c, u) for c, u, _ in ws.lms_state().enrollments}
+    report, batches = asyncio.run(_apply_counting_batches(ws))
+    assert report.ok, report.summary()
+    created = _created_enrollments(report)
+    assert [len(b) for b in batches[:-1]] == [3] * (len(batches) - 1)  # every batch full
+    assert len(batches) == -(-len(created) // 3)
+    assert any(len({course for course, _ in b}) > 1 for b in batches)
+    state = ws.lms_state()
+    new = {(c, u) for c, u, _ in state.enrollments} - before
+    assert {f"enrollment.{c}.{u}" for c, u in new} == set(created)
+    for outcome in report.outcomes:
+        if outcome.change.address in created:
+            course, user = enrollment_key(outcome.change, state.course_codes)
+            assert state.status(course, user) == outcome.change.after["status"]

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from certops.lms.errors import ReadOnlyError
+from certops.lms import docebo
+from certops.lms.docebo import gather_settled
+from certops.lms.errors import LMSUnavailableError, ReadOnlyError
 from certops.lms.records import EnrollmentPolicy, EnrollmentStatus
 
 from .conftest import COURSES, dataset
@@ -203,3 +205,98 @@ def test_only_get_and_token_reach_the_server_from_a_reader(loaded):
     assert {(c["method"], c["path"]) for c in calls if c["method"] != "GET"} == {
         ("POST", "/oauth2/token")
     }
+
+
+def _split_always(monkeypatch) -> None:
+    # The rule splits only reads of more than 10 pages per course; this dataset is small,
+    # so lower the threshold rather than load ten times the data.
+    monkeypatch.setattr(docebo, "SPLIT_PAGES_PER_STREAM", 0)
+
+
+def test_a_large_read_runs_one_cursor_stream_per_course(loaded, monkeypatch):
+    _split_always(monkeypatch)
+    *result, counts = asyncio.run(_read_everything(loaded.connect()))
+    _check_everything(*result)
+    enrollments = result[2]
+    assert enrollments == sorted(enrollments, key=lambda e: (e.course_id, e.user_id))
+    # The combined filter's first page, then 225 enrollments in each of 6 courses: 2 pages
+    # each, one stream per course.
+    assert counts["GET /course/v1/courses/enrollments"] == 1 + 6 * 2
+
+    calls = asyncio.run(loaded.calls())
+    reads = [c["query"] for c in calls if c["path"] == "/course/v1/courses/enrollments"]
+    assert reads[0].count("course_id%5B%5D=") == 6 and "get_total_count=1" in reads[0]
+    assert all(q.count("course_id%5B%5D=") == 1 for q in reads[1:])
+
+
+def test_concurrent_streams_are_exact_and_deterministic_under_faults(loaded, monkeypatch):
+    _split_always(monkeypatch)
+
+    async def go(seed: int):
+        await loaded.faults(
+            error_503_share=0.2, latency_ms=1, rate_limit={"calls": 25, "window_s": 1}, seed=seed
+        )
+        async with loaded.connect(max_in_flight=4) as lms:
+            users = await lms.list_users()
+            ids = [c.id for c in await lms.list_courses()]
+            enrollments = await lms.list_enrollments(ids)
+        await loaded.faults()
+        return users, enrollments, await loaded.calls()
+
+    users, first, calls = asyncio.run(go(5))
+    _, second, _ = asyncio.run(go(11))
+    assert 503 in {c["status"] for c in calls}  # the faults did happen
+    assert len(first) == len(DATA["enrollments"])
+    assert first == second  # same records, same order, whatever the timing
+    by_id = {u.id: u.username for u in users}
+    assert all(e.username == by_id[e.user_id] and e.course_code for e in first)
+
+
+def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
+    _split_always(monkeypatch)
+    in_flight = 0
+    peak = 0
+    app = loaded.app
+
+    async def counting(scope, receive, send):
+        nonlocal in_flight, peak
+        if scope.get("path") == "/course/v1/courses/enrollments":
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.002)
+            await app(scope, receive, send)
+        finally:
+            if scope.get("path") == "/course/v1/courses/enrollments":
+                in_flight -= 1
+
+    loaded.app = counting
+
+    async def go():
+        async with loaded.connect(max_in_flight=3) as lms:
+            ids = [c.id for c in await lms.list_courses()]
+            return await lms.list_enrollments(ids)
+
+    assert len(asyncio.run(go())) == len(DATA["enrollments"])
+    assert peak == 3
+
+
+def test_a_failing_stream_raises_only_after_every_stream_settled():
+    finished: list[str] = []
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise LMSUnavailableError("first stream failed")
+
+    async def slow(name: str) -> str:
+        await asyncio.sleep(0.01)
+        finished.append(name)
+        return name
+
+    async def go():
+        with pytest.raises(LMSUnavailableError, match="first stream failed"):
+            await gather_settled([slow("a"), fails(), slow("b")])
+        return await gather_settled([slow("c"), slow("d")])
+
+    assert asyncio.run(go()) == ["c", "d"]
+    assert finished == ["a", "b", "c", "d"]  # nothing was left running when it raised

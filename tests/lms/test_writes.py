@@ -281,3 +281,29 @@ def test_waiting_is_not_a_status_one_can_enroll_with(loaded):
 
     with pytest.raises(LMSRequestError, match="accepts enrolled, in_progress"):
         asyncio.run(go())
+
+
+def test_creates_return_what_was_sent_without_reading_it_back(loaded):
+    rules = [GroupRule(("C-1", "C-2")), GroupRule(("C-3",))]
+
+    async def go():
+        async with loaded.connect(writer=True) as lms:
+            await lms.list_courses()  # as in apply: the course index is already known
+            before = len(await loaded.calls())
+            course = await lms.create_course("MOC-2026", SETTINGS)
+            group = await lms.create_group("Certified: Widget Pro", "Certified.", rules, "ANY")
+            sent = (await loaded.calls())[before:]
+        async with loaded.connect() as lms:
+            stored = (await lms.find_courses(["MOC-2026"]))["MOC-2026"]
+            listed = [g for g in await lms.list_groups() if g.name == "Certified: Widget Pro"]
+            stored_group = await lms.get_group(listed[0].id)
+        return course, group, sent, stored, stored_group
+
+    course, group, sent, stored, stored_group = asyncio.run(go())
+    # One POST each, no read-back: the answer's id and the sent settings make the record.
+    assert [(c["method"], c["path"]) for c in sent] == [
+        ("POST", "/learn/v1/courses"),
+        ("POST", "/manage/v1/group"),
+    ]
+    assert course == stored
+    assert group == stored_group
