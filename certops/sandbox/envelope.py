@@ -310,6 +310,15 @@ def _rows(
     ).fetchall()
 
 
+def _values_after(values: Sequence[Any], key: Any, descending: bool) -> list[Any]:
+    """Returns the ``values`` that come after ``key`` in the order, in that order."""
+    try:
+        ahead = {v for v in values if (v < key if descending else v > key)}
+    except TypeError:  # a cursor key of another type than the column's values
+        raise _bad_cursor() from None
+    return sorted(ahead, reverse=descending)
+
+
 def _rows_after(
     conn: sqlite3.Connection, query: Query, order: Order, key: list[Any], limit: int
 ) -> list[tuple]:
@@ -325,17 +334,7 @@ def _rows_after(
     first, *rest = order.columns
     rows: list[tuple] = []
     lead = query.lead_values
-    try:
-        later = (
-            None
-            if lead is None
-            else sorted(
-                (v for v in set(lead) if (v < key[0] if order.descending else v > key[0])),
-                reverse=order.descending,
-            )
-        )
-    except TypeError:  # a cursor key of another type than the column's values
-        raise _bad_cursor() from None
+    later = None if lead is None else _values_after(lead, key[0], order.descending)
     if rest and (lead is None or key[0] in lead):
         if len(rest) == 1:
             tail = f"{rest[0]} {comparison} ?"
