@@ -156,8 +156,8 @@ class DoceboReader:
             return {}
         await self.list_courses()  # fresh index: a course may have been created meanwhile
         index = await self._course_index()
-        found = await asyncio.gather(
-            *(self.get_course(index[code]) for code in sorted(wanted) if code in index)
+        found = await gather_settled(
+            self.get_course(index[code]) for code in sorted(wanted) if code in index
         )
         return {course.code: course for course in found}
 
