@@ -217,7 +217,7 @@ class DoceboReader:
 
         ``course_code`` and ``username`` are filled from the courses and users this client
         had read when the call started; otherwise they are empty. A large read of many
-        courses runs as concurrent cursor streams, one per course (see ``_stream_split``).
+        courses runs as concurrent cursor streams, one per course (see ``_read_split``).
         """
         course_ids = sorted(set(course_ids))
         if not course_ids or (user_ids is not None and not user_ids):
