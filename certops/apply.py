@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from certops.engine.setup import DesiredSetup
 from certops.errors import CertopsError, LMSError
 from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnavailableError
-from certops.lms.records import EnrollmentStatus, GroupRule
+from certops.lms.records import EnrollmentStatus
 from certops.lms.wire import ENROLL_CHUNK
 from certops.plan.model import Action, Change, ChangeType, Plan
 
@@ -101,6 +101,9 @@ class AuditLog:
         self.path = path
         self.digest = digest
         self.actor = actor
+        # Opened once and line-buffered: every line is on disk as soon as it is written
+        # (an interrupted run leaves a true record) without reopening the file per change.
+        self._handle: TextIO | None = None
 
     def check_writable(self) -> None:
         """Creates the log's folder and opens it for appending, so a log that cannot be
@@ -137,9 +140,16 @@ class AuditLog:
             lines.append(json.dumps(entry, sort_keys=True))
         if not lines:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("a", encoding="utf-8", buffering=1)
+        self._handle.write("\n".join(lines) + "\n")
+
+    def close(self) -> None:
+        """Close the log file (every written line is already on disk)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def current_actor(env: dict[str, str] | None = None) -> str:
@@ -294,12 +304,13 @@ class Executor:
         elif change.type is ChangeType.GROUP:
             name = address.removeprefix("group.")
             group = self.desired.groups[name]
-            rules = [GroupRule(completed_all=r.completed_all) for r in group.rules]
             if change.action is Action.CREATE:
-                await self.writer.create_group(name, group.description, rules, group.operator)
+                await self.writer.create_group(name, group.description, group.rules, group.operator)
             else:
                 live = self.live.setup.groups[name]
-                await self.writer.update_group(live.id, live.description, rules, group.operator)
+                await self.writer.update_group(
+                    live.id, live.description, group.rules, group.operator
+                )
             self._record(change, Result.APPLIED)
         else:
             self._record(change, Result.FAILED, f"certops cannot apply {change.type} changes")

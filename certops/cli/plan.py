@@ -21,7 +21,7 @@ from certops.cli.options import (
     now_utc,
     resolve_lms,
 )
-from certops.config import load_config, resolve_paths
+from certops.config import load_config
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
 from certops.errors import LMSError, SafetyLimitError, StalePlanError
@@ -53,13 +53,13 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
     if unknown:
         known = ", ".join(p.id for p in config.products)
         raise click.UsageError(f"unknown product {', '.join(unknown)} (configured: {known})")
-    acks = AckFile.load(ack_path(resolve_paths(list(paths))))
+    acks = AckFile.load(ack_path(config.files))
     return only_products(config, products), acks
 
 
 async def _plan(config: Config, acks: AckFile, lms: str, at: datetime, limits: Limits) -> Planned:
     async with connect(lms, progress=_progress, **limits.connect_kwargs()) as reader:
-        live = await read_live(reader, config, progress=lambda m: _stderr(f"certops: {m}"))
+        live = await read_live(reader, config, progress=_progress)
     return build_plan(config, live, at, acks)
 
 
@@ -169,7 +169,6 @@ async def _apply(
     at: datetime,
     *,
     expect_digest: str | None,
-    show: str,
     no_color: bool,
     yes: bool,
     force: bool,
@@ -178,7 +177,7 @@ async def _apply(
 ) -> bool:
     connection = connect(lms, writer=True, progress=_progress, **limits.connect_kwargs())
     async with connection as writer:
-        live = await read_live(writer, config, progress=lambda m: _stderr(f"certops: {m}"))
+        live = await read_live(writer, config, progress=_progress)
         planned = build_plan(config, live, at, acks)
         plan_ = planned.plan
         digest = plan_digest(plan_.changes, plan_.at)
@@ -187,7 +186,7 @@ async def _apply(
                 "stale plan: the LMS or the configuration changed since it was saved "
                 f"(saved {expect_digest}, now {digest}); re-run plan"
             )
-        click.echo(_render(planned, show, no_color))
+        click.echo(_render(planned, "text", no_color))
         if plan_.blocked and not force:
             raise SafetyLimitError(
                 "a safety limit tripped (see above); nothing was applied. "
@@ -200,10 +199,11 @@ async def _apply(
         if writes:
             _confirm(yes)
             audit.check_writable()
-        executor = Executor(
-            writer, planned.desired, live, progress=lambda m: _stderr(f"certops: {m}"), audit=audit
-        )
-        report = await executor.run(plan_)
+        executor = Executor(writer, planned.desired, live, progress=_progress, audit=audit)
+        try:
+            report = await executor.run(plan_)
+        finally:
+            audit.close()
     _show_problems(report, audit_path if writes else None)
     if report.stopped:
         _stderr(f"certops: {report.stopped}")
@@ -280,7 +280,6 @@ def apply(
             resolve_lms(lms),
             at or now_utc(),
             expect_digest=expect,
-            show="text",
             no_color=no_color,
             yes=yes or bool(plan_file),
             force=force,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from certops.config.model import Config
-from certops.engine.enrollments import EnrollmentPlan, plan_enrollments
+from certops.engine.enrollments import plan_enrollments
 from certops.engine.manual import Acknowledgements, manual_steps
 from certops.engine.safety import check_safety
 from certops.engine.setup import DesiredSetup, desired_setup, diff_setup, setup_warnings
@@ -26,7 +26,6 @@ class Planned:
 
     plan: Plan
     desired: DesiredSetup
-    enrollments: tuple[EnrollmentPlan, ...]
 
     def __repr__(self) -> str:
         # asyncio.run formats the repr of its task's result when it restores the SIGINT
@@ -53,10 +52,8 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
 
     course_ids: dict[str, int | None] = {code: None for code in desired.courses}
     course_ids.update(live.course_ids)
-    per_product = []
     for product in config.products:
         planned = plan_enrollments(product, live.learner_facts(product), course_ids, t)
-        per_product.append(planned)
         changes += planned.changes
         skipped += planned.skipped
         warnings += planned.warnings
@@ -75,4 +72,4 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         skipped=tuple(skipped),
         products=tuple(p.id for p in config.products),
     )
-    return Planned(plan=plan, desired=desired, enrollments=tuple(per_product))
+    return Planned(plan=plan, desired=desired)

@@ -53,7 +53,10 @@ async def apply_with_interference(ws: Workspace, interfere: tuple[str, str, Any]
         await _admin(app, *interfere)
         digest = plan_digest(planned.plan.changes, AT)
         audit = AuditLog(ws.root / "audit.jsonl", digest, "tester")
-        return await Executor(writer, planned.desired, live, audit=audit).run(planned.plan)
+        try:
+            return await Executor(writer, planned.desired, live, audit=audit).run(planned.plan)
+        finally:
+            audit.close()
 
 
 def results(report: ApplyReport) -> dict[str, Result]:
