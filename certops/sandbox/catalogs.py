@@ -136,7 +136,10 @@ async def create_catalogs(request: Request) -> JSONResponse:
             row: dict[str, Any] = {"row_index": index, "success": False, "message": None}
             code = item.get("code") if isinstance(item, dict) else None
             name = item.get("name") if isinstance(item, dict) else None
-            if not isinstance(code, str) or not code.strip():
+            # The stored code is stripped, so the duplicate check must look for the stripped
+            # code too: " X " next to "X" would otherwise hit UNIQUE and roll the batch back.
+            code = code.strip() if isinstance(code, str) else ""
+            if not code:
                 row["message"] = "code is required"
             elif not isinstance(name, str) or not name.strip():
                 row["message"] = "name is required"
@@ -145,7 +148,7 @@ async def create_catalogs(request: Request) -> JSONResponse:
             else:
                 cursor = conn.execute(
                     "INSERT INTO catalogs (code, name, description) VALUES (?, ?, ?)",
-                    (code.strip(), name, str(item.get("description") or "")),
+                    (code, name, str(item.get("description") or "")),
                 )
                 row.update(success=True, catalogue_id=cursor.lastrowid)
             results.append(row)

@@ -20,6 +20,21 @@ async def test_catalog_batch_create_rows(client):
     assert rows[2]["success"] is False and "code" in rows[2]["message"]
 
 
+async def test_catalog_batch_padded_duplicate_code_is_a_row_error(client):
+    # " SF-SYNC " is stored stripped, so it duplicates SF-SYNC: a row error, not a 500 that
+    # rolls back the good row next to it.
+    answer = await client.post(
+        "/learn/v1/catalog/batch",
+        json={"items": [{"code": "FRESH", "name": "Fresh"}, {"code": " SF-SYNC ", "name": "Dup"}]},
+    )
+    assert answer.status_code == 200
+    rows = answer.json()["data"]
+    assert rows[0]["success"] is True
+    assert rows[1] == {"row_index": 1, "success": False, "message": "Catalog code already exists"}
+    listed = await client.get("/learn/v1/catalog", params={"search_text": "FRESH"})
+    assert [c["catalogue_code"] for c in listed.json()["data"]["items"]] == ["FRESH"]
+
+
 async def test_catalog_items_batch_and_views(client):
     answer = await client.post(
         "/learn/v1/catalog/items/batch",
