@@ -8,19 +8,16 @@ after this module is pure.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from certops.config.model import Config, Product
 from certops.engine.facts import LearnerFacts, collect_facts, product_course_codes
 from certops.engine.setup import LiveSetup
-from certops.lms.api import LMSReader
+from certops.lms.api import LMSReader, gather_settled
 from certops.lms.records import Course, Enrollment, Group, User
 
 Progress = Callable[[str], None]
-T = TypeVar("T")
 
 
 def managed_codes(product: Product) -> list[str]:
@@ -65,16 +62,6 @@ class LiveSnapshot:
         return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
 
 
-async def _together(reads: Iterable[Awaitable[T]]) -> list[T]:
-    """The results of ``reads`` run concurrently, in order. Every read is awaited to the
-    end before the first error is raised, so no orphan task outlives the connection."""
-    results = await asyncio.gather(*reads, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)  # type: ignore[arg-type]  # no exceptions left
-
-
 async def read_live(
     reader: LMSReader, config: Config, progress: Progress | None = None
 ) -> LiveSnapshot:
@@ -92,7 +79,7 @@ async def read_live(
     ids = sorted(set(course_ids.values()))
 
     async def details() -> dict[str, Course]:
-        found = await _together(reader.get_course(course_ids[code]) for code in managed)
+        found = await gather_settled(reader.get_course(course_ids[code]) for code in managed)
         return dict(zip(managed, found, strict=True))
 
     async def catalog_part() -> tuple[dict, set[tuple[str, str]]]:
@@ -109,14 +96,14 @@ async def read_live(
     async def groups_part() -> dict[str, Group]:
         group_names = {p.group.name for p in config.products}
         named_groups = [g for g in await reader.list_groups() if g.name in group_names]
-        found = await _together(reader.get_group(g.id) for g in named_groups)
+        found = await gather_settled(reader.get_group(g.id) for g in named_groups)
         return {g.name: full for g, full in zip(named_groups, found, strict=True)}
 
     async def enrollments() -> list[Enrollment]:
         return await reader.list_enrollments(ids) if ids else []
 
     say(f"reading enrollments in {len(ids)} courses, users, groups and catalogs")
-    detailed, (catalogs, items), groups, users, found = await _together(
+    detailed, (catalogs, items), groups, users, found = await gather_settled(
         [details(), catalog_part(), groups_part(), reader.list_users(), enrollments()]
     )
     return LiveSnapshot.build(

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from certops.cli.options import lms_option, resolve_lms
+from certops.cli.options import lms_option, progress, resolve_lms
 from certops.lms import connect
-from certops.lms.doctor import Outcome, run_checks
+from certops.lms.doctor import run_checks
 
 
 @click.command()
@@ -20,17 +20,13 @@ def doctor(lms: str | None) -> None:
     Prints one line per check (ok, FAIL with the fix, warn, skipped); exits 1 if any fails.
     """
     address = resolve_lms(lms)
-
-    def note(message: str) -> None:
-        click.echo(f"certops: {message}", err=True)
-
-    checks = asyncio.run(run_checks(address, connector=lambda a: connect(a, progress=note)))
+    checks = asyncio.run(run_checks(address, connector=lambda a: connect(a, progress=progress)))
     for check in checks:
         line = f"{check.outcome.value:<7} {check.name}"
         if check.detail:
             line += f": {check.detail}"
         click.echo(line)
-    failed = sum(1 for c in checks if c.outcome is Outcome.FAIL)
+    failed = sum(c.failed for c in checks)
     if failed:
         click.echo(f"{failed} check(s) failed.", err=True)
         sys.exit(1)

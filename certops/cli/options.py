@@ -64,6 +64,11 @@ def lms_option(f: Callable) -> Callable:
     )(f)
 
 
+def progress(message: str) -> None:
+    """Progress and diagnostics: on stderr, marked as certops' own."""
+    click.echo(f"certops: {message}", err=True)
+
+
 def resolve_lms(lms: str | None) -> str:
     """The LMS address to use; with none configured, the working folder's sandbox."""
     if lms:

@@ -19,6 +19,7 @@ from certops.cli.options import (
     limits_options,
     lms_option,
     now_utc,
+    progress,
     resolve_lms,
 )
 from certops.config import load_config
@@ -42,10 +43,6 @@ def _stderr(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _progress(message: str) -> None:
-    _stderr(f"certops: {message}")
-
-
 def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, AckFile]:
     """The checked configuration (limited to ``products``) and its ack file."""
     config = load_config(list(paths))
@@ -58,8 +55,8 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
 
 
 async def _plan(config: Config, acks: AckFile, lms: str, at: datetime, limits: Limits) -> Planned:
-    async with connect(lms, progress=_progress, **limits.connect_kwargs()) as reader:
-        live = await read_live(reader, config, progress=_progress)
+    async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
+        live = await read_live(reader, config, progress=progress)
     return build_plan(config, live, at, acks)
 
 
@@ -97,7 +94,7 @@ def _save(planned: Planned, out: str) -> None:
         raise click.ClickException(
             f"cannot save the plan to {out}: {exc.strerror or exc} (expected a writable file path)"
         ) from None
-    _stderr(f"certops: plan saved to {out}")
+    progress(f"plan saved to {out}")
 
 
 common_paths = click.argument("paths", nargs=-1)
@@ -175,9 +172,9 @@ async def _apply(
     audit_path: Path,
     limits: Limits,
 ) -> bool:
-    connection = connect(lms, writer=True, progress=_progress, **limits.connect_kwargs())
+    connection = connect(lms, writer=True, progress=progress, **limits.connect_kwargs())
     async with connection as writer:
-        live = await read_live(writer, config, progress=_progress)
+        live = await read_live(writer, config, progress=progress)
         planned = build_plan(config, live, at, acks)
         plan_ = planned.plan
         digest = plan_digest(plan_.changes, plan_.at)
@@ -199,17 +196,17 @@ async def _apply(
         if writes:
             _confirm(yes)
             audit.check_writable()
-        executor = Executor(writer, planned.desired, live, progress=_progress, audit=audit)
+        executor = Executor(writer, planned.desired, live, progress=progress, audit=audit)
         try:
             report = await executor.run(plan_)
         finally:
             audit.close()
     _show_problems(report, audit_path if writes else None)
     if report.stopped:
-        _stderr(f"certops: {report.stopped}")
+        progress(report.stopped)
     click.echo(report.summary())
     if writes:
-        _stderr(f"certops: audit log: {audit_path}")
+        progress(f"audit log: {audit_path}")
     return report.ok
 
 

@@ -8,10 +8,11 @@ Every method is a coroutine; lists are read completely (the client pages).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from certops.lms.records import (
     Catalog,
@@ -25,6 +26,8 @@ from certops.lms.records import (
     RowResult,
     User,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +105,13 @@ class LMSWriter(LMSReader, Protocol):
     async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
         """Set fields on existing enrollments; one ``RowResult`` per user, in order."""
         ...
+
+
+async def gather_settled(work: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``work`` run concurrently, in order. Every one is awaited to the end
+    before the first error is raised, so no orphan request outlives the connection."""
+    results = await asyncio.gather(*work, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)  # type: ignore[arg-type]  # no exceptions left

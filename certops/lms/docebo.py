@@ -8,7 +8,7 @@ reader cannot send anything but GET (and the token request) even by mistake. The
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from certops.lms import wire
-from certops.lms.api import EnrollmentUpdate, NewEnrollment
+from certops.lms.api import EnrollmentUpdate, NewEnrollment, gather_settled
 from certops.lms.client import (
     TIMEOUT,
     ApiSession,
@@ -307,16 +307,6 @@ def _worth_splitting(first: wire.Page, courses: int) -> bool:
     return first.total_pages - 1 > SPLIT_PAGES_PER_STREAM * courses
 
 
-async def gather_settled(work: Iterable[Awaitable[Any]]) -> list[Any]:
-    """The results of ``work`` run concurrently, in order. Every one is awaited to the end
-    before the first error is raised, so no orphan request outlives the connection."""
-    results = await asyncio.gather(*work, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)
-
-
 # --- writer -----------------------------------------------------------------------------
 
 
@@ -402,9 +392,11 @@ class DoceboWriter(DoceboReader):
                     wire.require(row.raw, "catalogue_id", endpoint), "catalogue_id", endpoint
                 )
                 return Catalog(id=catalog_id, code=code, name=name)
-            existing = {c.code: c for c in await self.list_catalogs()}.get(code)
-            if uncertain and existing is not None:
-                return existing
+            if uncertain:
+                # A row error after a lost response may be our own first attempt's catalog.
+                existing = {c.code: c for c in await self.list_catalogs()}.get(code)
+                if existing is not None:
+                    return existing
             raise LMSRequestError(
                 f"{self._http.host} did not create catalog {code}: "
                 + (row.message if row and row.message else "no row result")

@@ -62,7 +62,7 @@ async def run_checks(
     except LMSError as exc:
         return [Check("address", Outcome.FAIL, str(exc))]
     checks.append(Check("address", Outcome.OK, lms))
-    connection = (connector or (lambda address: connect(address)))(lms)
+    connection = (connector or connect)(lms)
     try:
         reader = await connection.open()
     except LMSCredentialsError as exc:

@@ -853,7 +853,7 @@ USED: tuple[EndpointUse, ...] = (
     EndpointUse(
         "GET",
         ENROLLMENTS_READ,
-        params=("course_id[]", "user_id[]", *_PAGING),
+        params=("course_id[]", "user_id[]", "get_total_count", *_PAGING),
         response=(
             "user_id",
             "course_id",
