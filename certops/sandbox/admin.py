@@ -20,7 +20,7 @@ from certops.sandbox import automation
 from certops.sandbox.automation import COMPLETED, IN_PROGRESS, EnrollmentFields
 from certops.sandbox.dataset import body_locator, load_into
 from certops.sandbox.envelope import ApiError, bad_request, read_body
-from certops.sandbox.faults import FaultConfig
+from certops.sandbox.faults import FaultConfig, FaultConfigError
 from certops.sandbox.state import sandbox_of, store_of
 from certops.sandbox.store import set_meta
 from certops.sandbox.values import iso_instant, parse_bool, parse_instant, parse_int, to_wire
@@ -362,9 +362,8 @@ async def put_faults(request: Request) -> JSONResponse:
     body = await read_body(request)
     try:
         config = FaultConfig.from_json(body)
-    except ValueError as exc:
-        field = str(exc).split(" ", 1)[0].strip("'")
-        raise ApiError(400, str(exc), field=field) from None
+    except FaultConfigError as exc:
+        raise ApiError(400, str(exc), field=exc.field) from None
     sandbox_of(request).faults.configure(config)
     return JSONResponse(config.to_json())
 

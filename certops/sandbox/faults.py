@@ -34,6 +34,15 @@ class ConnectionDropped(ConnectionError):
     """The sandbox dropped the connection on purpose (fault injection)."""
 
 
+class FaultConfigError(ValueError):
+    """A ``/_sandbox/faults`` body is wrong; ``field`` is the path of the key at fault
+    (``rate_limit.calls``, or the unknown key itself)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True, slots=True)
 class FaultConfig:
     """The faults to inject; the default injects none."""
@@ -68,54 +77,76 @@ class FaultConfig:
     def from_json(cls, body: dict[str, Any]) -> FaultConfig:
         """Returns the configuration described by a ``/_sandbox/faults`` body.
 
-        Absent keys take their defaults (no fault). Raises ``ValueError`` naming the key.
+        Absent keys take their defaults (no fault). Raises ``FaultConfigError`` naming the
+        key's path.
         """
         known = {"latency_ms", "rate_limit", "error_503_share", "drop_write", "seed"}
         unknown = sorted(set(body) - known)
         if unknown:
-            raise ValueError(f"unknown key {unknown[0]!r} (expected {', '.join(sorted(known))})")
+            raise FaultConfigError(
+                unknown[0], f"unknown key {unknown[0]!r} (expected {', '.join(sorted(known))})"
+            )
         values: dict[str, Any] = {}
         values["latency_ms"] = _number(body, "latency_ms", int, minimum=0, default=0)
         values["seed"] = _number(body, "seed", int, minimum=None, default=0)
         share = _number(body, "error_503_share", float, minimum=0, default=0.0)
         if share > 1:
-            raise ValueError(f"error_503_share must be between 0 and 1, got {share}")
+            raise FaultConfigError(
+                "error_503_share", f"error_503_share must be between 0 and 1, got {share}"
+            )
         values["error_503_share"] = share
         rate = body.get("rate_limit")
         if rate is not None:
             if not isinstance(rate, dict):
-                raise ValueError("rate_limit must be an object {calls, window_s} or null")
-            values["rate_limit_calls"] = _number(rate, "calls", int, minimum=1, default=None)
+                raise FaultConfigError(
+                    "rate_limit", "rate_limit must be an object {calls, window_s} or null"
+                )
+            values["rate_limit_calls"] = _number(
+                rate, "calls", int, minimum=1, default=None, parent="rate_limit"
+            )
             values["rate_limit_window_s"] = _number(
-                rate, "window_s", float, minimum=0.001, default=None
+                rate, "window_s", float, minimum=0.001, default=None, parent="rate_limit"
             )
         drop = body.get("drop_write")
         if drop is not None:
             if not isinstance(drop, dict):
-                raise ValueError("drop_write must be an object {nth, mode} or null")
-            values["drop_write_nth"] = _number(drop, "nth", int, minimum=1, default=None)
+                raise FaultConfigError(
+                    "drop_write", "drop_write must be an object {nth, mode} or null"
+                )
+            values["drop_write_nth"] = _number(
+                drop, "nth", int, minimum=1, default=None, parent="drop_write"
+            )
             mode = drop.get("mode", "after")
             if mode not in ("before", "after"):
-                raise ValueError(f"drop_write.mode must be 'before' or 'after', got {mode!r}")
+                raise FaultConfigError(
+                    "drop_write.mode", f"drop_write.mode must be 'before' or 'after', got {mode!r}"
+                )
             values["drop_write_mode"] = mode
         return cls(**values)
 
 
 def _number(
-    body: dict[str, Any], key: str, kind: type, *, minimum: float | None, default: Any
+    body: dict[str, Any],
+    key: str,
+    kind: type,
+    *,
+    minimum: float | None,
+    default: Any,
+    parent: str | None = None,
 ) -> Any:
+    path = f"{parent}.{key}" if parent else key
     value = body.get(key, default)
     if value is None:
         if default is None:
-            raise ValueError(f"{key} is required")
+            raise FaultConfigError(path, f"{path} is required")
         return default
     ok_type = isinstance(value, int | float) and not isinstance(value, bool)
     if kind is int and ok_type and float(value).is_integer():
         value = int(value)
     elif kind is int or not ok_type:
-        raise ValueError(f"{key} must be a{'n integer' if kind is int else ' number'}")
+        raise FaultConfigError(path, f"{path} must be a{'n integer' if kind is int else ' number'}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{key} must be at least {minimum}, got {value}")
+        raise FaultConfigError(path, f"{path} must be at least {minimum}, got {value}")
     return kind(value)
 
 

@@ -119,23 +119,26 @@ async def test_call_log_records_method_path_status_and_clears(client):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {"error_503_share": 2},
-        {"latency_ms": -1},
-        {"latency_ms": "slow"},
-        {"rate_limit": {"calls": 0, "window_s": 1}},
-        {"rate_limit": {"window_s": 1}},
-        {"rate_limit": 5},
-        {"drop_write": {"nth": 1, "mode": "sideways"}},
-        {"drop_write": {"mode": "after"}},
-        {"explode": True},
+        ({"error_503_share": 2}, "error_503_share"),
+        ({"latency_ms": -1}, "latency_ms"),
+        ({"latency_ms": "slow"}, "latency_ms"),
+        ({"rate_limit": {"calls": 0, "window_s": 1}}, "rate_limit.calls"),
+        ({"rate_limit": {"window_s": 1}}, "rate_limit.calls"),
+        ({"rate_limit": {"calls": 3, "window_s": "x"}}, "rate_limit.window_s"),
+        ({"rate_limit": 5}, "rate_limit"),
+        ({"drop_write": {"nth": 1, "mode": "sideways"}}, "drop_write.mode"),
+        ({"drop_write": {"mode": "after"}}, "drop_write.nth"),
+        ({"explode": True}, "explode"),
     ],
 )
-async def test_bad_fault_configuration_is_400(client, body):
+async def test_bad_fault_configuration_is_400(client, body, field):
     answer = await client.put("/_sandbox/faults", json=body)
     assert answer.status_code == 400
     assert answer.json()["message"]
+    # The error names the key's path, not a word guessed from the message.
+    assert answer.json()["errors"][0]["field"] == field
     assert (await client.get("/_sandbox/faults")).json()["latency_ms"] == 0
 
 
