@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
 
 from certops.cli.options import at_option, lms_option, now_utc, resolve_lms
 from certops.config import load_config
-from certops.config.model import Config
+from certops.config.model import Config, due_day
 from certops.engine.facts import LearnerFacts, collect_facts
 from certops.engine.lifecycle import LearnerState, evaluate
 from certops.live import read_learner
@@ -22,8 +22,7 @@ from certops.plan.jsonio import iso_utc
 
 
 def _due_date(deadline: datetime | None) -> str | None:
-    # An exclusive deadline instant D+1 00:00Z is the inclusive calendar date D.
-    return None if deadline is None else (deadline - timedelta(seconds=1)).date().isoformat()
+    return None if deadline is None else due_day(deadline).isoformat()
 
 
 def _owed_extension(state: LearnerState) -> str | None:

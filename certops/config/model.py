@@ -22,6 +22,12 @@ def end_of_day(d: date) -> datetime:
     return start_of_day(d) + timedelta(days=1)
 
 
+def due_day(deadline: datetime) -> date:
+    """The inclusive calendar date of an exclusive deadline instant (``end_of_day``'s
+    inverse): ``2027-01-01T00:00:00Z`` is due ``2026-12-31``."""
+    return (deadline - timedelta(days=1)).date()
+
+
 class LateCompletion(StrEnum):
     REINSTATE = "reinstate"
     MANUAL = "manual"

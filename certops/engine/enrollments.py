@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from certops.config.model import Product
+from certops.config.model import Product, due_day
 from certops.engine.facts import FactsError, LearnerFacts
 from certops.engine.lifecycle import (
     CertificationState,
@@ -74,12 +74,8 @@ def _address(course: str, username: str) -> str:
     return f"enrollment.{course}.{username}"
 
 
-def _due(deadline: datetime) -> str:
-    return (deadline - timedelta(days=1)).date().isoformat()
-
-
 def _obligation_reason(ob: Obligation) -> str:
-    due = _due(ob.deadline)
+    due = due_day(ob.deadline).isoformat()
     if ob.outcome is ObligationOutcome.OUTSTANDING:
         text = f"owes period {ob.period}: complete {ob.course} by {due} (UTC)"
     elif ob.outcome is ObligationOutcome.MET:

@@ -57,9 +57,9 @@ Interpretations where section 6 is silent (each pinned by a test):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -70,6 +70,7 @@ from certops.config.model import (
     Product,
     Reinstatement,
     Revocation,
+    due_day,
     end_of_day,
 )
 from certops.engine.facts import FactsError, LearnerFacts
@@ -145,12 +146,8 @@ def _day(instant: datetime) -> str:
     return instant.date().isoformat()
 
 
-def _due_day(deadline: datetime) -> date:
-    # Deadlines are exclusive midnights: the inclusive calendar date is the day before.
-    return (deadline - timedelta(days=1)).date()
-
-
-def _and_list(items: tuple[str, ...]) -> str:
+def and_list(items: Sequence[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C``."""
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
@@ -438,7 +435,7 @@ class _Replay:
                     CertificationState.SUSPENDED,
                     at,
                     f"did not complete {ob.period.course.code} by "
-                    f"{_due_day(ob.deadline).isoformat()} (UTC)",
+                    f"{due_day(ob.deadline).isoformat()} (UTC)",
                 )
             elif kind == _REINSTATE:
                 self._reinstate(at, what)
@@ -454,7 +451,7 @@ class _Replay:
             self._note(
                 at,
                 f"certified fewer than {self.grace.days} days before "
-                f"{_due_day(deadline).isoformat()}: exempt from {period.id}",
+                f"{due_day(deadline).isoformat()}: exempt from {period.id}",
             )
             return
         last = self.obligations[-1] if self.obligations else None
@@ -531,7 +528,7 @@ def evaluate(
         Transition(
             c0,
             CertificationState.CERTIFIED,
-            f"completed {_and_list(courses)} on {_day(c0)} (path {path})",
+            f"completed {and_list(courses)} on {_day(c0)} (path {path})",
         )
     )
     replay.run()

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from certops.config.model import Config, Period, Product, end_of_day
+from certops.engine.lifecycle import and_list
 from certops.plan.model import Action, Change, ChangeType
 
 
@@ -56,13 +57,6 @@ def fingerprint(asked: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _codes(codes: list[str]) -> str:
-    """``A``, ``A and B``, ``A, B and C``."""
-    if len(codes) <= 1:
-        return "".join(codes)
-    return ", ".join(codes[:-1]) + " and " + codes[-1]
-
-
 @dataclass(slots=True)
 class _Ask:
     """One manual change being assembled (notifications may be shared by products)."""
@@ -87,8 +81,8 @@ def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
         f'Admin Menu > Enrollment Rules: open the rule "{name}" '
         "(if it does not exist: New Rule, source type Groups, target type Courses).",
         f'Set the source group to "{product.group.name}" and nothing else.',
-        f"Set the target courses to {_codes(targets)}"
-        + (f"; remove {_codes(others)} if listed." if others else "."),
+        f"Set the target courses to {and_list(targets)}"
+        + (f"; remove {and_list(others)} if listed." if others else "."),
         "Make sure the rule is active and save.",
     ]
     return _Ask(
@@ -99,7 +93,7 @@ def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
         steps=steps,
         reason=(
             "enrollment rules have no public API; joining the group must enroll into "
-            + _codes(targets)
+            + and_list(targets)
             + (f" (period {period.id})" if period else "")
             + ". certops itself enrolls existing members, since rules fire only on join"
         ),
@@ -178,8 +172,8 @@ def _notification_steps(name: str, asked: dict[str, Any], all_courses: list[str]
     steps = [
         f'Admin Menu > Notifications: open "{name}" '
         f"(if it does not exist: Add Notification, event {event}).",
-        f"Under Courses, select {_codes(courses)}"
-        + (f"; remove {_codes(remove)} if selected." if remove else "."),
+        f"Under Courses, select {and_list(courses)}"
+        + (f"; remove {and_list(remove)} if selected." if remove else "."),
     ]
     if asked["event"] == "user_enrolled_in_course" and "recipients" not in asked:
         steps.append("Recipients: the enrolled user; keep the [expire-at] tag in the message.")
@@ -222,7 +216,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                 seen.products.append(product.id)
                 seen.asked = {"conflict": sorted(seen.products)}
                 seen.steps = [
-                    f"The products {_codes(seen.products)} all name the enrollment rule "
+                    f"The products {and_list(seen.products)} all name the enrollment rule "
                     f'"{ask.address.removeprefix("enrollment_rule.")}"; one rule would enroll '
                     "each product's group into the other's courses.",
                     "Give each product its own enrollment_rule name in the configuration, "
@@ -239,7 +233,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                     seen.asked = {"conflict": sorted(seen.products), "courses": merged}
                     seen.reason = (
                         "one notification named for different purposes by "
-                        + _codes(seen.products)
+                        + and_list(seen.products)
                         + "; give each purpose its own notification"
                     )
                 else:
