@@ -220,6 +220,11 @@ def _level(value: object) -> int:
     return level
 
 
+def _check_validity(begin: str | None, end: str | None) -> None:
+    if begin and end and end < begin:
+        raise bad_request("date_expire_validity", f"{end} is before date_begin_validity {begin}")
+
+
 def _fields(body: dict[str, Any], *, with_status: bool) -> EnrollmentFields:
     """Returns the enrollment fields a many/one write body sets; bad values are 400s."""
     clear: set[str] = set()
@@ -239,8 +244,7 @@ def _fields(body: dict[str, Any], *, with_status: bool) -> EnrollmentFields:
     begin = _date_field(body, "date_begin_validity", False, clear, "valid_from")
     end = _date_field(body, "date_expire_validity", True, clear, "valid_until")
     done = _date_field(body, "date_complete", False, clear, "completed_at") if with_status else None
-    if begin and end and end < begin:
-        raise bad_request("date_expire_validity", f"{end} is before date_begin_validity {begin}")
+    _check_validity(begin, end)
     return EnrollmentFields(
         status=status,
         level=level,
@@ -468,6 +472,7 @@ def _batch_row(
                 clear.add(column)
             elif column not in dates:
                 dates[column] = value
+    _check_validity(dates.get("valid_from"), dates.get("valid_until"))
     if options["enrollment_date_now"]:
         dates.pop("enrolled_at", None)
     values = EnrollmentFields(status=status, level=level, clear=frozenset(clear), **dates)

@@ -289,3 +289,26 @@ async def test_batch_enrollment_date_and_enrollment_date_now(client):
     dates = {i["user_id"]: i["date_inscr"] for i in items}
     assert dates[await user_id(client, "bob")] == "2025-12-01 08:00:00"
     assert dates[await user_id(client, "erin")] == "2026-04-01 10:00:00"
+
+
+async def test_batch_row_with_validity_end_before_begin_is_a_row_error(client):
+    # The same order check as the many/one writes, but as a row error: the row after it
+    # is still enrolled.
+    rows = [
+        {
+            "course_code": "A-EXAM",
+            "username": "bob",
+            "date_begin_validity": "2026-06-01",
+            "date_expire_validity": "2026-01-31",
+        },
+        {"course_code": "A-EXAM", "username": "erin", "date_begin_validity": "2026-06-01"},
+    ]
+    answer = await client.post("/learn/v1/enrollment/batch", json={"items": rows})
+    assert answer.status_code == 200
+    data = answer.json()["data"]
+    assert [r["success"] for r in data] == [False, True]
+    assert data[0]["message"].startswith("date_expire_validity:")
+    assert "before date_begin_validity" in data[0]["message"]
+    exam = await course_id(client, "A-EXAM")
+    bob = await user_id(client, "bob")
+    assert (await client.get(f"/learn/v1/enrollments/{exam}/{bob}")).status_code == 404
