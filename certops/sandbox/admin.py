@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from certops.errors import ConfigError
 from certops.sandbox import automation
 from certops.sandbox.automation import COMPLETED, IN_PROGRESS, EnrollmentFields
+from certops.sandbox.courses import course_id_by_code
 from certops.sandbox.dataset import body_locator, load_into
 from certops.sandbox.envelope import ApiError, bad_request, read_body
 from certops.sandbox.faults import FaultConfig, FaultConfigError
@@ -149,12 +150,10 @@ def _user_and_course(conn: sqlite3.Connection, body: dict[str, Any]) -> tuple[in
     user = conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
     if user is None:
         raise bad_request("user", f"no user {username!r}")
-    course = conn.execute(
-        "SELECT id FROM courses WHERE code = ? AND code <> ''", (code,)
-    ).fetchone()
-    if course is None:
+    course_id = course_id_by_code(conn, code)
+    if course_id is None:
         raise bad_request("course", f"no course with code {code!r}")
-    return user[0], course[0]
+    return user[0], course_id
 
 
 async def progress(request: Request) -> JSONResponse:
@@ -244,12 +243,10 @@ def _course_ids(conn: sqlite3.Connection, body: dict[str, Any], *, allow_empty: 
         raise bad_request("courses", "must be a non-empty list of course codes")
     ids = []
     for code in codes:
-        row = conn.execute(
-            "SELECT id FROM courses WHERE code = ? AND code <> ''", (str(code),)
-        ).fetchone()
-        if row is None:
+        course_id = course_id_by_code(conn, str(code))
+        if course_id is None:
             raise bad_request("courses", f"no course with code {code!r}")
-        ids.append(row[0])
+        ids.append(course_id)
     return ids
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from certops.sandbox.courses import course_id_by_code
 from certops.sandbox.envelope import (
     Order,
     Query,
@@ -181,17 +182,15 @@ def _add_item(conn: sqlite3.Connection, item: object) -> str | None:
     if catalog is None:
         return f"Catalog not found: {item.get('catalog_code')!r}"
     code = str(item.get("item_code", ""))
-    course = conn.execute(
-        "SELECT id FROM courses WHERE code = ? AND code <> ''", (code,)
-    ).fetchone()
-    if course is None:
+    course_id = course_id_by_code(conn, code)
+    if course_id is None:
         return f"Item not found: no course with code {code!r}"
     if conn.execute(
         "SELECT 1 FROM catalog_items WHERE catalog_id = ? AND course_id = ?",
-        (catalog[0], course[0]),
+        (catalog[0], course_id),
     ).fetchone():
         return "Item already in catalog"
     conn.execute(
-        "INSERT INTO catalog_items (catalog_id, course_id) VALUES (?, ?)", (catalog[0], course[0])
+        "INSERT INTO catalog_items (catalog_id, course_id) VALUES (?, ?)", (catalog[0], course_id)
     )
     return None

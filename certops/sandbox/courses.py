@@ -117,6 +117,12 @@ async def list_courses(request: Request) -> JSONResponse:
         )
 
 
+def course_id_by_code(conn: sqlite3.Connection, code: str) -> int | None:
+    """Returns the id of the course with this code, or None (the empty code names none)."""
+    row = conn.execute("SELECT id FROM courses WHERE code = ? AND code <> ''", (code,)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def fetch_course(conn: sqlite3.Connection, course_id: int) -> tuple:
     """Returns the course's row, or raises a 404."""
     row = conn.execute(

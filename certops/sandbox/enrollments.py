@@ -11,6 +11,7 @@ commits.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse
 
 from certops.sandbox import automation
 from certops.sandbox.automation import EnrollmentFields
+from certops.sandbox.courses import course_id_by_code
 from certops.sandbox.envelope import (
     ApiError,
     Order,
@@ -433,9 +435,11 @@ def _batch_row(
 ) -> None:
     if not isinstance(item, dict):
         raise ApiError(400, "each item must be an object")
-    course_id = _resolve(conn, item, "course_id", "course_code", "courses", "code", "Course")
+    course_id = _resolve(
+        conn, item, "course_id", "course_code", "courses", course_id_by_code, "Course"
+    )
     row["course_id"] = course_id
-    user_id = _resolve(conn, item, "user_id", "username", "users", "username", "User")
+    user_id = _resolve(conn, item, "user_id", "username", "users", _user_id_by_username, "User")
     row["user_id"] = user_id
     clear: set[str] = set()
     status = level = None
@@ -487,13 +491,18 @@ def _batch_row(
         automation.enroll(conn, effects, user_id, course_id, values)
 
 
+def _user_id_by_username(conn: sqlite3.Connection, username: str) -> int | None:
+    row = conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def _resolve(
     conn: sqlite3.Connection,
     item: dict[str, Any],
     id_key: str,
     natural_key: str,
     table: str,
-    column: str,
+    by_natural: Callable[[sqlite3.Connection, str], int | None],
     what: str,
 ) -> int:
     if item.get(id_key) not in (None, ""):
@@ -507,7 +516,7 @@ def _resolve(
     natural = item.get(natural_key)
     if natural in (None, ""):
         raise ApiError(400, f"{id_key} or {natural_key} is required")
-    found = conn.execute(f"SELECT id FROM {table} WHERE {column} = ?", (str(natural),)).fetchone()
+    found = by_natural(conn, str(natural))
     if found is None:
         raise ApiError(400, f"{what} not found: {natural_key} {natural!r}")
-    return int(found[0])
+    return found
