@@ -12,17 +12,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from certops.config.model import Config, Product
-from certops.engine.facts import LearnerFacts, collect_facts, product_course_codes
+from certops.engine.facts import (
+    LearnerFacts,
+    collect_facts,
+    managed_codes,
+    product_course_codes,
+)
 from certops.engine.setup import LiveSetup
 from certops.lms.api import LMSReader, gather_settled
 from certops.lms.records import Course, Enrollment, Group, User
 
 Progress = Callable[[str], None]
-
-
-def managed_codes(product: Product) -> list[str]:
-    """The course codes certops creates and keeps in shape for ``product``."""
-    return [product.certified_course.code] + [p.course.code for p in product.maintenance.periods]
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,12 @@ class LearnerFacts:
         object.__setattr__(self, "enrollments", _frozen(self.enrollments))
 
 
+def managed_codes(product: Product) -> list[str]:
+    """The course codes certops creates and keeps in shape for ``product``: the certified
+    course and every period's maintenance course."""
+    return [product.certified_course.code] + [p.course.code for p in product.maintenance.periods]
+
+
 def product_course_codes(product: Product) -> tuple[str, ...]:
     """Every course code ``product`` names: initial courses, certified course, periods."""
     codes: dict[str, None] = {}  # ordered set

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from certops.config.model import Config, Period, Product, end_of_day
+from certops.engine.facts import managed_codes
 from certops.engine.lifecycle import and_list
 from certops.plan.model import Action, Change, ChangeType
 
@@ -202,8 +203,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
     all_courses: dict[str, set[str]] = {}
     for product in config.products:
         period = current_period(product, t)
-        product_courses = {str(p.course.code) for p in product.maintenance.periods}
-        product_courses.add(str(product.certified_course.code))
+        product_courses = {str(code) for code in managed_codes(product)}
         found = _notification_asks(product, period, t)
         if product.enrollment_rule is not None:
             found.insert(0, _rule_ask(product, product.enrollment_rule.name, period))

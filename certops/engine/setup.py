@@ -27,7 +27,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from certops.config.model import Catalog as CatalogSpec
-from certops.config.model import Config, Period, Product
+from certops.config.model import CertifiedCourse, Config, CourseSpec, Period, Product
 from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 from certops.plan.jsonio import iso_utc
 from certops.plan.model import Action, Change, ChangeType, PlanWarning
@@ -145,46 +145,52 @@ def periods_desired(periods: tuple[Period, ...], t: datetime) -> tuple[Period, .
     return tuple(p for p in periods if p in opened)
 
 
-def _certified_course(product: Product) -> DesiredCourse:
-    spec = product.certified_course
+def _course(
+    product: Product,
+    spec: CertifiedCourse | CourseSpec,
+    role: CourseRole,
+    managed: frozenset[str],
+    period: str | None = None,
+    **settings: Any,
+) -> DesiredCourse:
+    """A course certops manages: published and admin-only with no self-unenrollment, as
+    the article recommends for both kinds, plus the kind's own ``settings``."""
     description = str(spec.description or "")
     return DesiredCourse(
         code=str(spec.code),
         product=product.id,
-        role=CourseRole.CERTIFIED,
+        role=role,
         settings=CourseSettings(
             name=str(spec.name),
             description=description,
             published=True,
             self_unenrollment=False,
             enrollment_policy=EnrollmentPolicy.ADMIN_ONLY,
+            **settings,
         ),
         # An empty description in config means "not managed", not "erase it".
-        managed=CERTIFIED_FIELDS if description else CERTIFIED_FIELDS - {"description"},
+        managed=managed if description else managed - {"description"},
+        period=period,
     )
 
 
+def _certified_course(product: Product) -> DesiredCourse:
+    return _course(product, product.certified_course, CourseRole.CERTIFIED, CERTIFIED_FIELDS)
+
+
 def _maintenance_course(product: Product, period: Period) -> DesiredCourse:
-    spec = period.course
-    description = str(spec.description or "")
-    return DesiredCourse(
-        code=str(spec.code),
-        product=product.id,
-        role=CourseRole.MAINTENANCE,
-        # The article's recommended properties for a maintenance course.
-        settings=CourseSettings(
-            name=str(spec.name),
-            description=description,
-            published=True,
-            self_unenrollment=False,
-            enrollment_policy=EnrollmentPolicy.ADMIN_ONLY,
-            date_begin=period.opens_at,
-            date_end=period.deadline,
-            soft_deadline=False,
-            visible_only_to_enrolled=True,
-        ),
-        managed=MAINTENANCE_FIELDS if description else MAINTENANCE_FIELDS - {"description"},
-        period=period.id,
+    # The article's recommended properties for a maintenance course: validity equal to the
+    # period, hard deadline, visible only to enrolled learners.
+    return _course(
+        product,
+        period.course,
+        CourseRole.MAINTENANCE,
+        MAINTENANCE_FIELDS,
+        period.id,
+        date_begin=period.opens_at,
+        date_end=period.deadline,
+        soft_deadline=False,
+        visible_only_to_enrolled=True,
     )
 
 

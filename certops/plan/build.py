@@ -13,7 +13,7 @@ from datetime import datetime
 from certops.config.model import Config
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.manual import Acknowledgements, manual_steps
-from certops.engine.safety import check_safety
+from certops.engine.safety import check_plan_safety
 from certops.engine.setup import DesiredSetup, desired_setup, diff_setup, setup_warnings
 from certops.live import LiveSnapshot
 from certops.plan.jsonio import order_changes
@@ -57,9 +57,7 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         changes += planned.changes
         skipped += planned.skipped
         warnings += planned.warnings
-        trip = check_safety(
-            product.id, planned.currently_certified, planned.suspensions, config.settings.safety
-        )
+        trip = check_plan_safety(planned, config.settings.safety)
         if trip is not None:
             safety.append(trip)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from conftest import LMSState, Workspace
 
 from certops.config import load_config
-from certops.live import managed_codes, read_live
+from certops.engine.facts import managed_codes
+from certops.live import read_live
 from certops.lms import connect
 from certops.sandbox import init_sandbox
 
