@@ -33,6 +33,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.state import store_of
+from certops.sandbox.store import row_exists
 from certops.sandbox.values import parse_bool, parse_datetime, parse_int, show_datetime
 
 LEARN_STATUS = {
@@ -257,10 +258,6 @@ def _fields(body: dict[str, Any], *, with_status: bool) -> EnrollmentFields:
     )
 
 
-def _exists(conn: sqlite3.Connection, table: str, row_id: int) -> bool:
-    return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
-
-
 def _enroll_pairs(
     conn: sqlite3.Connection,
     effects: automation.Effects,
@@ -271,12 +268,12 @@ def _enroll_pairs(
     enrolled: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for course_id in course_ids:
-        course_ok = _exists(conn, "courses", course_id)
+        course_ok = row_exists(conn, "courses", course_id)
         for user_id in user_ids:
             pair = {"id_user": user_id, "id_course": course_id}
             if not course_ok:
                 errors.append({**pair, "message": f"Course not found: {course_id}"})
-            elif not _exists(conn, "users", user_id):
+            elif not row_exists(conn, "users", user_id):
                 errors.append({**pair, "message": f"User not found: {user_id}"})
             elif automation.is_enrolled(conn, user_id, course_id):
                 errors.append({**pair, "message": "User already enrolled"})
@@ -359,9 +356,9 @@ async def enroll_one(request: Request) -> JSONResponse:
     values = _fields(await read_body(request), with_status=False)
     effects = automation.Effects(now=store.now_wire())
     with store.write() as conn:
-        if not _exists(conn, "courses", course_id):
+        if not row_exists(conn, "courses", course_id):
             raise not_found(f"course {course_id}")
-        if not _exists(conn, "users", user_id):
+        if not row_exists(conn, "users", user_id):
             raise not_found(f"user {user_id}")
         result = _enroll_pairs(conn, effects, [course_id], [user_id], values)
         automation.settle(conn, effects)
@@ -510,7 +507,7 @@ def _resolve(
             row_id = parse_int(item[id_key])
         except ValueError as exc:
             raise ApiError(400, f"{id_key}: {exc}") from None
-        if not _exists(conn, table, row_id):
+        if not row_exists(conn, table, row_id):
             raise ApiError(400, f"{what} not found: {id_key} {row_id}")
         return row_id
     natural = item.get(natural_key)

@@ -26,6 +26,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.state import store_of
+from certops.sandbox.store import row_exists
 from certops.sandbox.values import like_pattern, parse_bool, parse_int
 
 CONDITION = "course_completed"
@@ -81,7 +82,7 @@ def _rule_set(conn: sqlite3.Connection, index: int, raw: object) -> dict[str, An
             course_id = parse_int(rule.get("condition_value"))
         except ValueError as exc:
             raise bad_request(f"{where}.condition_value", f"a course id: {exc}") from None
-        if conn.execute("SELECT 1 FROM courses WHERE id = ?", (course_id,)).fetchone() is None:
+        if not row_exists(conn, "courses", course_id):
             raise bad_request(f"{where}.condition_value", f"no course with id {course_id}")
         rules.append({"condition_type": CONDITION, "condition_value": str(course_id)})
     return {"rules_operator": "AND", "rules": rules}
@@ -99,7 +100,7 @@ def _user_ids(conn: sqlite3.Connection, body: dict[str, Any]) -> list[int] | Non
             user_id = parse_int(value)
         except ValueError as exc:
             raise bad_request("id_users", str(exc)) from None
-        if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+        if not row_exists(conn, "users", user_id):
             raise bad_request("id_users", f"no user with id {user_id}")
         ids.append(user_id)
     return ids

@@ -250,6 +250,11 @@ def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
         )
 
 
+def row_exists(conn: sqlite3.Connection, table: str, row_id: int) -> bool:
+    """Returns whether ``table`` has a row with this ``id`` (``table`` is ours, never input)."""
+    return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
+
+
 class _Connection(sqlite3.Connection):
     """A store's connection, with a random ``nonce`` naming it among all connections ever
     opened (``id()`` would repeat across server runs)."""
