@@ -117,17 +117,22 @@ def _lead(course_ids: set[int] | None) -> tuple[int, ...] | None:
     return None if course_ids is None else tuple(sorted(course_ids))
 
 
+def _status_code(value: str, words: dict[str, int]) -> int | None:
+    # A status is a code -2..4 or one of ``words``; None for anything else.
+    if value.lstrip("-").isdigit() and int(value) in LEARN_STATUS:
+        return int(value)
+    return words.get(value)
+
+
 def _status_filter(request: Request) -> list[int]:
     codes = []
     for value in query_list(request.query_params, "status"):
-        if value.lstrip("-").isdigit() and int(value) in LEARN_STATUS:
-            codes.append(int(value))
-        elif value in FILTER_STATUS:
-            codes.append(FILTER_STATUS[value])
-        else:
+        code = _status_code(value, FILTER_STATUS)
+        if code is None:
             raise bad_request(
                 "status[]", f"expected one of {', '.join(FILTER_STATUS)} or -2..4, got {value!r}"
             )
+        codes.append(code)
     return codes
 
 
@@ -442,11 +447,8 @@ def _batch_row(
     status = level = None
     if item.get("status") not in (None, ""):
         word = str(item["status"]).strip().lower()
-        if word.lstrip("-").isdigit() and int(word) in LEARN_STATUS:
-            status = int(word)
-        elif word in BATCH_STATUS:
-            status = BATCH_STATUS[word]
-        else:
+        status = _status_code(word, BATCH_STATUS)
+        if status is None:
             raise ApiError(
                 400,
                 f"status must be subscribed, in_progress, completed or suspended; got {word!r}",
@@ -455,7 +457,7 @@ def _batch_row(
         try:
             level = _level(item["level"])
         except ValueError as exc:
-            raise ApiError(400, f"level: {exc}") from None
+            raise bad_request("level", str(exc)) from None
     dates = {}
     for key, column, end_of_day in (
         ("completion_date", "completed_at", False),
@@ -464,15 +466,9 @@ def _batch_row(
         ("active_until", "valid_until", True),
         ("enrollment_date", "enrolled_at", False),
     ):
-        if key in item:
-            try:
-                value = parse_datetime(item[key], end_of_day=end_of_day)
-            except ValueError as exc:
-                raise ApiError(400, f"{key}: {exc}") from None
-            if value is None:
-                clear.add(column)
-            elif column not in dates:
-                dates[column] = value
+        value = _date_field(item, key, end_of_day, clear, column)
+        if value is not None and column not in dates:
+            dates[column] = value
     _check_validity(dates.get("valid_from"), dates.get("valid_until"))
     if options["enrollment_date_now"]:
         dates.pop("enrolled_at", None)
