@@ -195,6 +195,14 @@ def _check_code_free(conn: sqlite3.Connection, code: str, course_id: int | None)
         raise bad_request("code", f"course code {code!r} is already used by course {row[0]}")
 
 
+def assign_uids(conn: sqlite3.Connection) -> None:
+    """Gives every course inserted with an empty ``uid`` its own: a stable, Docebo-looking
+    unique id derived from the numeric id."""
+    conn.execute(
+        "UPDATE courses SET uid = printf('E-%06X', (id * 2654435761) % 16777216) WHERE uid = ''"
+    )
+
+
 def insert_course(conn: sqlite3.Connection, values: dict[str, Any], now: str) -> int:
     """Inserts a course with ``values`` (stored columns); returns its id."""
     columns = {**values, "updated_at": now}
@@ -203,13 +211,8 @@ def insert_course(conn: sqlite3.Connection, values: dict[str, Any], now: str) ->
     cursor = conn.execute(
         f"INSERT INTO courses (uid, {names}) VALUES ('', {marks})", tuple(columns.values())
     )
-    course_id = int(cursor.lastrowid or 0)
-    # A stable, Docebo-looking unique id derived from the numeric id.
-    conn.execute(
-        "UPDATE courses SET uid = printf('E-%06X', (id * 2654435761) % 16777216) WHERE id = ?",
-        (course_id,),
-    )
-    return course_id
+    assign_uids(conn)
+    return int(cursor.lastrowid or 0)
 
 
 async def create_course(request: Request) -> JSONResponse:

@@ -31,6 +31,7 @@ from certops.config.model import Location
 from certops.config.problems import Problem, format_path, sort_problems
 from certops.errors import ConfigError
 from certops.sandbox import automation
+from certops.sandbox.courses import COURSE_TYPES, assign_uids
 from certops.sandbox.store import Store
 from certops.sandbox.values import parse_datetime
 
@@ -43,7 +44,6 @@ STATUS_WORDS = {
     "waiting": -2,
 }
 POLICIES = {"admin_only": 0, "moderated": 1, "free": 2}
-COURSE_TYPES = ("elearning", "classroom", "webinar")
 
 SECTIONS: dict[str, dict[str, str]] = {
     # key -> kind: "str!" required string, "str", "bool", "date", "instant", "choice:..."
@@ -361,9 +361,7 @@ def _write(conn: sqlite3.Connection, data: dict[str, Any], now: str) -> LoadSumm
             for c in courses
         ],
     )
-    conn.execute(
-        "UPDATE courses SET uid = printf('E-%06X', (id * 2654435761) % 16777216) WHERE uid = ''"
-    )
+    assign_uids(conn)
     catalogs = data.get("catalogs") or []
     conn.executemany(
         "INSERT INTO catalogs (code, name, description) VALUES (?, ?, ?) ON CONFLICT (code)"
