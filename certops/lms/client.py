@@ -494,7 +494,6 @@ class ApiSession:
         path: str,
         params: Mapping[str, Any] | None = None,
         *,
-        cursor: bool = True,
         first: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[wire.Page]:
         """Every page of a list endpoint, one at a time: by cursor when offered, else by
@@ -503,8 +502,7 @@ class ApiSession:
         JSON items outlives its page."""
         base = dict(params or {})
         base["page_size"] = wire.MAX_PAGE_SIZE
-        if cursor:
-            base["get_cursor"] = 1
+        base["get_cursor"] = 1
         endpoint = f"GET {path}"
         pages = 0
         next_cursor: str | None = None
@@ -524,16 +522,6 @@ class ApiSession:
             next_cursor = page.cursor
             if pages > 100_000:  # a server that never says "no more" must not loop forever
                 raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
-
-    async def paged(
-        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
-    ) -> list[dict[str, Any]]:
-        """Every item of a list endpoint (for short lists; long ones use ``pages``)."""
-        items: list[dict[str, Any]] = []
-        async with aclosing(self.pages(path, params, cursor=cursor)) as stream:
-            async for page in stream:
-                items.extend(page.items)
-        return items
 
     async def converted(
         self,
@@ -557,11 +545,6 @@ class ReadChannel:
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self._http._send("GET", path, params=params)
-
-    async def paged(
-        self, path: str, params: Mapping[str, Any] | None = None, *, cursor: bool = True
-    ) -> list[dict[str, Any]]:
-        return await self._http.paged(path, params, cursor=cursor)
 
     def pages(
         self,

@@ -112,8 +112,11 @@ class DoceboReader:
         if not wanted:
             return None
         for full in (True, False):
-            items = await self._api.paged(wire.USERS, wire.user_list_params(wanted, full=full))
-            users = [wire.user_from_item(item, f"GET {wire.USERS}") for item in items]
+            users = await self._api.converted(
+                wire.USERS,
+                wire.user_list_params(wanted, full=full),
+                lambda item: wire.user_from_item(item, f"GET {wire.USERS}"),
+            )
             for attribute in ("username", "email"):
                 for user in users:
                     if getattr(user, attribute).lower() == wanted.lower():
@@ -124,8 +127,11 @@ class DoceboReader:
 
     async def list_courses(self) -> list[Course]:
         """Every course from the list view (settings partial; ``get_course`` has them all)."""
-        items = await self._api.paged(wire.COURSES, wire.course_list_params())
-        courses = [wire.course_from_item(item, f"GET {wire.COURSES}") for item in items]
+        courses = await self._api.converted(
+            wire.COURSES,
+            wire.course_list_params(),
+            lambda item: wire.course_from_item(item, f"GET {wire.COURSES}"),
+        )
         self._course_ids = {c.code: c.id for c in courses if c.code}
         self._course_codes = {c.id: c.code for c in courses}
         return courses
@@ -155,7 +161,7 @@ class DoceboReader:
         if not wanted:
             return {}
         await self.list_courses()  # fresh index: a course may have been created meanwhile
-        index = await self._course_index()
+        index = self._course_ids or {}
         found = await gather_settled(
             self.get_course(index[code]) for code in sorted(wanted) if code in index
         )
@@ -163,9 +169,12 @@ class DoceboReader:
 
     async def _find_course_by_code(self, code: str) -> Course | None:
         """Re-read one course by code from the server (no cache): used after a lost response."""
-        items = await self._api.paged(wire.COURSES, wire.course_list_params(code))
-        for item in items:
-            course = wire.course_from_item(item, f"GET {wire.COURSES}")
+        listed = await self._api.converted(
+            wire.COURSES,
+            wire.course_list_params(code),
+            lambda item: wire.course_from_item(item, f"GET {wire.COURSES}"),
+        )
+        for course in listed:
             if course.code == code:
                 return await self.get_course(course.id)
         return None
@@ -174,29 +183,36 @@ class DoceboReader:
 
     async def list_catalogs(self) -> list[Catalog]:
         """Every catalog."""
-        items = await self._api.paged(wire.CATALOGS)
-        catalogs = [wire.catalog_from_item(item, f"GET {wire.CATALOGS}") for item in items]
+        catalogs = await self._api.converted(
+            wire.CATALOGS, None, lambda item: wire.catalog_from_item(item, f"GET {wire.CATALOGS}")
+        )
         self._catalogs = {c.code: c for c in catalogs}
         return catalogs
 
     async def list_catalog_items(self, catalog_id: int) -> list[CatalogItem]:
         """The items of one catalog."""
-        if self._catalogs is None or all(c.id != catalog_id for c in self._catalogs.values()):
+
+        def known() -> Catalog | None:
+            return next((c for c in (self._catalogs or {}).values() if c.id == catalog_id), None)
+
+        catalog = known()
+        if catalog is None:  # not read yet, or created since: read the list once more
             await self.list_catalogs()
-        assert self._catalogs is not None
-        catalog = next((c for c in self._catalogs.values() if c.id == catalog_id), None)
+            catalog = known()
         if catalog is None:
             raise LMSNotFoundError(f"{self._http.host} has no catalog with id {catalog_id}")
         path = wire.catalog_path(catalog_id)
-        items = await self._api.paged(path)
-        return [wire.catalog_item_from(item, catalog, f"GET {path}") for item in items]
+        return await self._api.converted(
+            path, None, lambda item: wire.catalog_item_from(item, catalog, f"GET {path}")
+        )
 
     # --- groups -----------------------------------------------------------------------
 
     async def list_groups(self) -> list[Group]:
         """Every group (list view: ``rules`` is empty; ``get_group`` has them)."""
-        items = await self._api.paged(wire.GROUPS)
-        return [wire.group_from_item(item, f"GET {wire.GROUPS}") for item in items]
+        return await self._api.converted(
+            wire.GROUPS, None, lambda item: wire.group_from_item(item, f"GET {wire.GROUPS}")
+        )
 
     async def get_group(self, group_id: int) -> Group:
         """One group with its rule sets; rule conditions name course codes."""

@@ -127,7 +127,9 @@ async def _level_check(reader: DoceboReader) -> Check:
             "apply reports any 403 with the permission it needs",
         )
     try:
-        items = await reader._api.paged(wire.USERS, wire.user_list_params(creds.username))
+        items = await reader._api.converted(
+            wire.USERS, wire.user_list_params(creds.username), lambda item: item
+        )
     except LMSError as exc:
         return Check(name, Outcome.FAIL, str(exc))
     me = next(
