@@ -72,7 +72,7 @@ def init_sandbox(
     _remove_sqlite_files(building)
     summary = LoadSummary()
     try:
-        create_store_file(building, creds, overwrite=True, settings=settings)
+        create_store_file(building, creds, settings=settings)
         if demo:
             store = Store(building)
             try:

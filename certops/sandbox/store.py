@@ -295,22 +295,14 @@ def create_store_file(
     path: str | Path,
     credentials: SandboxCredentials,
     *,
-    overwrite: bool = False,
     settings: dict[str, object] | None = None,
 ) -> None:
     """Creates an empty sandbox file with its schema, credentials and settings.
 
-    Refuses to replace an existing file unless ``overwrite``; the admin user is created
-    (Docebo lists its superadmin among users, level 3).
+    ``path`` must not exist yet (``init_sandbox`` builds at a path it has just cleared); the
+    admin user is created (Docebo lists its superadmin among users, level 3).
     """
     target = Path(path)
-    if target.exists():
-        if not overwrite:
-            raise SandboxError(
-                f"{target} already exists; use `certops sandbox reset` or --force to replace it"
-            )
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(target)
