@@ -307,7 +307,7 @@ class ApiSession:
 
     # --- requests ---------------------------------------------------------------------
 
-    async def _pause(self, delay: float) -> None:
+    def _pause(self, delay: float) -> None:
         """Hold every request until ``delay`` has passed (shared back-off after a 429)."""
         self._pause_until = max(self._pause_until, time.monotonic() + delay)
 
@@ -393,7 +393,7 @@ class ApiSession:
                         if wait is not None
                         else self.retry.backoff(attempt)
                     )
-                    await self._pause(delay)
+                    self._pause(delay)
                     delay = 0.0  # _wait_turn sleeps until the shared pause ends
                     self._note(f"{self.host} rate limit reached; waiting before {endpoint}")
                 else:
@@ -573,7 +573,7 @@ class WriteChannel(ReadChannel):
 
 
 def chunked(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [values[i : i + size] for i in range(0, len(values), size)] or []
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 # --- connecting -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -522,15 +523,10 @@ class DoceboWriter(DoceboReader):
         results: list[RowResult] = []
         for start in range(0, len(rows), wire.ENROLL_CHUNK):
             chunk = rows[start : start + wire.ENROLL_CHUNK]
-            for result in await self._enroll_chunk(chunk):
-                results.append(
-                    RowResult(
-                        index=start + result.index,
-                        ok=result.ok,
-                        message=result.message,
-                        key=result.key,
-                    )
-                )
+            results.extend(
+                replace(result, index=start + result.index)
+                for result in await self._enroll_chunk(chunk)
+            )
         return results
 
     async def _enroll_chunk(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
