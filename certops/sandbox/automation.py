@@ -18,23 +18,10 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# Enrollment status codes (Docebo's numeric statuses, docs/wire.md).
-WAITING_LIST = -2
-TO_CONFIRM = -1
+# Enrollment status codes the automation needs (Docebo's numeric statuses, docs/wire.md).
 SUBSCRIBED = 0
 IN_PROGRESS = 1
 COMPLETED = 2
-SUSPENDED = 3
-OVERBOOKING = 4
-STATUS_CODES = (
-    WAITING_LIST,
-    TO_CONFIRM,
-    SUBSCRIBED,
-    IN_PROGRESS,
-    COMPLETED,
-    SUSPENDED,
-    OVERBOOKING,
-)
 
 # Notification events (named like Docebo's webhook events).
 EVENT_ENROLLED = "course.enrollment.created"
@@ -186,16 +173,15 @@ def recompute_groups(
     effects: Effects,
     user_ids: set[int] | None = None,
     group_ids: Iterable[int] | None = None,
-) -> dict[int, set[int]]:
-    """Brings automatic groups' membership in line with their rules.
+) -> None:
+    """Brings automatic groups' membership in line with their rules; the users who join
+    fire the groups' enrollment rules.
 
-    Restricted to ``user_ids`` / ``group_ids`` when given. Returns the users who joined,
-    per group; their joins have fired the groups' enrollment rules.
+    Restricted to ``user_ids`` / ``group_ids`` when given.
     """
     sql = "SELECT id, rule_set_operator, rule_sets FROM user_groups WHERE automatic = 1"
     groups = conn.execute(sql).fetchall()
     wanted = set(group_ids) if group_ids is not None else None
-    joined: dict[int, set[int]] = {}
     for group_id, operator, rule_sets_json in groups:
         if wanted is not None and group_id not in wanted:
             continue
@@ -216,9 +202,7 @@ def recompute_groups(
             [(group_id, u) for u in sorted(leaves)],
         )
         if joins:
-            joined[group_id] = joins
             fire_rules(conn, effects, group_id, joins)
-    return joined
 
 
 def _matching_users(
@@ -260,8 +244,8 @@ def _members(conn: sqlite3.Connection, group_id: int, user_ids: set[int] | None)
 
 def add_members(
     conn: sqlite3.Connection, effects: Effects, group_id: int, user_ids: Iterable[int]
-) -> set[int]:
-    """Adds users to a group; returns those who were not members (their joins fire rules)."""
+) -> None:
+    """Adds users to a group; those who were not members fire the group's rules."""
     current = _members(conn, group_id, None)
     joins = set(user_ids) - current
     conn.executemany(
@@ -269,7 +253,6 @@ def add_members(
         [(group_id, u, effects.now) for u in sorted(joins)],
     )
     fire_rules(conn, effects, group_id, joins)
-    return joins
 
 
 def fire_rules(
