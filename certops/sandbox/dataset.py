@@ -408,8 +408,7 @@ def _write(conn: sqlite3.Connection, data: dict[str, Any], now: str) -> LoadSumm
             " updated_at = excluded.updated_at",
             rows,
         )
-    has_automatic = conn.execute("SELECT 1 FROM user_groups WHERE automatic = 1").fetchone()
-    if changed_users and has_automatic:
+    if changed_users:
         effects = automation.Effects(now=now, notify=False)
         automation.recompute_groups(conn, effects, changed_users)
     return LoadSummary(len(users), len(courses), len(catalogs), len(enrollments))
