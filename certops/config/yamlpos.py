@@ -66,6 +66,11 @@ if not _Parser:  # pragma: no cover - PyYAML built without libyaml
 _NOWHERE = Location("<unknown>", 1, 1)
 
 
+def mark_location(file: str, mark: yaml.Mark) -> Location:
+    """The 1-based ``Location`` of a PyYAML mark (which counts from 0)."""
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
 class PosDict(dict):
     """A mapping that knows its own location and the location of each key and value."""
 
@@ -137,7 +142,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
     def loc(self, node: Node) -> Location:
         mark = node.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1)
+        return mark_location(self.file, mark)
 
     def construct_pos_map(self, node: MappingNode) -> Iterator[PosDict]:
         data = PosDict()
@@ -388,7 +393,7 @@ def _check_shape(text: str, file: str, parser_class: Any = None) -> None:
                     raise ConfigError(
                         [
                             Problem.at(
-                                Location(file, mark.line + 1, mark.column + 1),
+                                mark_location(file, mark),
                                 f"nesting is deeper than {MAX_DEPTH} levels",
                             )
                         ]
@@ -421,7 +426,7 @@ def _check_expansion(root: Node, file: str) -> None:
                 raise ConfigError(
                     [
                         Problem.at(
-                            Location(file, mark.line + 1, mark.column + 1),
+                            mark_location(file, mark),
                             f"aliases expand this document beyond {MAX_NODES:,} values; "
                             "refusing to load it",
                         )
@@ -435,7 +440,7 @@ def _check_expansion(root: Node, file: str) -> None:
 def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     """The problem for a YAML error, in words for people (libyaml's are terse)."""
     mark = exc.problem_mark or exc.context_mark
-    loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+    loc = mark_location(file, mark) if mark else Location(file, 1, 1)
     problem = (exc.problem or "").strip()
     if isinstance(exc, yaml.constructor.ConstructorError) and problem.startswith("unsupported"):
         return Problem.at(loc, problem)

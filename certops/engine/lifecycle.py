@@ -469,21 +469,17 @@ class _Replay:
             assert isinstance(what, _Open)
             done = self.course_done(what.period.course.code)
             assert done is not None
-            if self.late != LateCompletion.REINSTATE:
-                self.late_noted = True
-                text = (
-                    f"completed {what.period.course.code} late on {_day(done)} "
-                    "(late_completion: manual)"
-                )
-                self._note(at, text)
-                self.needs_review = (
-                    f"{text}: add a reinstatement to the config to restore the certification"
-                )
-                return
             reason = (
                 f"completed {what.period.course.code} late on {_day(done)} "
-                "(late_completion: reinstate)"
+                f"(late_completion: {self.late.value})"
             )
+            if self.late != LateCompletion.REINSTATE:
+                self.late_noted = True
+                self._note(at, reason)
+                self.needs_review = (
+                    f"{reason}: add a reinstatement to the config to restore the certification"
+                )
+                return
         self.lapsed = None
         self.needs_review = None
         self.start = at
