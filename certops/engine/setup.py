@@ -123,7 +123,7 @@ class DesiredSetup:
 class LiveSetup:
     """What the LMS has, as far as the setup is concerned (read by the caller)."""
 
-    courses: Mapping[str, Course]  # by code; at least ``DesiredSetup.codes_to_read()``
+    courses: Mapping[str, Course]  # by code: the managed courses that exist (full detail)
     catalogs: Mapping[str, Catalog]  # by code
     catalog_items: frozenset[tuple[str, str]]  # (catalog code, course code)
     groups: Mapping[str, Group]  # by name; rules as course codes
