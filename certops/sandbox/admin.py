@@ -250,8 +250,7 @@ def _course_ids(conn: sqlite3.Connection, body: dict[str, Any], *, allow_empty: 
     return ids
 
 
-def _codes(conn: sqlite3.Connection, ids_json: str) -> list[str]:
-    ids = json.loads(ids_json)
+def _codes(conn: sqlite3.Connection, ids: list[int]) -> list[str]:
     if not ids:
         return []
     marks = ", ".join("?" for _ in ids)
@@ -267,7 +266,9 @@ async def list_rules(request: Request) -> JSONResponse:
             "SELECT r.name, g.name, r.course_ids FROM enrollment_rules r"
             " JOIN user_groups g ON g.id = r.group_id ORDER BY r.id"
         ).fetchall()
-        rules = [{"name": n, "group": g, "courses": _codes(conn, c)} for n, g, c in rows]
+        rules = [
+            {"name": n, "group": g, "courses": _codes(conn, json.loads(c))} for n, g, c in rows
+        ]
     return JSONResponse({"items": rules})
 
 
@@ -289,7 +290,7 @@ async def put_rule(request: Request) -> JSONResponse:
             " course_ids = excluded.course_ids",
             (name, row[0], json.dumps(ids)),
         )
-        codes = _codes(conn, json.dumps(ids))
+        codes = _codes(conn, ids)
     return JSONResponse({"name": name, "group": group, "courses": codes})
 
 
@@ -298,7 +299,10 @@ async def list_notifications(request: Request) -> JSONResponse:
     store = store_of(request)
     with store.read() as conn:
         rows = conn.execute("SELECT name, event, course_ids FROM notifications ORDER BY id")
-        items = [{"name": n, "event": e, "courses": _codes(conn, c)} for n, e, c in rows.fetchall()]
+        items = [
+            {"name": n, "event": e, "courses": _codes(conn, json.loads(c))}
+            for n, e, c in rows.fetchall()
+        ]
     return JSONResponse({"items": items, "events": list(automation.EVENTS)})
 
 
@@ -319,7 +323,7 @@ async def put_notification(request: Request) -> JSONResponse:
             " course_ids = excluded.course_ids",
             (name, event, json.dumps(ids)),
         )
-        codes = _codes(conn, json.dumps(ids))
+        codes = _codes(conn, ids)
     return JSONResponse({"name": name, "event": event, "courses": codes})
 
 
