@@ -183,7 +183,7 @@ def serve(
     """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
     import uvicorn
 
-    from certops.sandbox import FaultConfig, create_app, read_credentials
+    from certops.sandbox import FaultConfig, create_app
     from certops.sandbox.faults import drop_to_asgi_abort
 
     rate = _rate_limit(rate_limit)
@@ -199,7 +199,8 @@ def serve(
     )
     try:
         app = create_app(db, faults=faults)
-        creds = read_credentials(db)
+        # The app has the sandbox open already: no second open for the credentials.
+        creds = app.state.sandbox.store.credentials()
     except CertopsError as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
