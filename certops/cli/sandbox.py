@@ -6,13 +6,16 @@ import logging
 import socket
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from certops.cli.options import DEFAULT_SANDBOX
 from certops.errors import CertopsError, ConfigError
 
-DEFAULT_DB = ".certops/sandbox.db"
+DEFAULT_DB = DEFAULT_SANDBOX.removeprefix("sandbox:")
 
 db_option = click.option(
     "--db",
@@ -22,6 +25,20 @@ db_option = click.option(
     type=click.Path(dir_okay=False),
     help="The sandbox file.",
 )
+
+
+@contextmanager
+def _sandbox_errors() -> Iterator[None]:
+    """Turns a sandbox failure into a one-line CLI error. A ``ConfigError`` passes through:
+    the caller or the entry point lists every located problem."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except CertopsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
 
 
 @click.group()
@@ -64,16 +81,10 @@ def init(
                         ("--username", username), ("--password", password)):  # fmt: skip
         if not value.strip():
             raise click.BadParameter("must not be empty", param_hint=name)
-    try:
+    with _sandbox_errors():
         summary = init_sandbox(
             path, demo=demo, learners=learners, seed=seed, credentials=creds, overwrite=force
         )
-    except ConfigError:
-        raise  # the entry point lists every located problem
-    except CertopsError as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     what = f"with the demo dataset ({summary})" if demo else "empty"
     click.echo(f"Created sandbox {path}, {what}.")
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
@@ -87,16 +98,13 @@ def load(file: str, db: str) -> None:
     from certops.sandbox import load_dataset
 
     try:
-        summary = load_dataset(db, file)
+        with _sandbox_errors():
+            summary = load_dataset(db, file)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         click.echo(f"Error: {len(exc.problems)} problem(s) in {file}; nothing loaded.", err=True)
         raise click.exceptions.Exit(1) from None
-    except CertopsError as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     click.echo(f"Loaded {summary} into {db}.")
 
 
@@ -113,12 +121,8 @@ def reset(db: str, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise click.ClickException("reset discards the sandbox's data: pass --yes to confirm")
         click.confirm(f"Discard everything in {db} and recreate it?", abort=True)
-    try:
+    with _sandbox_errors():
         summary = reset_sandbox(db)
-    except CertopsError as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     click.echo(f"Reset {db} ({summary}).")
 
 
@@ -197,14 +201,10 @@ def serve(
         drop_write_mode=drop[1] if drop else "after",
         seed=fault_seed,
     )
-    try:
+    with _sandbox_errors():
         app = create_app(db, faults=faults)
         # The app has the sandbox open already: no second open for the credentials.
         creds = app.state.sandbox.store.credentials()
-    except CertopsError as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"the sandbox file cannot be used: {exc}") from None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP (not 0): asyncio only turns Nagle off (TCP_NODELAY) on connections of a
     # socket created with it, and uvicorn sends head and body apart, so without it every
