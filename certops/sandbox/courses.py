@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from certops.sandbox.envelope import (
-    ApiError,
     Order,
     Query,
     bad_request,
@@ -174,10 +173,13 @@ def _course_values(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
                 values[column] = convert(body[key])
             except ValueError as exc:
                 raise bad_request(key, str(exc)) from None
-    start, end = values.get("date_start"), values.get("date_end")
+    _check_dates(values.get("date_start"), values.get("date_end"))
+    return values
+
+
+def _check_dates(start: str | None, end: str | None) -> None:
     if start and end and end < start:
         raise bad_request("course_date_end", f"{end} is before course_date_start {start}")
-    return values
 
 
 def _code(value: object, allowed: tuple[int, ...]) -> int:
@@ -236,12 +238,8 @@ async def update_course(request: Request) -> JSONResponse:
         row = fetch_course(conn, course_id)
         if "code" in values:
             _check_code_free(conn, values["code"], course_id)
-        start = values.get("date_start", row[9])
-        end = values.get("date_end", row[10])
-        if start and end and end < start:
-            raise ApiError(
-                400, f"course_date_end {end} is before course_date_start {start}", "course_date_end"
-            )
+        # _course_values checked the given dates together; now against the stored ones too.
+        _check_dates(values.get("date_start", row[9]), values.get("date_end", row[10]))
         if values:
             values["updated_at"] = store.now_wire()
             sets = ", ".join(f"{k} = ?" for k in values)
