@@ -142,23 +142,36 @@ def _locate(root: Any, path: list[str | int], key: bool) -> Location:
     return yamlpos.locate_key(root, path) if key else yamlpos.locate(root, path)
 
 
+# Date kinds -> whether a bare date means the end of that day.
+DATE_KINDS = {"date": False, "instant": False, "end": True}
+
+
 def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None) -> list[Problem]:
     """Returns every problem of ``data`` as a dataset (empty when it is valid).
 
     ``known`` holds the usernames and course codes already in the sandbox, which
     enrollments and catalogs may name besides those in the dataset.
     """
+    return _validate(data, locate, known)[0]
+
+
+def _validate(
+    data: Any, locate: Locator, known: KnownKeys | None
+) -> tuple[list[Problem], list[dict[str, str | None]]]:
+    # Also returns each enrollment's dates as parsed here, by row index, so the load path
+    # parses them once (a large load spends most of its time parsing dates).
     problems: list[Problem] = []
+    enrollment_dates: list[dict[str, str | None]] = []
 
     def problem(path: list[str | int], message: str, key: bool = False) -> None:
         loc = locate(path, key=True) if key else locate(path)
         problems.append(Problem(loc.file, loc.line, loc.column, format_path(path), message))
 
     if data is None:
-        return []
+        return [], enrollment_dates
     if not isinstance(data, dict):
         problem([], "a dataset must be a mapping with users, courses, catalogs, enrollments")
-        return problems
+        return problems, enrollment_dates
     for key in data:
         if key not in SECTIONS:
             problem([key], f"unknown key {key!r}; expected {', '.join(SECTIONS)}", key=True)
@@ -172,9 +185,13 @@ def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None)
             continue
         for index, row in enumerate(rows):
             where: list[str | int] = [section, index]
+            dates: dict[str, str | None] = {}
+            if section == "enrollments":
+                enrollment_dates.append(dates)
             if not isinstance(row, dict):
                 problem(where, f"each of {section} must be a mapping")
                 continue
+            dates_ok = True
             for key in row:
                 if key not in fields:
                     problem(
@@ -186,7 +203,15 @@ def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None)
                 if kind.endswith("!") and row.get(key) in (None, ""):
                     problem(where, f"{key} is required")
                 elif key in row and row[key] is not None:
-                    message = _check_value(kind, row[key])
+                    if kind in DATE_KINDS:
+                        try:
+                            dates[key] = parse_datetime(row[key], end_of_day=DATE_KINDS[kind])
+                            message = None
+                        except ValueError as exc:
+                            message = str(exc)
+                            dates_ok = False
+                    else:
+                        message = _check_value(kind, row[key])
                     if message:
                         problem([*where, key], f"{key}: {message}")
             identity = _identity(section, row)
@@ -195,9 +220,9 @@ def validate_dataset(data: Any, locate: Locator, known: KnownKeys | None = None)
                 if first != index:
                     problem(where, f"duplicate of {section}[{first}] ({_describe(identity)})")
             if section == "enrollments":
-                _check_enrollment(row, where, problem)
+                _check_enrollment(row, where, problem, dates if dates_ok else None)
     _check_references(data, known or KnownKeys(), problem)
-    return sort_problems(problems)
+    return sort_problems(problems), enrollment_dates
 
 
 def _identity(section: str, row: dict[str, Any]) -> Any:
@@ -234,19 +259,22 @@ def _check_value(kind: str, value: Any) -> str | None:
     return None
 
 
-def _check_enrollment(row: dict[str, Any], where: list[str | int], problem: Any) -> None:
+def _check_enrollment(
+    row: dict[str, Any],
+    where: list[str | int],
+    problem: Any,
+    dates: dict[str, str | None] | None,
+) -> None:
+    # ``dates``: the row's parsed dates, None when one of them is bad (already reported).
     status = row.get("status", "enrolled")
     if status == "completed" and not row.get("completed_at"):
         problem(where, "completed_at is required when status is completed")
     if row.get("completed_at") and status != "completed":
         problem([*where, "completed_at"], f"completed_at given but status is {status!r}")
-    try:
-        begin = parse_datetime(row.get("valid_from"))
-        end = parse_datetime(row.get("valid_until"), end_of_day=True)
-        done = parse_datetime(row.get("completed_at"))
-        enrolled = parse_datetime(row.get("enrolled_at"))
-    except ValueError:
-        return  # already reported per field
+    if dates is None:
+        return
+    begin, end = dates.get("valid_from"), dates.get("valid_until")
+    done, enrolled = dates.get("completed_at"), dates.get("enrolled_at")
     if begin and end and end < begin:
         problem([*where, "valid_until"], f"valid_until {end} is before valid_from {begin}")
     if enrolled and done and done < enrolled:
@@ -303,15 +331,20 @@ def load_into(store: Store, data: Any, locate: Locator, *, now: str | None = Non
     the data is invalid.
     """
     with store.write() as conn:
-        problems = validate_dataset(data, locate, known_keys(conn))
+        problems, enrollment_dates = _validate(data, locate, known_keys(conn))
         if problems:
             raise ConfigError(problems)
         if not data:
             return LoadSummary()
-        return _write(conn, data, now or store.now_wire())
+        return _write(conn, data, enrollment_dates, now or store.now_wire())
 
 
-def _write(conn: sqlite3.Connection, data: dict[str, Any], now: str) -> LoadSummary:
+def _write(
+    conn: sqlite3.Connection,
+    data: dict[str, Any],
+    enrollment_dates: list[dict[str, str | None]],
+    now: str,
+) -> LoadSummary:
     users = data.get("users") or []
     conn.executemany(
         "INSERT INTO users (username, email, first_name, last_name, active, level, created_at,"
@@ -383,17 +416,17 @@ def _write(conn: sqlite3.Connection, data: dict[str, Any], now: str) -> LoadSumm
     if enrollments:
         user_ids = dict(conn.execute("SELECT username, id FROM users").fetchall())
         rows = []
-        for e in enrollments:
+        for e, dates in zip(enrollments, enrollment_dates, strict=True):
             user_id = user_ids[e["user"]]
             rows.append(
                 (
                     course_ids[e["course"]],
                     user_id,
                     STATUS_WORDS[e.get("status") or "enrolled"],
-                    parse_datetime(e.get("enrolled_at")) or now,
-                    parse_datetime(e.get("completed_at")),
-                    parse_datetime(e.get("valid_from")),
-                    parse_datetime(e.get("valid_until"), end_of_day=True),
+                    dates.get("enrolled_at") or now,
+                    dates.get("completed_at"),
+                    dates.get("valid_from"),
+                    dates.get("valid_until"),
                     now,
                 )
             )
