@@ -25,12 +25,12 @@ from certops.apply import (
 from certops.config import load_config
 from certops.live import read_live
 from certops.lms import connect
-from certops.lms.client import SandboxTransport
 from certops.plan.ack import AckFile
 from certops.plan.build import build_plan
 from certops.plan.jsonio import plan_digest
 from certops.plan.model import Action, Change, ChangeType
 from certops.sandbox import create_app
+from certops.sandbox.transport import SandboxTransport
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
