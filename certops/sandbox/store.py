@@ -37,6 +37,10 @@ DEFAULT_PASSWORD = "admin"
 DEFAULT_MAX_PAGE_SIZE = 200
 DEFAULT_TOKEN_TTL_S = 3600
 
+# user_groups holds audiences: ``id`` is internal (the API names them by ``uuid``),
+# ``rule_set_operator`` and ``rule_sets`` are the ruleset's operator and normalised sets.
+# courses.can_self_unenroll and unenroll_completed are the two self-unenrollment settings.
+# (No SQL comments in here: SQLite keeps this text and re-parses it on ALTER TABLE.)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
@@ -60,14 +64,14 @@ CREATE TABLE IF NOT EXISTS courses (
     description TEXT NOT NULL DEFAULT '',
     course_type TEXT NOT NULL DEFAULT 'elearning',
     published INTEGER NOT NULL DEFAULT 0,
-    can_self_unenroll INTEGER NOT NULL DEFAULT 1,  -- allow_self_unenrollment_from_course
+    can_self_unenroll INTEGER NOT NULL DEFAULT 1,
     enrollment_policy INTEGER NOT NULL DEFAULT 2,
     date_start TEXT,
     date_end TEXT,
     soft_deadline INTEGER NOT NULL DEFAULT 0,
     visibility INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL,
-    unenroll_completed INTEGER NOT NULL DEFAULT 1  -- ..._from_completed_course
+    unenroll_completed INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX IF NOT EXISTS courses_code ON courses (code) WHERE code <> '';
 CREATE TABLE IF NOT EXISTS catalogs (
@@ -82,12 +86,12 @@ CREATE TABLE IF NOT EXISTS catalog_items (
     PRIMARY KEY (catalog_id, course_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS user_groups (
-    id INTEGER PRIMARY KEY,  -- internal; the API names an audience by its uuid
+    id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     description TEXT NOT NULL DEFAULT '',
     automatic INTEGER NOT NULL DEFAULT 0,
-    rule_set_operator TEXT NOT NULL DEFAULT 'OR',  -- ruleset.operator: AND | OR
-    rule_sets TEXT NOT NULL DEFAULT '[]',  -- ruleset.sets, normalised JSON
+    rule_set_operator TEXT NOT NULL DEFAULT 'OR',
+    rule_sets TEXT NOT NULL DEFAULT '[]',
     uuid TEXT NOT NULL DEFAULT '',
     exclude_deactivated INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL DEFAULT ''

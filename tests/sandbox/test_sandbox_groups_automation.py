@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
+import httpx
 import pytest
-from sandbox_helpers import all_items, course_id, user_id
+from sandbox_helpers import PASSWORD_GRANT, all_items, course_id, user_id
+
+from certops.sandbox import create_app, init_sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -408,3 +412,40 @@ async def test_audience_made_manual_keeps_members_and_drops_rules(client):
     await client.post("/_sandbox/progress", json={"user": "bob", "course": "A-102",
                                                   "status": "completed"})  # fmt: skip
     assert await _members(client, audience) == {"alice", "carol"}
+
+
+async def test_a_version_1_sandbox_file_is_upgraded(tmp_path):
+    """A file made before audiences: numbered groups with condition_type rules and one
+    self-unenrollment flag. Opening it upgrades it in place, members and rules kept."""
+    path = tmp_path / "v1.db"
+    init_sandbox(path)
+    conn = sqlite3.connect(path)
+    for statement in (
+        "DROP INDEX user_groups_uuid",
+        "ALTER TABLE user_groups DROP COLUMN uuid",
+        "ALTER TABLE user_groups DROP COLUMN exclude_deactivated",
+        "ALTER TABLE user_groups DROP COLUMN updated_at",
+        "ALTER TABLE courses DROP COLUMN unenroll_completed",
+        "INSERT INTO courses (id, uid, code, name, can_self_unenroll, updated_at)"
+        " VALUES (7, 'E-1', 'A-101', 'Alpha', 0, '2026-01-01 00:00:00')",
+        "INSERT INTO user_groups (id, name, automatic, rule_set_operator, rule_sets) VALUES"
+        ' (1, \'Did A-101\', 1, \'ALL\', \'[{"rules_operator": "AND", "rules":'
+        ' [{"condition_type": "course_completed", "condition_value": "7"}]}]\')',
+        "UPDATE meta SET value = '\"1\"' WHERE key = 'schema_version'",
+    ):
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    transport = httpx.ASGITransport(app=create_app(path))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        token = (await client.post("/oauth2/token", data=PASSWORD_GRANT)).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        listed = (await client.get("/audiences/v1/audience")).json()["data"]["items"]
+        assert [(i["name"], i["rule_set_operator"]) for i in listed] == [("Did A-101", "AND")]
+        view = (await client.get(f"/audiences/v1/audience/{listed[0]['uuid']}")).json()["data"]
+        assert view["ruleset"]["sets"] == [{"rules_operator": "AND", "rules": [_completed(7)]}]
+        course = (await client.get("/learn/v1/courses/7")).json()["data"]
+        assert course["self_unenrollment_settings"] == {
+            "allow_self_unenrollment_from_course": False,
+            "allow_self_unenrollment_from_completed_course": False,
+        }
