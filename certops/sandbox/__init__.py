@@ -1,4 +1,4 @@
-"""The embedded Docebo-compatible LMS (DESIGN.md section 7).
+"""The embedded Docebo-compatible LMS.
 
 ``create_app(path)`` is the whole ASGI application (served by ``certops sandbox serve``,
 mounted in-process for ``sandbox:PATH``); ``init_sandbox`` creates a sandbox file,

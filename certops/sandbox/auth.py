@@ -88,7 +88,7 @@ def _same(given: str, expected: str) -> bool:
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    # One legacy client sends the client id and secret as HTTP Basic (docebo-api.md §2.2).
+    # One legacy client sends the client id and secret as HTTP Basic.
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return None

@@ -1,4 +1,4 @@
-"""Loading datasets into a sandbox (DESIGN.md section 7): validated, located, fast.
+"""Loading datasets into a sandbox: validated, located, fast.
 
 A dataset is YAML or JSON with four optional lists::
 
