@@ -503,14 +503,17 @@ class ApiSession:
         params: Mapping[str, Any] | None = None,
         *,
         first: Mapping[str, Any] | None = None,
+        cursor: bool = True,
     ) -> AsyncIterator[wire.Page]:
         """Every page of a list endpoint, one at a time: by cursor when offered, else by
         page number. ``first`` adds parameters to the first request only (e.g. asking for
-        the total count once). Callers convert each page as it arrives, so no list of raw
-        JSON items outlives its page."""
+        the total count once); ``cursor=False`` never asks for a cursor (for endpoints
+        whose documentation shows only page numbers). Callers convert each page as it
+        arrives, so no list of raw JSON items outlives its page."""
         base = dict(params or {})
         base["page_size"] = paths.MAX_PAGE_SIZE
-        base["get_cursor"] = 1
+        if cursor:
+            base["get_cursor"] = 1
         endpoint = f"GET {path}"
         pages = 0
         next_cursor: str | None = None
@@ -536,10 +539,12 @@ class ApiSession:
         path: str,
         params: Mapping[str, Any] | None,
         convert: Callable[[dict[str, Any]], T],
+        *,
+        cursor: bool = True,
     ) -> list[T]:
         """Every item of a list endpoint through ``convert``, page by page."""
         out: list[T] = []
-        async with aclosing(self.pages(path, params)) as stream:
+        async with aclosing(self.pages(path, params, cursor=cursor)) as stream:
             async for page in stream:
                 out.extend(convert(item) for item in page.items)
         return out
@@ -564,9 +569,14 @@ class ReadChannel:
         return self._http.pages(path, params, first=first)
 
     async def converted(
-        self, path: str, params: Mapping[str, Any] | None, convert: Callable[[dict[str, Any]], T]
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        convert: Callable[[dict[str, Any]], T],
+        *,
+        cursor: bool = True,
     ) -> list[T]:
-        return await self._http.converted(path, params, convert)
+        return await self._http.converted(path, params, convert, cursor=cursor)
 
 
 class WriteChannel(ReadChannel):

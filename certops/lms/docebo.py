@@ -215,6 +215,7 @@ class DoceboReader:
             paths.AUDIENCES,
             wire.group_list_params(search),
             lambda item: wire.group_from_item(item, endpoint),
+            cursor=False,  # the audiences list documents page numbers only
         )
 
     async def get_group(self, group_id: str) -> Group:
