@@ -110,8 +110,9 @@ async def session(request: Request) -> JSONResponse:
         {
             "id": user_id,
             "username": username,
-            "first_name": first,
-            "last_name": last,
+            # No underscore here, unlike the user list (the SDK's session schema).
+            "firstname": first,
+            "lastname": last,
             "email": email,
             "user_level": LEVEL_NAMES.get(level, str(level)),
         }

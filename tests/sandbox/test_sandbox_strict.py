@@ -268,6 +268,7 @@ async def test_session_is_the_token_owner(client, anon):
     data = answer.json()["data"]
     assert data["id"] == 12000
     assert (data["username"], data["user_level"]) == ("admin", "godadmin")
+    assert (data["firstname"], data["lastname"]) == ("Sandbox", "Admin")
     token = await anon.post(
         "/oauth2/token",
         data={"grant_type": "client_credentials", "client_id": "certops-sandbox",
