@@ -188,6 +188,11 @@ class _QuietDrops(logging.Filter):
               help="Share of calls answered 503.")  # fmt: skip
 @click.option("--drop-write", default=None, help="N[:before|after]: drop the Nth write.")
 @click.option("--fault-seed", default=0, type=int, help="Seed of the 503 draws.")
+@click.option(
+    "--drop-fields",
+    default=None,
+    help="NAME,NAME...: request fields every write silently ignores while answering success.",
+)
 @click.option("--lenient", is_flag=True, help=LENIENT_HELP)
 def serve(
     db: str,
@@ -198,6 +203,7 @@ def serve(
     error_503_share: float,
     drop_write: str | None,
     fault_seed: int,
+    drop_fields: str | None,
     lenient: bool,
 ) -> None:
     """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
@@ -216,6 +222,7 @@ def serve(
         drop_write_nth=drop[0] if drop else 0,
         drop_write_mode=drop[1] if drop else "after",
         seed=fault_seed,
+        drop_fields=tuple(n.strip() for n in (drop_fields or "").split(",") if n.strip()),
     )
     with _sandbox_errors():
         app = create_app(db, faults=faults)

@@ -118,3 +118,21 @@ def test_serve_lenient_stores_the_setting(demo_db: Path):
         assert client.get("/_sandbox/settings").json()["lenient"] is True
     # Stored in the file: the in-process sandbox on it is lenient too.
     assert _lenient(demo_db) is True
+
+
+def test_serve_drop_fields_option(demo_db: Path):
+    with (
+        served(demo_db, "--drop-fields", "course_date_end, description") as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        faults = client.get("/_sandbox/faults").json()
+        assert faults["drop_fields"] == ["course_date_end", "description"]
+        client.headers["Authorization"] = f"Bearer {_token(client)}"
+        created = client.post(
+            "/learn/v1/courses",
+            json={"name": "X", "course_type": "elearning", "description": "kept?",
+                  "course_date_end": "2027-12-31"},
+        )  # fmt: skip
+        assert created.status_code == 200
+        detail = client.get(f"/learn/v1/courses/{created.json()['data']['id_course']}").json()
+        assert (detail["data"]["description"], detail["data"]["course_date_end"]) == ("", None)
