@@ -51,7 +51,7 @@ _READS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 # Docebo user levels that may write everything certops writes (superadmin).
-_SUPERADMIN_LEVELS = {"3", "godadmin", "superadmin", "/framework/level/godadmin"}
+_SUPERADMIN_LEVELS = {"3", "godadmin", "superadmin", "super_admin", "/framework/level/godadmin"}
 
 
 async def run_checks(
@@ -83,6 +83,7 @@ async def run_checks(
             return checks
         checks.append(Check("token", Outcome.OK, f"obtained from {paths.TOKEN}"))
         checks.extend([check async for check in _read_checks(reader)])
+        checks.append(await _rule_type_check(reader))
         checks.append(await _level_check(reader))
         checks.extend(await _service_document_checks(reader))
     finally:
@@ -127,6 +128,51 @@ async def _read_checks(reader: DoceboReader) -> Any:
         yield Check("response shapes", Outcome.FAIL, str(exc))
     else:
         yield Check("response shapes", Outcome.OK, "records parse as certops expects")
+
+
+# Automatic groups read in detail to learn the tenant's own rule vocabulary.
+_RULE_SAMPLE = 20
+
+
+async def _rule_type_check(reader: DoceboReader) -> Check:
+    """The rule types (and payload keys) of the tenant's own automatic groups, against the
+    course-completion rule certops writes, whose name the public record does not give."""
+    name = "group rule types"
+    ours = f"{wire.COURSE_RULE_TYPE}{{course_ids, status}}"
+    try:
+        automatic = [g for g in await reader.list_groups() if g.automatic][:_RULE_SAMPLE]
+        seen: dict[str, set[str]] = {}
+        for group in automatic:
+            path = paths.audience_path(group.id)
+            data = wire.data_of(await reader._api.get(path), f"GET {path}")
+            ruleset = data.get("ruleset") if isinstance(data, Mapping) else None
+            sets = ruleset.get("sets") if isinstance(ruleset, Mapping) else None
+            for rule_set in sets if isinstance(sets, list) else []:
+                rules = rule_set.get("rules") if isinstance(rule_set, Mapping) else None
+                for rule in rules if isinstance(rules, list) else []:
+                    if isinstance(rule, Mapping):
+                        payload = rule.get("payload")
+                        keys = set(payload) if isinstance(payload, Mapping) else set()
+                        seen.setdefault(str(rule.get("type")), set()).update(keys)
+    except LMSError as exc:
+        return Check(name, Outcome.FAIL, str(exc))
+    if not seen:
+        return Check(
+            name,
+            Outcome.SKIPPED,
+            "no automatic group to learn this tenant's rule names from: create one group "
+            "'completed course X' in the admin UI and run doctor again",
+        )
+    shown = "; ".join(f"{t}{{{', '.join(sorted(k))}}}" for t, k in sorted(seen.items()))
+    if wire.COURSE_RULE_TYPE in seen:
+        return Check(name, Outcome.OK, f"certops' {ours} is in use here ({shown})")
+    return Check(
+        name,
+        Outcome.WARN,
+        f"this tenant's automatic groups use {shown}; certops writes {ours}, which the "
+        "public record does not confirm (docs/wire.md): apply reads each group back and "
+        "stops if the tenant does not keep it",
+    )
 
 
 async def _answers(reader: DoceboReader, path: str) -> bool:

@@ -335,8 +335,11 @@ def _policy(value: Any, endpoint: str) -> EnrollmentPolicy:
 
 
 # Course settings the list view does not carry (``can_self_unenroll`` there is the
-# *caller's* right to leave the course, not the course setting).
-_LIST_UNREAD = frozenset({"self_unenrollment", "soft_deadline", "visible_only_to_enrolled"})
+# *caller's* right to leave the course, not the course setting; publication is not in any
+# public list shape).
+_LIST_UNREAD = frozenset(
+    {"published", "self_unenrollment", "soft_deadline", "visible_only_to_enrolled"}
+)
 
 # The wire name of each ``CourseSettings`` field, for messages ("the tenant ignored
 # ``course_date_end``"): what certops sends it as.
@@ -381,6 +384,17 @@ def _published(data: Mapping[str, Any], endpoint: str) -> bool | None:
     return as_bool(data["is_published"], "is_published", endpoint)
 
 
+def _self_unenrollment(value: Any, endpoint: str) -> bool | None:
+    """The course's self-unenrollment setting from ``self_unenrollment_settings``, in either
+    public shape: ``{allow_self_unenrollment_from_course: bool, ...}``, or an object whose
+    own ``self_unenrollment_settings`` is the flag; None when neither is shown."""
+    if isinstance(value, Mapping):
+        for name in ("allow_self_unenrollment_from_course", "self_unenrollment_settings"):
+            if name in value and not isinstance(value[name], Mapping):
+                return as_bool(value[name], f"self_unenrollment_settings.{name}", endpoint)
+    return None
+
+
 def course_from_detail(data: Mapping[str, Any], endpoint: str) -> Course:
     """A course with every setting the detail view shows, from ``GET /learn/v1/courses/{id}``.
 
@@ -390,17 +404,8 @@ def course_from_detail(data: Mapping[str, Any], endpoint: str) -> Course:
     published = _published(data, endpoint)
     if published is None:
         unread.add("published")
-    self_unenroll = data.get("self_unenrollment_settings")
-    if (
-        isinstance(self_unenroll, Mapping)
-        and "allow_self_unenrollment_from_course" in self_unenroll
-    ):
-        self_unenrollment = as_bool(
-            self_unenroll["allow_self_unenrollment_from_course"],
-            "self_unenrollment_settings.allow_self_unenrollment_from_course",
-            endpoint,
-        )
-    else:
+    self_unenrollment = _self_unenrollment(data.get("self_unenrollment_settings"), endpoint)
+    if self_unenrollment is None:
         self_unenrollment = True
         unread.add("self_unenrollment")
     if "enrollment_policy" not in data:
