@@ -444,6 +444,19 @@ def _write(
             " updated_at = excluded.updated_at",
             rows,
         )
+    if (
+        users
+        and conn.execute(
+            "SELECT 1 FROM user_groups WHERE automatic = 1 AND exclude_deactivated = 1"
+        ).fetchone()
+    ):
+        # A loaded user may have been (de)activated: audiences that exclude deactivated
+        # users follow. Only looked up when such an audience exists (large loads).
+        names = {u["username"] for u in users}
+        changed_users |= {
+            user_id for user_id, name in conn.execute("SELECT id, username FROM users")
+            if name in names
+        }  # fmt: skip
     if changed_users:
         effects = automation.Effects(now=now, notify=False)
         automation.recompute_groups(conn, effects, changed_users)

@@ -135,6 +135,22 @@ async def test_exclude_deactivated_users(client):
     assert await _members(client, drops) == {"alice", "bob", "dave"}
 
 
+async def test_a_load_that_deactivates_a_user_updates_excluding_audiences(client):
+    a101 = await course_id(client, "A-101")
+    created = await client.post(
+        "/audiences/v1/audience",
+        json={"name": "Active", "type": "automatic", "exclude_deactivated_users": True,
+              "ruleset": {"sets": [{"rules": [_completed(a101)]}]}},
+    )  # fmt: skip
+    audience = created.json()["data"]["uuid"]
+    assert await _members(client, audience) == {"alice", "bob"}
+    loaded = await client.post(
+        "/_sandbox/load", json={"users": [{"username": "bob", "active": False}]}
+    )
+    assert loaded.status_code == 200, loaded.text
+    assert await _members(client, audience) == {"alice"}
+
+
 async def test_changing_rules_recomputes_membership(client):
     audience = await _certified_group(client)
     exam = await course_id(client, "A-EXAM")
