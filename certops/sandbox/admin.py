@@ -34,7 +34,8 @@ ENDPOINTS = {
     "GET|POST /_sandbox/enrollment_rules": "{name, group, courses: [codes]}",
     "GET|POST /_sandbox/notifications": "{name, event, courses: [codes]}",
     "GET /_sandbox/outbox": "notifications sent (filters: user, event, course)",
-    "GET|PUT /_sandbox/faults": "latency, rate limit, 503 share, dropped writes, drop_fields",
+    "GET|PUT|PATCH /_sandbox/faults": "latency, rate limit, 503 share, dropped writes,"
+    " drop_fields (PUT replaces, PATCH merges)",
     "GET|DELETE /_sandbox/calls": "the call log: {method, path, status}",
     "GET|PUT /_sandbox/settings": "{max_page_size, token_ttl_s, lenient}",
 }
@@ -362,8 +363,11 @@ async def get_faults(request: Request) -> JSONResponse:
 
 async def put_faults(request: Request) -> JSONResponse:
     """``PUT /_sandbox/faults``: replaces the faults (absent keys: no fault) and restarts
-    their counters and random sequence."""
+    their counters and random sequence. ``PATCH`` changes only the keys it is given (e.g.
+    adds ``drop_fields`` to a rate limit already set), and also restarts the counters."""
     body = await read_body(request)
+    if request.method == "PATCH":
+        body = {**sandbox_of(request).faults.config.to_json(), **body}
     try:
         config = FaultConfig.from_json(body)
     except FaultConfigError as exc:

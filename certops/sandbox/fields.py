@@ -108,7 +108,8 @@ def unknown_error(paths: list[str]) -> ApiError:
     more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
     message = (
         f"unknown field '{paths[0]}'{more}: the sandbox rejects fields it does not know"
-        " (Docebo would silently ignore them); start it with --lenient to ignore them too"
+        " (Docebo would silently ignore them); a lenient sandbox ignores them too"
+        ' (`sandbox init/serve --lenient`, or PUT /_sandbox/settings {"lenient": true})'
     )
     return ApiError(400, message, field=paths[0], errors=errors)
 

@@ -279,3 +279,16 @@ async def test_session_is_the_token_owner(client, anon):
     assert as_client.json()["data"]["username"] == "admin"
     del anon.headers["Authorization"]
     assert (await anon.get("/manage/v1/user/session")).status_code == 401
+
+
+async def test_patch_faults_merges_drop_fields_with_the_others(client):
+    await client.put("/_sandbox/faults", json={"rate_limit": {"calls": 100, "window_s": 60}})
+    merged = await client.patch("/_sandbox/faults", json={"drop_fields": ["active_until"]})
+    assert merged.status_code == 200, merged.text
+    faults = (await client.get("/_sandbox/faults")).json()
+    assert faults["rate_limit"] == {"calls": 100, "window_s": 60}
+    assert faults["drop_fields"] == ["active_until"]
+    off = await client.patch("/_sandbox/faults", json={"rate_limit": None})
+    assert off.json()["rate_limit"] is None and off.json()["drop_fields"] == ["active_until"]
+    await client.put("/_sandbox/faults", json={})
+    assert (await client.get("/_sandbox/faults")).json()["drop_fields"] == []
