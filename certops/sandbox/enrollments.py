@@ -508,7 +508,10 @@ def _batch_row(
             )
     if item.get("level") not in (None, ""):
         raw_level = item["level"]
-        if not lenient and not isinstance(raw_level, str):
+        # Strict: a level word; the older numeric levels (3, "3") only in lenient mode.
+        if not lenient and (
+            not isinstance(raw_level, str) or raw_level.strip().lower() not in LEVELS
+        ):
             raise ApiError(
                 400, f"level: expected 'student', 'tutor' or 'instructor', got {raw_level!r}"
             )

@@ -169,6 +169,7 @@ async def test_batch_item_shape_active_dates_string_level_and_echo(client):
                  "batch_item_id": "erin-2026"},
                 {"course_id": m2026, "user_id": carol, "level": 3, "batch_item_id": "carol-2026"},
                 {"course_id": m2026, "user_id": carol, "status": 2},
+                {"course_id": m2026, "user_id": carol, "level": "3"},
                 {"course_id": m2026, "user_id": carol, "level": "tutor", "status": "completed",
                  "completion_date": "2026-03-01 10:00:00", "active_until": "2026-12-31"},
             ],
@@ -185,7 +186,8 @@ async def test_batch_item_shape_active_dates_string_level_and_echo(client):
     assert rows[1]["batch_item_id"] == "carol-2026"
     assert rows[2]["success"] is False and rows[2]["message"].startswith("status:")
     assert "batch_item_id" not in rows[2]
-    assert rows[3]["success"] is True
+    assert rows[3]["success"] is False and rows[3]["message"].startswith("level:")
+    assert rows[4]["success"] is True
     item = (await client.get(f"/learn/v1/enrollments/{m2026}/{erin}")).json()["data"]["records"]
     assert (item["enroll_begin_date"], item["enroll_end_date"]) == (
         "2026-01-01 00:00:00", "2026-12-31 23:59:59")  # fmt: skip
