@@ -180,8 +180,9 @@ def _warning_days(days: _Node | None) -> list[Problem]:
         if previous is not None and item.value > previous:
             problems.append(
                 item.problem(
-                    f"settings.deadline_warning_days is out of order: {item.value} after {previous}; list "
-                    "the days from the farthest from the deadline to the nearest, e.g. [30, 7]"
+                    f"settings.deadline_warning_days is out of order: {item.value} after "
+                    f"{previous}; list the days from the farthest from the deadline to the "
+                    "nearest, e.g. [30, 7]"
                 )
             )
         previous = item.value

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from certops.cli.validate import validate
 from certops.config import load_config
 from certops.config.model import (
+    DEFAULT_LADDER,
     Catalog,
     CertifiedCourse,
-    DEFAULT_LADDER,
     CourseSpec,
     Digest,
     Extension,
