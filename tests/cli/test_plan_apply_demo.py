@@ -42,7 +42,12 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     assert [h.split(":")[0] for h in heads] == ["gadget-max", "sprocket", "widget-pro"]
     assert all(" to create" in h for h in heads)
     summary = plan_json(ws)["summary"]
-    assert summary["create"] > 100 and summary["manual"] == 8
+    # 8 setup steps, and on 2026-11-28 (33 days before the 2026 deadline) the monthly rung
+    # of Widget Pro's and Gadget Max's digest ladders (Sprocket names no digest).
+    assert summary["create"] > 100 and summary["manual"] == 10
+    assert "! notification.Maintenance of certification not yet completed.schedule.monthly" in (
+        first.stdout
+    )
     for address in (
         "+ course.CERT-GM",
         "+ course.MOC-GM-2027",
@@ -58,10 +63,10 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     applied = ws.run("apply", "examples", "--yes")
     assert applied.code == 0, applied.output
     writes = summary["create"] + summary["update"]
-    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 8 manual" in applied.stdout
+    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 10 manual" in applied.stdout
     # 3. The second plan has only manual steps, which can be acknowledged...
     second = plan_json(ws)
-    assert second["summary"] == {"create": 0, "update": 0, "manual": 8, "blocked": False}
+    assert second["summary"] == {"create": 0, "update": 0, "manual": 10, "blocked": False}
     manual = [c["address"] for c in second["changes"]]
     assert all(a.startswith(("enrollment_rule.", "notification.")) for a in manual)
     acked = ws.run("ack", "--config", "examples", *manual)
