@@ -99,14 +99,13 @@ def ladder_text(ladder: Sequence[Rung]) -> str:
     daily from 7``."""
     parts = []
     for i, rung in enumerate(ladder):
-        days = (
-            "on the due date"
-            if rung.from_days == 0
-            else f"{_plural(rung.from_days, 'day')} before the deadline"
-            if i == 0
-            else str(rung.from_days)
-        )
-        parts.append(f"{rung.every.value} from {days}")
+        if rung.from_days == 0:
+            when = "on the due date"
+        elif i == 0:
+            when = f"from {_plural(rung.from_days, 'day')} before the deadline"
+        else:
+            when = f"from {rung.from_days}"
+        parts.append(f"{rung.every.value} {when}")
     return ", ".join(parts)
 
 
