@@ -1,10 +1,16 @@
-"""Manual steps: what the setup needs that Docebo's API cannot do (issue 5).
+"""Manual steps: what the setup needs that Docebo's API cannot do.
 
 Enrollment rules and notification assignments have no public API, so the plan carries them
 as ``manual`` changes with the UI actions in words. Each has a ``fingerprint``, the sha256
 of what is asked (not of the wording, so rephrasing a step never re-asks it); once
 ``certops ack`` records that fingerprint for the address, the step stops showing until
 what is asked changes, which happens at each rollover.
+
+A digest's reminder ladder adds one dated step per rung, addressed
+``notification.NAME.schedule.EVERY`` and shown from the day the rung starts (see
+``certops.engine.deadlines``). What it asks holds the rung and the deadline, and each rung
+has its own address, so acknowledging one rung leaves the next to be asked on its day,
+and the same rung of the next period's deadline to be asked again.
 
 The *current* period at ``t`` is the first period whose deadline is after ``t`` (the one
 learners are working towards), or the last period once every deadline has passed. With
