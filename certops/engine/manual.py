@@ -153,14 +153,20 @@ def _schedule_ask(product: Product, digest: Digest, rung: RungAt) -> _Ask:
     )
 
 
+def _before(days: int, due: str) -> str:
+    """``30 days before the 2026-12-31 deadline``; ``on the 2026-12-31 deadline`` for 0."""
+    if days == 0:
+        return f"on the {due} deadline"
+    return f"{days} day{'s' if days != 1 else ''} before the {due} deadline"
+
+
 def _schedule_steps(name: str, asked: dict[str, Any], conflict: list[str]) -> list[str]:
     every = asked["schedule"]
     steps = [f'Admin Menu > Notifications: open "{name}".']
     for d in asked["deadlines"]:
         steps.append(
             f"Set its schedule to send the digest {every}: from {d['starts']}, "
-            f"{d['from_days']} days before the {d['due']} deadline of period {d['period']} "
-            f"of {d['product']}."
+            f"{_before(d['from_days'], d['due'])} of period {d['period']} of {d['product']}."
         )
         nxt = d.get("next")
         steps.append(
@@ -181,8 +187,8 @@ def _schedule_steps(name: str, asked: dict[str, Any], conflict: list[str]) -> li
 
 def _schedule_reason(name: str, asked: dict[str, Any]) -> str:
     return "; ".join(
-        f'set the digest "{name}" to {asked["schedule"]}: {d["from_days"]} days before the '
-        f"{d['due']} deadline ({d['product']}, period {d['period']})"
+        f'set the digest "{name}" to {asked["schedule"]}: '
+        f"{_before(d['from_days'], d['due'])} ({d['product']}, period {d['period']})"
         for d in asked["deadlines"]
     )
 
