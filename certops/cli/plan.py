@@ -25,6 +25,7 @@ from certops.cli.options import (
 from certops.config import load_config
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
+from certops.engine.setup import desired_setup, setup_checks
 from certops.errors import LMSError, SafetyLimitError, StalePlanError
 from certops.live import read_live
 from certops.lms import connect
@@ -360,7 +361,8 @@ def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None)
     """
     config, acks = load(paths, ())
     when = at or now_utc()
-    pending = {c.address: c for c in manual_steps(config, when, acks)}
+    steps = manual_steps(config, when, acks) + setup_checks(desired_setup(config, when), acks)
+    pending = {c.address: c for c in steps}
     missing = [a for a in addresses if a not in pending]
     if missing:
         raise click.UsageError(
