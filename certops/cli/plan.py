@@ -354,7 +354,8 @@ def _read_plan(path: str) -> Plan:
 )
 @at_option
 def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None) -> None:
-    """Record that a person did the manual steps at ADDRESS... (e.g. enrollment_rule.NAME).
+    """Record that a person did the manual steps at ADDRESS... (e.g. enrollment_rule.NAME,
+    or notification.NAME.schedule.weekly for one rung of a digest's reminder ladder).
 
     Needs no LMS: the steps are computed from the configuration at --at (default now).
     """

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from certops.config.model import Config
+from certops.engine.deadlines import deadline_warnings
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.manual import Acknowledgements, manual_steps
 from certops.engine.safety import check_plan_safety
@@ -63,6 +64,7 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         planned = plan_enrollments(product, live.learner_facts(product), course_ids, t)
         changes += planned.changes
         skipped += planned.skipped
+        warnings += deadline_warnings(product, planned, t, config.settings)
         warnings += planned.warnings
         trip = check_plan_safety(planned, config.settings.safety)
         if trip is not None:

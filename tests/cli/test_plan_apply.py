@@ -222,7 +222,10 @@ def test_detailed_exitcode_0_1_2_3(ws: Workspace) -> None:
     blocked = ws.run("plan", "conf", "--at", "2027-01-02", "--detailed-exitcode")
     assert blocked.code == 3
     assert "Blocked by safety limits" in blocked.stdout
-    assert "widget: max_suspend_fraction is 1, over the limit 0.5" in blocked.stdout
+    assert (
+        "widget: would suspend 3 of 3 (100%, limit 50%; settings.safety.max_suspend_fraction)"
+        in blocked.stdout
+    )
     missing = ws.run("plan", "conf", "--lms", "sandbox:nowhere.db")
     assert missing.code == 1
     assert "no sandbox at nowhere.db" in missing.stderr

@@ -28,8 +28,9 @@ VISIBILITY_CHECKS = {
     "course.MOC-WP-2026",
     "course.MOC-WP-2027",
 }
-# The demo's enrollment rules and notifications: one manual step each.
-RULES_AND_NOTIFICATIONS = 8
+# The demo's enrollment rules and notifications (one manual step each, 8) and the
+# monthly digest rung that starts 90 days before the 2026 deadline (Widget Pro, Gadget Max).
+RULES_AND_NOTIFICATIONS = 10
 
 
 def plan_json(ws: Workspace, *args: str) -> dict:
@@ -54,8 +55,14 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     assert [h.split(":")[0] for h in heads] == ["gadget-max", "sprocket", "widget-pro"]
     assert all(" to create" in h for h in heads)
     summary = plan_json(ws)["summary"]
+    # 8 setup steps, and on 2026-11-28 (33 days before the 2026 deadline) the monthly rung
+    # of Widget Pro's and Gadget Max's digest ladders (Sprocket names no digest), plus one
+    # visibility check per maintenance course.
     assert summary["create"] > 100
-    assert summary["manual"] == RULES_AND_NOTIFICATIONS + len(VISIBILITY_CHECKS)  # 8 + 6
+    assert summary["manual"] == RULES_AND_NOTIFICATIONS + len(VISIBILITY_CHECKS)  # 10 + 6
+    assert "! notification.Maintenance of certification not yet completed.schedule.monthly" in (
+        first.stdout
+    )
     for address in (
         "+ course.CERT-GM",
         "+ course.MOC-GM-2027",
@@ -72,10 +79,10 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     applied = ws.run("apply", "examples", "--yes")
     assert applied.code == 0, applied.output
     writes = summary["create"] + summary["update"]
-    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 14 manual" in applied.stdout
+    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 16 manual" in applied.stdout
     # 3. The second plan has only manual steps, which can be acknowledged...
     second = plan_json(ws)
-    assert second["summary"] == {"create": 0, "update": 0, "manual": 14, "blocked": False}
+    assert second["summary"] == {"create": 0, "update": 0, "manual": 16, "blocked": False}
     manual = [c["address"] for c in second["changes"]]
     checks = {a for a in manual if a.startswith("course.")}
     assert checks == VISIBILITY_CHECKS
