@@ -249,6 +249,15 @@ async def test_audience_list_search_and_sort(client):
         "Beta", "alpha", "Gamma"]  # fmt: skip
     paged = await client.get("/audiences/v1/audience", params={"page_size": 2, "page": 2})
     assert [i["name"] for i in paged.json()["data"]["items"]] == ["Gamma"]
+    # A cursor walk gives the same order (the keyset compares without regard to case too).
+    walked, params = [], {"page_size": 1, "get_cursor": 1}
+    while True:
+        data = (await client.get("/audiences/v1/audience", params=params)).json()["data"]
+        walked += [i["name"] for i in data["items"]]
+        if not data["has_more_data"]:
+            break
+        params = {"page_size": 1, "get_cursor": 1, "cursor": data["cursor"]}
+    assert walked == ["alpha", "Beta", "Gamma"]
     bad = await client.get("/audiences/v1/audience", params={"sort_attr": "size"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sort_attr"
 
