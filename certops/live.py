@@ -35,6 +35,9 @@ class LiveSnapshot:
     users_by_id: dict[int, User]
     enrollments: tuple[Enrollment, ...]
     user_ids: dict[str, int] = field(default_factory=dict)  # by username
+    # Every course code the LMS lists (not only the named ones): the reference checks
+    # suggest the nearest one for a typo without another read.
+    listed_codes: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -44,6 +47,7 @@ class LiveSnapshot:
         course_ids: dict[str, int],
         users: Iterable[User],
         enrollments: Iterable[Enrollment],
+        listed_codes: Iterable[str] = (),
     ) -> LiveSnapshot:
         """A snapshot with its username index built once."""
         users_by_id = {u.id: u for u in users}
@@ -54,6 +58,7 @@ class LiveSnapshot:
             users_by_id=users_by_id,
             enrollments=tuple(enrollments),
             user_ids={u.username: uid for uid, u in users_by_id.items()},
+            listed_codes=frozenset(listed_codes),
         )
 
     def learner_facts(self, product: Product) -> list[LearnerFacts]:
@@ -118,6 +123,7 @@ async def read_live(
         course_ids,
         users,
         found,
+        listed_codes=(c.code for c in listed if c.code),
     )
 
 

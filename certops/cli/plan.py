@@ -35,6 +35,7 @@ from certops.plan.build import Planned, build_plan, only_products
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict, plan_to_dict
 from certops.plan.model import Action, Plan
 from certops.plan.render import render_json, render_markdown, render_text
+from certops.references import verify_references, with_warnings
 
 FORMATS = ("text", "json", "markdown")
 SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
@@ -58,7 +59,8 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
 async def _plan(config: Config, acks: AckFile, lms: str, at: datetime, limits: Limits) -> Planned:
     async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
         live = await read_live(reader, config, progress=progress)
-    return build_plan(config, live, at, acks)
+    warnings = verify_references(config, live)
+    return with_warnings(build_plan(config, live, at, acks), warnings)
 
 
 def _render(planned: Planned, output_format: str, no_color: bool) -> str:
@@ -176,7 +178,8 @@ async def _apply(
     connection = connect(lms, writer=True, progress=progress, **limits.connect_kwargs())
     async with connection as writer:
         live = await read_live(writer, config, progress=progress)
-        planned = build_plan(config, live, at, acks)
+        warnings = verify_references(config, live)
+        planned = with_warnings(build_plan(config, live, at, acks), warnings)
         plan_ = planned.plan
         digest = plan_digest(plan_.changes, plan_.at)
         if expect_digest is not None and digest != expect_digest:

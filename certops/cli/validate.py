@@ -6,14 +6,19 @@ Exit 0 with a one-line summary on stdout when valid; exit 1 with every problem a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
 import click
 
+from certops.cli.options import progress
 from certops.config import load_config
 from certops.config.model import Config
 from certops.errors import ConfigError
+from certops.live import read_live
+from certops.lms import connect
+from certops.references import verify_references
 
 
 @click.command()
@@ -27,13 +32,23 @@ from certops.errors import ConfigError
     help="text: one FILE:LINE:COL: message per line; json: a list of "
     "{file, line, column, path, message}.",
 )
-def validate(paths: tuple[str, ...], output_format: str) -> None:
+@click.option(
+    "--lms",
+    "lms",
+    default=None,
+    metavar="URL",
+    help="Also check that every username and initial course code the configuration names "
+    "exists in this LMS (https://TENANT.docebosaas.com or sandbox:PATH; read only).",
+)
+def validate(paths: tuple[str, ...], output_format: str, lms: str | None) -> None:
     """Load and check configuration in PATH... (files or folders); needs no LMS.
 
-    With no PATH: ./certops/ if it exists, else the current folder.
+    With no PATH: ./certops/ if it exists, else the current folder. With --lms, the users
+    and courses it names are also looked up in that LMS.
     """
     try:
         config = load_config(list(paths))
+        warnings = asyncio.run(_check_lms(config, lms)) if lms else []
     except ConfigError as exc:
         if output_format == "json":
             click.echo(json.dumps([p.to_json() for p in exc.problems], indent=2))
@@ -45,10 +60,19 @@ def validate(paths: tuple[str, ...], output_format: str) -> None:
         # sys.exit, not ctx.exit: the entry point runs click with standalone_mode=False,
         # where click turns ctx.exit into a return value that main() does not use.
         sys.exit(1)
+    for warning in warnings:
+        click.echo(f"warning: {warning.message}", err=True)
     if output_format == "json":
         click.echo("[]")
     else:
         click.echo(summary(config))
+
+
+async def _check_lms(config: Config, lms: str) -> list:
+    """The reference warnings of ``config`` against ``lms``; raises ``ConfigError``."""
+    async with connect(lms, progress=progress) as reader:
+        live = await read_live(reader, config, progress=progress)
+    return verify_references(config, live)
 
 
 def summary(config: Config) -> str:

@@ -6,6 +6,7 @@ Every check (YAML syntax, JSON Schema, semantic) reports ``Problem`` records, an
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -74,3 +75,13 @@ def format_path(path: Sequence[str | int]) -> str:
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'X'?)`` for the option closest to ``word``, or "" when none is close.
+
+    Case-insensitive matches win over spelling distance (``JDoe`` for ``jdoe``)."""
+    choices = list(options)
+    same_case = [o for o in choices if o.lower() == word.lower() and o != word]
+    close = same_case or difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
