@@ -112,6 +112,7 @@ def build_settings(data: dict[str, Any]) -> Settings:
             # YAML may say 0 or 1 for the fraction; the model's field is a float.
             max_suspend_fraction=float(safety.get("max_suspend_fraction", 0.25)),
             min_population=int(safety.get("min_population", 20)),
+            max_reverted_manual=int(safety.get("max_reverted_manual", 0)),
         ),
         digest_ladder=_ladder(data["digest_ladder"])
         if "digest_ladder" in data

@@ -192,6 +192,9 @@ class Catalog:
 class Safety:
     max_suspend_fraction: float = 0.25
     min_population: int = 20
+    # Statuses set by hand in the LMS (no configured exception explains them) that one run
+    # may set back to the rules' verdict; more blocks the run. 0: every one is asked about.
+    max_reverted_manual: int = 0
 
 
 @dataclass(frozen=True, slots=True)

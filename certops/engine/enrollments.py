@@ -36,6 +36,7 @@ from typing import Any
 
 from certops.config.model import Product, due_day
 from certops.engine.facts import FactsError, LearnerFacts
+from certops.engine.handmade import explained_users, hand_made
 from certops.engine.lifecycle import (
     CertificationState,
     LearnerState,
@@ -45,7 +46,7 @@ from certops.engine.lifecycle import (
     evaluate,
 )
 from certops.lms.records import Enrollment, EnrollmentStatus
-from certops.plan.model import Action, Change, ChangeType, PlanWarning, Skip
+from certops.plan.model import Action, ByHand, Change, ChangeType, PlanWarning, Skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class EnrollmentPlan:
     currently_certified: int  # certified-course enrollments `completed` in the LMS now
     suspensions: int  # of those, how many this plan sets to `suspended`
     progress: tuple[PeriodProgress, ...] = ()  # per period that anyone owes, config order
+    by_hand: tuple[ByHand, ...] = ()  # status changes that undo a hand-made status
 
 
 def iso(instant: datetime) -> str:
@@ -122,8 +124,11 @@ _STARTED = frozenset({EnrollmentStatus.IN_PROGRESS, EnrollmentStatus.COMPLETED})
 class _Planner:
     """Accumulates one product's changes; one instance per ``plan_enrollments`` call."""
 
-    def __init__(self, product: Product, course_ids: Mapping[str, int | None]) -> None:
+    def __init__(self, product: Product, course_ids: Mapping[str, int | None], t: datetime) -> None:
         self.product = product
+        self.t = t
+        self.explained = explained_users(product)
+        self.by_hand: list[ByHand] = []
         self.course_ids = course_ids
         self.rank = {product.certified_course.code: 0}
         for i, period in enumerate(product.maintenance.periods, start=1):
@@ -226,6 +231,10 @@ class _Planner:
         elif cert.status is not want:
             if cert.status is EnrollmentStatus.COMPLETED:
                 self.suspensions += 1
+            address = _address(code, facts.username)
+            mark = hand_made(product, cert, state, address, self.t, self.explained, self.iso)
+            if mark is not None:
+                self.by_hand.append(mark)
             self.update(
                 facts, code, {"status": cert.status.value}, {"status": want.value}, state.reason
             )
@@ -301,7 +310,7 @@ def plan_enrollments(
     Raises ``FactsError`` for a username given twice or an instant without a timezone.
     """
     rules = ProductRules.of(product)
-    planner = _Planner(product, course_ids)
+    planner = _Planner(product, course_ids, t)
     states: list[LearnerState] = []
     seen: set[str] = set()
     for learner in facts:
@@ -330,4 +339,5 @@ def plan_enrollments(
         progress=tuple(
             PeriodProgress(pid, *counts) for pid, counts in planner.progress.items() if counts[0]
         ),
+        by_hand=tuple(sorted(planner.by_hand, key=lambda m: m.user)),
     )

@@ -13,6 +13,7 @@ from certops.engine.enrollments import EnrollmentPlan
 from certops.plan.model import SafetyTrip
 
 MAX_SUSPEND_FRACTION = "max_suspend_fraction"
+MAX_REVERTED_MANUAL = "max_reverted_manual"
 
 
 def check_safety(
@@ -48,3 +49,19 @@ def check_safety(
 def check_plan_safety(plan: EnrollmentPlan, settings: Safety) -> SafetyTrip | None:
     """``check_safety`` for one product's enrollment plan; returns the trip or None."""
     return check_safety(plan.product, plan.currently_certified, plan.suspensions, settings)
+
+
+def check_by_hand(plan: EnrollmentPlan, settings: Safety) -> SafetyTrip | None:
+    """The trip when ``plan`` sets back more statuses set by hand (``plan.by_hand``) than
+    ``settings.max_reverted_manual`` allows (default 0: any one blocks until ``--force``
+    or the configuration names the exception); None otherwise. ``value`` and
+    ``threshold`` are counts here, not fractions."""
+    count = len(plan.by_hand)
+    if count <= settings.max_reverted_manual:
+        return None
+    return SafetyTrip(
+        product=plan.product,
+        limit=MAX_REVERTED_MANUAL,
+        value=float(count),
+        threshold=float(settings.max_reverted_manual),
+    )

@@ -14,7 +14,7 @@ from certops.config.model import Config
 from certops.engine.deadlines import deadline_warnings
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.manual import Acknowledgements, manual_steps
-from certops.engine.safety import check_plan_safety
+from certops.engine.safety import check_by_hand, check_plan_safety
 from certops.engine.setup import (
     DesiredSetup,
     desired_setup,
@@ -24,7 +24,7 @@ from certops.engine.setup import (
 )
 from certops.live import LiveSnapshot
 from certops.plan.jsonio import order_changes
-from certops.plan.model import Change, Plan, PlanWarning, SafetyTrip, Skip
+from certops.plan.model import ByHand, Change, Plan, PlanWarning, SafetyTrip, Skip
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -55,6 +55,7 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
     warnings: list[PlanWarning] = list(setup_warnings(desired, live.setup))
     skipped: list[Skip] = []
     safety: list[SafetyTrip] = []
+    by_hand: list[ByHand] = []
     changes += manual_steps(config, t, acks)
     changes += setup_checks(desired, acks)
 
@@ -69,6 +70,10 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         trip = check_plan_safety(planned, config.settings.safety)
         if trip is not None:
             safety.append(trip)
+        by_hand += planned.by_hand
+        hand_trip = check_by_hand(planned, config.settings.safety)
+        if hand_trip is not None:
+            safety.append(hand_trip)
 
     plan = Plan(
         at=t,
@@ -78,5 +83,6 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         warnings=tuple(warnings),
         skipped=tuple(skipped),
         products=tuple(p.id for p in config.products),
+        by_hand=tuple(by_hand),
     )
     return Planned(plan=plan, desired=desired)

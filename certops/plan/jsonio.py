@@ -17,6 +17,7 @@ from certops.errors import CertopsError
 from certops.plan.model import (
     TYPE_ORDER,
     Action,
+    ByHand,
     Change,
     ChangeType,
     Plan,
@@ -151,6 +152,20 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {"product": s.product, "address": s.address, "reason": s.reason} for s in plan.skipped
         ],
         "products": list(plan.products),
+        "by_hand": [_by_hand_to_dict(b) for b in plan.by_hand],
+    }
+
+
+def _by_hand_to_dict(mark: ByHand) -> dict[str, Any]:
+    return {
+        "product": mark.product,
+        "address": mark.address,
+        "user": mark.user,
+        "lms_status": mark.lms_status,
+        "rules_status": mark.rules_status,
+        "rules_reason": mark.rules_reason,
+        "add_to": mark.add_to,
+        "entry": dict(mark.entry),
     }
 
 
@@ -298,6 +313,22 @@ def plan_from_dict(data: Any) -> Plan:
                 reason=_str(item, "reason", where),
             )
         )
+    by_hand = []
+    for i, raw in enumerate(_list(obj.get("by_hand", []), "by_hand")):
+        where = f"by_hand[{i}]"
+        item = _mapping(raw, where)
+        by_hand.append(
+            ByHand(
+                product=_str(item, "product", where),
+                address=_str(item, "address", where),
+                user=_str(item, "user", where),
+                lms_status=_str(item, "lms_status", where),
+                rules_status=_str(item, "rules_status", where),
+                rules_reason=_str(item, "rules_reason", where),
+                add_to=_str(item, "add_to", where),
+                entry=dict(_mapping(item.get("entry", {}), f"{where}.entry")),
+            )
+        )
     products = _list(obj.get("products", []), "products")
     if not all(isinstance(p, str) for p in products):
         raise _fail("products", "a list of product ids", products)
@@ -316,4 +347,5 @@ def plan_from_dict(data: Any) -> Plan:
         warnings=tuple(warnings),
         skipped=tuple(skipped),
         products=tuple(products),
+        by_hand=tuple(by_hand),
     )

@@ -92,6 +92,25 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class ByHand:
+    """A certified-course status in the LMS that the rules do not give and no configured
+    exception explains: most likely set by hand in Docebo. The plan still sets it back to
+    the rules' verdict (its change is among ``changes`` at ``address``); this record says
+    so apart, with the configuration entry that would make the hand-made status official:
+    ``entry`` (user, at, reason) to add to the product's list ``add_to``
+    (``reinstatements`` or ``revocations``)."""
+
+    product: str
+    address: str
+    user: str
+    lms_status: str
+    rules_status: str
+    rules_reason: str
+    add_to: str
+    entry: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     at: datetime
     lms: str
@@ -100,6 +119,7 @@ class Plan:
     warnings: tuple[PlanWarning, ...] = ()
     skipped: tuple[Skip, ...] = ()
     products: tuple[str, ...] = ()
+    by_hand: tuple[ByHand, ...] = ()  # changes that undo a status set by hand
 
     @property
     def blocked(self) -> bool:

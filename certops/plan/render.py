@@ -216,6 +216,11 @@ def safety_text(trip: SafetyTrip) -> str:
     """One tripped limit in words, counts first: ``would suspend 50 of 51 (98%, limit 25%;
     settings.safety.max_suspend_fraction)``; a trip saved without its counts reads in
     fractions."""
+    if trip.limit == "max_reverted_manual":
+        return (
+            f"would set back {trip.value:g} status(es) set by hand (limit {trip.threshold:g}; "
+            "settings.safety.max_reverted_manual): see 'Differs from the rules' below"
+        )
     value, limit = percent(trip.value, trip.threshold), percent(trip.threshold, trip.value)
     if trip.suspensions is not None and trip.certified is not None:
         return (
@@ -227,6 +232,27 @@ def safety_text(trip: SafetyTrip) -> str:
 
 def _safety_lines(plan: Plan) -> list[str]:
     return [f"{s.product}: {safety_text(s)}" for s in plan.safety]
+
+
+BY_HAND_TITLE = "Differs from the rules: set by hand?"
+
+
+def by_hand_lines(plan: Plan) -> list[str]:
+    """One block per status the plan sets back although no rule or exception gave it:
+    the learner, the LMS status, the rules' verdict, and the entry to add to make the
+    hand-made status official (``handmade.entry_yaml`` in words)."""
+    out = []
+    for mark in plan.by_hand:
+        pairs = mark.entry.items()
+        entry = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in pairs)
+        out += [
+            f"{mark.product}: {mark.user}: the LMS says {mark.lms_status}, the rules say "
+            f"{mark.rules_status} ({mark.rules_reason}); the plan sets it to {mark.rules_status} "
+            f"({mark.address})",
+            f"    to keep it {mark.lms_status}, add to product {mark.product}'s {mark.add_to}:",
+            f"      - {{{entry}}}",
+        ]
+    return out
 
 
 def render_text(plan: Plan, color: bool) -> str:
@@ -255,6 +281,9 @@ def render_text(plan: Plan, color: bool) -> str:
         for line in _product_lines(groups[product]):
             indent = "  " if line.kind == "heading" else "    "
             out.append(indent + paint(line.kind, line.text))
+    if plan.by_hand:
+        out += ["", paint("blocked", f"{BY_HAND_TITLE} ({len(plan.by_hand)})")]
+        out += [f"  {line}" for line in _capped(by_hand_lines(plan), 3 * LIST_SHOWN)]
     warnings = _warning_lines(plan)
     if warnings:
         out += ["", paint("warning", f"Warnings ({len(warnings)}):")]
@@ -349,6 +378,15 @@ def render_markdown(plan: Plan) -> str:
         out.add("|---|---|---|")
         for s in plan.safety:
             out.add(f"| {_md_cell(s.product)} | {s.limit} | {_md_cell(safety_text(s))} |")
+        out.add("")
+    if plan.by_hand:
+        out.add(f"**{BY_HAND_TITLE}** ({len(plan.by_hand)})")
+        out.add("")
+        out.add("```yaml")
+        for line in by_hand_lines(plan):
+            if not out.add(_md_code(line if line.startswith(" ") else f"# {line}")):
+                break
+        out.add("```")
         out.add("")
     if not plan.changes:
         out.add("No changes.")
