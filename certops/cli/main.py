@@ -17,6 +17,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from certops.cli import adopt as adopt_cmd
     from certops.cli import doctor as doctor_cmd
     from certops.cli import plan as plan_cmd
     from certops.cli import sandbox as sandbox_cmd
@@ -30,6 +31,7 @@ def _register() -> None:
     cli.add_command(plan_cmd.ack)
     cli.add_command(status_cmd.status)
     cli.add_command(sandbox_cmd.sandbox)
+    cli.add_command(adopt_cmd.import_)
 
 
 _register()

@@ -1,0 +1,135 @@
+"""``certops import``: turning what a tenant already has into configuration.
+
+The I/O edge: reads the tenant through the reader (never a writer) with as few calls as
+the course list, the groups, the catalogs, the users and the enrollments of the courses
+found allow; everything else is pure (``discover``, ``infer``, ``yamlout``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from certops.adopt.discover import Draft, Found, Hints, build_draft, find_products
+from certops.adopt.infer import infer_rules
+from certops.adopt.yamlout import product_yaml, settings_yaml
+from certops.config.model import Catalog as CatalogSpec
+from certops.config.schema import schema_path
+from certops.engine.facts import collect_facts
+from certops.lms.api import LMSReader, gather_settled
+from certops.lms.records import Course, Enrollment, Group, User
+
+Progress = Callable[[str], None]
+
+__all__ = ["Hints", "Imported", "import_tenant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What import found: the products' drafts (exceptions and rules filled in), the
+    catalog for the settings, notes about what was left out, and the files to write
+    (name -> text)."""
+
+    drafts: tuple[Draft, ...]
+    catalog: CatalogSpec | None
+    left_out: tuple[str, ...]
+    files: dict[str, str]
+    remaining: dict[str, int]  # product id -> learner changes still due at the instant
+
+
+async def _groups(reader: LMSReader) -> list[Group]:
+    listed = await reader.list_groups()
+    automatic = [g for g in listed if g.automatic]
+    return await gather_settled(reader.get_group(g.id) for g in automatic)
+
+
+async def _catalogs(reader: LMSReader) -> dict[str, tuple[CatalogSpec, frozenset[str]]]:
+    catalogs = await reader.list_catalogs()
+    items = await gather_settled(reader.list_catalog_items(c.id) for c in catalogs)
+    return {
+        c.code: (CatalogSpec(c.code, c.name), frozenset(i.item_code for i in found))
+        for c, found in zip(catalogs, items, strict=True)
+    }
+
+
+async def import_tenant(
+    reader: LMSReader,
+    hints: Hints,
+    at: datetime,
+    folder: str,
+    progress: Progress | None = None,
+) -> Imported:
+    """Reads the tenant behind ``reader`` and returns the configuration of its products
+    as of ``at``, as files for ``folder``. Raises ``ValueError`` for a hint the tenant
+    contradicts."""
+    say = progress or (lambda _msg: None)
+    say("reading courses, groups and catalogs")
+    courses, groups, catalogs = await gather_settled(
+        [reader.list_courses(), _groups(reader), _catalogs(reader)]
+    )
+    found, left_out = find_products(courses, groups, hints)
+    by_code = {c.code: c for c in courses if c.code}
+    named = sorted({code for f in found for code in f.codes() if code in by_code})
+    managed = sorted(
+        {c.code for f in found for _, c in f.maintenance}
+        | {f.certified.code for f in found if f.certified is not None}
+    )
+    say(f"reading {len(found)} product(s): users and enrollments in {len(named)} courses")
+
+    async def details() -> dict[str, Course]:
+        read = await gather_settled(reader.get_course(by_code[code].id) for code in managed)
+        return dict(zip(managed, read, strict=True))
+
+    async def enrollments() -> list[Enrollment]:
+        ids = sorted({by_code[code].id for code in named})
+        return await reader.list_enrollments(ids) if ids else []
+
+    detailed, users, rows = await gather_settled([details(), reader.list_users(), enrollments()])
+    codes_by_id = {by_code[code].id: code for code in named}
+    validity: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
+    for row in rows:
+        code = row.course_code or codes_by_id.get(row.course_id, "")
+        validity.setdefault(code, []).append((row.valid_from, row.valid_until))
+
+    drafts: list[Draft] = []
+    remaining: dict[str, int] = {}
+    for item in found:
+        draft, left = _infer(item, detailed, validity, catalogs, users, rows, by_code, at)
+        drafts.append(draft)
+        remaining[draft.product.id] = left
+    catalog = next((d.catalog for d in drafts if d.catalog is not None), None)
+    files = {
+        f"{d.product.id}.yaml": product_yaml(d, reader.lms, at, d.notes["maintenance"], folder)
+        for d in drafts
+    }
+    files["settings.yaml"] = settings_yaml(catalog, reader.lms, at)
+    files["certops.schema.json"] = schema_path().read_text(encoding="utf-8")
+    return Imported(tuple(drafts), catalog, tuple(left_out), files, remaining)
+
+
+def _infer(
+    item: Found,
+    detailed: dict[str, Course],
+    validity: dict[str, list[tuple[datetime | None, datetime | None]]],
+    catalogs: dict[str, tuple[CatalogSpec, frozenset[str]]],
+    users: list[User],
+    rows: list[Enrollment],
+    by_code: dict[str, Course],
+    at: datetime,
+) -> tuple[Draft, int]:
+    """One product's draft with its inferred rules and exceptions, and how many learner
+    changes a plan at ``at`` would still make."""
+    draft = build_draft(item, detailed, validity, catalogs, at.date())
+    product = draft.product
+    codes_by_id = {c.id: code for code, c in by_code.items()}
+    facts = collect_facts(product, users, rows, codes_by_id)
+    course_ids: dict[str, int | None] = {code: c.id for code, c in by_code.items()}
+    inferred = infer_rules(product, facts, course_ids, at)
+    m = inferred.product.maintenance
+    note = (
+        f"Inferred from the enrollments (no API has them): grace {m.new_learner_grace_days} "
+        f"days and late completion '{m.late_completion.value}' explain the LMS best; CONFIRM"
+    )
+    notes = {**draft.notes, "maintenance": note}
+    return replace(draft, product=inferred.product, notes=notes), inferred.remaining

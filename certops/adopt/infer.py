@@ -1,0 +1,147 @@
+"""What the data says about rules Docebo does not store, and the exceptions it holds. Pure.
+
+Two things an imported product needs are not settings of any Docebo object:
+
+- the maintenance rules (``new_learner_grace_days``, ``late_completion``). They decide who
+  owes which period, so they are inferred: each candidate is evaluated with the lifecycle
+  engine over the live data, and the one that explains the LMS best wins (fewest changes
+  a plan would make, exceptions needed, and maintenance enrollments nobody owes; ties go
+  to the smaller grace, then to ``manual``, the defaults);
+- the exceptions an admin granted by hand. Where the LMS differs from what the rules give,
+  import writes the entry that explains it, with the instant from the data and a reason
+  saying it was imported and must be confirmed: a certified status the rules do not give
+  (set completed after the rules suspended the learner) becomes a reinstatement, a
+  suspension the rules never made becomes a revocation (at the import's instant: Docebo
+  does not say when), and a maintenance enrollment valid past the period's due date
+  becomes an extension to that date. These are the engine's own "set by hand?" marks, so
+  a plan right after the import finds none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from certops.config.model import (
+    Extension,
+    LateCompletion,
+    Product,
+    Reinstatement,
+    Revocation,
+    due_day,
+)
+from certops.engine.enrollments import EnrollmentPlan, plan_enrollments
+from certops.engine.facts import LearnerFacts
+from certops.plan.jsonio import parse_iso_utc
+from certops.plan.model import Action, ChangeType
+
+GRACE_CANDIDATES = (0, 30, 60, 90, 120, 180)
+ROUNDS = 4  # exceptions can reveal others (an extension keeps a learner certified)
+
+
+@dataclass(frozen=True, slots=True)
+class Inferred:
+    """A product with its inferred rules and imported exceptions, and how well it fits:
+    ``remaining`` is the number of learner changes a plan at the same instant would still
+    make (lifecycle changes that are really due, or differences nothing can explain)."""
+
+    product: Product
+    remaining: int
+    unowed: int  # maintenance enrollments of learners the rules say do not owe the period
+
+
+def reason(day: date, what: str) -> str:
+    """The reason of an imported exception: ``imported 2026-12-01: WHAT; confirm``."""
+    return f"imported {day.isoformat()}: {what}; confirm"
+
+
+def _unowed(product: Product, plan: EnrollmentPlan, facts: Sequence[LearnerFacts]) -> int:
+    periods = {p.course.code: p.id for p in product.maintenance.periods}
+    owed = {s.username: {o.period for o in s.obligations} for s in plan.states}
+    count = 0
+    for learner in facts:
+        for code in learner.enrollments:
+            period = periods.get(code)
+            if period is not None and period not in owed.get(learner.username, set()):
+                count += 1
+    return count
+
+
+def with_exceptions(
+    product: Product,
+    facts: Sequence[LearnerFacts],
+    course_ids: Mapping[str, int | None],
+    t: datetime,
+) -> Inferred:
+    """``product`` with the exceptions that explain the live data at ``t`` added."""
+    day = t.date()
+    for _ in range(ROUNDS):
+        plan = plan_enrollments(product, facts, course_ids, t)
+        reinstatements: list[Reinstatement] = []
+        revocations: list[Revocation] = []
+        for mark in plan.by_hand:
+            at = parse_iso_utc(str(mark.entry["at"]))
+            if mark.add_to == "reinstatements":
+                reinstatements.append(
+                    Reinstatement(mark.user, at, reason(day, "reinstated by hand"))
+                )
+            else:
+                revocations.append(Revocation(mark.user, at, reason(day, "suspended by hand")))
+        extensions: list[Extension] = []
+        periods = {p.course.code: p for p in product.maintenance.periods}
+        for change in plan.changes:
+            if change.type is not ChangeType.ENROLLMENT or change.action is not Action.UPDATE:
+                continue
+            code, _, user = change.address.removeprefix("enrollment.").partition(".")
+            period = periods.get(code)
+            live, rule = change.before.get("valid_until"), change.after.get("valid_until")
+            if period is None or not live or not rule or live <= rule:
+                continue
+            until = due_day(parse_iso_utc(live))
+            extensions.append(
+                Extension(
+                    user,
+                    period.id,
+                    until,
+                    reason(day, f"deadline moved by hand to {until.isoformat()}"),
+                )
+            )
+        if not (reinstatements or revocations or extensions):
+            break
+        product = replace(
+            product,
+            extensions=(*product.extensions, *extensions),
+            reinstatements=(*product.reinstatements, *reinstatements),
+            revocations=(*product.revocations, *revocations),
+        )
+    plan = plan_enrollments(product, facts, course_ids, t)
+    return Inferred(product, len(plan.changes), _unowed(product, plan, facts))
+
+
+def infer_rules(
+    product: Product,
+    facts: Sequence[LearnerFacts],
+    course_ids: Mapping[str, int | None],
+    t: datetime,
+) -> Inferred:
+    """The maintenance rules and exceptions that explain the live data best (see the
+    module docstring)."""
+    best: tuple[tuple[int, int, int], Inferred] | None = None
+    for grace in GRACE_CANDIDATES:
+        for late in (LateCompletion.MANUAL, LateCompletion.REINSTATE):
+            maintenance = replace(
+                product.maintenance, new_learner_grace_days=grace, late_completion=late
+            )
+            found = with_exceptions(replace(product, maintenance=maintenance), facts, course_ids, t)
+            exceptions = (
+                len(found.product.extensions)
+                + len(found.product.reinstatements)
+                + len(found.product.revocations)
+            )
+            # Candidates are tried smallest grace first, manual first: a tie keeps those.
+            score = (found.remaining + exceptions + found.unowed, 0, 0)
+            if best is None or score < best[0]:
+                best = (score, found)
+    assert best is not None
+    return best[1]

@@ -1,0 +1,124 @@
+"""``certops import``: write configuration for what a tenant already has (reads only)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from certops.adopt import Hints, Imported, import_tenant
+from certops.adopt.yamlout import summary_lines
+from certops.cli.options import (
+    Limits,
+    at_option,
+    limits_options,
+    lms_option,
+    now_utc,
+    progress,
+    resolve_lms,
+)
+from certops.config import load_config
+from certops.lms import connect
+
+
+def _pairs(values: tuple[str, ...], option: str, need_name: bool) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict (``VALUE`` alone is ``"" -> VALUE`` when allowed)."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep:
+            if need_name:
+                raise click.UsageError(f"{option} {value}: expected NAME=VALUE")
+            name, rest = "", value
+        if sep and (not name.strip() or not rest.strip()):
+            raise click.UsageError(f"{option} {value}: expected NAME=VALUE, both non-empty")
+        out[name.strip()] = rest.strip()
+    return out
+
+
+async def _read(lms: str, hints: Hints, at: datetime, out: str, limits: Limits) -> Imported:
+    async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
+        return await import_tenant(reader, hints, at, out, progress=progress)
+
+
+@click.command(name="import")
+@lms_option
+@limits_options
+@at_option
+@click.option("--out", "out", required=True, metavar="DIR", help="Write the configuration here.")
+@click.option(
+    "--product",
+    "products",
+    multiple=True,
+    metavar="NAME=GROUP",
+    help="A product whose group is not named 'Certified: NAME' (repeatable).",
+)
+@click.option(
+    "--certified-course",
+    "certified",
+    multiple=True,
+    metavar="[NAME=]CODE",
+    help="A certified course not named 'Certified: NAME' (repeatable; NAME may be left out "
+    "when only one product lacks one).",
+)
+@click.option("--force", is_flag=True, help="Overwrite YAML files already in DIR.")
+def import_(
+    lms: str | None,
+    at: datetime | None,
+    out: str,
+    products: tuple[str, ...],
+    certified: tuple[str, ...],
+    force: bool,
+    max_in_flight: int,
+    calls_per_hour: int | None,
+) -> None:
+    """Write configuration (one YAML file per product, settings and the JSON Schema) for the
+    certification programs the LMS already has. Reads only; never writes to the LMS.
+
+    Products come from automatic groups named 'Certified: NAME' whose rules are course
+    completions, from courses named 'Certified: NAME' and 'NAME: Maintenance of
+    Certification YYYY'. Exceptions granted by hand (extended deadlines, reinstatements,
+    suspensions) are read from the learners' data, each with a reason saying it was
+    imported and must be confirmed. What has no API gets a marked placeholder.
+    """
+    folder = Path(out)
+    existing = sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
+    if existing and not force:
+        raise click.UsageError(
+            f"{out} already holds {', '.join(p.name for p in existing[:3])}"
+            f"{' ...' if len(existing) > 3 else ''}; choose an empty folder or pass --force"
+        )
+    hints = Hints(
+        groups=_pairs(products, "--product", need_name=True),
+        certified=_pairs(certified, "--certified-course", need_name=False),
+    )
+    when = at or now_utc()
+    try:
+        imported = asyncio.run(
+            _read(resolve_lms(lms), hints, when, out, Limits(max_in_flight, calls_per_hour))
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not imported.drafts:
+        raise click.ClickException(
+            "found no certification product: no automatic group named 'Certified: NAME' "
+            "and no course named 'Certified: NAME' or 'NAME: Maintenance of Certification "
+            "YYYY'; name them with --product NAME=GROUP or --certified-course NAME=CODE"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in imported.files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    # The output must validate; a failure here is a bug, reported like any config error.
+    config = load_config([str(folder)])
+    for line in summary_lines(imported.drafts):
+        click.echo(line)
+    for note in imported.left_out:
+        click.echo(f"not imported: {note}", err=True)
+    due = sum(imported.remaining.values())
+    click.echo(
+        f"Wrote {len(config.products)} product(s) to {out}/ (valid). Review every CONFIRM and "
+        f"PLACEHOLDER comment, then: certops plan {out}"
+        + (f" ({due} learner change(s) are due at this instant)" if due else "")
+    )

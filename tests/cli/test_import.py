@@ -1,0 +1,210 @@
+"""``certops import``: the configuration of a tenant as it is, whose first plan is empty
+apart from manual confirmations; on the untouched demo, what exists and marked
+placeholders for the rest."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import Workspace
+from test_references_by_hand import _served_demo, _writes
+
+from certops.adopt.discover import Hints, find_products
+from certops.config import load_config
+from certops.lms.records import Course, CourseSettings, Group, GroupRule
+from certops.sandbox import init_sandbox
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _demo(ws: Workspace) -> None:
+    init_sandbox(ws.db, demo=True, overwrite=True)
+    shutil.copytree(EXAMPLES, ws.root / "examples")
+
+
+def _learner_changes(ws: Workspace, conf: str, at: str) -> tuple[list[dict], dict]:
+    ran = ws.run("plan", conf, "--at", at, "--format", "json")
+    assert ran.code == 0, ran.output
+    plan = ran.json()
+    return [c for c in plan["changes"] if c["action"] != "manual"], plan
+
+
+def _import(ws: Workspace, out: str, at: str) -> str:
+    ran = ws.run("import", "--out", out, "--at", at)
+    assert ran.code == 0, ran.output
+    assert "(valid)" in ran.stdout
+    return ran.stdout
+
+
+def test_import_after_certops_set_up_the_demo_plans_only_manual_steps(ws: Workspace) -> None:
+    _demo(ws)
+    assert ws.run("apply", "examples", "--yes", "--at", "2026-12-01").code == 0
+    with _served_demo(ws) as served:
+        served.clear_calls()
+        _import(ws, "imported", "2026-12-01")
+        assert _writes(served) == []  # import only reads
+        changes, plan = _learner_changes(ws, "imported", "2026-12-01")
+    assert changes == []
+    assert plan["by_hand"] == [] and plan["safety"] == []
+    assert plan["summary"]["manual"] > 0  # the placeholders to confirm
+    config = load_config(["imported"])
+    assert [p.id for p in config.products] == ["gadget-max", "sprocket", "widget-pro"]
+    examples = {p.id: p for p in load_config(["examples"]).products}
+    for product in config.products:
+        wanted = examples[product.id]
+        assert product.group == wanted.group
+        assert {frozenset(p.all_of) for p in product.initial_paths} == {
+            frozenset(p.all_of) for p in wanted.initial_paths
+        }
+        assert product.certified_course.code == wanted.certified_course.code
+        assert product.certified_course.salesforce_sync == wanted.certified_course.salesforce_sync
+        assert [(p.id, p.course.code, p.opens, p.due) for p in product.maintenance.periods] == [
+            (p.id, p.course.code, p.opens, p.due) for p in wanted.maintenance.periods
+        ]
+        assert product.maintenance.new_learner_grace_days == (
+            wanted.maintenance.new_learner_grace_days
+        )
+        assert product.maintenance.late_completion == wanted.maintenance.late_completion
+    assert (
+        config.settings.salesforce_catalog == load_config(["examples"]).settings.salesforce_catalog
+    )
+    gadget = config.product("gadget-max")
+    assert gadget is not None
+    [ext] = gadget.extensions
+    assert (ext.user, ext.period, ext.until.isoformat()) == ("jdoe", "2026", "2027-01-31")
+    assert ext.reason == "imported 2026-12-01: deadline moved by hand to 2027-01-31; confirm"
+    # bcole's suspension is the examples' revocation, which import reads as one.
+    [rev] = gadget.revocations
+    assert rev.user == "bcole" and rev.reason.startswith("imported 2026-12-01: ")
+    text = (ws.root / "imported" / "gadget-max.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=certops.schema.json")
+    assert "PLACEHOLDER: Docebo has no API for enrollment rules" in text
+    assert "certops ack --config imported --product gadget-max --all" in text
+    assert (ws.root / "imported" / "certops.schema.json").is_file()
+    # The imported folder is not overwritten by accident.
+    again = ws.run("import", "--out", "imported", "--at", "2026-12-01")
+    assert again.code == 1 and "--force" in again.stderr
+
+
+def test_import_after_the_rollover_plans_only_manual_steps(ws: Workspace) -> None:
+    _demo(ws)
+    assert ws.run("apply", "examples", "--yes", "--at", "2026-12-01").code == 0
+    assert ws.run("apply", "examples", "--yes", "--at", "2027-01-02").code == 0
+    _import(ws, "imported", "2027-01-02")
+    changes, plan = _learner_changes(ws, "imported", "2027-01-02")
+    assert changes == []
+    assert plan["by_hand"] == []
+
+
+def test_a_hand_made_reinstatement_is_imported_as_one(ws: Workspace) -> None:
+    _demo(ws)
+    assert ws.run("apply", "examples", "--yes", "--at", "2026-12-01").code == 0
+    assert ws.run("apply", "examples", "--yes", "--at", "2027-01-02").code == 0
+    state = ws.lms_state()
+    learner = next(
+        u
+        for c, u, s in state.enrollments
+        if c == "CERT-WP" and s == "suspended" and u.startswith("learner")
+    )
+    ws.load(
+        {
+            "enrollments": [
+                {
+                    "user": learner,
+                    "course": "CERT-WP",
+                    "status": "completed",
+                    "completed_at": "2027-01-05T10:00:00Z",
+                }
+            ]
+        }
+    )
+    _import(ws, "imported", "2027-01-06")
+    widget = load_config(["imported"]).product("widget-pro")
+    assert widget is not None
+    [rein] = widget.reinstatements
+    assert rein.user == learner and rein.at.isoformat() == "2027-01-05T10:00:00+00:00"
+    assert rein.reason == "imported 2027-01-06: reinstated by hand; confirm"
+    changes, plan = _learner_changes(ws, "imported", "2027-01-06")
+    # Nothing is set back; the only change is really due: reinstated, the learner now
+    # owes 2027 and is enrolled in its course (as the rules would have done at the time).
+    assert plan["by_hand"] == []
+    assert [(c["address"], c["action"]) for c in changes] == [
+        (f"enrollment.MOC-WP-2027.{learner}", "create")
+    ]
+
+
+def test_import_of_the_untouched_demo_recovers_what_exists(ws: Workspace) -> None:
+    _demo(ws)
+    out = _import(ws, "imported", "2026-12-01")
+    config = load_config(["imported"])
+    periods = {
+        p.id: [(q.id, q.course.code, q.opens.isoformat(), q.due.isoformat())
+               for q in p.maintenance.periods]
+        for p in config.products
+    }  # fmt: skip
+    assert periods == {
+        "gadget-max": [("2026", "MOC-GM-2026", "2026-01-01", "2026-12-31")],
+        "sprocket": [("2026", "MOC-SP-2026", "2026-01-01", "2026-12-31")],
+        "widget-pro": [
+            ("2025", "MOC-WP-2025", "2025-01-01", "2025-12-31"),
+            ("2026", "MOC-WP-2026", "2026-01-01", "2026-12-31"),
+        ],
+    }
+    assert {p.id: p.certified_course.code for p in config.products} == {
+        "gadget-max": "CERT-GM",
+        "sprocket": "CERT-SP",
+        "widget-pro": "CERT-WP",
+    }
+    for product in config.products:
+        text = (ws.root / "imported" / f"{product.id}.yaml").read_text(encoding="utf-8")
+        # Nothing of these exists yet: each is a marked placeholder.
+        assert "PLACEHOLDER: the tenant has no certified course" in text
+        assert "PLACEHOLDER: the tenant has no automatic group" in text
+        assert "PLACEHOLDER: no group rules to read the initial paths from" in text
+        # The 2026 courses have no dates: read from the enrollments, to confirm.
+        assert "validity of most of its enrollments; CONFIRM" in text
+    assert "placeholders: certified_course" in out
+    # The initial courses offered are the ones named after each product.
+    codes = {p.id: sorted(c for path in p.initial_paths for c in path.all_of)
+             for p in config.products}  # fmt: skip
+    assert codes == {
+        "gadget-max": ["GM-101"],
+        "sprocket": ["SP-101"],
+        "widget-pro": ["WP-101", "WP-102", "WP-EXAM"],
+    }
+    # The imported names all exist: plan passes the reference checks.
+    ran = ws.run("plan", "imported", "--at", "2026-12-01")
+    assert ran.code in (0, 3), ran.output
+
+
+def _course(code: str, name: str, cid: int) -> Course:
+    return Course(id=cid, code=code, settings=CourseSettings(name=name))
+
+
+def test_hints_name_what_does_not_follow_the_convention() -> None:
+    courses = [
+        _course("AB-1", "Alpha basics", 1),
+        _course("AB-STATUS", "Alpha status", 2),
+        _course("AB-M-2026", "Alpha: Maintenance of Certification 2026", 3),
+    ]
+    group = Group(
+        id="u-1",
+        name="Alpha holders",
+        automatic=True,
+        rules=(GroupRule(("AB-1",)),),
+    )
+    found, left_out = find_products(courses, [group], Hints())
+    assert [f.name for f in found] == ["Alpha"]
+    assert found[0].group is None and found[0].certified is None
+    assert left_out and "--product NAME='Alpha holders'" in left_out[0]
+    found, left_out = find_products(
+        courses,
+        [group],
+        Hints(groups={"Alpha": "Alpha holders"}, certified={"": "AB-STATUS"}),
+    )
+    assert left_out == []
+    [alpha] = found
+    assert alpha.group == group and alpha.certified is not None
+    assert alpha.certified.code == "AB-STATUS"
+    assert [y for y, _ in alpha.maintenance] == ["2026"]
