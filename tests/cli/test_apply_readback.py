@@ -97,7 +97,7 @@ def test_dropped_active_until_stops_the_rollover_apply(served: Served) -> None:
     reason=(
         "the batch read-back checks the batch's first row, a certified-course enrollment "
         "with no validity window (rows are sorted by course code, CERT-* before MOC-*), so "
-        "a dropped active_until goes unnoticed: see the CLI test findings"
+        "a dropped active_until goes unnoticed; it should read back a row with a window"
     ),
 )
 def test_dropped_active_until_on_a_first_apply_stops_it(served: Served) -> None:
