@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from conftest import Served
 
 ROLLOVER_2027 = """\
@@ -91,15 +90,6 @@ def test_dropped_active_until_stops_the_rollover_apply(served: Served) -> None:
     assert {action for _, action in changes_left(served, *at)} == {"manual"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the batch read-back checks the batch's first row, a certified-course enrollment "
-        "with no validity window (rows are sorted by course code, CERT-* before MOC-*), so "
-        "a dropped active_until goes unnoticed; it should read back a row with a window"
-    ),
-)
 def test_dropped_active_until_on_a_first_apply_stops_it(served: Served) -> None:
     ws = served.ws
     ignoring(served, "active_until")
