@@ -42,6 +42,7 @@ def output(out: str | None) -> Iterator[TextIO]:
     """``--out FILE`` (written whole or not at all) or stdout."""
     if out is None:
         yield sys.stdout
+        sys.stdout.flush()  # rows are written straight to the stream, not through click.echo
         return
     path = Path(out)
     partial = path.with_name(path.name + ".partial")

@@ -160,6 +160,7 @@ def status(
     if output_format == "csv":
         rows = learner_rows(config, read.users, read.course_ids, read.enrollments, when)
         write_csv(rows, sys.stdout)
+        sys.stdout.flush()
         return
     enrollments = list(read.enrollments)
     docs = []

@@ -28,7 +28,11 @@ def render_table(rows: Iterable[ReportRow], console: Console, *, title: str) -> 
     for row in rows:
         record = row.record()
         notes = [
-            f"extended to {record['extension_until']}" if row.extension_until else "",
+            (
+                f"extended to {record['extension_until']} ({row.extension_reason})"
+                if row.extension_until
+                else ""
+            ),
             f"{row.last_change} {record['last_change_at'][:10]}" if row.last_change_at else "",
             "deactivated" if not row.active else "",
             row.needs_review or "",
