@@ -69,6 +69,7 @@ document.querySelectorAll("input.filter").forEach(function (input) {
     });
   });
 });
+document.body.setAttribute("data-ready", "true");
 """
 
 
