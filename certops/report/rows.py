@@ -160,8 +160,7 @@ class Filters:
         """Whether ``user`` passes the ``users`` filter (username exact, e-mail any case)."""
         if not self.users:
             return True
-        wanted = set(self.users)
-        return user.username in wanted or user.email.lower() in {u.lower() for u in wanted}
+        return user.username in self.users or user.email.lower() in (u.lower() for u in self.users)
 
     def keeps(self, row: ReportRow) -> bool:
         """Whether ``row`` passes the state and expiring filters."""
@@ -308,10 +307,14 @@ class ProductPopulation:
         return found if found is not None else LearnerFacts(user.username, user.id, user.active)
 
 
-def populations(config: Config, live: LiveSnapshot) -> Iterator[ProductPopulation]:
-    """Each configured product's population in ``live``, one product at a time (so only
-    one product's facts are held at once)."""
+def populations(
+    config: Config, live: LiveSnapshot, products: tuple[str, ...] = ()
+) -> Iterator[ProductPopulation]:
+    """Each configured product's population in ``live`` (only ``products`` when given),
+    one product at a time, so only one product's facts are held at once."""
     for product in config.products:
+        if products and product.id not in products:
+            continue
         facts = {f.username: f for f in live.learner_facts(product)}
         yield ProductPopulation(product, ProductRules.of(product), facts)
 
@@ -327,10 +330,8 @@ def report_rows(
     """Every user × configured product at ``at`` that passes ``filters``, one at a time,
     in config order then by username."""
     users = [u for u in sorted_users(live) if filters.keeps_user(u)]
-    for population in populations(config, live):
+    for population in populations(config, live, filters.products):
         product = population.product
-        if filters.products and product.id not in filters.products:
-            continue
         current = current_period(product, at)
         for user in users:
             row = build_row(

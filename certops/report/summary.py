@@ -11,7 +11,7 @@ report's instant ("if nobody else completes"). No instant reads the LMS again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -19,6 +19,7 @@ from certops.config.model import Config, Period, Product
 from certops.engine.facts import LearnerFacts
 from certops.engine.lifecycle import CertificationState, LearnerState, evaluate
 from certops.live import LiveSnapshot
+from certops.lms.records import User
 from certops.report.rows import (
     Maintenance,
     ProductPopulation,
@@ -164,7 +165,7 @@ class _Tally:
 
 def summarize_product(
     population: ProductPopulation,
-    users: list,
+    users: Sequence[User],
     at: datetime,
     expiring_days: int = DEFAULT_EXPIRING_DAYS,
 ) -> ProductSummary:
@@ -246,7 +247,5 @@ def summarize(
 ) -> Iterator[ProductSummary]:
     """Each configured product's summary (only ``products`` when given), in config order."""
     users = sorted_users(live)
-    for population in populations(config, live):
-        if products and population.product.id not in products:
-            continue
+    for population in populations(config, live, products):
         yield summarize_product(population, users, at, expiring_days)
