@@ -73,7 +73,9 @@ def check_products(config: Config, products: tuple[str, ...]) -> None:
 @lms_option
 @limits_options
 @at_option
-@click.option("--product", "products", multiple=True, metavar="ID", help="Only this product.")
+@click.option(
+    "--product", "products", multiple=True, metavar="ID", help="Only this product (repeatable)."
+)
 @click.option(
     "--state",
     "states",
@@ -89,7 +91,13 @@ def check_products(config: Config, products: tuple[str, ...]) -> None:
     help="Only learners who owe a period due within DAYS days and have not completed it "
     "(html: the window of its expiring list, default 30).",
 )
-@click.option("--user", "users", multiple=True, metavar="USER", help="Only this username/e-mail.")
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="USER",
+    help="Only this username or e-mail (repeatable).",
+)
 @click.option(
     "--format",
     "output_format",
