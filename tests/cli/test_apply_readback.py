@@ -95,4 +95,30 @@ def test_dropped_active_until_on_a_first_apply_stops_it(served: Served) -> None:
     ignoring(served, "active_until")
     ran = ws.run("apply", "conf", "--yes")
     assert ran.code == 1, ran.output
-    assert "the tenant ignored `active_until`" in ran.stderr
+    # The batch starts with certified-course rows, which carry no window; the read-back
+    # takes the first row that has one (gizmo's 2026 maintenance course, due 2026-12-31,
+    # sent as its last valid second).
+    assert (
+        "the tenant ignored `active_until` (sent 2026-12-31 23:59:59, reads back nothing) "
+        "on enrollment.MOC-G-2026.alice" in ran.stderr
+    )
+    assert "stopped after an LMS error" in ran.stderr
+    assert "Traceback" not in ran.output
+    # The batch's rows were created (applied); only the PUT of enrollments after it is not.
+    assert "Apply: 17 applied, 0 failed, 0 skipped, 1 not attempted, 3 manual" in ran.stdout
+    # The five maintenance enrollments exist without their deadline: the next plan sets it
+    # on each (gizmo's alice and bob, widget's alice, bob and erin), and does what the stop
+    # left undone (alice's hand-made CERT-W enrollment), then converges.
+    served.faults()
+    missing = [a for a, action in changes_left(served) if action == "update"]
+    assert sorted(missing) == [
+        "enrollment.CERT-W.alice",
+        "enrollment.MOC-G-2026.alice",
+        "enrollment.MOC-G-2026.bob",
+        "enrollment.MOC-W-2026.alice",
+        "enrollment.MOC-W-2026.bob",
+        "enrollment.MOC-W-2026.erin",
+    ]
+    again = ws.run("apply", "conf", "--yes")
+    assert again.code == 0, again.output
+    assert {action for _, action in changes_left(served)} == {"manual"}
