@@ -4,10 +4,10 @@ Run: ``python benchmarks/sandbox_load.py`` (options: ``--users``, ``--per-user``
 ``--courses``, ``--keep DIR``). It writes a JSON dataset, loads it with
 ``certops.sandbox.load_dataset`` (parse, validate, write), and then times pages of 200
 enrollments filtered by course through the real application in-process (httpx
-ASGITransport), by page number and by cursor. Targets (issue 3): load under a minute, a
+ASGITransport), by page number and by cursor. Targets: load under a minute, a
 filtered page in milliseconds.
 
-Then (issue 7, finding 6) it walks one filter over several courses (``--walk-courses``,
+Then (finding 6 of the scale review) it walks one filter over several courses (``--walk-courses``,
 the first N courses, as certops reads its named courses) by cursor, timing every page,
 and compares the pages deep in the walk with the early ones: a page must cost about the
 same at any position (target: the last tenth's median within 2x the first tenth's). One

@@ -383,8 +383,11 @@ class Executor:
                 rows = await self._rows(
                     [c for _, c, _ in batch], self.writer.enroll([r for *_, r in batch])
                 )
-                # Prove the batch took: read back its first created row's status and window.
-                first = next((i for i, row in enumerate(rows or []) if row.ok), None)
+                # Prove the batch took: read back one created row, the first that has a
+                # validity window (a certified-course row has none to check), else the first.
+                created = [i for i, row in enumerate(rows or []) if row.ok]
+                windowed = [i for i in created if batch[i][2].valid_until is not None]
+                first = (windowed or created or [None])[0]
                 if first is not None and not self.report.stopped:
                     _, change, row = batch[first]
                     await self._guard([], verify_enrollment(self.writer, row, change.address))

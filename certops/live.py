@@ -127,16 +127,32 @@ async def read_live(
     )
 
 
-async def read_learner(
-    reader: LMSReader, config: Config, login: str
-) -> tuple[User | None, dict[str, int], list[Enrollment]]:
-    """One learner's user record, the named courses' ids, and their enrollments in them."""
-    user = await reader.find_user(login)
-    if user is None:
-        return None, {}, []
+@dataclass(frozen=True, slots=True)
+class Learners:
+    """A few learners read one by one (``certops status``)."""
+
+    users: tuple[User, ...]  # found, in the order asked, each once
+    missing: tuple[str, ...]  # the logins no user matched
+    course_ids: dict[str, int]  # every existing course the config names, by code
+    enrollments: tuple[Enrollment, ...]  # theirs, in those courses
+
+
+async def read_learners(reader: LMSReader, config: Config, logins: Iterable[str]) -> Learners:
+    """The users ``logins`` name (username or e-mail), the named courses' ids, and their
+    enrollments in those courses: one lookup per login, then one course list and one
+    enrollment read for all of them."""
+    asked = list(dict.fromkeys(logins))
+    found = await gather_settled(reader.find_user(login) for login in asked)
+    users: dict[int, User] = {}
+    for user in found:
+        if user is not None:
+            users.setdefault(user.id, user)
+    missing = tuple(login for login, user in zip(asked, found, strict=True) if user is None)
+    if not users:
+        return Learners((), missing, {}, ())
     listed = await reader.list_courses()
     named = {code for p in config.products for code in product_course_codes(p)}
     course_ids = {c.code: c.id for c in listed if c.code in named}
     ids = sorted(set(course_ids.values()))
-    enrollments = await reader.list_enrollments(ids, [user.id]) if ids else []
-    return user, course_ids, list(enrollments)
+    enrollments = await reader.list_enrollments(ids, sorted(users)) if ids else []
+    return Learners(tuple(users.values()), missing, course_ids, tuple(enrollments))

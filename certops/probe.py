@@ -19,6 +19,7 @@ from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.doctor import Check, Outcome
 from certops.lms.records import CourseSettings, EnrollmentPolicy, EnrollmentStatus
 from certops.lms.wire import COURSE_FIELD_WIRE_NAMES, format_end_instant, format_instant
+from certops.readback import shown
 
 PROBE_CODE = "CERTOPS-PROBE"
 
@@ -94,7 +95,7 @@ async def write_probe(writer: LMSWriter) -> list[Check]:
         elif name in differences:
             have, want = differences[name]
             checks.append(
-                Check(label, Outcome.FAIL, f"ignored: sent {want!r}, reads back {have!r}")
+                Check(label, Outcome.FAIL, f"ignored: sent {shown(want)}, reads back {shown(have)}")
             )
         else:
             checks.append(Check(label, Outcome.OK, "honoured"))
@@ -131,7 +132,7 @@ async def _enrollment_checks(
     live = back[0] if back else None
     checks = [Check("probe: enrollment of the API user", Outcome.OK, f"user {me.username}")]
     (begin_name, want_begin), (end_name, want_end) = sent.items()
-    for name, want, have, shown in (
+    for name, want, have, form in (
         (begin_name, want_begin, live.valid_from if live else None, format_instant),
         (end_name, want_end, live.valid_until if live else None, format_end_instant),
     ):
@@ -139,9 +140,9 @@ async def _enrollment_checks(
         if have == want:
             checks.append(Check(label, Outcome.OK, "honoured"))
         else:
-            got = shown(have) if have else "nothing"
+            got = form(have) if have else "nothing"
             checks.append(
-                Check(label, Outcome.FAIL, f"ignored: sent {shown(want)}, reads back {got}")
+                Check(label, Outcome.FAIL, f"ignored: sent {form(want)}, reads back {got}")
             )
     return checks
 

@@ -49,7 +49,8 @@ class Verified:
     unverifiable: tuple[str, ...] = ()  # managed fields the LMS does not show
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """A value as a person reads it in a message: instants in Docebo's form, enums by value."""
     if isinstance(value, datetime):
         return format_instant(value)
     if value is None:
@@ -59,8 +60,8 @@ def _shown(value: object) -> str:
 
 def _ignored(lms: str, what: str, differences: dict[str, tuple[object, object]]) -> Exception:
     parts = [
-        f"`{COURSE_FIELD_WIRE_NAMES.get(name, name)}` (sent {_shown(want)}, reads back "
-        f"{_shown(have)})"
+        f"`{COURSE_FIELD_WIRE_NAMES.get(name, name)}` (sent {shown(want)}, reads back "
+        f"{shown(have)})"
         for name, (have, want) in differences.items()
     ]
     return LMSIgnoredFieldError(

@@ -20,6 +20,7 @@ def _register() -> None:
     from certops.cli import adopt as adopt_cmd
     from certops.cli import doctor as doctor_cmd
     from certops.cli import plan as plan_cmd
+    from certops.cli import report as report_cmd
     from certops.cli import sandbox as sandbox_cmd
     from certops.cli import status as status_cmd
     from certops.cli import validate as validate_cmd
@@ -30,6 +31,7 @@ def _register() -> None:
     cli.add_command(plan_cmd.apply)
     cli.add_command(plan_cmd.ack)
     cli.add_command(status_cmd.status)
+    cli.add_command(report_cmd.report)
     cli.add_command(sandbox_cmd.sandbox)
     cli.add_command(adopt_cmd.import_)
 

@@ -1,4 +1,4 @@
-"""Options shared by several commands (DESIGN.md section 3)."""
+"""Options shared by several commands (docs/architecture.md, "The command line")."""
 
 from __future__ import annotations
 

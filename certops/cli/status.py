@@ -1,11 +1,13 @@
-"""``certops status USER``: is this person certified, and why? One learner, every product."""
+"""``certops status USER...``: is this person certified, and why? Every product."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,10 +17,12 @@ from certops.config import load_config
 from certops.config.model import Config, due_day
 from certops.engine.facts import LearnerFacts, collect_facts
 from certops.engine.lifecycle import LearnerState, evaluate
-from certops.live import read_learner
+from certops.live import Learners, read_learners
 from certops.lms import connect
-from certops.lms.records import User
+from certops.lms.records import Enrollment, User
 from certops.plan.jsonio import iso_utc
+from certops.report.csvfmt import write_csv
+from certops.report.rows import learner_rows
 
 
 def _due_date(deadline: datetime | None) -> str | None:
@@ -32,7 +36,7 @@ def _owed_extension(state: LearnerState) -> str | None:
 
 
 def state_json(state: LearnerState) -> dict[str, Any]:
-    """The DESIGN.md section 6 JSON of one product's status."""
+    """The JSON of one product's status (documented in README)."""
     return {
         "state": state.state.value,
         "since": iso_utc(state.since) if state.since else None,
@@ -70,13 +74,33 @@ def state_text(product_name: str, product_id: str, state: LearnerState) -> list[
     return lines
 
 
-async def _read(config: Config, lms: str, login: str):
+async def _read(config: Config, lms: str, logins: list[str]) -> Learners:
     async with connect(lms) as reader:
-        return await read_learner(reader, config, login)
+        return await read_learners(reader, config, logins)
+
+
+def read_users_file(path: str) -> list[str]:
+    """The logins of ``--users FILE``: one per line; blank lines and ``#`` comments skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror or exc}", param_hint="--users"
+        ) from None
+    logins = []
+    for line in text.splitlines():
+        login = line.split("#", 1)[0].strip()
+        if login:
+            logins.append(login)
+    return logins
 
 
 def learner_states(
-    config: Config, user: User, course_ids: dict[str, int], enrollments: list, at: datetime
+    config: Config,
+    user: User,
+    course_ids: dict[str, int],
+    enrollments: Sequence[Enrollment],
+    at: datetime,
 ) -> list[LearnerState]:
     """The learner's state in every configured product at ``at``."""
     codes_by_id = {cid: code for code, cid in course_ids.items()}
@@ -89,7 +113,13 @@ def learner_states(
 
 
 @click.command()
-@click.argument("user")
+@click.argument("users", nargs=-1)
+@click.option(
+    "--users",
+    "users_file",
+    metavar="FILE",
+    help="Also every user listed in FILE (one username or e-mail per line, # comments).",
+)
 @click.option(
     "--config",
     "paths",
@@ -99,31 +129,62 @@ def learner_states(
 )
 @lms_option
 @at_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    help="csv: one row per user and product, the columns of `certops report`.",
+)
 def status(
-    user: str, paths: tuple[str, ...], lms: str | None, at: datetime | None, output_format: str
+    users: tuple[str, ...],
+    users_file: str | None,
+    paths: tuple[str, ...],
+    lms: str | None,
+    at: datetime | None,
+    output_format: str,
 ) -> None:
-    """USER's certification status per product (USER: username or e-mail), and why."""
+    """Each USER's certification status per product (USER: username or e-mail), and why."""
+    logins = list(users) + (read_users_file(users_file) if users_file else [])
+    if not logins:
+        raise click.UsageError("name at least one USER (or --users FILE)")
     config = load_config(list(paths))
     when = at or now_utc()
-    found, course_ids, enrollments = asyncio.run(_read(config, resolve_lms(lms), user))
-    if found is None:
+    read = asyncio.run(_read(config, resolve_lms(lms), logins))
+    if read.missing:
+        names = ", ".join(repr(login) for login in read.missing)
         click.echo(
-            f"Error: no user {user!r} in the LMS (looked up by username and e-mail)", err=True
+            f"Error: no user {names} in the LMS (looked up by username and e-mail)", err=True
         )
         sys.exit(1)
-    states = learner_states(config, found, course_ids, enrollments, when)
-    if output_format == "json":
-        doc = {
-            "user": found.username,
-            "active": found.active,
-            "at": iso_utc(when),
-            "products": {s.product: state_json(s) for s in states},
-        }
-        click.echo(json.dumps(doc, indent=2))
+    if output_format == "csv":
+        rows = learner_rows(config, read.users, read.course_ids, read.enrollments, when)
+        write_csv(rows, sys.stdout)
+        sys.stdout.flush()
         return
-    active = "" if found.active else " (deactivated)"
-    click.echo(f"{found.username}{active} at {iso_utc(when)}")
+    enrollments = list(read.enrollments)
+    docs = []
+    texts = []
     names = {p.id: p.name for p in config.products}
-    for state in states:
-        click.echo("\n".join(state_text(names[state.product], state.product, state)))
+    for found in read.users:
+        states = learner_states(config, found, read.course_ids, enrollments, when)
+        if output_format == "json":
+            docs.append(
+                {
+                    "user": found.username,
+                    "active": found.active,
+                    "at": iso_utc(when),
+                    "products": {s.product: state_json(s) for s in states},
+                }
+            )
+            continue
+        active = "" if found.active else " (deactivated)"
+        lines = [f"{found.username}{active} at {iso_utc(when)}"]
+        for state in states:
+            lines += state_text(names[state.product], state.product, state)
+        texts.append("\n".join(lines))
+    if output_format == "json":
+        # One user: the document itself, as always; several: a list of them.
+        click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    else:
+        click.echo("\n\n".join(texts))

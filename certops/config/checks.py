@@ -1,4 +1,4 @@
-"""Checks beyond the schema (DESIGN.md section 4), across all files of a configuration.
+"""Checks beyond the schema, across all files of a configuration.
 
 They run on the raw, located data of every file, including files and products that also
 have schema problems, so that one run reports everything it can; every access is guarded,

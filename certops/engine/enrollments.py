@@ -1,4 +1,4 @@
-"""Desired enrollments at instant ``t`` (DESIGN.md section 6, "Desired LMS state at t").
+"""Desired enrollments at instant ``t`` (docs/lifecycle.md, the desired LMS state).
 
 ``plan_enrollments`` evaluates every learner of a product and compares what the LMS holds
 with what the lifecycle asks for:

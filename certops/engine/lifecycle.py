@@ -1,4 +1,4 @@
-"""The certification lifecycle (DESIGN.md section 6): one learner, one product, instant ``t``.
+"""The certification lifecycle (docs/lifecycle.md): one learner, one product, instant ``t``.
 
 ``evaluate`` replays a learner's history as a sequence of events in time order and returns
 their ``LearnerState`` at ``t``: certified, suspended (lapsed), revoked or never certified,

@@ -1,4 +1,4 @@
-"""The safety limit on suspensions (DESIGN.md sections 4 and 5).
+"""The safety limit on suspensions (docs/plan.md, "Safety").
 
 A plan that would suspend a large share of a product's certified learners at once is far
 more often a mistake (a wrong period date, a course completed under another code, a broken

@@ -32,7 +32,7 @@ from certops.lms.records import (
 
 # --- enrollment status and policy codes ------------------------------------------------
 
-# Status strings seen on read, from both enrollment list families (wire.md, docebo-api §10.1).
+# Status strings seen on read, from both enrollment list families (docs/wire.md).
 _STATUS_READ: dict[str, EnrollmentStatus] = {
     "enrolled": EnrollmentStatus.ENROLLED,
     "subscribed": EnrollmentStatus.ENROLLED,

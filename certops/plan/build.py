@@ -1,6 +1,6 @@
 """Building a plan: configuration + live snapshot + instant -> ``Plan``. Pure.
 
-The pipeline of DESIGN.md section 2 in one function: compile the desired setup, diff it
+The pipeline of docs/architecture.md in one function: compile the desired setup, diff it
 against the live setup, add the manual steps, evaluate every learner and plan their
 enrollments, check the safety limits, and order everything by dependency.
 """

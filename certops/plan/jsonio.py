@@ -1,4 +1,4 @@
-"""The plan's JSON form (DESIGN.md section 5), its digest, and the dependency order.
+"""The plan's JSON form (docs/plan.md), its digest, and the dependency order.
 
 ``plan_to_dict`` / ``plan_from_dict`` are inverses: a plan saved with ``--out`` and read
 back is the same ``Plan``. ``plan_digest`` hashes the canonical change list and ``at``;
@@ -134,7 +134,7 @@ def _warning_to_dict(warning: PlanWarning) -> dict[str, Any]:
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan in DESIGN.md section 5's JSON shape, plus ``warnings``, ``skipped`` and
+    """The plan in its JSON shape (docs/plan.md), plus ``warnings``, ``skipped`` and
     ``products`` (the products the plan covers, so a product with no changes still shows)."""
     changes = order_changes(plan.changes)
     summary: dict[str, Any] = dict(summary_counts(changes))

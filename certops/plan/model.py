@@ -1,4 +1,4 @@
-"""The plan records (DESIGN.md section 5 is the contract for their JSON form)."""
+"""The plan records (docs/plan.md is the contract for their JSON form)."""
 
 from __future__ import annotations
 

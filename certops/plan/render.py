@@ -303,7 +303,7 @@ def render_text(plan: Plan, color: bool) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    """The plan as JSON (DESIGN.md section 5), ending with a newline: the top level
+    """The plan as JSON (docs/plan.md), ending with a newline: the top level
     indented, each change, warning, skip and safety trip on one line of its own.
 
     One line per change keeps a saved plan readable and diffable, and lets the C encoder

@@ -52,9 +52,12 @@ async def index(request: Request) -> JSONResponse:
     """``GET /_sandbox/``: what is in the sandbox and what can be done here."""
     store = store_of(request)
     with store.read() as conn:
+        # Audiences live in the user_groups table.
+        tables = {name: name for name in ("users", "courses", "catalogs", "enrollments", "outbox")}
+        tables["audiences"] = "user_groups"
         counts = {
-            table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-            for table in ("users", "courses", "catalogs", "user_groups", "enrollments", "outbox")
+            name: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for name, table in tables.items()
         }
     clock = store.clock_override()
     return JSONResponse(

@@ -272,6 +272,11 @@ def _migrate(conn: sqlite3.Connection, version: object) -> None:
         raise ValueError(f"unknown schema version {version!r}; recreate it with `sandbox init`")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another process may have upgraded the file while this one waited for the lock.
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if json.loads(row[0]) == SCHEMA_VERSION:
+            conn.execute("COMMIT")
+            return
         for statement in (
             "ALTER TABLE courses ADD COLUMN unenroll_completed INTEGER NOT NULL DEFAULT 1",
             "UPDATE courses SET unenroll_completed = can_self_unenroll",

@@ -6,11 +6,13 @@ import asyncio
 import json
 from dataclasses import replace
 
-from conftest import FAST, Workspace
+import httpx
+from conftest import FAST, Served, Workspace
 
 from certops.lms import connect
 from certops.lms.api import EnrollmentUpdate
 from certops.lms.records import EnrollmentStatus, GroupRule
+from certops.sandbox import read_credentials
 
 SETUP_ADDRESSES = [
     "course.CERT-G",
@@ -370,6 +372,43 @@ def test_drift_made_by_hand_is_planned_and_put_back(ws: Workspace) -> None:
     ran = ws.run("apply", "conf", "--yes", "--force")
     assert ran.code == 0, ran.output
     assert "Apply: 3 applied, 0 failed" in ran.stdout
+    assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
+
+
+def test_group_keeping_deactivated_users_is_planned_and_put_back(served: Served) -> None:
+    """An admin unticks 'exclude deactivated users' on a product's group in the LMS: the
+    group would count deactivated learners as certified, so the plan puts it back."""
+    ws = served.ws
+    assert ws.run("apply", "conf", "--yes").code == 0
+    ack_all(ws)
+    creds = read_credentials(ws.db)
+    grant = {
+        "grant_type": "password",
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "username": creds.username,
+        "password": creds.password,
+        "scope": "api",
+    }
+    with httpx.Client(base_url=served.url, timeout=10) as admin:
+        token = admin.post("/oauth2/token", data=grant).json()["access_token"]
+        admin.headers["Authorization"] = f"Bearer {token}"
+        listed = admin.get("/audiences/v1/audience", params={"search_text": "Gizmo"}).json()
+        (group,) = listed["data"]["items"]
+        edited = admin.put(
+            f"/audiences/v1/audience/{group['uuid']}", json={"exclude_deactivated_users": False}
+        )
+        assert edited.status_code == 200, edited.text
+    data = plan_json(ws)
+    assert [(c["address"], c["action"]) for c in data["changes"]] == [
+        ("group.Certified: Gizmo", "update")
+    ]
+    change = data["changes"][0]
+    assert change["before"] == {"exclude_deactivated": False}
+    assert change["after"] == {"exclude_deactivated": True}
+    ran = ws.run("apply", "conf", "--yes")
+    assert ran.code == 0, ran.output
+    assert "Apply: 1 applied, 0 failed" in ran.stdout
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
 
 

@@ -120,6 +120,36 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     assert later["enrollment.MOC-GM-2027.asmith"]["action"] == "create"
 
 
+def test_replan_right_after_the_demo_apply_changes_nothing(ws: Workspace) -> None:
+    """The README's apply at 2026-12-01, then the same plan again: every write was read back
+    and is what the plan compares, so nothing is planned twice; only the manual steps are
+    left, and once they are recorded the plan is empty."""
+    demo(ws)
+    at = "2026-12-01"
+    first = plan_json(ws, "--at", at)["summary"]
+    # 16 manual steps: the 8 rules and notifications, the weekly digest rung of Widget Pro
+    # and Gadget Max (30 days before the 2026 deadline), and the 6 visibility checks (the
+    # same maintenance courses are desired on 2026-12-01 as on 2026-11-28).
+    manual_steps = RULES_AND_NOTIFICATIONS + len(VISIBILITY_CHECKS)
+    assert manual_steps == 16 and first["manual"] == manual_steps
+    applied = ws.run("apply", "examples", "--yes", "--at", at)
+    assert applied.code == 0, applied.output
+    writes = first["create"] + first["update"]
+    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 16 manual" in applied.stdout
+    again = plan_json(ws, "--at", at)
+    assert again["summary"] == {"create": 0, "update": 0, "manual": 16, "blocked": False}
+    assert [c for c in again["changes"] if c["action"] != "manual"] == []
+    manual = [c["address"] for c in again["changes"]]
+    assert {a for a in manual if a.startswith("course.")} == VISIBILITY_CHECKS
+    assert "notification.Maintenance of certification not yet completed.schedule.weekly" in manual
+    acked = ws.run("ack", "--config", "examples", "--at", at, *manual)
+    assert acked.code == 0, acked.output
+    assert "Acknowledged 16 step(s)" in acked.stdout
+    clean = ws.run("plan", "examples", "--at", at, "--detailed-exitcode")
+    assert clean.code == 0, clean.output
+    assert plan_json(ws, "--at", at)["changes"] == []
+
+
 def test_markdown_of_the_demo_plan_fits_a_pull_request_comment(ws: Workspace) -> None:
     demo(ws)
     ran = ws.run("plan", "examples", "--format", "markdown")

@@ -1,4 +1,4 @@
-"""The article's year, end to end on the sandbox (issue 6, item 8).
+"""The article's year, end to end on the sandbox.
 
 Set up on 2026-01-05; learners certify and complete the 2026 maintenance course through
 the year (driven through the sandbox's learner stand-in); the rollover apply at

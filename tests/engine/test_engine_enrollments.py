@@ -1,4 +1,4 @@
-"""Desired enrollments at t, diffed against live enrollments (DESIGN.md section 6)."""
+"""Desired enrollments at t, diffed against live enrollments (docs/lifecycle.md)."""
 
 from __future__ import annotations
 

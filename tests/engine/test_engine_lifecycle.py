@@ -1,4 +1,4 @@
-"""The lifecycle rules of DESIGN.md section 6, one small scenario per rule or edge."""
+"""The lifecycle rules of docs/lifecycle.md, one small scenario per rule or edge."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The lifecycle core is pure (DESIGN.md section 2): no clock, no randomness, no I/O."""
+"""The lifecycle core is pure (docs/architecture.md): no clock, no randomness, no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Desired setup and its diff against the live LMS (issue 5, parts 1 and 3)."""
+"""Desired setup and its diff against the live LMS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The plan's JSON form, digest and dependency order (DESIGN.md section 5)."""
+"""The plan's JSON form, digest and dependency order (docs/plan.md)."""
 
 from __future__ import annotations
 
