@@ -19,6 +19,7 @@ def cli() -> None:
 def _register() -> None:
     from certops.cli import adopt as adopt_cmd
     from certops.cli import doctor as doctor_cmd
+    from certops.cli import init as init_cmd
     from certops.cli import plan as plan_cmd
     from certops.cli import report as report_cmd
     from certops.cli import sandbox as sandbox_cmd
@@ -34,6 +35,8 @@ def _register() -> None:
     cli.add_command(report_cmd.report)
     cli.add_command(sandbox_cmd.sandbox)
     cli.add_command(adopt_cmd.import_)
+    cli.add_command(init_cmd.init)
+    cli.add_command(init_cmd.schema)
 
 
 _register()

@@ -120,3 +120,16 @@ def limits_options(f: Callable) -> Callable:
         "Env: CERTOPS_MAX_IN_FLIGHT.",
     )(f)
     return f
+
+
+def config_option(f: Callable) -> Callable:
+    """``--config PATH`` (repeatable, into ``config_paths``): the configuration, taken the
+    same way by every command; where a command also takes PATH... arguments, both add up."""
+    return click.option(
+        "--config",
+        "config_paths",
+        multiple=True,
+        metavar="PATH",
+        help="Configuration file or folder (repeatable; default: ./certops/ or the current "
+        "folder).",
+    )(f)

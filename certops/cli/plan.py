@@ -16,6 +16,7 @@ from certops.cli.options import (
     Limits,
     at_option,
     color_enabled,
+    config_option,
     limits_options,
     lms_option,
     now_utc,
@@ -113,6 +114,7 @@ no_color_option = click.option("--no-color", is_flag=True, help="Never colour th
 
 @click.command()
 @common_paths
+@config_option
 @lms_option
 @limits_options
 @at_option
@@ -127,6 +129,7 @@ no_color_option = click.option("--no-color", is_flag=True, help="Never colour th
 )
 def plan(
     paths: tuple[str, ...],
+    config_paths: tuple[str, ...],
     lms: str | None,
     at: datetime | None,
     products: tuple[str, ...],
@@ -137,8 +140,10 @@ def plan(
     max_in_flight: int,
     calls_per_hour: int | None,
 ) -> None:
-    """Read the LMS and show what apply would change. Never writes to the LMS."""
-    config, acks = load(paths, products)
+    """Read the LMS and show what apply would change. Never writes to the LMS.
+
+    The configuration is PATH... and/or --config PATH (files or folders)."""
+    config, acks = load(paths + config_paths, products)
     if out:
         _check_writable(out)
     limits = Limits(max_in_flight, calls_per_hour)
@@ -230,6 +235,7 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
 
 @click.command()
 @common_paths
+@config_option
 @lms_option
 @limits_options
 @at_option
@@ -253,6 +259,7 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
 )
 def apply(
     paths: tuple[str, ...],
+    config_paths: tuple[str, ...],
     lms: str | None,
     at: datetime | None,
     products: tuple[str, ...],
@@ -273,7 +280,7 @@ def apply(
         at_name = "CERTOPS_AT" if from_env else "--at"
         at, lms, products = _saved_scope(saved, at, lms, products, at_name=at_name)
         expect = plan_digest(saved.changes, saved.at)
-    config, acks = load(paths, products)
+    config, acks = load(paths + config_paths, products)
     ok = asyncio.run(
         _apply(
             config,
@@ -347,25 +354,42 @@ def _read_plan(path: str) -> Plan:
 
 
 @click.command()
-@click.argument("addresses", nargs=-1, required=True)
-@click.option(
-    "--config",
-    "paths",
-    multiple=True,
-    metavar="PATH",
-    help="Configuration file or folder (default: ./certops/ or the current folder).",
-)
+@click.argument("addresses", nargs=-1)
+@config_option
 @at_option
-def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None) -> None:
+@click.option(
+    "--all", "all_steps", is_flag=True, help="Every manual step pending at --at (see --product)."
+)
+@product_option
+def ack(
+    addresses: tuple[str, ...],
+    config_paths: tuple[str, ...],
+    at: datetime | None,
+    all_steps: bool,
+    products: tuple[str, ...],
+) -> None:
     """Record that a person did the manual steps at ADDRESS... (e.g. enrollment_rule.NAME,
-    or notification.NAME.schedule.weekly for one rung of a digest's reminder ladder).
+    or notification.NAME.schedule.weekly for one rung of a digest's reminder ladder), or
+    every pending step with --all (of the --product ones only, if given).
 
     Needs no LMS: the steps are computed from the configuration at --at (default now).
     """
-    config, acks = load(paths, ())
+    if all_steps == bool(addresses):
+        raise click.UsageError(
+            "name the steps to acknowledge (ADDRESS...) or pass --all, not both"
+            if all_steps
+            else "name the steps to acknowledge (ADDRESS...), or pass --all for every "
+            "step pending at --at (with --product ID for one product's)"
+        )
+    config, acks = load(config_paths, products)
     when = at or now_utc()
     steps = manual_steps(config, when, acks) + setup_checks(desired_setup(config, when), acks)
     pending = {c.address: c for c in steps}
+    if all_steps:
+        addresses = tuple(sorted(pending))
+        if not addresses:
+            click.echo(f"No manual step is pending at {iso_utc(when)}.")
+            return
     missing = [a for a in addresses if a not in pending]
     if missing:
         raise click.UsageError(
@@ -377,4 +401,6 @@ def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None)
     for address in addresses:
         acks.record(address, pending[address].fingerprint, when, actor)
     acks.save()
+    for address in addresses if all_steps else ():
+        click.echo(f"  {address}")
     click.echo(f"Acknowledged {len(addresses)} step(s) in {acks.path}.")

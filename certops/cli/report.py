@@ -15,6 +15,7 @@ import click
 from certops.cli.options import (
     Limits,
     at_option,
+    config_option,
     limits_options,
     lms_option,
     now_utc,
@@ -70,6 +71,7 @@ def check_products(config: Config, products: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1)
+@config_option
 @lms_option
 @limits_options
 @at_option
@@ -108,6 +110,7 @@ def check_products(config: Config, products: tuple[str, ...]) -> None:
 @click.option("--out", metavar="FILE", help="Write the report to FILE instead of stdout.")
 def report(
     paths: tuple[str, ...],
+    config_paths: tuple[str, ...],
     lms: str | None,
     at: datetime | None,
     products: tuple[str, ...],
@@ -125,7 +128,7 @@ def report(
     maintenance progress, extension, last reinstatement or revocation), from the same
     engine and the same LMS reads as `certops plan`. Never writes to the LMS.
     """
-    config = load_config(list(paths))
+    config = load_config([*paths, *config_paths])
     check_products(config, products)
     chosen = output_format or ("table" if sys.stdout.isatty() and out is None else "csv")
     if chosen == "html" and (states or users):

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from certops.cli.options import progress
+from certops.cli.options import config_option, progress
 from certops.config import load_config
 from certops.config.model import Config
 from certops.errors import ConfigError
@@ -23,6 +23,7 @@ from certops.references import verify_references
 
 @click.command()
 @click.argument("paths", nargs=-1)
+@config_option
 @click.option(
     "--format",
     "output_format",
@@ -40,14 +41,16 @@ from certops.references import verify_references
     help="Also check that every username and initial course code the configuration names "
     "exists in this LMS (https://TENANT.docebosaas.com or sandbox:PATH; read only).",
 )
-def validate(paths: tuple[str, ...], output_format: str, lms: str | None) -> None:
+def validate(
+    paths: tuple[str, ...], config_paths: tuple[str, ...], output_format: str, lms: str | None
+) -> None:
     """Load and check configuration in PATH... (files or folders); needs no LMS.
 
     With no PATH: ./certops/ if it exists, else the current folder. With --lms, the users
     and courses it names are also looked up in that LMS.
     """
     try:
-        config = load_config(list(paths))
+        config = load_config([*paths, *config_paths])
         warnings = asyncio.run(_check_lms(config, lms)) if lms else []
     except ConfigError as exc:
         if output_format == "json":

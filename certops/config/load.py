@@ -15,6 +15,7 @@ from certops.config.checks import check_semantics
 from certops.config.model import Config, Location
 from certops.config.problems import Problem, sort_problems
 from certops.config.schema import check_file
+from certops.config.siblings import name_missing_files
 from certops.config.yamlpos import PosDict, load_file
 from certops.errors import ConfigError
 
@@ -60,6 +61,8 @@ def load_config(paths: Sequence[str]) -> Config:
             roots.append(data)
     problems.extend(check_semantics(roots))
     if problems:
+        has_settings = any("settings" in root for root in roots)
+        problems = name_missing_files(problems, paths, files, has_settings)
         raise ConfigError(sort_problems(problems))
     return build_config(roots, files)
 
