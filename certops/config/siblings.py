@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from certops.config.problems import Problem
+from certops.config.schema import check_file
 from certops.config.yamlpos import PosDict, load_file
 from certops.errors import ConfigError
 
@@ -21,7 +22,8 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def _siblings_with_settings(given: Sequence[str], loaded: Sequence[str]) -> list[str]:
-    """YAML files next to the given files, not loaded, that define ``settings:``."""
+    """Valid YAML files next to the given files, not loaded, whose ``settings:`` name the
+    Salesforce catalog."""
     seen = {os.path.realpath(f) for f in loaded}
     found: list[str] = []
     folders = sorted({Path(g).parent for g in given if Path(g).is_file()})
@@ -35,7 +37,14 @@ def _siblings_with_settings(given: Sequence[str], loaded: Sequence[str]) -> list
                 data = load_file(str(path))
             except ConfigError:
                 continue
-            if isinstance(data, PosDict) and "settings" in data:
+            settings = data.get("settings") if isinstance(data, PosDict) else None
+            # Only a file that could complete this configuration: valid on its own, and
+            # holding the settings that are missing (the Salesforce catalog).
+            if (
+                isinstance(settings, PosDict)
+                and "salesforce_catalog" in settings
+                and not check_file(data, str(path))
+            ):
                 found.append(str(path))
     return found
 
@@ -45,7 +54,7 @@ def name_missing_files(
 ) -> list[Problem]:
     """``problems`` with the ones about missing settings pointing at the sibling file
     that defines them, when the run was given files without it."""
-    if has_settings or not any("settings." in p.message for p in problems):
+    if has_settings or not any(p.message.startswith("salesforce_sync") for p in problems):
         return problems
     siblings = _siblings_with_settings(given, loaded)
     if not siblings:
@@ -58,12 +67,8 @@ def name_missing_files(
             message = (
                 "salesforce_sync is true but this run has no settings.salesforce_catalog: "
                 f"the settings are in {where}, which this run was not given; validate the "
-                "whole configuration "
-                f"(certops validate {folder}/) or name that file too"
+                f"whole configuration (certops validate {folder}/) or name that file too"
             )
-            problem = replace(problem, message=message)
-        elif "settings." in problem.message:
-            message = f"{problem.message} (settings are in {where}, not given to this run)"
             problem = replace(problem, message=message)
         out.append(problem)
     return out

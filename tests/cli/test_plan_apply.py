@@ -319,7 +319,7 @@ def test_bad_input_is_a_message_not_a_traceback(ws: Workspace) -> None:
     bad_format = ws.run("plan", "conf", "--format", "yaml")
     assert bad_format.code == 1 and "'yaml' is not one of" in bad_format.stderr
     no_args = ws.run("ack", "--config", "conf")
-    assert no_args.code == 1 and "Missing argument" in no_args.stderr
+    assert no_args.code == 1 and "name the steps to acknowledge" in no_args.stderr
     out_dir = ws.run("plan", "conf", "--out", "conf")
     assert out_dir.code == 1 and "cannot save the plan to conf" in out_dir.stderr
     for ran in (bad_at, bad_format, no_args, out_dir):
