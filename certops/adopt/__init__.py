@@ -13,12 +13,13 @@ from datetime import datetime
 
 from certops.adopt.discover import Draft, Found, Hints, build_draft, find_products
 from certops.adopt.infer import infer_rules
+from certops.adopt.paths import guess_paths
 from certops.adopt.yamlout import product_yaml, settings_yaml
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.schema import schema_path
 from certops.engine.facts import collect_facts
 from certops.lms.api import LMSReader, gather_settled
-from certops.lms.records import Course, Enrollment, Group, User
+from certops.lms.records import Course, Enrollment, EnrollmentStatus, Group, User
 
 Progress = Callable[[str], None]
 
@@ -120,7 +121,8 @@ def _infer(
 ) -> tuple[Draft, int]:
     """One product's draft with its inferred rules and exceptions, and how many learner
     changes a plan at ``at`` would still make."""
-    draft = build_draft(item, detailed, validity, catalogs, at.date())
+    guessed = _guess(item, users, rows, by_code) if item.group is None else ()
+    draft = build_draft(item, detailed, validity, catalogs, at.date(), guessed)
     product = draft.product
     codes_by_id = {c.id: code for code, c in by_code.items()}
     facts = collect_facts(product, users, rows, codes_by_id)
@@ -133,3 +135,25 @@ def _infer(
     )
     notes = {**draft.notes, "maintenance": note}
     return replace(draft, product=inferred.product, notes=notes), inferred.remaining
+
+
+def _guess(
+    item: Found, users: list[User], rows: list[Enrollment], by_code: dict[str, Course]
+) -> tuple[tuple[str, ...], ...]:
+    """Initial paths guessed from completions (see ``certops.adopt.paths``)."""
+    names = {u.id: u.username for u in users}
+    codes_by_id = {c.id: code for code, c in by_code.items()}
+    candidates = {c.code for c in item.candidates}
+    maintenance = {c.code for _, c in item.maintenance}
+    completed: dict[str, set[str]] = {}
+    certified: set[str] = set()
+    for row in rows:
+        user = names.get(row.user_id)
+        code = row.course_code or codes_by_id.get(row.course_id, "")
+        if user is None:
+            continue
+        if code in maintenance:
+            certified.add(user)
+        elif code in candidates and row.status is EnrollmentStatus.COMPLETED:
+            completed.setdefault(user, set()).add(code)
+    return guess_paths(sorted(candidates), completed, certified)

@@ -243,12 +243,14 @@ def build_draft(
     validity: Mapping[str, Sequence[tuple[datetime | None, datetime | None]]],
     catalogs: Mapping[str, tuple[CatalogSpec, frozenset[str]]],
     today: date,
+    guessed: Sequence[Sequence[str]] = (),
 ) -> Draft:
     """The configuration of one found product, with notes for what must be confirmed.
 
     ``details`` holds the full detail of the certified and maintenance courses by code;
     ``validity`` the (valid_from, valid_until) of each maintenance course's enrollments;
-    ``catalogs`` maps a catalog code to (catalog, the course codes in it)."""
+    ``catalogs`` maps a catalog code to (catalog, the course codes in it); ``guessed``
+    are initial paths guessed from the data, used when there is no group."""
     notes: dict[str, str] = {}
     pid = slug(found.name)
     prefix = _code_prefix(found)
@@ -262,6 +264,15 @@ def build_draft(
         paths = tuple(
             InitialPath(_path_name(rule.completed_all, i), tuple(rule.completed_all))
             for i, rule in enumerate(found.group.rules, 1)
+        )
+    elif guessed:
+        paths = tuple(
+            InitialPath(_path_name(codes, i), tuple(codes)) for i, codes in enumerate(guessed, 1)
+        )
+        notes["initial_paths"] = (
+            "PLACEHOLDER: no group rules to read the initial paths from; guessed from which "
+            "courses named after the product the learners in maintenance courses completed. "
+            "CONFIRM (a path is all of its courses; any one path certifies)"
         )
     elif found.candidates:
         paths = tuple(
