@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -107,11 +108,15 @@ def import_(
             "and no course named 'Certified: NAME' or 'NAME: Maintenance of Certification "
             "YYYY'; name them with --product NAME=GROUP or --certified-course NAME=CODE"
         )
+    # The output must validate before it is written: checked in a scratch folder first,
+    # so that a problem (a bug, reported like any config error) leaves DIR untouched.
+    with tempfile.TemporaryDirectory(prefix="certops-import-") as scratch:
+        for name, text in imported.files.items():
+            (Path(scratch) / name).write_text(text, encoding="utf-8")
+        config = load_config([scratch])
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in imported.files.items():
         (folder / name).write_text(text, encoding="utf-8")
-    # The output must validate; a failure here is a bug, reported like any config error.
-    config = load_config([str(folder)])
     for line in summary_lines(imported.drafts):
         click.echo(line)
     for note in imported.left_out:
