@@ -9,6 +9,7 @@ scalars: any name, description or reason round-trips exactly.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -119,10 +120,17 @@ def product_yaml(draft: Draft, source: str, at: datetime, inferred_note: str, fo
                     f"      - {{user: {_q(entry.user)}, at: {iso_utc(entry.at)}, "
                     f"reason: {_q(entry.reason)}}}"
                 )
+    addresses = []
+    if product.enrollment_rule is not None:
+        addresses.append(f"enrollment_rule.{product.enrollment_rule.name}")
+    addresses += [f"notification.{name}" for _, name in named]
     out += [
         "#",
-        "# Docebo has no API for enrollment rules and notifications: once their names above",
-        "# are confirmed in the admin UI, record the manual steps `certops plan` lists:",
+        "# Docebo has no API for enrollment rules and notifications: once the names above",
+        "# are confirmed (and the rule and notifications set as `certops plan` describes),",
+        "# record them at the instant of the plan (add --at TIME if the plan had one):",
+        f"#   certops ack --config {folder} " + " ".join(shlex.quote(a) for a in addresses),
+        "# or every step the plan lists for this product, course visibility checks included:",
         f"#   certops ack --config {folder} --product {product.id} --all",
     ]
     return "\n".join(out) + "\n"

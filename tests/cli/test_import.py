@@ -4,6 +4,7 @@ placeholders for the rest."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -81,6 +82,15 @@ def test_import_after_certops_set_up_the_demo_plans_only_manual_steps(ws: Worksp
     assert text.startswith("# yaml-language-server: $schema=certops.schema.json")
     assert "PLACEHOLDER: Docebo has no API for enrollment rules" in text
     assert "certops ack --config imported --product gadget-max --all" in text
+    # The ack command the file gives for the placeholders records exactly those steps.
+    [command] = [line for line in text.splitlines() if line.startswith("#   certops ack")][:1]
+    args = shlex.split(command.removeprefix("#   certops "))
+    acked = ws.run(*args, "--at", "2026-12-01")
+    assert acked.code == 0, acked.output
+    _, after = _learner_changes(ws, "imported", "2026-12-01")
+    left = {c["address"] for c in after["changes"] if c["product"] == "gadget-max"}
+    assert not any(a.startswith("enrollment_rule.") for a in left)
+    assert not {a for a in left if a.startswith("notification.") and ".schedule." not in a}
     assert (ws.root / "imported" / "certops.schema.json").is_file()
     # The imported folder is not overwritten by accident.
     again = ws.run("import", "--out", "imported", "--at", "2026-12-01")

@@ -63,6 +63,7 @@ def _line_col(path: Path, text: str) -> tuple[int, int]:
 @contextmanager
 def _served_demo(ws: Workspace) -> Iterator[Served]:
     """The demo sandbox served over HTTP (its call log shows every request certops made)."""
+    saved = dict(ws.env)
     with serve_app(create_app(ws.db)) as url:
         creds = read_credentials(ws.db)
         ws.env.update(
@@ -72,7 +73,10 @@ def _served_demo(ws: Workspace) -> Iterator[Served]:
             DOCEBO_USERNAME=creds.username,
             DOCEBO_PASSWORD=creds.password,
         )
-        yield Served(ws, url)
+        try:
+            yield Served(ws, url)
+        finally:
+            ws.env = saved  # back to the in-process sandbox once the server is gone
 
 
 def _writes(served: Served) -> list[tuple[str, str]]:
