@@ -239,3 +239,15 @@ def test_hints_name_what_does_not_follow_the_convention() -> None:
     assert alpha.group == group and alpha.certified is not None
     assert alpha.certified.code == "AB-STATUS"
     assert [y for y, _ in alpha.maintenance] == ["2026"]
+
+
+def test_a_hint_the_tenant_contradicts_is_a_usage_error(ws: Workspace) -> None:
+    ran = ws.run("import", "--out", "imported", "--product", "Gizmo=No such group")
+    assert ran.code == 1
+    assert "--product Gizmo=No such group: the tenant has no group 'No such group'" in ran.stderr
+    assert not (ws.root / "imported").exists()
+    # The small workspace tenant: its certified course is named by the convention.
+    ok = ws.run("import", "--out", "imported", "--certified-course", "Gizmo=G-101")
+    assert ok.code == 0, ok.output
+    gizmo = load_config(["imported"]).product("gizmo")
+    assert gizmo is not None and gizmo.certified_course.code == "G-101"
