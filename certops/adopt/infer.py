@@ -5,8 +5,9 @@ Two things an imported product needs are not settings of any Docebo object:
 - the maintenance rules (``new_learner_grace_days``, ``late_completion``). They decide who
   owes which period, so they are inferred: each candidate is evaluated with the lifecycle
   engine over the live data, and the one that explains the LMS best wins (fewest changes
-  a plan would make, exceptions needed, and maintenance enrollments nobody owes; ties go
-  to the smaller grace, then to ``manual``, the defaults);
+  a plan would make, each of which would otherwise need an exception, plus maintenance
+  enrollments nobody owes; ties go to the smaller grace, then to ``manual``, the
+  defaults);
 - the exceptions an admin granted by hand. Where the LMS differs from what the rules give,
   import writes the entry that explains it, with the instant from the data and a reason
   saying it was imported and must be confirmed: a certified status the rules do not give
@@ -127,21 +128,20 @@ def infer_rules(
 ) -> Inferred:
     """The maintenance rules and exceptions that explain the live data best (see the
     module docstring)."""
-    best: tuple[tuple[int, int, int], Inferred] | None = None
+    best: tuple[int, Product] | None = None
     for grace in GRACE_CANDIDATES:
         for late in (LateCompletion.MANUAL, LateCompletion.REINSTATE):
             maintenance = replace(
                 product.maintenance, new_learner_grace_days=grace, late_completion=late
             )
-            found = with_exceptions(replace(product, maintenance=maintenance), facts, course_ids, t)
-            exceptions = (
-                len(found.product.extensions)
-                + len(found.product.reinstatements)
-                + len(found.product.revocations)
-            )
+            candidate = replace(product, maintenance=maintenance)
+            # One plan per candidate: a difference an exception would explain is one
+            # change here, as it would be one exception, so the ranking is the same as
+            # with the exceptions added (done once, for the winner).
+            plan = plan_enrollments(candidate, facts, course_ids, t)
+            score = len(plan.changes) + _unowed(candidate, plan, facts)
             # Candidates are tried smallest grace first, manual first: a tie keeps those.
-            score = (found.remaining + exceptions + found.unowed, 0, 0)
             if best is None or score < best[0]:
-                best = (score, found)
+                best = (score, candidate)
     assert best is not None
-    return best[1]
+    return with_exceptions(best[1], facts, course_ids, t)
