@@ -6,12 +6,19 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
 DEFAULT_SANDBOX = "sandbox:.certops/sandbox.db"
+
+# Instants certops accepts at all (after conversion to UTC): before 1970 no LMS has data
+# and past 9999 Python's dates end.
+MIN_YEAR = 1970
+MAX_YEAR = 9999
+# An instant further than this from now is refused by apply and warned about by plan.
+NEAR_YEARS = 5
 
 
 def parse_instant(value: str) -> datetime:
@@ -28,7 +35,34 @@ def parse_instant(value: str) -> datetime:
         ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        instant = None
+    if instant is None or not MIN_YEAR <= instant.year <= MAX_YEAR:
+        raise click.BadParameter(
+            f"{value!r} is outside the years {MIN_YEAR}-{MAX_YEAR} once converted to UTC; "
+            "certops evaluates instants in that range (e.g. 2027-01-02T00:00:00Z)"
+        )
+    return instant
+
+
+def check_instant_near(at: datetime, now: datetime, *, command: str) -> str | None:
+    """Whether ``at`` is plausibly meant: more than ``NEAR_YEARS`` years from ``now`` is
+    almost always a typo (a wrong year, a missing digit). Returns a warning for ``plan``
+    (which only reads) and raises ``click.UsageError`` for ``apply`` (which would write
+    the consequences of that instant into the LMS); None when the instant is near."""
+    if abs(at - now) <= timedelta(days=365 * NEAR_YEARS + NEAR_YEARS // 4 + 1):
+        return None
+    when = at.isoformat().replace("+00:00", "Z")
+    direction = "after" if at > now else "before"
+    problem = f"--at {when} is more than {NEAR_YEARS} years {direction} now"
+    if command == "apply":
+        raise click.UsageError(
+            f"{problem}; apply refuses to write the LMS as of such an instant (check the "
+            "year; preview it with `certops plan --at` instead)"
+        )
+    return f"warning: {problem}; check the year (apply would refuse it)"
 
 
 class InstantType(click.ParamType):

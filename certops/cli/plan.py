@@ -15,6 +15,7 @@ from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor
 from certops.cli.options import (
     Limits,
     at_option,
+    check_instant_near,
     color_enabled,
     limits_options,
     lms_option,
@@ -23,9 +24,10 @@ from certops.cli.options import (
     resolve_lms,
 )
 from certops.config import load_config
+from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
-from certops.errors import LMSError, SafetyLimitError, StalePlanError
+from certops.errors import ConfigError, LMSError, SafetyLimitError, StalePlanError
 from certops.live import read_live
 from certops.lms import connect
 from certops.lms.client import parse_address
@@ -37,6 +39,10 @@ from certops.plan.render import render_json, render_markdown, render_text
 
 FORMATS = ("text", "json", "markdown")
 SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
+# A saved plan is a few levels deep and at most some tens of MB (a million enrollments);
+# anything beyond is not a plan, and refusing it early keeps hostile files harmless.
+MAX_PLAN_DEPTH = 16
+MAX_PLAN_BYTES = 1_000_000_000
 
 
 def _stderr(message: str) -> None:
@@ -139,7 +145,11 @@ def plan(
     if out:
         _check_writable(out)
     limits = Limits(max_in_flight, calls_per_hour)
-    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now_utc(), limits))
+    now = now_utc()
+    far = check_instant_near(at or now, now, command="plan")
+    if far:
+        progress(far)
+    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now, limits))
     click.echo(_render(planned, output_format, no_color))
     if out:
         _save(planned, out)
@@ -166,6 +176,7 @@ async def _apply(
     at: datetime,
     *,
     expect_digest: str | None,
+    saved_lms: str | None,
     no_color: bool,
     yes: bool,
     force: bool,
@@ -177,7 +188,9 @@ async def _apply(
         live = await read_live(writer, config, progress=progress)
         planned = build_plan(config, live, at, acks)
         plan_ = planned.plan
-        digest = plan_digest(plan_.changes, plan_.at)
+        # A saved plan's digest covers the LMS it names (checked to be this one already,
+        # perhaps spelled differently): compare like with like.
+        digest = plan_digest(plan_.changes, plan_.at, saved_lms or plan_.lms)
         if expect_digest is not None and digest != expect_digest:
             raise StalePlanError(
                 "stale plan: the LMS or the configuration changed since it was saved "
@@ -267,16 +280,21 @@ def apply(
         ctx = click.get_current_context()
         from_env = ctx.get_parameter_source("at") is click.core.ParameterSource.ENVIRONMENT
         at_name = "CERTOPS_AT" if from_env else "--at"
-        at, lms, products = _saved_scope(saved, at, lms, products, at_name=at_name)
-        expect = plan_digest(saved.changes, saved.at)
+        at, products = _saved_scope(saved, at, resolve_lms(lms), products, at_name=at_name)
+        expect = plan_digest(saved.changes, saved.at, saved.lms)
+        lms = saved.lms
+    # Refused before anything is read: an implausible instant would be written into the LMS.
+    now = now_utc()
+    check_instant_near(at or now, now, command="apply")
     config, acks = load(paths, products)
     ok = asyncio.run(
         _apply(
             config,
             acks,
             resolve_lms(lms),
-            at or now_utc(),
+            at or now,
             expect_digest=expect,
+            saved_lms=saved.lms if plan_file else None,
             no_color=no_color,
             yes=yes or bool(plan_file),
             force=force,
@@ -302,43 +320,61 @@ def _same_lms(a: str, b: str) -> bool:
 def _saved_scope(
     saved: Plan,
     at: datetime | None,
-    lms: str | None,
+    lms: str,
     products: tuple[str, ...],
     *,
     at_name: str = "--at",
-) -> tuple[datetime, str, tuple[str, ...]]:
-    """The instant, LMS and products a saved plan was made for, checked against the options.
+) -> tuple[datetime, tuple[str, ...]]:
+    """The instant and products a saved plan was made for, checked against the options.
 
-    A saved plan is applied exactly as reviewed: at its own instant, to its own LMS, for its
-    own products; options that say otherwise are a mistake, not an override."""
+    A saved plan is applied exactly as reviewed: at its own instant, for its own products,
+    and only to the LMS this run is configured for (``--lms``, ``CERTOPS_LMS`` or the
+    default sandbox), which must be the plan's. The plan never chooses the LMS: a plan file
+    naming another host would otherwise receive the credentials. Options that say otherwise
+    are a mistake, not an override; all of this is checked before any network call."""
     if at is not None and at != saved.at:
         raise click.UsageError(
             f"{at_name} {iso_utc(at)} differs from the saved plan's instant "
             f"{iso_utc(saved.at)}; a saved plan is re-planned at its own instant "
             f"(drop {at_name}, or plan again)"
         )
-    if lms and not _same_lms(lms, saved.lms):
+    if not _same_lms(lms, saved.lms):
         raise click.UsageError(
-            f"the saved plan was made against {saved.lms}, not {lms.strip()}; "
-            "plan again against this LMS"
+            f"the saved plan was made against {saved.lms}, not {lms.strip()} (the LMS this "
+            "run is configured for by --lms, CERTOPS_LMS or the default); nothing was sent. "
+            "Point --lms at the plan's LMS if that is meant, or plan again against this one"
         )
     if products and saved.products and sorted(products) != sorted(saved.products):
         raise click.UsageError(
             f"the saved plan covers product(s) {', '.join(saved.products)}, not "
             f"{', '.join(products)}; drop --product, or plan again"
         )
-    return saved.at, saved.lms, tuple(products or saved.products)
+    return saved.at, tuple(products or saved.products)
 
 
 def _read_plan(path: str) -> Plan:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise click.UsageError(f"cannot read plan file {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
+    if len(raw) > MAX_PLAN_BYTES:
         raise click.UsageError(
-            f"{path}:{exc.lineno}:{exc.colno}: not a plan file (invalid JSON)"
+            f"plan file {path} is larger than {MAX_PLAN_BYTES:,} bytes; not a saved plan"
+        )
+    try:
+        data = parse_json(decode_utf8(raw, path), path)
+    except ConfigError as exc:
+        p = exc.problems[0]
+        raise click.UsageError(
+            f"{p.file}:{p.line}:{p.column}: not a plan file ({p.message}); "
+            "save one with certops plan --out"
         ) from None
+    if max_depth(data) > MAX_PLAN_DEPTH:
+        raise click.UsageError(
+            f"{path}: nested deeper than {MAX_PLAN_DEPTH} levels: not a plan file "
+            "(run certops plan --out)"
+        )
     return plan_from_dict(data)
 
 
