@@ -9,18 +9,30 @@ certops records live in ``certops.lms.docebo``. This module only moves JSON.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import random
+import re
 import socket
+import ssl
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
@@ -119,6 +131,32 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials | 
     )
 
 
+def secret_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
+    """Every way ``secret`` can appear in what a server sends back: as is, form- and
+    URL-encoded (what an echoed token request holds: ``s3cr3t%2Fwith%2Bplus%3D``, with
+    upper- or lower-case hex), JSON-escaped, and base64 (alone, and as the ``user:secret``
+    of an HTTP Basic header for each of ``users``, e.g. the client id)."""
+    forms = {secret, quote_plus(secret), quote(secret, safe="")}
+    forms |= {re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in list(forms)}
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    for raw in (secret, *(f"{user}:{secret}" for user in users if user)):
+        data = raw.encode()
+        encoded = base64.b64encode(data).decode()
+        forms |= {encoded, encoded.rstrip("="), base64.urlsafe_b64encode(data).decode()}
+    return forms
+
+
+def redact_secrets(text: str, secrets: Iterable[str], users: Iterable[str] = ()) -> str:
+    """``text`` with every form of every secret of at least 4 characters replaced by ``***``
+    (``users``: the names a secret may be paired with in an HTTP Basic header)."""
+    users = tuple(users)
+    forms = {f for s in secrets if len(s) >= 4 for f in secret_forms(s, users) if len(f) >= 4}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
 def missing_credentials_error() -> LMSCredentialsError:
     return LMSCredentialsError(
         f"no Docebo credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (and "
@@ -137,6 +175,14 @@ class RetryPolicy:
     base_delay: float = 0.5  # seconds; doubles per retry, full jitter
     max_delay: float = 30.0
     max_retry_after: float = 300.0  # cap on a server's Retry-After
+    # A 429 is the server pacing us, not a failure: waiting as told always ends, so these
+    # are counted apart from ``attempts`` (a tight limit must not exhaust them).
+    rate_limited_attempts: int = 60
+    # A host that accepts and then never answers: each try waits ``read_timeout``, and
+    # only this many tries are made; no request keeps retrying past ``deadline`` seconds.
+    timeout_attempts: int = 3
+    read_timeout: float = 60.0
+    deadline: float = 600.0
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (0-based): exponential, full jitter."""
@@ -205,6 +251,29 @@ class OutcomeUnknown(LMSUnavailableError):
     """
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What went wrong with TLS, when that is why ``exc`` happened (retrying cannot help)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+        if isinstance(cause, ssl.SSLError):
+            return cause.reason or str(cause)
+    return None
+
+
+def _refused(exc: BaseException) -> bool:
+    return any(isinstance(c, ConnectionRefusedError) for c in _causes(exc)) or (
+        "connection refused" in str(exc).lower()
+    )
+
+
 def _is_dns_failure(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -253,15 +322,14 @@ class ApiSession:
         self._secrets: set[str] = set(credentials.secrets)
 
     def redact(self, text: str) -> str:
-        """``text`` (server text, exception text) with every known secret cut out.
+        """``text`` (server text, exception text) with every known secret cut out, in
+        every form it takes on the wire (see ``secret_forms``).
 
         Secrets shorter than 4 characters are left alone: masking them would garble the
         message without protecting anything (our own text never contains secret values).
         """
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        users = (self._credentials.client_id, self._credentials.username or "")
+        return redact_secrets(text, self._secrets, users)
 
     def _note(self, message: str) -> None:
         if self._progress:
@@ -340,7 +408,13 @@ class ApiSession:
         reauthorised = False
         delay = 0.0
         last_problem = ""
-        for attempt in range(self.retry.attempts):
+        started = time.monotonic()
+        timeouts = 0  # answers that never came: bounded apart, each costs a read timeout
+        limited = 0  # 429s: the server pacing us; counted apart from attempts
+        attempt = 0
+        while attempt < self.retry.attempts:
+            if time.monotonic() - started > self.retry.deadline:
+                break
             if delay:
                 await asyncio.sleep(delay)
                 delay = 0.0
@@ -349,10 +423,20 @@ class ApiSession:
             headers = {"Authorization": f"Bearer {used_token}"} if used_token else {}
             lock = self._write_lock if method != "GET" and not is_token else nullcontext()
             async with lock, self._slots:
+                # Checked again once the slot is ours: a 429 may have paused everyone while
+                # this request queued, and it must not fire into the limited window.
+                while (wait := self._pause_until - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
                 self.call_counts[f"{method} {wire.path_template(path)}"] += 1
                 try:
                     response = await self._client.request(
-                        method, path, params=params, json=body, data=form, headers=headers
+                        method,
+                        path,
+                        params=params,
+                        json=body,
+                        data=form,
+                        headers=headers,
+                        timeout=httpx.Timeout(self.retry.read_timeout, connect=10.0),
                     )
                 except httpx.TransportError as exc:
                     response = None
@@ -362,10 +446,24 @@ class ApiSession:
                         f"unexpected response from {endpoint}: {type(exc).__name__}: "
                         f"{self.redact(str(exc))}"
                     ) from None
+            attempt += 1
             if response is None:
+                # Failures no retry can heal end the run at once, with what to check.
                 if _is_dns_failure(error):
                     raise LMSConnectionError(
                         f"cannot resolve host {self.host} ({self.lms}): check the --lms address"
+                    ) from None
+                tls = _tls_failure(error)
+                if tls:
+                    raise LMSConnectionError(
+                        f"cannot connect to {self.host} ({self.lms}): TLS failed: "
+                        f"{self.redact(tls)}; check the --lms address (and that its "
+                        "certificate is trusted by this machine)"
+                    ) from None
+                if isinstance(error, httpx.ConnectError) and _refused(error):
+                    raise LMSConnectionError(
+                        f"cannot connect to {self.host} ({self.lms}): connection refused; "
+                        "check the --lms address and that the LMS is running"
                     ) from None
                 not_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
                 if not idempotent and not not_sent:
@@ -373,7 +471,11 @@ class ApiSession:
                         f"{self.host}: the answer to {endpoint} was lost ({type(error).__name__})"
                     )
                 last_problem = f"{type(error).__name__}: {self.redact(str(error)) or 'no detail'}"
-                delay = self.retry.backoff(attempt)
+                if isinstance(error, httpx.TimeoutException):
+                    timeouts += 1
+                    if timeouts >= self.retry.timeout_attempts:
+                        break
+                delay = self.retry.backoff(attempt - 1)
                 self._note(f"{endpoint}: {last_problem}; retrying in {delay:.1f} s")
                 continue
             status = response.status_code
@@ -382,6 +484,9 @@ class ApiSession:
                 reauthorised = True
                 self.invalidate_token(used_token)
                 continue
+            if status == 429 and limited < self.retry.rate_limited_attempts:
+                limited += 1
+                attempt -= 1  # waiting as the server says is not a failed attempt
             if status in RETRY_STATUSES:
                 if status != 429 and not idempotent:
                     raise OutcomeUnknown(f"{self.host}: {endpoint} answered HTTP {status}")
@@ -391,13 +496,13 @@ class ApiSession:
                     delay = (
                         min(wait, self.retry.max_retry_after)
                         if wait is not None
-                        else self.retry.backoff(attempt)
+                        else self.retry.backoff(min(limited, 6))
                     )
                     self._pause(delay)
                     delay = 0.0  # _wait_turn sleeps until the shared pause ends
                     self._note(f"{self.host} rate limit reached; waiting before {endpoint}")
                 else:
-                    delay = self.retry.backoff(attempt)
+                    delay = self.retry.backoff(attempt - 1)
                     self._note(f"{endpoint}: HTTP {status}; retrying in {delay:.1f} s")
                 continue
             if status >= 400:
@@ -415,8 +520,15 @@ class ApiSession:
                 f"cannot connect to {self.host} ({self.lms}): {last_problem}; "
                 "check the address and the network"
             )
+        if timeouts:
+            raise LMSConnectionError(
+                f"{self.host} accepted {endpoint} but sent no answer within "
+                f"{self.retry.read_timeout:g} s, {timeouts} time(s) in "
+                f"{time.monotonic() - started:.0f} s; check the --lms address and the network, "
+                "or try again later"
+            )
         raise LMSUnavailableError(
-            f"{self.host} did not answer {endpoint} after {self.retry.attempts} attempts "
+            f"{self.host} did not answer {endpoint} after {attempt} attempts "
             f"(last: {last_problem or 'no answer'}); try again later"
         )
 
@@ -439,6 +551,13 @@ class ApiSession:
             payload = None
         message, field_name = wire.error_detail(payload)
         message = self.redact(message)
+        if path == wire.TOKEN and status >= 500:
+            # The server failed; nothing says the credentials are wrong.
+            return LMSUnavailableError(
+                f"{self.host} failed at {endpoint} (HTTP {status}: "
+                f"{message or response.reason_phrase or 'no detail'}); this is a server "
+                "error, not refused credentials: try again later"
+            )
         if path == wire.TOKEN:
             return self._token_error(payload, status, message)
         if status == 401:
@@ -482,9 +601,12 @@ class ApiSession:
             )
         else:
             what = message or f"HTTP {status}"
+        # The whole message is redacted: ``error`` is the server's text too, and may echo.
         return LMSCredentialsError(
-            f"{self.host} refused {who} at {wire.TOKEN}: {what}"
-            + (f" ({code})" if isinstance(code, str) and code else "")
+            self.redact(
+                f"{self.host} refused {who} at {wire.TOKEN}: {what}"
+                + (f" ({code})" if isinstance(code, str) and code else "")
+            )
         )
 
     # --- paging -----------------------------------------------------------------------
