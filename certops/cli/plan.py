@@ -6,12 +6,13 @@ import asyncio
 import json
 import sys
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor
+from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor, manages
 from certops.cli.options import (
     Limits,
     at_option,
@@ -31,6 +32,7 @@ from certops.errors import ConfigError, LMSError, SafetyLimitError, StalePlanErr
 from certops.live import read_live
 from certops.lms import connect
 from certops.lms.client import parse_address
+from certops.lock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path
 from certops.plan.ack import AckFile, ack_path
 from certops.plan.build import Planned, build_plan, only_products
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict, plan_to_dict
@@ -191,6 +193,17 @@ async def _apply(
         # A saved plan's digest covers the LMS it names (checked to be this one already,
         # perhaps spelled differently): compare like with like.
         digest = plan_digest(plan_.changes, plan_.at, saved_lms or plan_.lms)
+        audit = AuditLog(audit_path, digest, current_actor(), plan_.lms)
+        # Writes an earlier run left in doubt (killed mid-write) are settled first, from
+        # what the LMS now holds, whatever this run then does.
+        pending = audit.pending()
+        if pending:
+            audit.check_writable()
+            resolved = audit.resolve(pending, plan_, manages(planned.desired))
+            progress(
+                f"settled {len(resolved)} write(s) an earlier run left in doubt, in "
+                f"{audit_path}: " + "; ".join(resolved[:5]) + (" ..." if len(resolved) > 5 else "")
+            )
         if expect_digest is not None and digest != expect_digest:
             raise StalePlanError(
                 "stale plan: the LMS or the configuration changed since it was saved "
@@ -205,7 +218,6 @@ async def _apply(
         if not plan_.changes:
             return True
         writes = [c for c in plan_.changes if c.action is not Action.MANUAL]
-        audit = AuditLog(audit_path, digest, current_actor())
         if writes:
             _confirm(yes)
             audit.check_writable()
@@ -258,7 +270,17 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
     "audit_log",
     default=".certops/audit.jsonl",
     show_default=True,
-    help="Append every applied change here (JSON lines).",
+    help="Write-ahead log of every write (JSON lines; see docs/audit-log.md).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    envvar="CERTOPS_LOCK_TIMEOUT",
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply on the same LMS to finish, then fail. "
+    "Env: CERTOPS_LOCK_TIMEOUT.",
 )
 def apply(
     paths: tuple[str, ...],
@@ -270,10 +292,11 @@ def apply(
     force: bool,
     plan_file: str | None,
     audit_log: str,
+    lock_timeout: float,
     max_in_flight: int,
     calls_per_hour: int | None,
 ) -> None:
-    """Plan, confirm, and make the changes in the LMS."""
+    """Plan, confirm, and make the changes in the LMS (one writer at a time per LMS)."""
     expect = None
     if plan_file:
         saved = _read_plan(plan_file)
@@ -287,23 +310,33 @@ def apply(
     now = now_utc()
     check_instant_near(at or now, now, command="apply")
     config, acks = load(paths, products)
-    ok = asyncio.run(
-        _apply(
-            config,
-            acks,
-            resolve_lms(lms),
-            at or now,
-            expect_digest=expect,
-            saved_lms=saved.lms if plan_file else None,
-            no_color=no_color,
-            yes=yes or bool(plan_file),
-            force=force,
-            audit_path=Path(audit_log),
-            limits=Limits(max_in_flight, calls_per_hour),
+    target = resolve_lms(lms)
+    with _writer_lock(target, lock_timeout):
+        ok = asyncio.run(
+            _apply(
+                config,
+                acks,
+                target,
+                at or now,
+                expect_digest=expect,
+                saved_lms=saved.lms if plan_file else None,
+                no_color=no_color,
+                yes=yes or bool(plan_file),
+                force=force,
+                audit_path=Path(audit_log),
+                limits=Limits(max_in_flight, calls_per_hour),
+            )
         )
-    )
     if not ok:
         sys.exit(1)
+
+
+def _writer_lock(lms: str, timeout: float) -> AbstractContextManager[object]:
+    """The writer lock of ``lms``; none for a sandbox file that does not exist (the
+    connection then says so, and no lock file should appear beside nothing)."""
+    if lms.strip().startswith("sandbox:") and not Path(lms.strip()[8:]).exists():
+        return nullcontext()
+    return WriterLock(lock_path(lms), timeout, what="certops apply", progress=progress)
 
 
 def _same_lms(a: str, b: str) -> bool:

@@ -151,6 +151,11 @@ class Workspace:
         return asyncio.run(_read_state(lms or self.lms, self.db))
 
     def audit(self, path: str = ".certops/audit.jsonl") -> list[dict[str, Any]]:
+        """The audit log's outcome lines (what became of each write), without intents."""
+        return [line for line in self.audit_lines(path) if line.get("kind") != "intent"]
+
+    def audit_lines(self, path: str = ".certops/audit.jsonl") -> list[dict[str, Any]]:
+        """Every line of the audit log, intents included."""
         file = self.root / path
         if not file.exists():
             return []
