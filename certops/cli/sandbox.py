@@ -174,6 +174,9 @@ class _QuietDrops(logging.Filter):
               help="Share of calls answered 503.")  # fmt: skip
 @click.option("--drop-write", default=None, help="N[:before|after]: drop the Nth write.")
 @click.option("--fault-seed", default=0, type=int, help="Seed of the 503 draws.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a --host other machines can reach (the /_sandbox/ admin API has no "
+              "authentication).")  # fmt: skip
 def serve(
     db: str,
     host: str,
@@ -183,12 +186,21 @@ def serve(
     error_503_share: float,
     drop_write: str | None,
     fault_seed: int,
+    allow_remote: bool,
 ) -> None:
     """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
     import uvicorn
 
     from certops.sandbox import FaultConfig, create_app
     from certops.sandbox.faults import drop_to_asgi_abort
+    from certops.sandbox.guard import AdminGuard, is_loopback, remote_warning
+
+    if not is_loopback(host) and not allow_remote:
+        raise click.UsageError(
+            f"--host {host} is reachable from other machines, and the sandbox's /_sandbox/ "
+            "admin API has no authentication: pass --allow-remote if that is meant, or "
+            "serve on 127.0.0.1"
+        )
 
     rate = _rate_limit(rate_limit)
     drop = _drop_write(drop_write)
@@ -229,7 +241,10 @@ def serve(
     )
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()
-    config = uvicorn.Config(drop_to_asgi_abort(app), log_level="warning", lifespan="off")
+    if not is_loopback(host):
+        click.echo(f"certops: {remote_warning(host)}", err=True)
+    guarded = AdminGuard(drop_to_asgi_abort(app), host, bound_port)
+    config = uvicorn.Config(guarded, log_level="warning", lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(config)
     try:
