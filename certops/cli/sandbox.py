@@ -7,7 +7,7 @@ import socket
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -90,15 +90,37 @@ def init(
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
 
 
+def _writing(db: str, timeout: float) -> AbstractContextManager[object]:
+    """The writer lock of the sandbox ``db`` (which apply holds too), if the file exists."""
+    from certops.lock import WriterLock, lock_path
+
+    if not Path(db).exists():
+        return nullcontext()
+    return WriterLock(lock_path(f"sandbox:{db}"), timeout, what="certops sandbox",
+                      progress=lambda m: click.echo(f"certops: {m}", err=True))  # fmt: skip
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    envvar="CERTOPS_LOCK_TIMEOUT",
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for a running apply on this sandbox to finish, then fail.",
+)
+
+
 @sandbox.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
-def load(file: str, db: str) -> None:
+@lock_timeout_option
+def load(file: str, db: str, lock_timeout: float) -> None:
     """Load a dataset FILE (YAML or JSON: users, courses, catalogs, enrollments)."""
     from certops.sandbox import load_dataset
 
     try:
-        with _sandbox_errors():
+        with _sandbox_errors(), _writing(db, lock_timeout):
             summary = load_dataset(db, file)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -111,7 +133,8 @@ def load(file: str, db: str) -> None:
 @sandbox.command()
 @db_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def reset(db: str, yes: bool) -> None:
+@lock_timeout_option
+def reset(db: str, yes: bool, lock_timeout: float) -> None:
     """Recreate the sandbox as `init` made it, discarding every change since."""
     from certops.sandbox import reset_sandbox
 
@@ -121,7 +144,7 @@ def reset(db: str, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise click.ClickException("reset discards the sandbox's data: pass --yes to confirm")
         click.confirm(f"Discard everything in {db} and recreate it?", abort=True)
-    with _sandbox_errors():
+    with _sandbox_errors(), _writing(db, lock_timeout):
         summary = reset_sandbox(db)
     click.echo(f"Reset {db} ({summary}).")
 

@@ -87,3 +87,19 @@ def test_a_writer_that_waits_too_long_fails_and_changes_nothing(ws: Workspace) -
     assert ws.lms_state() == before and ws.audit() == []
     # Released: the next apply goes ahead at once.
     assert ws.run("apply", "conf", "--yes", "--lock-timeout", "0").code == 0
+
+
+def test_sandbox_load_and_reset_wait_for_the_writer_too(ws: Workspace) -> None:
+    data = ws.root / "more.yaml"
+    data.write_text("users:\n  - {username: zed}\n", encoding="utf-8")
+    db = str(ws.db)
+    with WriterLock(lock_path(ws.lms), what="certops apply"):
+        load = ws.run("sandbox", "load", str(data), "--db", db, "--lock-timeout", "0.2")
+        reset = ws.run("sandbox", "reset", "--db", db, "--yes", "--lock-timeout", "0.2")
+    for ran in (load, reset):
+        assert ran.code == 1
+        assert "another writer (certops apply, pid" in ran.stderr
+        assert "nothing was changed" in ran.stderr
+    assert "zed" not in ws.lms_state().users
+    assert ws.run("sandbox", "load", str(data), "--db", db).code == 0
+    assert "zed" in ws.lms_state().users
