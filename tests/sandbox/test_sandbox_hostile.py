@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from certops.cli.main import cli
-from certops.sandbox import init_sandbox
+from certops.sandbox import create_app, init_sandbox
 
 
 @pytest.mark.parametrize(
@@ -36,3 +38,30 @@ def test_hostile_datasets_are_located_errors(
     assert "nothing loaded" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"users": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (b'{"users": [{"username": ' + b"9" * 5000 + b"}]}", "number with 5,000 digits"),
+        (b"{not json", "invalid JSON"),
+    ],
+    ids=["deep", "huge-integer", "malformed"],
+)
+def test_hostile_load_bodies_are_located_problems(
+    tmp_path: Path, body: bytes, expected: str
+) -> None:
+    db = tmp_path / "s.db"
+    init_sandbox(db)
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(db))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            return await client.post("/_sandbox/load", content=body,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+
+    answer = asyncio.run(go())
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()["problems"][0]
+    assert problem["file"] == "<request body>" and expected in problem["message"]
