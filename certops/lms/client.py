@@ -177,9 +177,9 @@ class RetryPolicy:
     max_retry_after: float = 300.0  # cap on a server's Retry-After
     # A 429 is the server pacing us, not a failure: waiting as told always ends, so these
     # are counted apart from ``attempts`` (a tight limit must not exhaust them).
-    rate_limited_attempts: int = 60
+    rate_limited_attempts: int = 30
     # A host that accepts and then never answers: each try waits ``read_timeout``, and
-    # only this many tries are made; no request keeps retrying past ``deadline`` seconds.
+    # only this many tries are made; no request retries a timeout past ``deadline`` seconds.
     timeout_attempts: int = 3
     read_timeout: float = 60.0
     deadline: float = 600.0
@@ -413,8 +413,6 @@ class ApiSession:
         limited = 0  # 429s: the server pacing us; counted apart from attempts
         attempt = 0
         while attempt < self.retry.attempts:
-            if time.monotonic() - started > self.retry.deadline:
-                break
             if delay:
                 await asyncio.sleep(delay)
                 delay = 0.0
@@ -473,7 +471,8 @@ class ApiSession:
                 last_problem = f"{type(error).__name__}: {self.redact(str(error)) or 'no detail'}"
                 if isinstance(error, httpx.TimeoutException):
                     timeouts += 1
-                    if timeouts >= self.retry.timeout_attempts:
+                    spent = time.monotonic() - started
+                    if timeouts >= self.retry.timeout_attempts or spent > self.retry.deadline:
                         break
                 delay = self.retry.backoff(attempt - 1)
                 self._note(f"{endpoint}: {last_problem}; retrying in {delay:.1f} s")
