@@ -55,6 +55,12 @@ class Pending:
     line: dict[str, Any]
 
 
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as stream:
+        stream.seek(-1, os.SEEK_END)
+        return stream.read(1)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -88,7 +94,11 @@ class AuditLog:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Unbuffered binary appends: each batch of lines is one write, then fsync.
-            self._handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open
+            handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open
+            if handle.tell() and _last_byte(self.path) != b"\n":
+                # A run killed mid-line left a cut line: start ours on a line of their own.
+                handle.write(b"\n")
+            self._handle = handle
         return self._handle
 
     def _append(self, entries: Iterable[dict[str, Any]]) -> None:
