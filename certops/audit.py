@@ -156,7 +156,8 @@ class AuditLog:
     # --- recovery ---------------------------------------------------------------------
 
     def pending(self) -> list[Pending]:
-        """Intents in the log (of any earlier run) that no line settles, oldest first.
+        """Intents for this log's LMS (of any earlier run) that no line settles, oldest
+        first. Intents for another LMS wait for an apply to that one: only it can tell.
 
         A line cut short by a crash (no newline, not JSON) is skipped: it was never a
         complete intent, so the write it announced was never sent."""
@@ -180,7 +181,8 @@ class AuditLog:
             if not isinstance(line, dict) or not line.get("id"):
                 continue  # format 1 lines carry no id: they settle nothing and need nothing
             if line.get("kind") == INTENT:
-                intents[line["id"]] = line
+                if line.get("lms", "") == self.lms:
+                    intents[line["id"]] = line
             elif line.get("kind") in SETTLED:
                 settled.add(line["id"])
         return [

@@ -3,8 +3,13 @@ recorded as unknown, and the next apply settles it from what the LMS holds."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import FAST, NO_RETRY, Served
+
+from certops.audit import AuditLog
+from certops.plan.model import Action, Change, ChangeType
 
 
 @pytest.mark.parametrize(
@@ -45,3 +50,16 @@ def test_a_write_in_doubt_is_settled_by_the_next_apply(
     # Settled once: a third apply has nothing to settle.
     third = ws.run("apply", "conf", "--yes", "--product", "widget")
     assert third.code == 0 and "left in doubt" not in third.stderr
+
+
+def test_intents_wait_for_an_apply_to_their_own_lms(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    change = Change("course.X", ChangeType.COURSE, Action.CREATE, "p", after={"name": "X"})
+    killed = AuditLog(log, "sha256:d", "me", lms="https://a.docebosaas.com")
+    killed.intend([change])  # and then the run was killed: no outcome
+    killed.close()
+    other = AuditLog(log, "sha256:e", "me", lms="https://b.docebosaas.com")
+    assert other.pending() == []  # another LMS cannot tell whether it happened there
+    same = AuditLog(log, "sha256:e", "me", lms="https://a.docebosaas.com")
+    [pending] = same.pending()
+    assert (pending.address, pending.action, pending.after) == ("course.X", "create", {"name": "X"})
