@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -47,22 +49,39 @@ def parse_instant(value: str) -> datetime:
     return instant
 
 
-def check_instant_near(at: datetime, now: datetime, *, command: str) -> str | None:
+def check_instant_near(at: datetime, now: datetime, *, command: str, lms: str) -> str | None:
     """Whether ``at`` is plausibly meant: more than ``NEAR_YEARS`` years from ``now`` is
-    almost always a typo (a wrong year, a missing digit). Returns a warning for ``plan``
-    (which only reads) and raises ``click.UsageError`` for ``apply`` (which would write
-    the consequences of that instant into the LMS); None when the instant is near."""
+    almost always a typo (a wrong year, a missing digit). ``apply`` to a tenant raises
+    ``click.UsageError`` (it would write the consequences of that instant into the LMS);
+    otherwise returns a warning: ``plan`` only reads, and a sandbox on this machine is
+    where rehearsing far instants is the point. None when the instant is near."""
     if abs(at - now) <= timedelta(days=365 * NEAR_YEARS + NEAR_YEARS // 4 + 1):
         return None
     when = at.isoformat().replace("+00:00", "Z")
     direction = "after" if at > now else "before"
     problem = f"--at {when} is more than {NEAR_YEARS} years {direction} now"
-    if command == "apply":
-        raise click.UsageError(
-            f"{problem}; apply refuses to write the LMS as of such an instant (check the "
-            "year; preview it with `certops plan --at` instead)"
-        )
-    return f"warning: {problem}; check the year (apply would refuse it)"
+    if command != "apply":
+        return f"warning: {problem}; check the year (apply to a tenant would refuse it)"
+    if is_local_lms(lms):
+        return f"warning: {problem}; applied to this sandbox anyway (a tenant would refuse it)"
+    raise click.UsageError(
+        f"{problem}; apply refuses to write a tenant as of such an instant (check the year; "
+        "preview it with `certops plan --at`, or rehearse it on a sandbox)"
+    )
+
+
+def is_local_lms(lms: str) -> bool:
+    """Whether ``lms`` is a sandbox: a file, or served on this machine (loopback)."""
+    text = lms.strip()
+    if text.startswith("sandbox:"):
+        return True
+    host = urlsplit(text).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class InstantType(click.ParamType):

@@ -148,10 +148,11 @@ def plan(
         _check_writable(out)
     limits = Limits(max_in_flight, calls_per_hour)
     now = now_utc()
-    far = check_instant_near(at or now, now, command="plan")
+    target = resolve_lms(lms)
+    far = check_instant_near(at or now, now, command="plan", lms=target)
     if far:
         progress(far)
-    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now, limits))
+    planned = asyncio.run(_plan(config, acks, target, at or now, limits))
     click.echo(_render(planned, output_format, no_color))
     if out:
         _save(planned, out)
@@ -308,9 +309,11 @@ def apply(
         lms = saved.lms
     # Refused before anything is read: an implausible instant would be written into the LMS.
     now = now_utc()
-    check_instant_near(at or now, now, command="apply")
-    config, acks = load(paths, products)
     target = resolve_lms(lms)
+    far = check_instant_near(at or now, now, command="apply", lms=target)
+    if far:
+        progress(far)
+    config, acks = load(paths, products)
     with _writer_lock(target, lock_timeout):
         ok = asyncio.run(
             _apply(

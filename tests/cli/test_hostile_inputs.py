@@ -124,18 +124,26 @@ def test_instants_outside_the_supported_years_are_refused(
     assert ws.audit() == []
 
 
-def test_apply_refuses_an_instant_years_away_and_plan_warns(ws: Workspace) -> None:
-    before = ws.lms_state()
-    far = ws.run("apply", "conf", "--yes", "--at", "2040-01-01")
+def test_apply_to_a_tenant_refuses_an_instant_years_away(ws: Workspace) -> None:
+    tenant = "https://acme.docebosaas.com"
+    creds = {"DOCEBO_CLIENT_ID": "id", "DOCEBO_CLIENT_SECRET": "secret-4711"}
+    far = ws.run("apply", "conf", "--yes", "--at", "2040-01-01", "--lms", tenant, **creds)
     assert far.code == 1
     assert "--at 2040-01-01T00:00:00Z is more than 5 years after now" in far.stderr
-    assert "apply refuses" in far.stderr
-    past = ws.run("apply", "conf", "--yes", "--at", "1990-01-01")
+    assert "apply refuses to write a tenant as of such an instant" in far.stderr
+    past = ws.run("apply", "conf", "--yes", "--at", "1990-01-01", "--lms", tenant, **creds)
     assert past.code == 1 and "more than 5 years before now" in past.stderr
-    assert ws.lms_state() == before and ws.audit() == []
+    assert "reading" not in far.stderr + past.stderr  # refused before any call
+
+
+def test_plan_and_a_sandbox_apply_warn_about_an_instant_years_away(ws: Workspace) -> None:
     plan = ws.run("plan", "conf", "--at", "2040-01-01")
-    assert plan.code == 0, plan.output
+    assert plan.code in (0, 3), plan.output
     assert "warning: --at 2040-01-01T00:00:00Z is more than 5 years after now" in plan.stderr
+    # A sandbox is where far instants are rehearsed: apply warns and goes ahead.
+    applied = ws.run("apply", "conf", "--yes", "--force", "--at", "2040-01-01")
+    assert "applied to this sandbox anyway (a tenant would refuse it)" in applied.stderr
+    assert "Apply: " in applied.stdout and "Traceback" not in applied.output
 
 
 def test_config_instants_outside_the_supported_years_are_located(ws: Workspace) -> None:
