@@ -16,7 +16,6 @@ does not exist.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -26,6 +25,12 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from certops.errors import CertopsError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: msvcrt locks a byte range instead
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
 
 DEFAULT_LOCK_TIMEOUT = 300.0  # seconds: longer than a typical apply, short enough for CI
 POLL = 0.1  # seconds between tries while another writer holds the lock
@@ -77,9 +82,9 @@ class WriterLock:
         told = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _lock(fd)
                 break
-            except BlockingIOError:
+            except OSError:
                 if time.monotonic() >= deadline:
                     holder = _holder(fd)
                     os.close(fd)
@@ -96,21 +101,17 @@ class WriterLock:
                     told = True
                 time.sleep(POLL)
         # Who holds it, for the message a waiting writer shows (never anything secret).
-        os.ftruncate(fd, 0)
-        info = {
-            "pid": os.getpid(),
-            "what": self.what,
-            "since": time.strftime("%H:%M:%SZ", time.gmtime()),
-        }
-        os.pwrite(fd, json.dumps(info).encode() + b"\n", 0)
+        since = time.strftime("%H:%M:%SZ", time.gmtime())
+        info = {"pid": os.getpid(), "what": self.what, "since": since}
+        _write_holder(fd, json.dumps(info).encode() + b"\n")
         self._fd = fd
 
     def release(self) -> None:
         """Releases the lock (the file stays: removing it would race with a waiter)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _write_holder(fd, b"")
+            _unlock(fd)
             os.close(fd)
 
     def __enter__(self) -> WriterLock:
@@ -126,9 +127,37 @@ class WriterLock:
         self.release()
 
 
+def _lock(fd: int) -> None:
+    """Takes the lock without waiting; raises ``OSError`` when another process holds it."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # pragma: no cover - Windows: a lock on one byte far past the holder's note
+        os.lseek(fd, _WINDOWS_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    else:  # pragma: no cover - Windows
+        os.lseek(fd, _WINDOWS_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+_WINDOWS_BYTE = 1 << 20
+
+
+def _write_holder(fd: int, data: bytes) -> None:
+    """Replaces the note of who holds the lock (empty when released)."""
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, data)
+
+
 def _holder(fd: int) -> str:
     try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        os.lseek(fd, 0, os.SEEK_SET)
+        info = json.loads(os.read(fd, 4096) or b"{}")
         return f" ({info['what']}, pid {info['pid']}, since {info['since']})"
     except (OSError, ValueError, KeyError, TypeError):
         return ""
