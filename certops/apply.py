@@ -17,7 +17,7 @@ import getpass
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -31,6 +31,7 @@ from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnava
 from certops.lms.records import EnrollmentStatus
 from certops.lms.wire import ENROLL_CHUNK
 from certops.plan.model import Action, Change, ChangeType, Plan
+from certops.secrets import redact_known
 
 Progress = Callable[[str], None]
 
@@ -239,6 +240,8 @@ class Executor:
 
     def _record_all(self, outcomes: Sequence[Outcome]) -> None:
         """Settles ``outcomes``; those of writes go to the audit log in one durable append."""
+        # Row messages are the LMS's own text: cut out any secret it may have echoed.
+        outcomes = [replace(o, message=redact_known(o.message)) for o in outcomes]
         for outcome in outcomes:
             self.report.outcomes.append(outcome)
             if outcome.change.action is Action.CREATE and outcome.result is not Result.APPLIED:

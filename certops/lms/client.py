@@ -9,11 +9,8 @@ certops records live in ``certops.lms.docebo``. This module only moves JSON.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import random
-import re
 import socket
 import ssl
 import time
@@ -22,7 +19,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -32,7 +28,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -48,6 +44,7 @@ from certops.lms.errors import (
     LMSUnavailableError,
     ReadOnlyError,
 )
+from certops.secrets import redact_secrets, remember_secrets
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -129,32 +126,6 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials | 
         username=values[ENV_USERNAME] or None,
         password=values[ENV_PASSWORD] or None,
     )
-
-
-def secret_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
-    """Every way ``secret`` can appear in what a server sends back: as is, form- and
-    URL-encoded (what an echoed token request holds: ``s3cr3t%2Fwith%2Bplus%3D``, with
-    upper- or lower-case hex), JSON-escaped, and base64 (alone, and as the ``user:secret``
-    of an HTTP Basic header for each of ``users``, e.g. the client id)."""
-    forms = {secret, quote_plus(secret), quote(secret, safe="")}
-    forms |= {re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in list(forms)}
-    forms.add(json.dumps(secret)[1:-1])
-    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    for raw in (secret, *(f"{user}:{secret}" for user in users if user)):
-        data = raw.encode()
-        encoded = base64.b64encode(data).decode()
-        forms |= {encoded, encoded.rstrip("="), base64.urlsafe_b64encode(data).decode()}
-    return forms
-
-
-def redact_secrets(text: str, secrets: Iterable[str], users: Iterable[str] = ()) -> str:
-    """``text`` with every form of every secret of at least 4 characters replaced by ``***``
-    (``users``: the names a secret may be paired with in an HTTP Basic header)."""
-    users = tuple(users)
-    forms = {f for s in secrets if len(s) >= 4 for f in secret_forms(s, users) if len(f) >= 4}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, "***")
-    return text
 
 
 def missing_credentials_error() -> LMSCredentialsError:
@@ -320,6 +291,8 @@ class ApiSession:
         self._token_lock = asyncio.Lock()
         self._pause_until = 0.0
         self._secrets: set[str] = set(credentials.secrets)
+        # Also for errors raised outside this session (e.g. a reply's odd field, shown).
+        remember_secrets(self._secrets, (credentials.client_id, credentials.username or ""))
 
     def redact(self, text: str) -> str:
         """``text`` (server text, exception text) with every known secret cut out, in
@@ -363,6 +336,7 @@ class ApiSession:
             refresh = payload.get("refresh_token")
             if isinstance(refresh, str) and refresh:
                 self._secrets.add(refresh)
+            remember_secrets(self._secrets)
             try:
                 lifetime = float(payload.get("expires_in", 3600))
             except (TypeError, ValueError):

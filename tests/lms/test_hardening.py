@@ -20,7 +20,12 @@ import httpx
 import pytest
 
 from certops.lms import Credentials, RetryPolicy, connect
-from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnavailableError
+from certops.lms.errors import (
+    LMSConnectionError,
+    LMSCredentialsError,
+    LMSResponseError,
+    LMSUnavailableError,
+)
 from certops.sandbox import FaultConfig, create_app, init_sandbox, read_credentials
 from tests.support import serve_app
 
@@ -230,3 +235,19 @@ def test_a_tight_rate_limit_is_waited_out(tmp_path: Path) -> None:
     statuses = [c["status"] for c in calls]
     assert statuses.count(200) == 6  # the token and the five reads
     assert statuses.count(429) <= 3, statuses
+
+
+def test_a_reply_that_echoes_the_token_in_an_odd_field_never_shows_it() -> None:
+    token = "tok+en/abcdef=="
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/token":
+            return httpx.Response(200, json={"access_token": token, "expires_in": 60})
+        # Not an error, just a shape certops cannot use, showing what it was sent.
+        return httpx.Response(200, json={"data": request.headers["authorization"]})
+
+    with pytest.raises(LMSResponseError) as err:
+        asyncio.run(_courses(httpx.MockTransport(route)))
+    message = str(err.value)
+    assert "unexpected response" in message and "***" in message
+    assert "abcdef" not in message
