@@ -46,7 +46,7 @@ def lock_path(lms: str, workdir: Path | None = None) -> Path:
     if text.startswith("sandbox:"):
         db = Path(text.removeprefix("sandbox:"))
         return db.with_name(db.name + ".lock")
-    host = urlsplit(text).netloc or "lms"
+    host = urlsplit(text).netloc.lower() or "lms"
     safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in host)
     return (workdir or Path(".certops")) / f"{safe}.lock"
 
