@@ -14,6 +14,7 @@ import click
 
 from certops.cli.options import DEFAULT_SANDBOX
 from certops.errors import CertopsError, ConfigError
+from certops.lock import DEFAULT_LOCK_TIMEOUT
 
 DEFAULT_DB = DEFAULT_SANDBOX.removeprefix("sandbox:")
 
@@ -81,7 +82,9 @@ def init(
                         ("--username", username), ("--password", password)):  # fmt: skip
         if not value.strip():
             raise click.BadParameter("must not be empty", param_hint=name)
-    with _sandbox_errors():
+    # Replacing a sandbox (--force) while an apply writes to it would pull the file away
+    # under it: wait for the writer, as load and reset do.
+    with _sandbox_errors(), _writing(path, DEFAULT_LOCK_TIMEOUT):
         summary = init_sandbox(
             path, demo=demo, learners=learners, seed=seed, credentials=creds, overwrite=force
         )
@@ -104,7 +107,7 @@ lock_timeout_option = click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
     envvar="CERTOPS_LOCK_TIMEOUT",
-    default=300.0,
+    default=DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="Wait this long for a running apply on this sandbox to finish, then fail.",
