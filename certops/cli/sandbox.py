@@ -82,9 +82,7 @@ def init(
                         ("--username", username), ("--password", password)):  # fmt: skip
         if not value.strip():
             raise click.BadParameter("must not be empty", param_hint=name)
-    # Replacing a sandbox (--force) while an apply writes to it would pull the file away
-    # under it: wait for the writer, as load and reset do.
-    with _sandbox_errors(), _writing(path, DEFAULT_LOCK_TIMEOUT):
+    with _sandbox_errors():
         summary = init_sandbox(
             path, demo=demo, learners=learners, seed=seed, credentials=creds, overwrite=force
         )
