@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ RESOLVED = "resolved"
 
 # Outcomes that settle an intent; an intent with none of them is resolved by the next apply.
 SETTLED = (DONE, FAILED, RESOLVED)
+
+_ID = re.compile(rb'"id": "([^"\\]*)"')
+_KIND = re.compile(rb'"kind": "([a-z_]+)"')
 
 
 class AuditLogError(CertopsError):
@@ -171,31 +175,44 @@ class AuditLog:
                 f"cannot read the audit log {self.path}: {exc.strerror or exc}; nothing was "
                 "applied (an earlier run's unsettled writes must be checked first)"
             ) from None
-        intents: dict[str, dict[str, Any]] = {}
+        # The log grows with every run and is read at the start of each: find each line's
+        # id and kind without decoding it (a million lines in about a second less), and
+        # decode only the intents left unsettled. Lines are written with sorted keys, so
+        # the last unescaped "id" and "kind" keys of a line are its own (later keys all
+        # hold strings, where quotes are escaped).
+        intents: dict[str, bytes] = {}
         settled: set[str] = set()
         for raw in data.split(b"\n"):
+            ids = _ID.findall(raw)
+            kinds = _KIND.findall(raw)
+            if not ids or not kinds:
+                continue  # a line of the first format (no id), or a cut one
+            key, kind = ids[-1].decode(), kinds[-1].decode()
+            if kind == INTENT:
+                intents[key] = raw
+            elif kind in SETTLED:
+                settled.add(key)
+        found = []
+        for key, raw in intents.items():
+            if key in settled:
+                continue
             try:
                 line = json.loads(raw)
             except ValueError:
+                continue  # cut short by a crash: never a complete intent, never sent
+            if not isinstance(line, dict) or line.get("lms", "") != self.lms:
                 continue
-            if not isinstance(line, dict) or not line.get("id"):
-                continue  # format 1 lines carry no id: they settle nothing and need nothing
-            if line.get("kind") == INTENT:
-                if line.get("lms", "") == self.lms:
-                    intents[line["id"]] = line
-            elif line.get("kind") in SETTLED:
-                settled.add(line["id"])
-        return [
-            Pending(
-                id=key,
-                address=str(line.get("address", "")),
-                action=str(line.get("action", "")),
-                after=line.get("after") if isinstance(line.get("after"), dict) else {},
-                line=line,
+            after = line.get("after")
+            found.append(
+                Pending(
+                    id=key,
+                    address=str(line.get("address", "")),
+                    action=str(line.get("action", "")),
+                    after=after if isinstance(after, dict) else {},
+                    line=line,
+                )
             )
-            for key, line in intents.items()
-            if key not in settled
-        ]
+        return found
 
     def resolve(
         self, pending: Sequence[Pending], fresh: Plan, manages: Callable[[str], bool]
