@@ -249,6 +249,9 @@ def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening before "serving at" is printed: a client that starts on that line must
+        # not find the port refusing connections while uvicorn starts up.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
