@@ -5,26 +5,26 @@ needs its object skip (an enrollment in a course that could not be created, a ca
 of a missing catalog); everything else still runs, including changes to an object whose
 update failed (it exists, so what depends on it can still be done). When the LMS becomes
 unreachable the run stops and the rest is reported as not attempted. Each attempted change
-is appended to the audit log as soon as it is known, so an interrupted run leaves a true
-record. Manual changes are never "done" by certops: they are reported as such.
+is announced in the audit log before it is sent and settled there as soon as its outcome
+is known (``certops.audit``: a write-ahead log), so an interrupted run leaves a true record.
+Manual changes are never "done" by certops: they are reported as such.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from certops.audit import DONE, FAILED, UNKNOWN, AuditLog, AuditLogError
 from certops.engine.setup import DesiredSetup, comparable_fields
-from certops.errors import CertopsError, LMSError
+from certops.errors import LMSError
 from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import (
@@ -42,14 +42,23 @@ from certops.readback import (
     verify_enrollment,
     verify_group,
 )
+from certops.secrets import redact_known
 
 Progress = Callable[[str], None]
 
 INTERRUPTED_IN_FLIGHT = "interrupted while in flight: it may or may not have been applied"
+ALREADY_THERE = (
+    "already in the LMS (another writer created it after this plan was read); nothing was "
+    "sent: run plan again"
+)
 
 # Errors after which nothing else can succeed: stop, report the rest as not attempted.
 # A field the tenant ignored stops the run too: every later write would drift the same way.
 FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError, LMSIgnoredFieldError)
+# Of those, the ones that may strike while a write is in flight: its outcome is unknown.
+IN_DOUBT = (LMSConnectionError, LMSUnavailableError)
+
+__all__ = ["ApplyReport", "AuditLog", "AuditLogError", "Executor", "Outcome", "Result"]
 
 
 class Result(StrEnum):
@@ -69,6 +78,8 @@ class Outcome:
     change: Change
     result: Result
     message: str = ""
+    # A failure while the write was in flight: it may have reached the LMS anyway.
+    uncertain: bool = False
 
 
 @dataclass(slots=True)
@@ -102,66 +113,26 @@ class ApplyReport:
         return "Apply: " + ", ".join(parts) + "."
 
 
-class AuditLogError(CertopsError):
-    """The audit log cannot be written; raised before anything is applied."""
+def _audit_kind(outcome: Outcome) -> str:
+    if outcome.result is Result.APPLIED:
+        return DONE
+    return UNKNOWN if outcome.uncertain else FAILED
 
 
-class AuditLog:
-    """Appends one JSON line per attempted change; never holds secrets (changes carry none)."""
+def manages(desired: DesiredSetup) -> Callable[[str], bool]:
+    """Whether an address names something ``desired`` manages (for audit resolution)."""
+    catalog = f"catalog.{desired.catalog.code}" if desired.catalog else ""
+    addresses = {f"course.{c}" for c in desired.courses} | {f"group.{g}" for g in desired.groups}
+    addresses |= {f"catalog_item.{i.catalog_code}.{i.course_code}" for i in desired.catalog_items}
+    addresses |= {catalog} - {""}
 
-    def __init__(self, path: Path, digest: str, actor: str) -> None:
-        self.path = path
-        self.digest = digest
-        self.actor = actor
-        # Opened once and line-buffered: every line is on disk as soon as it is written
-        # (an interrupted run leaves a true record) without reopening the file per change.
-        self._handle: TextIO | None = None
+    def check(address: str) -> bool:
+        if address.startswith("enrollment."):
+            course, user = split_enrollment_address(address, desired.courses)
+            return course in desired.courses and bool(user)
+        return address in addresses
 
-    def check_writable(self) -> None:
-        """Creates the log's folder and opens it for appending, so a log that cannot be
-        written stops the run before any change (raises ``AuditLogError``)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            raise AuditLogError(
-                f"cannot write the audit log {self.path}: {exc.strerror or exc}; nothing was "
-                "applied (choose another file with --audit-log PATH)"
-            ) from None
-
-    def write(self, outcomes: Iterable[Outcome]) -> None:
-        """Append ``outcomes`` (applied or failed) to the log, creating its folder."""
-        lines = []
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for o in outcomes:
-            if o.result not in (Result.APPLIED, Result.FAILED):
-                continue
-            entry: dict[str, Any] = {
-                "time": now,
-                "actor": self.actor,
-                "plan_digest": self.digest,
-                "address": o.change.address,
-                "action": o.change.action.value,
-                "before": o.change.before,
-                "after": o.change.after,
-                "result": o.result.value,
-            }
-            if o.message:
-                entry["message"] = o.message
-            lines.append(json.dumps(entry, sort_keys=True))
-        if not lines:
-            return
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("a", encoding="utf-8", buffering=1)
-        self._handle.write("\n".join(lines) + "\n")
-
-    def close(self) -> None:
-        """Close the log file (every written line is already on disk)."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+    return check
 
 
 def current_actor(env: dict[str, str] | None = None) -> str:
@@ -191,11 +162,16 @@ def _instant(value: Any) -> datetime | None:
 
 
 def enrollment_key(change: Change, course_codes: Iterable[str]) -> tuple[str, str]:
+    """(course code, username) of an ``enrollment.COURSE.USERNAME`` change."""
+    return split_enrollment_address(change.address, course_codes)
+
+
+def split_enrollment_address(address: str, course_codes: Iterable[str]) -> tuple[str, str]:
     """(course code, username) of an ``enrollment.COURSE.USERNAME`` address.
 
     Usernames may contain dots, so the course code is matched against the known codes
     (the longest that fits) rather than split naively."""
-    rest = change.address.removeprefix("enrollment.")
+    rest = address.removeprefix("enrollment.")
     best = ""
     for code in course_codes:
         if rest.startswith(code + ".") and len(code) > len(best):
@@ -255,40 +231,90 @@ class Executor:
             if blocked:
                 self._record(change, Result.SKIPPED, f"needs {blocked[0]}, which was not created")
                 continue
+            if change.action is Action.CREATE:
+                there = await self._guard([], self._exists_already(change))
+                if there is None:  # the run stopped (LMS gone, Ctrl-C) while checking
+                    self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
+                    continue
+                if there:
+                    self._record(change, Result.SKIPPED, ALREADY_THERE)
+                    self.missing.discard(change.address)  # it exists: dependents go ahead
+                    continue
             await self._guard([change], self._setup_change(change))
         if enrollments:
             await self._enrollments(enrollments, codes)
         return self.report
 
-    def _record(self, change: Change, result: Result, message: str = "") -> None:
-        outcome = Outcome(change, result, message)
-        self.report.outcomes.append(outcome)
-        if change.action is Action.CREATE and result is not Result.APPLIED:
-            self.missing.add(change.address)
+    def _record(
+        self, change: Change, result: Result, message: str = "", *, uncertain: bool = False
+    ) -> None:
+        self._record_all([Outcome(change, result, message, uncertain)])
+
+    def _record_all(self, outcomes: Sequence[Outcome]) -> None:
+        """Settles ``outcomes``; those of writes go to the audit log in one durable append."""
+        # Row messages are the LMS's own text: cut out any secret it may have echoed.
+        outcomes = [replace(o, message=redact_known(o.message)) for o in outcomes]
+        for outcome in outcomes:
+            self.report.outcomes.append(outcome)
+            if outcome.change.action is Action.CREATE and outcome.result is not Result.APPLIED:
+                self.missing.add(outcome.change.address)
         if self.audit is not None:
-            self.audit.write([outcome])
+            self.audit.settle_many(
+                (o.change, _audit_kind(o), o.message)
+                for o in outcomes
+                if o.result in (Result.APPLIED, Result.FAILED)
+            )
+
+    async def _exists_already(self, change: Change) -> bool:
+        """Whether the object ``change`` creates is in the LMS now (another writer made it
+        since the plan was read); then its id is taken and nothing is sent. A failed read
+        says nothing: the create goes ahead and meets the same trouble."""
+        name = change.address.partition(".")[2]
+        try:
+            # Narrow reads: a search by code or name (one small page each).
+            if change.type is ChangeType.COURSE:
+                found = await self.writer.find_course(name, detail=False)
+                if found is not None:
+                    self.course_ids[name] = found.id
+                return found is not None
+            if change.type is ChangeType.GROUP:
+                return any(g.name == name for g in await self.writer.list_groups(name))
+            if change.type is ChangeType.CATALOG:
+                return any(c.code == name for c in await self.writer.list_catalogs())
+        except FATAL:
+            raise
+        except LMSError:
+            return False
+        return False
 
     async def _guard(self, changes: Sequence[Change], work: Any) -> list[Any] | None:
         """Await ``work`` for ``changes``; on an LMS error mark them failed (and stop when
-        the LMS is gone). Returns the work's result, or None when it failed."""
+        the LMS is gone). Returns the work's result, or None when it failed.
+
+        The audit log records the intent to send ``changes`` durably before anything is."""
+        if self.audit is not None:
+            self.audit.intend(changes)
         try:
             result = await work
         except FATAL as exc:
-            for change in changes:
-                self._record(change, Result.FAILED, str(exc))
+            doubt = isinstance(exc, IN_DOUBT)
+            self._record_all([Outcome(c, Result.FAILED, str(exc), doubt) for c in changes])
             self.report.stopped = f"stopped after an LMS error: {exc}"
             return None
         except LMSError as exc:
-            for change in changes:
-                self._record(change, Result.FAILED, str(exc))
+            self._record_all([Outcome(c, Result.FAILED, str(exc)) for c in changes])
             return None
         except asyncio.CancelledError:
             # Ctrl-C: the call in flight may or may not have reached the LMS. Say so, stop,
             # and let the run end with its summary instead of a traceback.
             settled = {id(o.change) for o in self.report.outcomes}
-            for change in changes:
-                if id(change) not in settled:
-                    self._record(change, Result.FAILED, INTERRUPTED_IN_FLIGHT)
+            self._record_all(
+                [
+                    Outcome(c, Result.FAILED, INTERRUPTED_IN_FLIGHT, uncertain=True)
+                    for c in changes
+                    if id(c) not in settled
+                ]
+            )
             self.report.stopped = "interrupted (Ctrl-C); run plan to see what remains"
             return None
         return result if result is not None else []
@@ -416,10 +442,16 @@ class Executor:
         if rows is None:
             return None
         by_index = {row.index: row for row in rows}
+        outcomes = []
         for index, change in enumerate(changes):
             row = by_index.get(index)
             if row is None:
-                self._record(change, Result.FAILED, "the LMS returned no result for this row")
+                outcomes.append(
+                    Outcome(change, Result.FAILED, "the LMS returned no result for this row")
+                )
             else:
-                self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
+                result = Result.APPLIED if row.ok else Result.FAILED
+                outcomes.append(Outcome(change, result, row.message))
+        # One durable append for the whole batch (a batch is one write).
+        self._record_all(outcomes)
         return [by_index.get(index, RowResult(index, False)) for index in range(len(changes))]

@@ -18,7 +18,15 @@ class ConfigError(CertopsError):
 
 
 class LMSError(CertopsError):
-    """The LMS could not be reached or answered in a way certops cannot use."""
+    """The LMS could not be reached or answered in a way certops cannot use.
+
+    Its text never shows a secret: whatever a server put in it, every known secret is cut
+    out (in every encoding) whenever the message is read."""
+
+    def __str__(self) -> str:
+        from certops.secrets import redact_known
+
+        return redact_known(super().__str__())
 
 
 class SafetyLimitError(CertopsError):

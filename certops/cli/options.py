@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 DEFAULT_SANDBOX = "sandbox:.certops/sandbox.db"
+
+# Instants certops accepts at all (after conversion to UTC): before 1970 no LMS has data
+# and past 9999 Python's dates end.
+MIN_YEAR = 1970
+MAX_YEAR = 9999
+# An instant further than this from now is refused by apply and warned about by plan.
+NEAR_YEARS = 5
 
 
 def parse_instant(value: str) -> datetime:
@@ -28,7 +37,51 @@ def parse_instant(value: str) -> datetime:
         ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        instant = None
+    if instant is None or not MIN_YEAR <= instant.year <= MAX_YEAR:
+        raise click.BadParameter(
+            f"{value!r} is outside the years {MIN_YEAR}-{MAX_YEAR} once converted to UTC; "
+            "certops evaluates instants in that range (e.g. 2027-01-02T00:00:00Z)"
+        )
+    return instant
+
+
+def check_instant_near(at: datetime, now: datetime, *, command: str, lms: str) -> str | None:
+    """Whether ``at`` is plausibly meant: more than ``NEAR_YEARS`` years from ``now`` is
+    almost always a typo (a wrong year, a missing digit). ``apply`` to a tenant raises
+    ``click.UsageError`` (it would write the consequences of that instant into the LMS);
+    otherwise returns a warning: ``plan`` only reads, and a sandbox on this machine is
+    where rehearsing far instants is the point. None when the instant is near."""
+    if abs(at - now) <= timedelta(days=365 * NEAR_YEARS + NEAR_YEARS // 4 + 1):
+        return None
+    when = at.isoformat().replace("+00:00", "Z")
+    direction = "after" if at > now else "before"
+    problem = f"--at {when} is more than {NEAR_YEARS} years {direction} now"
+    if command != "apply":
+        return f"warning: {problem}; check the year (apply to a tenant would refuse it)"
+    if is_local_lms(lms):
+        return f"warning: {problem}; applied to this sandbox anyway (a tenant would refuse it)"
+    raise click.UsageError(
+        f"{problem}; apply refuses to write a tenant as of such an instant (check the year; "
+        "preview it with `certops plan --at`, or rehearse it on a sandbox)"
+    )
+
+
+def is_local_lms(lms: str) -> bool:
+    """Whether ``lms`` is a sandbox: a file, or served on this machine (loopback)."""
+    text = lms.strip()
+    if text.startswith("sandbox:"):
+        return True
+    host = urlsplit(text).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class InstantType(click.ParamType):

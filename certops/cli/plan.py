@@ -6,15 +6,17 @@ import asyncio
 import json
 import sys
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor
+from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor, manages
 from certops.cli.options import (
     Limits,
     at_option,
+    check_instant_near,
     color_enabled,
     config_option,
     limits_options,
@@ -24,13 +26,15 @@ from certops.cli.options import (
     resolve_lms,
 )
 from certops.config import load_config
+from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
 from certops.engine.setup import desired_setup, setup_checks
-from certops.errors import LMSError, SafetyLimitError, StalePlanError
+from certops.errors import ConfigError, LMSError, SafetyLimitError, StalePlanError
 from certops.live import read_live
 from certops.lms import connect
 from certops.lms.client import parse_address
+from certops.lock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path
 from certops.plan.ack import AckFile, ack_path
 from certops.plan.build import Planned, build_plan, only_products
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict, plan_to_dict
@@ -40,6 +44,10 @@ from certops.references import verify_references, with_warnings
 
 FORMATS = ("text", "json", "markdown")
 SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
+# A saved plan is a few levels deep and at most some tens of MB (a million enrollments);
+# anything beyond is not a plan, and refusing it early keeps hostile files harmless.
+MAX_PLAN_DEPTH = 16
+MAX_PLAN_BYTES = 1_000_000_000
 
 
 def _stderr(message: str) -> None:
@@ -147,7 +155,12 @@ def plan(
     if out:
         _check_writable(out)
     limits = Limits(max_in_flight, calls_per_hour)
-    planned = asyncio.run(_plan(config, acks, resolve_lms(lms), at or now_utc(), limits))
+    now = now_utc()
+    target = resolve_lms(lms)
+    far = check_instant_near(at or now, now, command="plan", lms=target)
+    if far:
+        progress(far)
+    planned = asyncio.run(_plan(config, acks, target, at or now, limits))
     click.echo(_render(planned, output_format, no_color))
     if out:
         _save(planned, out)
@@ -174,6 +187,7 @@ async def _apply(
     at: datetime,
     *,
     expect_digest: str | None,
+    saved_lms: str | None,
     no_color: bool,
     yes: bool,
     force: bool,
@@ -186,7 +200,20 @@ async def _apply(
         warnings = verify_references(config, live)
         planned = with_warnings(build_plan(config, live, at, acks), warnings)
         plan_ = planned.plan
-        digest = plan_digest(plan_.changes, plan_.at)
+        # A saved plan's digest covers the LMS it names (checked to be this one already,
+        # perhaps spelled differently): compare like with like.
+        digest = plan_digest(plan_.changes, plan_.at, saved_lms or plan_.lms)
+        audit = AuditLog(audit_path, digest, current_actor(), plan_.lms)
+        # Writes an earlier run left in doubt (killed mid-write) are settled first, from
+        # what the LMS now holds, whatever this run then does.
+        pending = audit.pending()
+        if pending:
+            audit.check_writable()
+            resolved = audit.resolve(pending, plan_, manages(planned.desired))
+            progress(
+                f"settled {len(resolved)} write(s) an earlier run left in doubt, in "
+                f"{audit_path}: " + "; ".join(resolved[:5]) + (" ..." if len(resolved) > 5 else "")
+            )
         if expect_digest is not None and digest != expect_digest:
             raise StalePlanError(
                 "stale plan: the LMS or the configuration changed since it was saved "
@@ -201,7 +228,6 @@ async def _apply(
         if not plan_.changes:
             return True
         writes = [c for c in plan_.changes if c.action is not Action.MANUAL]
-        audit = AuditLog(audit_path, digest, current_actor())
         if writes:
             _confirm(yes)
             audit.check_writable()
@@ -255,7 +281,17 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
     "audit_log",
     default=".certops/audit.jsonl",
     show_default=True,
-    help="Append every applied change here (JSON lines).",
+    help="Write-ahead log of every write (JSON lines; see docs/audit-log.md).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    envvar="CERTOPS_LOCK_TIMEOUT",
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply on the same LMS to finish, then fail. "
+    "Env: CERTOPS_LOCK_TIMEOUT.",
 )
 def apply(
     paths: tuple[str, ...],
@@ -268,35 +304,53 @@ def apply(
     force: bool,
     plan_file: str | None,
     audit_log: str,
+    lock_timeout: float,
     max_in_flight: int,
     calls_per_hour: int | None,
 ) -> None:
-    """Plan, confirm, and make the changes in the LMS."""
+    """Plan, confirm, and make the changes in the LMS (one writer at a time per LMS)."""
     expect = None
     if plan_file:
         saved = _read_plan(plan_file)
         ctx = click.get_current_context()
         from_env = ctx.get_parameter_source("at") is click.core.ParameterSource.ENVIRONMENT
         at_name = "CERTOPS_AT" if from_env else "--at"
-        at, lms, products = _saved_scope(saved, at, lms, products, at_name=at_name)
-        expect = plan_digest(saved.changes, saved.at)
+        at, products = _saved_scope(saved, at, resolve_lms(lms), products, at_name=at_name)
+        expect = plan_digest(saved.changes, saved.at, saved.lms)
+        lms = saved.lms
+    # Refused before anything is read: an implausible instant would be written into the LMS.
+    now = now_utc()
+    target = resolve_lms(lms)
+    far = check_instant_near(at or now, now, command="apply", lms=target)
+    if far:
+        progress(far)
     config, acks = load(paths + config_paths, products)
-    ok = asyncio.run(
-        _apply(
-            config,
-            acks,
-            resolve_lms(lms),
-            at or now_utc(),
-            expect_digest=expect,
-            no_color=no_color,
-            yes=yes or bool(plan_file),
-            force=force,
-            audit_path=Path(audit_log),
-            limits=Limits(max_in_flight, calls_per_hour),
+    with _writer_lock(target, lock_timeout):
+        ok = asyncio.run(
+            _apply(
+                config,
+                acks,
+                target,
+                at or now,
+                expect_digest=expect,
+                saved_lms=saved.lms if plan_file else None,
+                no_color=no_color,
+                yes=yes or bool(plan_file),
+                force=force,
+                audit_path=Path(audit_log),
+                limits=Limits(max_in_flight, calls_per_hour),
+            )
         )
-    )
     if not ok:
         sys.exit(1)
+
+
+def _writer_lock(lms: str, timeout: float) -> AbstractContextManager[object]:
+    """The writer lock of ``lms``; none for a sandbox file that does not exist (the
+    connection then says so, and no lock file should appear beside nothing)."""
+    if lms.strip().startswith("sandbox:") and not Path(lms.strip()[8:]).exists():
+        return nullcontext()
+    return WriterLock(lock_path(lms), timeout, what="certops apply", progress=progress)
 
 
 def _same_lms(a: str, b: str) -> bool:
@@ -313,43 +367,61 @@ def _same_lms(a: str, b: str) -> bool:
 def _saved_scope(
     saved: Plan,
     at: datetime | None,
-    lms: str | None,
+    lms: str,
     products: tuple[str, ...],
     *,
     at_name: str = "--at",
-) -> tuple[datetime, str, tuple[str, ...]]:
-    """The instant, LMS and products a saved plan was made for, checked against the options.
+) -> tuple[datetime, tuple[str, ...]]:
+    """The instant and products a saved plan was made for, checked against the options.
 
-    A saved plan is applied exactly as reviewed: at its own instant, to its own LMS, for its
-    own products; options that say otherwise are a mistake, not an override."""
+    A saved plan is applied exactly as reviewed: at its own instant, for its own products,
+    and only to the LMS this run is configured for (``--lms``, ``CERTOPS_LMS`` or the
+    default sandbox), which must be the plan's. The plan never chooses the LMS: a plan file
+    naming another host would otherwise receive the credentials. Options that say otherwise
+    are a mistake, not an override; all of this is checked before any network call."""
     if at is not None and at != saved.at:
         raise click.UsageError(
             f"{at_name} {iso_utc(at)} differs from the saved plan's instant "
             f"{iso_utc(saved.at)}; a saved plan is re-planned at its own instant "
             f"(drop {at_name}, or plan again)"
         )
-    if lms and not _same_lms(lms, saved.lms):
+    if not _same_lms(lms, saved.lms):
         raise click.UsageError(
-            f"the saved plan was made against {saved.lms}, not {lms.strip()}; "
-            "plan again against this LMS"
+            f"the saved plan was made against {saved.lms}, not {lms.strip()} (the LMS this "
+            "run is configured for by --lms, CERTOPS_LMS or the default); nothing was sent. "
+            "Point --lms at the plan's LMS if that is meant, or plan again against this one"
         )
     if products and saved.products and sorted(products) != sorted(saved.products):
         raise click.UsageError(
             f"the saved plan covers product(s) {', '.join(saved.products)}, not "
             f"{', '.join(products)}; drop --product, or plan again"
         )
-    return saved.at, saved.lms, tuple(products or saved.products)
+    return saved.at, tuple(products or saved.products)
 
 
 def _read_plan(path: str) -> Plan:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise click.UsageError(f"cannot read plan file {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
+    if len(raw) > MAX_PLAN_BYTES:
         raise click.UsageError(
-            f"{path}:{exc.lineno}:{exc.colno}: not a plan file (invalid JSON)"
+            f"plan file {path} is larger than {MAX_PLAN_BYTES:,} bytes; not a saved plan"
+        )
+    try:
+        data = parse_json(decode_utf8(raw, path), path)
+    except ConfigError as exc:
+        p = exc.problems[0]
+        raise click.UsageError(
+            f"{p.file}:{p.line}:{p.column}: not a plan file ({p.message}); "
+            "save one with certops plan --out"
         ) from None
+    if max_depth(data) > MAX_PLAN_DEPTH:
+        raise click.UsageError(
+            f"{path}: nested deeper than {MAX_PLAN_DEPTH} levels: not a plan file "
+            "(run certops plan --out)"
+        )
     return plan_from_dict(data)
 
 

@@ -7,13 +7,14 @@ import socket
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import click
 
 from certops.cli.options import DEFAULT_SANDBOX
 from certops.errors import CertopsError, ConfigError
+from certops.lock import DEFAULT_LOCK_TIMEOUT
 
 DEFAULT_DB = DEFAULT_SANDBOX.removeprefix("sandbox:")
 
@@ -104,15 +105,37 @@ def init(
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
 
 
+def _writing(db: str, timeout: float) -> AbstractContextManager[object]:
+    """The writer lock of the sandbox ``db`` (which apply holds too), if the file exists."""
+    from certops.lock import WriterLock, lock_path
+
+    if not Path(db).exists():
+        return nullcontext()
+    return WriterLock(lock_path(f"sandbox:{db}"), timeout, what="certops sandbox",
+                      progress=lambda m: click.echo(f"certops: {m}", err=True))  # fmt: skip
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    envvar="CERTOPS_LOCK_TIMEOUT",
+    default=DEFAULT_LOCK_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for a running apply on this sandbox to finish, then fail.",
+)
+
+
 @sandbox.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
-def load(file: str, db: str) -> None:
+@lock_timeout_option
+def load(file: str, db: str, lock_timeout: float) -> None:
     """Load a dataset FILE (YAML or JSON: users, courses, catalogs, enrollments)."""
     from certops.sandbox import load_dataset
 
     try:
-        with _sandbox_errors():
+        with _sandbox_errors(), _writing(db, lock_timeout):
             summary = load_dataset(db, file)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -125,7 +148,8 @@ def load(file: str, db: str) -> None:
 @sandbox.command()
 @db_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def reset(db: str, yes: bool) -> None:
+@lock_timeout_option
+def reset(db: str, yes: bool, lock_timeout: float) -> None:
     """Recreate the sandbox as `init` made it, discarding every change since."""
     from certops.sandbox import reset_sandbox
 
@@ -135,7 +159,7 @@ def reset(db: str, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise click.ClickException("reset discards the sandbox's data: pass --yes to confirm")
         click.confirm(f"Discard everything in {db} and recreate it?", abort=True)
-    with _sandbox_errors():
+    with _sandbox_errors(), _writing(db, lock_timeout):
         summary = reset_sandbox(db)
     click.echo(f"Reset {db} ({summary}).")
 
@@ -194,6 +218,9 @@ class _QuietDrops(logging.Filter):
     help="NAME,NAME...: request fields every write silently ignores while answering success.",
 )
 @click.option("--lenient", is_flag=True, help=LENIENT_HELP)
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a --host other machines can reach (the /_sandbox/ admin API has no "
+              "authentication).")  # fmt: skip
 def serve(
     db: str,
     host: str,
@@ -205,12 +232,21 @@ def serve(
     fault_seed: int,
     drop_fields: str | None,
     lenient: bool,
+    allow_remote: bool,
 ) -> None:
     """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
     import uvicorn
 
     from certops.sandbox import FaultConfig, create_app
     from certops.sandbox.faults import drop_to_asgi_abort
+    from certops.sandbox.guard import AdminGuard, is_loopback, remote_warning
+
+    if not is_loopback(host) and not allow_remote:
+        raise click.UsageError(
+            f"--host {host} is reachable from other machines, and the sandbox's /_sandbox/ "
+            "admin API has no authentication: pass --allow-remote if that is meant, or "
+            "serve on 127.0.0.1"
+        )
 
     rate = _rate_limit(rate_limit)
     drop = _drop_write(drop_write)
@@ -240,6 +276,9 @@ def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening before "serving at" is printed: a client that starts on that line must
+        # not find the port refusing connections while uvicorn starts up.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
@@ -260,7 +299,10 @@ def serve(
     )
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()
-    config = uvicorn.Config(drop_to_asgi_abort(app), log_level="warning", lifespan="off")
+    if not is_loopback(host):
+        click.echo(f"certops: {remote_warning(host)}", err=True)
+    guarded = AdminGuard(drop_to_asgi_abort(app), host, bound_port)
+    config = uvicorn.Config(guarded, log_level="warning", lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(config)
     try:

@@ -7,6 +7,8 @@ Every stage collects problems instead of stopping at the first, so one run of
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,7 +79,7 @@ def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
         path = Path(given)
         here = Location(given, 1, 1)
         if path.is_dir():
-            found = _yaml_below(path)
+            found = _yaml_below(path, problems)
             if not found:
                 problems.append(
                     Problem.at(here, "folder has no *.yaml or *.yml files; expected configuration")
@@ -93,13 +95,42 @@ def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
     return list(unique.values()), problems
 
 
-def _yaml_below(folder: Path) -> list[str]:
-    found: list[str] = []
-    for current, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(
-            str(Path(current) / name)
-            for name in names
-            if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
+def _yaml_below(folder: Path, problems: list[Problem]) -> list[str]:
+    """The regular ``*.yaml``/``*.yml`` files below ``folder``. A subfolder that cannot be
+    read is a problem (its products would silently vanish from the plan); a pipe, socket
+    or device with a YAML name is skipped with a warning (reading it could block)."""
+
+    def unreadable(error: OSError) -> None:
+        where = Location(str(error.filename or folder), 1, 1)
+        problems.append(
+            Problem.at(
+                where,
+                f"cannot read this folder: {error.strerror or error}; the configuration in "
+                "it would be missed (make it readable, or name the files to use)",
+            )
         )
+
+    found: list[str] = []
+    for current, dirs, names in os.walk(folder, onerror=unreadable, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if not name.endswith(YAML_SUFFIXES) or name.startswith("."):
+                continue
+            path = Path(current) / name
+            try:
+                regular = stat.S_ISREG(path.stat().st_mode)
+            except OSError as exc:  # e.g. a dangling symlink: say so where it is
+                problems.append(
+                    Problem.at(Location(str(path), 1, 1), f"cannot read this file: {exc.strerror}")
+                )
+                continue
+            if not regular:
+                _warn(f"skipped {path}: not a regular file (a pipe, socket or device)")
+                continue
+            found.append(str(path))
     return sorted(found)
+
+
+def _warn(message: str) -> None:
+    """A warning about the configuration that is no problem in it, on stderr."""
+    print(f"certops: warning: {message}", file=sys.stderr)

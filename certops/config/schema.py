@@ -78,7 +78,25 @@ def parse_instant(text: str) -> datetime:
     if not _INSTANT_RE.match(text):
         raise ValueError(text)
     value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
-    return value.astimezone(UTC)
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(text) from None
+    # Before 1970 no LMS holds data; past 9999 the next day cannot even be computed.
+    if not 1970 <= instant.year <= 9999:
+        raise ValueError(text)
+    return instant
+
+
+def _well_formed_instant(value: object) -> bool:
+    """Whether ``value`` is written as an instant (so a failed check means out of range)."""
+    if not isinstance(value, str) or not _INSTANT_RE.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
+    except ValueError:
+        return False
+    return True
 
 
 def _format_checker() -> FormatChecker:
@@ -215,6 +233,11 @@ def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:
             message += f'; quote it: "{instance}"'
     elif kind == "format" and value == "date":
         message = f"{name} {instance!r} is not a valid date; expected YYYY-MM-DD, e.g. 2026-12-31"
+    elif kind == "format" and value == "date-time" and _well_formed_instant(instance):
+        message = (
+            f"{name} {instance!r} is outside the years 1970-9999 once converted to UTC; "
+            "expected an instant in that range, e.g. 2027-02-10T00:00:00Z"
+        )
     elif kind == "format" and value == "date-time":
         message = (
             f"{name} {instance!r} is not a date-time with a zone; expected ISO 8601 like "

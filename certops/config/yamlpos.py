@@ -14,8 +14,9 @@ people who read YAML 1.2 / JSON semantics:
 - integers are decimal (``0123`` is 123, not octal), or ``0x``/``0o`` prefixed;
 - mapping keys are always strings (the key's source text), as in JSON;
 - tags other than the JSON types (``!!python/...``, ``!!set``, ``!!binary``) are errors;
-- nesting deeper than ``MAX_DEPTH`` and aliases expanding beyond ``MAX_NODES`` are errors,
-  so hostile input cannot exhaust the stack or memory.
+- nesting deeper than ``MAX_DEPTH``, aliases expanding beyond ``MAX_NODES``, an alias
+  inside the node it names (a cycle) and integers longer than ``MAX_INT_DIGITS`` are
+  errors, so hostile input cannot exhaust the stack or memory or end in a traceback.
 
 Malformed, unreadable or non-UTF-8 files raise ``ConfigError`` with located problems.
 """
@@ -44,6 +45,8 @@ MAX_DEPTH = 64
 MAX_FILE_BYTES = 200_000_000
 # Aliases can make a small file expand exponentially ("billion laughs"); cap the total.
 MAX_NODES = 2_000_000
+# Python converts at most 4,300 digits (sys.int_info.default_max_str_digits); stay below.
+MAX_INT_DIGITS = 4000
 
 
 class _PyParser(Reader, Scanner, Parser, Composer):
@@ -191,6 +194,17 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
     def construct_int(self, node: ScalarNode) -> int:
         text = node.value
+        digits = text.lstrip("+-")
+        if len(digits) > MAX_INT_DIGITS:
+            # Python refuses to convert such a number (a ValueError deep in int()); no
+            # certops value is anywhere near this long, so it is an input mistake.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"number with {len(digits):,} digits is too long (at most "
+                f"{MAX_INT_DIGITS} allowed); quote it if it is meant as text",
+                node.start_mark,
+            )
         if text.startswith("0x"):
             return int(text[2:], 16)
         if text.startswith("0o"):
@@ -407,6 +421,10 @@ def _check_shape(text: str, file: str, parser_class: Any = None) -> None:
 def _check_expansion(root: Node, file: str) -> None:
     """Counts the nodes the document expands to (aliases counted at every use)."""
     sizes: dict[int, int] = {}
+    # The nodes whose subtree is being walked: meeting one of them again among its own
+    # descendants is an alias that contains itself (``products: &p [*p]``), which would
+    # expand forever. PyYAML builds such a node as a real cycle in the node graph.
+    open_nodes: set[int] = set()
     # Post-order without recursion: a node's size is 1 plus its children's.
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
@@ -419,6 +437,7 @@ def _check_expansion(root: Node, file: str) -> None:
         elif isinstance(node, MappingNode):
             children = [n for pair in node.value for n in pair]
         if done or not children:
+            open_nodes.discard(id(node))
             total = 1 + sum(sizes.get(id(c), 0) for c in children)
             sizes[id(node)] = total
             if total > MAX_NODES:
@@ -433,8 +452,22 @@ def _check_expansion(root: Node, file: str) -> None:
                     ]
                 )
             continue
+        open_nodes.add(id(node))
         stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
+        for child in children:
+            if id(child) in open_nodes:
+                mark = child.start_mark
+                raise ConfigError(
+                    [
+                        Problem.at(
+                            mark_location(file, mark),
+                            "an alias refers to the node that contains it (a cycle, e.g. "
+                            "'&p [*p]'); it would expand forever: remove the alias",
+                        )
+                    ]
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
@@ -442,7 +475,9 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     loc = mark_location(file, mark) if mark else Location(file, 1, 1)
     problem = (exc.problem or "").strip()
-    if isinstance(exc, yaml.constructor.ConstructorError) and problem.startswith("unsupported"):
+    if isinstance(exc, yaml.constructor.ConstructorError) and problem.startswith(
+        ("unsupported", "number with")
+    ):
         return Problem.at(loc, problem)
     if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
         return Problem.at(loc, "tab character: YAML indentation must use spaces, not tabs")

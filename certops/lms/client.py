@@ -13,9 +13,17 @@ import asyncio
 import os
 import random
 import socket
+import ssl
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -36,6 +44,7 @@ from certops.lms.errors import (
     LMSUnavailableError,
     ReadOnlyError,
 )
+from certops.secrets import redact_secrets, remember_secrets
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -137,6 +146,14 @@ class RetryPolicy:
     base_delay: float = 0.5  # seconds; doubles per retry, full jitter
     max_delay: float = 30.0
     max_retry_after: float = 300.0  # cap on a server's Retry-After
+    # A 429 is the server pacing us, not a failure: waiting as told always ends, so these
+    # are counted apart from ``attempts`` (a tight limit must not exhaust them).
+    rate_limited_attempts: int = 30
+    # A host that accepts and then never answers: each try waits ``read_timeout``, and
+    # only this many tries are made; no request retries a timeout past ``deadline`` seconds.
+    timeout_attempts: int = 3
+    read_timeout: float = 60.0
+    deadline: float = 600.0
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (0-based): exponential, full jitter."""
@@ -205,6 +222,29 @@ class OutcomeUnknown(LMSUnavailableError):
     """
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """What went wrong with TLS, when that is why ``exc`` happened (retrying cannot help)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+        if isinstance(cause, ssl.SSLError):
+            return cause.reason or str(cause)
+    return None
+
+
+def _refused(exc: BaseException) -> bool:
+    return any(isinstance(c, ConnectionRefusedError) for c in _causes(exc)) or (
+        "connection refused" in str(exc).lower()
+    )
+
+
 def _is_dns_failure(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -251,17 +291,18 @@ class ApiSession:
         self._token_lock = asyncio.Lock()
         self._pause_until = 0.0
         self._secrets: set[str] = set(credentials.secrets)
+        # Also for errors raised outside this session (e.g. a reply's odd field, shown).
+        remember_secrets(self._secrets, (credentials.client_id, credentials.username or ""))
 
     def redact(self, text: str) -> str:
-        """``text`` (server text, exception text) with every known secret cut out.
+        """``text`` (server text, exception text) with every known secret cut out, in
+        every form it takes on the wire (see ``secret_forms``).
 
         Secrets shorter than 4 characters are left alone: masking them would garble the
         message without protecting anything (our own text never contains secret values).
         """
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        users = (self._credentials.client_id, self._credentials.username or "")
+        return redact_secrets(text, self._secrets, users)
 
     def _note(self, message: str) -> None:
         if self._progress:
@@ -295,6 +336,7 @@ class ApiSession:
             refresh = payload.get("refresh_token")
             if isinstance(refresh, str) and refresh:
                 self._secrets.add(refresh)
+            remember_secrets(self._secrets)
             try:
                 lifetime = float(payload.get("expires_in", 3600))
             except (TypeError, ValueError):
@@ -340,7 +382,11 @@ class ApiSession:
         reauthorised = False
         delay = 0.0
         last_problem = ""
-        for attempt in range(self.retry.attempts):
+        started = time.monotonic()
+        timeouts = 0  # answers that never came: bounded apart, each costs a read timeout
+        limited = 0  # 429s: the server pacing us; counted apart from attempts
+        attempt = 0
+        while attempt < self.retry.attempts:
             if delay:
                 await asyncio.sleep(delay)
                 delay = 0.0
@@ -349,10 +395,20 @@ class ApiSession:
             headers = {"Authorization": f"Bearer {used_token}"} if used_token else {}
             lock = self._write_lock if method != "GET" and not is_token else nullcontext()
             async with lock, self._slots:
+                # Checked again once the slot is ours: a 429 may have paused everyone while
+                # this request queued, and it must not fire into the limited window.
+                while (wait := self._pause_until - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
                 self.call_counts[f"{method} {paths.path_template(path)}"] += 1
                 try:
                     response = await self._client.request(
-                        method, path, params=params, json=body, data=form, headers=headers
+                        method,
+                        path,
+                        params=params,
+                        json=body,
+                        data=form,
+                        headers=headers,
+                        timeout=httpx.Timeout(self.retry.read_timeout, connect=10.0),
                     )
                 except httpx.TransportError as exc:
                     response = None
@@ -362,10 +418,24 @@ class ApiSession:
                         f"unexpected response from {endpoint}: {type(exc).__name__}: "
                         f"{self.redact(str(exc))}"
                     ) from None
+            attempt += 1
             if response is None:
+                # Failures no retry can heal end the run at once, with what to check.
                 if _is_dns_failure(error):
                     raise LMSConnectionError(
                         f"cannot resolve host {self.host} ({self.lms}): check the --lms address"
+                    ) from None
+                tls = _tls_failure(error)
+                if tls:
+                    raise LMSConnectionError(
+                        f"cannot connect to {self.host} ({self.lms}): TLS failed: "
+                        f"{self.redact(tls)}; check the --lms address (and that its "
+                        "certificate is trusted by this machine)"
+                    ) from None
+                if isinstance(error, httpx.ConnectError) and _refused(error):
+                    raise LMSConnectionError(
+                        f"cannot connect to {self.host} ({self.lms}): connection refused; "
+                        "check the --lms address and that the LMS is running"
                     ) from None
                 not_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
                 if not idempotent and not not_sent:
@@ -373,7 +443,12 @@ class ApiSession:
                         f"{self.host}: the answer to {endpoint} was lost ({type(error).__name__})"
                     )
                 last_problem = f"{type(error).__name__}: {self.redact(str(error)) or 'no detail'}"
-                delay = self.retry.backoff(attempt)
+                if isinstance(error, httpx.TimeoutException):
+                    timeouts += 1
+                    spent = time.monotonic() - started
+                    if timeouts >= self.retry.timeout_attempts or spent > self.retry.deadline:
+                        break
+                delay = self.retry.backoff(attempt - 1)
                 self._note(f"{endpoint}: {last_problem}; retrying in {delay:.1f} s")
                 continue
             status = response.status_code
@@ -382,6 +457,9 @@ class ApiSession:
                 reauthorised = True
                 self.invalidate_token(used_token)
                 continue
+            if status == 429 and limited < self.retry.rate_limited_attempts:
+                limited += 1
+                attempt -= 1  # waiting as the server says is not a failed attempt
             if status in RETRY_STATUSES:
                 if status != 429 and not idempotent:
                     raise OutcomeUnknown(f"{self.host}: {endpoint} answered HTTP {status}")
@@ -391,13 +469,13 @@ class ApiSession:
                     delay = (
                         min(wait, self.retry.max_retry_after)
                         if wait is not None
-                        else self.retry.backoff(attempt)
+                        else self.retry.backoff(min(limited, 6))
                     )
                     self._pause(delay)
                     delay = 0.0  # _wait_turn sleeps until the shared pause ends
                     self._note(f"{self.host} rate limit reached; waiting before {endpoint}")
                 else:
-                    delay = self.retry.backoff(attempt)
+                    delay = self.retry.backoff(attempt - 1)
                     self._note(f"{endpoint}: HTTP {status}; retrying in {delay:.1f} s")
                 continue
             if status >= 400:
@@ -415,8 +493,15 @@ class ApiSession:
                 f"cannot connect to {self.host} ({self.lms}): {last_problem}; "
                 "check the address and the network"
             )
+        if timeouts:
+            raise LMSConnectionError(
+                f"{self.host} accepted {endpoint} but sent no answer within "
+                f"{self.retry.read_timeout:g} s, {timeouts} time(s) in "
+                f"{time.monotonic() - started:.0f} s; check the --lms address and the network, "
+                "or try again later"
+            )
         raise LMSUnavailableError(
-            f"{self.host} did not answer {endpoint} after {self.retry.attempts} attempts "
+            f"{self.host} did not answer {endpoint} after {attempt} attempts "
             f"(last: {last_problem or 'no answer'}); try again later"
         )
 
@@ -439,6 +524,13 @@ class ApiSession:
             payload = None
         message, field_name = wire.error_detail(payload)
         message = self.redact(message)
+        if path == paths.TOKEN and status >= 500:
+            # The server failed; nothing says the credentials are wrong.
+            return LMSUnavailableError(
+                f"{self.host} failed at {endpoint} (HTTP {status}: "
+                f"{message or response.reason_phrase or 'no detail'}); this is a server "
+                "error, not refused credentials: try again later"
+            )
         if path == paths.TOKEN:
             return self._token_error(payload, status, message)
         if status == 401:
@@ -490,9 +582,12 @@ class ApiSession:
             )
         else:
             what = message or f"HTTP {status}"
+        # The whole message is redacted: ``error`` is the server's text too, and may echo.
         return LMSCredentialsError(
-            f"{self.host} refused {who} at {paths.TOKEN}: {what}"
-            + (f" ({code})" if isinstance(code, str) and code else "")
+            self.redact(
+                f"{self.host} refused {who} at {paths.TOKEN}: {what}"
+                + (f" ({code})" if isinstance(code, str) and code else "")
+            )
         )
 
     # --- paging -----------------------------------------------------------------------

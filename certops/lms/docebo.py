@@ -166,8 +166,9 @@ class DoceboReader:
         )
         return {course.code: course for course in found}
 
-    async def _find_course_by_code(self, code: str) -> Course | None:
-        """Re-read one course by code from the server (no cache): used after a lost response."""
+    async def find_course(self, code: str, *, detail: bool = True) -> Course | None:
+        """The course with this code, read fresh from the server by a search (one small
+        page, no cache), with its full detail unless ``detail=False``; None if absent."""
         listed = await self._api.converted(
             paths.COURSES,
             wire.course_list_params(code),
@@ -175,7 +176,7 @@ class DoceboReader:
         )
         for course in listed:
             if course.code == code:
-                return await self.get_course(course.id)
+                return await self.get_course(course.id) if detail else course
         return None
 
     # --- catalogs ---------------------------------------------------------------------
@@ -400,7 +401,7 @@ class DoceboWriter(DoceboReader):
         course = await self._exactly_once(
             f"creating course {code}",
             send,
-            lambda: self._find_course_by_code(code),
+            lambda: self.find_course(code),
             lambda exc: exc.field == "code",
         )
         self._remember_course(course)

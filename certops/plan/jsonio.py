@@ -1,7 +1,7 @@
 """The plan's JSON form (docs/plan.md), its digest, and the dependency order.
 
 ``plan_to_dict`` / ``plan_from_dict`` are inverses: a plan saved with ``--out`` and read
-back is the same ``Plan``. ``plan_digest`` hashes the canonical change list and ``at``;
+back is the same ``Plan``. ``plan_digest`` hashes the canonical change list, ``at`` and ``lms``;
 ``apply --plan FILE`` re-plans at the saved ``at`` and compares digests to refuse stale plans.
 """
 
@@ -85,14 +85,17 @@ def change_to_dict(change: Change) -> dict[str, Any]:
     return out
 
 
-def plan_digest(changes: Iterable[Change], at: datetime) -> str:
-    """``"sha256:<hex>"`` of the canonical JSON of the ordered change list and ``at``.
+def plan_digest(changes: Iterable[Change], at: datetime, lms: str) -> str:
+    """``"sha256:<hex>"`` of the canonical JSON of the ordered change list, ``at`` and ``lms``.
 
     Canonical: changes in ``order_changes`` order, keys sorted, no whitespace, UTF-8; so
-    the same changes produced in another order hash the same, and any change to ``at`` or
-    to a change's fields (including ``before``, i.e. the live state) changes the digest."""
+    the same changes produced in another order hash the same, and any change to ``at``, to
+    the LMS or to a change's fields (including ``before``, i.e. the live state) changes the
+    digest. The LMS is covered so that a reviewed plan cannot be pointed at another host
+    (which would receive the credentials) by editing the file."""
     payload = {
         "at": iso_utc(at),
+        "lms": lms,
         "changes": [change_to_dict(c) for c in order_changes(changes)],
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -143,7 +146,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "at": iso_utc(plan.at),
         "lms": plan.lms,
-        "digest": plan_digest(changes, plan.at),
+        "digest": plan_digest(changes, plan.at, plan.lms),
         "summary": summary,
         "changes": [change_to_dict(c) for c in changes],
         "safety": [_trip_to_dict(s) for s in plan.safety],
@@ -209,7 +212,8 @@ def _list(value: Any, where: str) -> list[Any]:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A bool is an int to Python; an int too big for a float is no threshold either.
+    if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e300:
         raise _fail(where, "a number", value)
     return value
 
@@ -333,15 +337,16 @@ def plan_from_dict(data: Any) -> Plan:
     if not all(isinstance(p, str) for p in products):
         raise _fail("products", "a list of product ids", products)
     digest = _str(obj, "digest", "top level")
-    actual = plan_digest(changes, at)
+    lms = _str(obj, "lms", "top level")
+    actual = plan_digest(changes, at, lms)
     if digest != actual:
         raise PlanFileError(
-            f"plan file: digest {digest} does not match its changes ({actual}); "
-            "the file was edited or damaged: run certops plan --out again"
+            f"plan file: digest {digest} does not match its changes, instant and LMS "
+            f"({actual}); the file was edited or damaged: run certops plan --out again"
         )
     return Plan(
         at=at,
-        lms=_str(obj, "lms", "top level"),
+        lms=lms,
         changes=order_changes(changes),
         safety=tuple(safety),
         warnings=tuple(warnings),

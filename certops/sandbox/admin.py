@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from certops.config import jsonread
 from certops.errors import ConfigError
 from certops.sandbox import automation
 from certops.sandbox.automation import COMPLETED, IN_PROGRESS, EnrollmentFields
@@ -76,10 +77,8 @@ async def load(request: Request) -> JSONResponse:
     store = store_of(request)
     raw = (await request.body()).decode("utf-8", errors="replace")
     try:
-        data = json.loads(raw) if raw.strip() else None
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"the body is not valid JSON: {exc}") from None
-    try:
+        # Too deep or numbers too long to read are located problems too, not a 500.
+        data = jsonread.parse_json(raw, "<request body>") if raw.strip() else None
         summary = load_into(store, data, body_locator(raw))
     except ConfigError as exc:
         problems = [p.to_json() for p in exc.problems]

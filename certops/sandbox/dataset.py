@@ -19,14 +19,13 @@ but completions they add do move users into automatic groups (and fire rules).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from certops.config import yamlpos
+from certops.config import jsonread, yamlpos
 from certops.config.model import Location
 from certops.config.problems import Problem, format_path, sort_problems
 from certops.errors import ConfigError
@@ -108,15 +107,14 @@ def read_dataset_file(path: str | Path) -> tuple[Any, Locator]:
     file = str(path)
     if file.lower().endswith(".json"):
         try:
-            text = Path(file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError([Problem(file, 1, 1, "", f"cannot read this file: {exc}")]) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            raw = Path(file).read_bytes()
+        except OSError as exc:
             raise ConfigError(
-                [Problem(file, exc.lineno, exc.colno, "", f"invalid JSON: {exc.msg}")]
+                [Problem(file, 1, 1, "", f"cannot read this file: {exc.strerror or exc}")]
             ) from None
+        # Not UTF-8, too deep for Python's parser, numbers too long: located problems.
+        text = jsonread.decode_utf8(raw, file)
+        data = jsonread.parse_json(text, file)
         return data, _lazy_locator(text, file)
     data = yamlpos.load_file(file)
     return data, lambda path, key=False: _locate(data, path, key)

@@ -151,10 +151,22 @@ class Workspace:
         return asyncio.run(_read_state(lms or self.lms, self.db))
 
     def audit(self, path: str = ".certops/audit.jsonl") -> list[dict[str, Any]]:
+        """The audit log's outcome lines (what became of each write), without intents."""
+        return [line for line in self.audit_lines(path) if line.get("kind") != "intent"]
+
+    def audit_lines(self, path: str = ".certops/audit.jsonl") -> list[dict[str, Any]]:
+        """Every line of the audit log, intents included (a line cut short by a crash,
+        which certops ignores, is left out)."""
         file = self.root / path
         if not file.exists():
             return []
-        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+        lines = []
+        for text in file.read_text(encoding="utf-8").splitlines():
+            try:
+                lines.append(json.loads(text))
+            except ValueError:
+                continue
+        return lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,17 +273,26 @@ def test_audit_log_has_one_line_per_applied_change(ws: Workspace) -> None:
     assert "audit log: .certops/audit.jsonl" in ran.stderr
     lines = ws.audit()
     assert len(lines) == 18  # applied changes only: manual steps are not done by certops
+    # Write-ahead: each outcome follows the intent that announced it, with the same id.
+    intents = {x["id"]: x for x in ws.audit_lines() if x["kind"] == "intent"}
+    assert len(intents) == 18
     for line in lines:
         assert set(line) == {
+            "kind",
+            "id",
             "time",
             "actor",
             "plan_digest",
+            "lms",
             "address",
             "action",
             "before",
             "after",
             "result",
         }
+        assert line["kind"] == "done"
+        assert intents[line["id"]]["address"] == line["address"]
+        assert intents[line["id"]]["after"] == line["after"]
         assert line["actor"] == "ci-bot"
         assert line["plan_digest"] == digest
         assert line["result"] == "applied"

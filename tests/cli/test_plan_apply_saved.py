@@ -104,7 +104,7 @@ def test_unreadable_plan_files_are_explained(ws: Workspace) -> None:
     assert missing.code == 1 and "cannot read plan file nope.json" in missing.stderr
     (ws.root / "bad.json").write_text("{not json")
     bad = ws.run("apply", "--plan", "bad.json", "conf", "--yes")
-    assert bad.code == 1 and "bad.json:1:2: not a plan file (invalid JSON)" in bad.stderr
+    assert bad.code == 1 and "bad.json:1:2: not a plan file (invalid JSON: " in bad.stderr
     plan = saved_plan(ws)
     plan["changes"][0]["after"]["name"] = "edited by hand"
     (ws.root / "edited.json").write_text(json.dumps(plan))

@@ -18,6 +18,8 @@ from certops.plan.jsonio import (
 )
 from certops.plan.model import Plan, PlanWarning, SafetyTrip
 
+LMS = "https://acme.docebosaas.com"
+
 
 @pytest.fixture
 def plan() -> Plan:
@@ -68,12 +70,21 @@ def test_round_trip_through_json_text(plan: Plan) -> None:
 
 def test_digest_is_stable_and_sensitive(plan: Plan) -> None:
     changes = list(plan.changes)
-    digest = plan_digest(changes, AT)
-    assert plan_digest(list(reversed(changes)), AT) == digest  # order-independent
-    assert plan_digest(changes, AT + timedelta(seconds=1)) != digest
+    digest = plan_digest(changes, AT, LMS)
+    assert plan_digest(list(reversed(changes)), AT, LMS) == digest  # order-independent
+    assert plan_digest(changes, AT + timedelta(seconds=1), LMS) != digest
     changed = [*changes[:-1], dataclasses.replace(changes[-1], after={"status": "completed"})]
-    assert plan_digest(changed, AT) != digest
-    assert plan_digest(changes[:-1], AT) != digest
+    assert plan_digest(changed, AT, LMS) != digest
+    assert plan_digest(changes[:-1], AT, LMS) != digest
+    # The LMS is covered: a plan cannot be pointed at another host by editing the file.
+    assert plan_digest(changes, AT, "https://evil.example.com") != digest
+
+
+def test_editing_the_lms_of_a_saved_plan_breaks_its_digest(plan: Plan) -> None:
+    data = plan_to_dict(plan)
+    data["lms"] = "https://evil.example.com"
+    with pytest.raises(PlanFileError, match=r"digest .* does not match"):
+        plan_from_dict(data)
 
 
 def test_order_by_dependency_then_product_then_address() -> None:
