@@ -17,9 +17,11 @@ import ssl
 import time
 from collections import Counter, deque
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
+    Generator,
     Iterator,
     Mapping,
     Sequence,
@@ -255,6 +257,80 @@ def _is_dns_failure(exc: BaseException) -> bool:
     return "name or service not known" in text or "nodename nor servname" in text
 
 
+# --- authentication ------------------------------------------------------------------
+
+
+class DoceboAuth(httpx.Auth):
+    """Docebo's OAuth2 bearer token as an httpx authentication flow.
+
+    The token is fetched before the first call and renewed shortly before it expires; a
+    401 (a token expired or revoked early) renews it once and sends the request again.
+    ``fetch`` sends the token request itself (with the session's retries, and no auth);
+    every token and refresh token is added to ``secrets`` as soon as it is known, so no
+    message can show it.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[Any]], secrets: set[str]) -> None:
+        self._fetch = fetch
+        self._secrets = secrets
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> str | None:
+        return self._token if self._token and time.monotonic() < self._expires else None
+
+    def invalidate(self, used: str | None = None) -> None:
+        """Forget the token (only if it is still ``used``: a newer one may be in place)."""
+        if used is None or used == self._token:
+            self._token = None
+            self._expires = 0.0
+
+    async def token(self) -> str:
+        """A valid access token, renewed shortly before it expires."""
+        if token := self._fresh():
+            return token
+        async with self._lock:
+            if token := self._fresh():
+                return token
+            payload = await self._fetch()
+            token = payload.get("access_token") if isinstance(payload, dict) else None
+            if not isinstance(token, str) or not token:
+                raise LMSResponseError(
+                    f"unexpected response from POST {paths.TOKEN}: field 'access_token' is missing"
+                )
+            self._secrets.add(token)
+            refresh = payload.get("refresh_token")
+            if isinstance(refresh, str) and refresh:
+                self._secrets.add(refresh)
+            remember_secrets(self._secrets)
+            try:
+                lifetime = float(payload.get("expires_in", 3600))
+            except (TypeError, ValueError):
+                lifetime = 3600.0
+            # Renew before expiry: a minute early, or a tenth early for short lifetimes.
+            margin = min(60.0, lifetime / 10)
+            self._token = token
+            self._expires = time.monotonic() + max(0.0, lifetime - margin)
+            return token
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            # Renewed once; a second 401 is the answer (the credentials lost their rights).
+            self.invalidate(token)
+            request.headers["Authorization"] = f"Bearer {await self.token()}"
+            yield request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("certops' Docebo client is asynchronous")
+        yield request  # pragma: no cover - makes this a generator, as httpx expects
+
+
 # --- the HTTP core ----------------------------------------------------------------------
 
 
@@ -286,11 +362,13 @@ class ApiSession:
         self._write_lock = asyncio.Lock()
         self._budget = budget
         self._progress = progress
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
         self._pause_until = 0.0
         self._secrets: set[str] = set(credentials.secrets)
+        self.auth = DoceboAuth(
+            lambda: self._send("POST", paths.TOKEN, form=credentials.token_form()), self._secrets
+        )
+        # Every request is counted as it is sent, renewals after a 401 included.
+        client.event_hooks["request"] = [*client.event_hooks["request"], self._count]
         # Also for errors raised outside this session (e.g. a reply's odd field, shown).
         remember_secrets(self._secrets, (credentials.client_id, credentials.username or ""))
 
@@ -315,37 +393,14 @@ class ApiSession:
 
     def invalidate_token(self, used: str | None = None) -> None:
         """Forget the token (only if it is still ``used``: a newer one may be in place)."""
-        if used is None or used == self._token:
-            self._token = None
-            self._token_expires = 0.0
+        self.auth.invalidate(used)
 
     async def token(self) -> str:
-        """A valid access token, renewed shortly before it expires."""
-        if self._token and time.monotonic() < self._token_expires:
-            return self._token
-        async with self._token_lock:
-            if self._token and time.monotonic() < self._token_expires:
-                return self._token
-            payload = await self._send("POST", paths.TOKEN, form=self._credentials.token_form())
-            token = payload.get("access_token") if isinstance(payload, dict) else None
-            if not isinstance(token, str) or not token:
-                raise LMSResponseError(
-                    f"unexpected response from POST {paths.TOKEN}: field 'access_token' is missing"
-                )
-            self._secrets.add(token)
-            refresh = payload.get("refresh_token")
-            if isinstance(refresh, str) and refresh:
-                self._secrets.add(refresh)
-            remember_secrets(self._secrets)
-            try:
-                lifetime = float(payload.get("expires_in", 3600))
-            except (TypeError, ValueError):
-                lifetime = 3600.0
-            # Renew before expiry: a minute early, or a tenth early for short lifetimes.
-            margin = min(60.0, lifetime / 10)
-            self._token = token
-            self._token_expires = time.monotonic() + max(0.0, lifetime - margin)
-            return token
+        """A valid access token (``DoceboAuth`` fetches and renews it)."""
+        return await self.auth.token()
+
+    async def _count(self, request: httpx.Request) -> None:
+        self.call_counts[f"{request.method} {paths.path_template(request.url.path)}"] += 1
 
     # --- requests ---------------------------------------------------------------------
 
@@ -379,7 +434,6 @@ class ApiSession:
             raise ReadOnlyError(f"read-only connection refused {method} {path}")
         idempotent = method in ("GET", "PUT") or is_token
         endpoint = f"{method} {path}"
-        reauthorised = False
         delay = 0.0
         last_problem = ""
         started = time.monotonic()
@@ -391,15 +445,17 @@ class ApiSession:
                 await asyncio.sleep(delay)
                 delay = 0.0
             await self._wait_turn()
-            used_token = None if is_token else await self.token()
-            headers = {"Authorization": f"Bearer {used_token}"} if used_token else {}
+            if not is_token:
+                # The token first, outside any slot: the token request needs none, and
+                # requests holding every slot must not wait for it.
+                await self.auth.token()
             lock = self._write_lock if method != "GET" and not is_token else nullcontext()
-            async with lock, self._slots:
+            slot = nullcontext() if is_token else self._slots
+            async with lock, slot:
                 # Checked again once the slot is ours: a 429 may have paused everyone while
                 # this request queued, and it must not fire into the limited window.
                 while (wait := self._pause_until - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
-                self.call_counts[f"{method} {paths.path_template(path)}"] += 1
                 try:
                     response = await self._client.request(
                         method,
@@ -407,7 +463,7 @@ class ApiSession:
                         params=params,
                         json=body,
                         data=form,
-                        headers=headers,
+                        auth=None if is_token else self.auth,
                         timeout=httpx.Timeout(self.retry.read_timeout, connect=10.0),
                     )
                 except httpx.TransportError as exc:
@@ -452,11 +508,6 @@ class ApiSession:
                 self._note(f"{endpoint}: {last_problem}; retrying in {delay:.1f} s")
                 continue
             status = response.status_code
-            if status == 401 and not is_token and not reauthorised:
-                # Expired or revoked token: renew once and try again.
-                reauthorised = True
-                self.invalidate_token(used_token)
-                continue
             if status == 429 and limited < self.retry.rate_limited_attempts:
                 limited += 1
                 attempt -= 1  # waiting as the server says is not a failed attempt
