@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from certops.engine.setup import DesiredSetup, comparable_fields
 from certops.errors import CertopsError, LMSError
+from certops.history import AuditContext
 from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import (
@@ -109,10 +110,14 @@ class AuditLogError(CertopsError):
 class AuditLog:
     """Appends one JSON line per attempted change; never holds secrets (changes carry none)."""
 
-    def __init__(self, path: Path, digest: str, actor: str) -> None:
+    def __init__(
+        self, path: Path, digest: str, actor: str, context: AuditContext | None = None
+    ) -> None:
         self.path = path
         self.digest = digest
         self.actor = actor
+        # The instant evaluated, reason, class, product and config revision of each line.
+        self.context = context
         # Opened once and line-buffered: every line is on disk as soon as it is written
         # (an interrupted run leaves a true record) without reopening the file per change.
         self._handle: TextIO | None = None
@@ -149,6 +154,8 @@ class AuditLog:
             }
             if o.message:
                 entry["message"] = o.message
+            if self.context is not None:
+                entry.update(self.context.fields(o.change))
             lines.append(json.dumps(entry, sort_keys=True))
         if not lines:
             return

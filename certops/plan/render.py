@@ -1,4 +1,4 @@
-"""Renderings of a plan: text for people, JSON for machines, markdown for pull requests.
+"""Renderings of a plan: text for people, JSON for machines (Markdown: ``markdown.py``).
 
 Text starts with one summary line per product, then the changes grouped by product and
 type: ``+`` create, ``~`` update with ``field: old → new``, ``!`` manual with its steps.
@@ -20,7 +20,6 @@ from certops.plan.model import TYPE_ORDER, Action, Change, ChangeType, Plan, Saf
 SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
 NAMES_SHOWN = 5  # usernames shown in a summarised line
 LIST_SHOWN = 50  # warnings / skip groups shown in text before "and N more"
-MARKDOWN_LIMIT = 60_000  # GitHub refuses comments of 65,536 characters; stay well under
 VALUE_WIDTH = 120  # longer values are cut in text (the JSON has them whole)
 SHARED = "(shared)"  # the label of changes that belong to no single product
 
@@ -288,110 +287,3 @@ def render_json(plan: Plan) -> str:
         else:
             parts.append(head + json.dumps(value, ensure_ascii=False))
     return "{\n" + ",\n".join(parts) + "\n}\n"
-
-
-# --- markdown -----------------------------------------------------------------------------
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-
-
-def _md_code(text: str) -> str:
-    # A literal fence inside a code block would end it early.
-    return text.replace("```", "'''")
-
-
-class _Budget:
-    """Markdown parts with a running length, refusing what would pass the limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-        self.limit = limit
-
-    def fits(self, text: str) -> bool:
-        return self.size + len(text) + 1 <= self.limit
-
-    def add(self, text: str) -> bool:
-        if not self.fits(text):
-            return False
-        self.parts.append(text)
-        self.size += len(text) + 1
-        return True
-
-
-def render_markdown(plan: Plan) -> str:
-    """The plan as a pull-request comment: summary table first, then each product's changes
-    in a collapsible ``<details>`` block, warnings and skips likewise. Always under
-    ``MARKDOWN_LIMIT`` characters; when the details do not fit, they stop and a note says
-    how many changes are shown and where the full plan is."""
-    order, groups = _by_product(plan)
-    # Room kept for closing an open block and the truncation note.
-    out = _Budget(MARKDOWN_LIMIT - 600)
-    out.add("### certops plan")
-    out.add("")
-    out.add(f"At `{iso_utc(plan.at)}` against `{_md_code(plan.lms)}`.")
-    out.add("")
-    out.add("| product | create | update | manual |")
-    out.add("|---|---:|---:|---:|")
-    for product in order:
-        counts = summary_counts(groups[product])
-        out.add(
-            f"| {_md_cell(_label(product))} | {counts['create']} | {counts['update']} "
-            f"| {counts['manual']} |"
-        )
-    out.add("")
-    if plan.safety:
-        out.add("**Blocked by safety limits**: nothing is applied without `--force`.")
-        out.add("")
-        out.add("| product | limit | tripped |")
-        out.add("|---|---|---|")
-        for s in plan.safety:
-            out.add(f"| {_md_cell(s.product)} | {s.limit} | {_md_cell(safety_text(s))} |")
-        out.add("")
-    if not plan.changes:
-        out.add("No changes.")
-
-    total = len(plan.changes)
-    shown = 0
-    truncated = False
-    for product in order:
-        if not groups[product] or truncated:
-            continue
-        summary = f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}"
-        if not out.add(f"<details><summary>{_md_cell(summary)}</summary>\n\n```diff"):
-            truncated = True
-            break
-        for line in _product_lines(groups[product]):
-            text = _md_code(line.text if line.kind != "heading" else f"# {line.text}")
-            if not out.add(text):
-                truncated = True
-                break
-            shown += line.count
-        out.parts.append("```\n\n</details>\n")
-        out.size += len(out.parts[-1]) + 1
-
-    for title, lines in (
-        (f"Warnings ({len(plan.warnings)})", _warning_lines(plan)),
-        (f"Skipped ({len(plan.skipped)})", _skip_lines(plan.skipped)),
-    ):
-        if not lines or truncated:
-            continue
-        if not out.add(f"<details><summary>{title}</summary>\n"):
-            truncated = True
-            break
-        for line in lines:
-            if not out.add(f"- {_md_cell(line)}"):
-                truncated = True
-                break
-        out.parts.append("\n</details>\n")
-        out.size += len(out.parts[-1]) + 1
-
-    if truncated:
-        out.parts.append(
-            f"\n**Truncated** to stay under {MARKDOWN_LIMIT:,} characters: details of "
-            f"{shown:,} of {total:,} changes shown. The full plan is in "
-            "`certops plan --format json`."
-        )
-    return "\n".join(out.parts) + "\n"
