@@ -14,14 +14,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from certops.plan.jsonio import iso_utc, order_changes, plan_to_dict, summary_counts
-from certops.plan.model import TYPE_ORDER, Action, Change, ChangeType, Plan, SafetyTrip, Skip
+from certops.plan.jsonio import (
+    class_counts,
+    iso_utc,
+    order_changes,
+    plan_to_dict,
+    summary_counts,
+)
+from certops.plan.model import (
+    TYPE_ORDER,
+    Action,
+    Change,
+    ChangeClass,
+    ChangeType,
+    Plan,
+    SafetyTrip,
+    Skip,
+)
 
 SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
 NAMES_SHOWN = 5  # usernames shown in a summarised line
 LIST_SHOWN = 50  # warnings / skip groups shown in text before "and N more"
 VALUE_WIDTH = 120  # longer values are cut in text (the JSON has them whole)
 SHARED = "(shared)"  # the label of changes that belong to no single product
+
+CLASS_MEANING = {
+    ChangeClass.DRIFT: "the LMS moved away from what certops set or the unchanged config",
+    ChangeClass.SCHEDULE: "due because time passed",
+    ChangeClass.CONFIG: "the configuration asks for it",
+}
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.MANUAL: "!"}
 
@@ -228,6 +249,16 @@ def _safety_lines(plan: Plan) -> list[str]:
     return [f"{s.product}: {safety_text(s)}" for s in plan.safety]
 
 
+def _by_class(changes: list[Change]) -> list[tuple[ChangeClass | None, list[Change]]]:
+    """The changes by class (drift first: it is what a reviewer must explain), in order;
+    unclassified changes (plans saved before classes) last."""
+    groups: dict[ChangeClass | None, list[Change]] = {}
+    for change in changes:
+        groups.setdefault(change.change_class, []).append(change)
+    ranked = [*ChangeClass, None]
+    return [(c, groups[c]) for c in ranked if c in groups]
+
+
 def render_text(plan: Plan, color: bool) -> str:
     """The plan for a terminal: summary per product, safety trips, the changes by product
     and type, warnings and skips, and a closing count (or "No changes."). ANSI colour only
@@ -251,9 +282,13 @@ def render_text(plan: Plan, color: bool) -> str:
         if not groups[product]:
             continue
         out += ["", paint("heading", _label(product))]
-        for line in _product_lines(groups[product]):
-            indent = "  " if line.kind == "heading" else "    "
-            out.append(indent + paint(line.kind, line.text))
+        for change_class, changes in _by_class(groups[product]):
+            if change_class is not None:
+                why = CLASS_MEANING[change_class]
+                out.append(paint("heading", f"  [{change_class.value}] {len(changes)}: {why}"))
+            for line in _product_lines(changes):
+                indent = "  " if line.kind == "heading" else "    "
+                out.append(indent + paint(line.kind, line.text))
     warnings = _warning_lines(plan)
     if warnings:
         out += ["", paint("warning", f"Warnings ({len(warnings)}):")]
@@ -266,6 +301,9 @@ def render_text(plan: Plan, color: bool) -> str:
     if plan.changes:
         counts = _counts_text(summary_counts(plan.changes))
         closing = f"Plan: {counts}."
+        classes = class_counts(plan.changes)
+        if any(classes.values()):
+            out.append("Classes: " + ", ".join(f"{n} {c}" for c, n in classes.items()) + ".")
         out.append(paint("blocked", closing + " Blocked.") if plan.blocked else closing)
     else:
         out.append("No changes.")
