@@ -171,14 +171,9 @@ def test_pull_request_merge_and_nightly_at_10000_learners(big: Tenant) -> None:
     assert "#### Drift (1)" in issue["comments"][0]
     assert "`course.MOC-WP-2026`" in issue["comments"][0]
     assert "#### Drift (1)" in loud.summary
-    # The next night the same issue gets a comment, not a second issue.
-    again = actions.job("drift", "schedule", env=at)
-    assert again.step("Audit").code == 2
-    (issue,) = actions.gh["issues"]
-    assert len(issue["comments"]) == 2
 
 
-def test_a_stale_plan_is_refused_re_planned_and_fails_loudly(small: Tenant) -> None:
+def test_sticky_comment_issue_update_and_a_stale_plan(small: Tenant) -> None:
     actions = small.actions
     at = {"CERTOPS_AT": ADOPTION}
     assert not actions.job("plan", "pull_request", env=at).failed
@@ -186,10 +181,24 @@ def test_a_stale_plan_is_refused_re_planned_and_fails_loudly(small: Tenant) -> N
     assert not actions.job("plan", "pull_request", env=at).failed
     assert len(actions.gh["comments"]) == 1
     assert any(c[:3] == ["api", "-X", "PATCH"] for c in actions.gh["calls"])
-
-    # Between review and merge someone edits a course in the LMS.
-    small.edit_course_by_hand("MOC-WP-2026", name="Renamed by hand")
     actions.set_gh(pr_head=git(small.repo, "rev-parse", "HEAD"), plan_run="2")
+    assert not actions.job("apply", "push", env=at).failed
+
+    # Drift found two nights running: one issue, with a comment per night.
+    small.edit_course_by_hand("MOC-GM-2026", soft_deadline=True)
+    for night in (1, 2):
+        audit = actions.job("drift", "schedule", env=at)
+        assert audit.step("Audit").code == 2
+        (issue,) = actions.gh["issues"]
+        assert len(issue["comments"]) == night
+        assert "`course.MOC-GM-2026`" in issue["comments"][-1]
+
+    # Reviewed, then someone edits a course in the LMS before the merge: the saved plan
+    # no longer matches what a plan would do now.
+    assert not actions.job("plan", "pull_request", env=at).failed
+    small.edit_course_by_hand("MOC-WP-2026", name="Renamed by hand")
+    lines_before = git(small.origin, "show", "certops-audit:audit.jsonl").splitlines()
+    actions.set_gh(plan_run=str(actions.runs))
     merge = actions.job("apply", "push", env=at)
     assert merge.step("Apply").code == 1
     assert "stale plan" in merge.step("Apply").stderr
@@ -198,9 +207,8 @@ def test_a_stale_plan_is_refused_re_planned_and_fails_loudly(small: Tenant) -> N
     assert "::error title=certops: stale plan::" in replan.stdout
     assert "the reviewed plan is stale, nothing was applied" in merge.summary
     assert "### certops plan at" in merge.summary  # the fresh plan, for review
-    assert merge.step("Save the audit log").stdout.strip() == "no audit log to save"
-    with pytest.raises(subprocess.CalledProcessError):
-        git(small.origin, "rev-parse", "--verify", "certops-audit")
+    assert "the audit log did not change" in merge.step("Save the audit log").stdout
+    assert git(small.origin, "show", "certops-audit:audit.jsonl").splitlines() == lines_before
 
     # A push to main that did not come from a pull request has no reviewed plan.
     actions.set_gh(pr_head="")

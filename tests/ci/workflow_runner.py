@@ -238,6 +238,9 @@ class GitHubActions:
             "GITHUB_ACTOR": "octo-reviewer",
             "GH_STUB_STATE": str(self.state_file),
         }
+        # Every job starts from a fresh checkout: nothing left by an earlier job.
+        self._git("clean", "-fdxq")
+        self._git("worktree", "prune")
         summary = self.root / f"summary-{run_id}.md"
         summary.write_text("")
         envs = dict(base)
