@@ -124,6 +124,11 @@ def _instant(entry: Mapping[str, Any], key: str) -> datetime | None:
         return None
 
 
+def known_digest(known: LastApply | None, at: datetime) -> str:
+    """The digest already recorded for the same instant, if any."""
+    return known.config_digest if known is not None and known.at == at else ""
+
+
 def applied_record(logs: AuditLines) -> AppliedRecord:
     """What certops last did according to ``logs``: per product, the latest instant an
     apply evaluated (lines without ``at`` say nothing about it) with its configuration
@@ -139,8 +144,9 @@ def applied_record(logs: AuditLines) -> AppliedRecord:
         config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
         digest = config.get("digest") if isinstance(config.get("digest"), str) else ""
         known = last.get(product)
-        if known is None or at >= known.at:
-            last[product] = LastApply(at=at, config_digest=digest)
+        # The latest instant wins; at the same instant, a line that names its digest.
+        if known is None or at > known.at or (at == known.at and digest):
+            last[product] = LastApply(at=at, config_digest=digest or known_digest(known, at))
         if entry.get("result") in WRITTEN and isinstance(entry.get("after"), dict):
             writes.append((at, str(entry.get("time", "")), index, entry))
     written: dict[str, dict[str, Any]] = {}
