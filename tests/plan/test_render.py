@@ -188,3 +188,25 @@ def test_deadline_warnings_show_in_text_and_markdown() -> None:
     )
     assert f"  widget-pro: {message}\n" in render_text(warned, False)
     assert f"- widget-pro: {message}\n" in render_markdown(warned)
+
+
+def test_markdown_never_passes_max_bytes() -> None:
+    changes = [enrollment("CERT-WP", f"s{i:04d}", "completed", "suspended") for i in range(900)]
+    changes += [enrollment(f"C{i:03d}", "jdoe", "completed", "suspended") for i in range(300)]
+    changes += [new_enrollment("MOC-WP-2027", f"é-learner{i:05d}") for i in range(3_000)]
+    warnings = tuple(PlanWarning("widget-pro", f"warning {i} " + "x" * 80) for i in range(40))
+    skipped = tuple(Skip("widget-pro", f"enrollment.MOC.u{i}", f"u{i} is away") for i in range(500))
+    plan = Plan(
+        at=AT,
+        lms="sandbox:x",
+        changes=(*setup_changes(), *changes),
+        products=("widget-pro",),
+        warnings=warnings,
+        skipped=skipped,
+    )
+    for max_bytes in (2_000, 3_333, 5_000, 9_999, 20_000, 50_000, 64_000):
+        md = render_markdown(plan, max_bytes=max_bytes)
+        assert len(md.encode("utf-8")) <= max_bytes, max_bytes
+        assert md.count("<details>") == md.count("</details>"), max_bytes
+        assert md.count("```") % 2 == 0, max_bytes
+        assert md.rstrip().endswith("`certops plan --format json`."), max_bytes
