@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from certops.plan.jsonio import class_counts, iso_utc
 from certops.plan.model import Action, Change, ChangeClass, ChangeType, Plan, SafetyTrip, Skip
-from certops.plan.render import SHARED, _by_product, _change_lines, _label, percent, safety_text
+from certops.plan.render import _by_product, _change_lines, _label, percent, safety_text
 
 GITHUB_COMMENT_LIMIT = 65_536  # characters; GitHub refuses a longer comment
 # The default keeps room for what a CI job adds around the plan (a marker, a link).
@@ -402,4 +402,4 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
     return "\n".join(w.lines) + "\n"
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "SHARED", "column", "render_markdown"]
+__all__ = ["DEFAULT_MAX_BYTES", "GITHUB_COMMENT_LIMIT", "column", "render_markdown"]

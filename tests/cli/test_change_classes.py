@@ -4,6 +4,7 @@ audit log the classes follow the documented fallback."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -95,6 +96,11 @@ def test_hand_edit_is_drift_and_drift_only_fails_on_it(served: Served) -> None:
     assert "enrollment_rule" not in loud.stdout  # only drift is shown
     md = ws.run("plan", "conf", "--drift-only", "--format", "markdown").stdout
     assert "#### Drift (1)" in md and "`course.MOC-W-2026`" in md
+    # --out still saves the whole plan (a drift-only file could never be applied).
+    saved = ws.run("plan", "conf", "--drift-only", "--out", "full.json")
+    assert saved.code == 0, saved.output
+    full = json.loads((ws.root / "full.json").read_text(encoding="utf-8"))
+    assert len(full["changes"]) == len(moved["changes"]) > 1
     # Without --drift-only the exit code still counts every change.
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 2
 
