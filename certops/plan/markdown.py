@@ -138,7 +138,13 @@ def _limit_rows(plan: Plan) -> list[str]:
         over = (trip.product, trip.limit) in tripped
         share = percent(trip.value, trip.threshold)
         limit = percent(trip.threshold, trip.value)
-        status = "**over the limit: blocked**" if over else "within the limit"
+        if over:
+            status = "**over the limit: blocked**"
+        elif trip.value > trip.threshold:
+            # Over the fraction yet not tripped: the product is below min_population.
+            status = "limit not applied (fewer certified than settings.safety.min_population)"
+        else:
+            status = "within the limit"
         rows.append(
             f"| {_cell(trip.product)} | {trip.suspensions} of {trip.certified} ({share}) "
             f"| {limit} | {status} |"

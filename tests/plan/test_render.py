@@ -210,3 +210,12 @@ def test_markdown_never_passes_max_bytes() -> None:
         assert md.count("<details>") == md.count("</details>"), max_bytes
         assert md.count("```") % 2 == 0, max_bytes
         assert md.rstrip().endswith("`certops plan --format json`."), max_bytes
+
+
+def test_markdown_says_when_the_limit_does_not_apply() -> None:
+    small = SafetyTrip("gizmo", "max_suspend_fraction", 2 / 3, 0.25, 2, 3)
+    within = SafetyTrip("widget-pro", "max_suspend_fraction", 20 / 114, 0.25, 20, 114)
+    plan = dataclasses.replace(sample_plan(), safety=(), limits=(within, small))
+    md = render_markdown(plan)
+    assert "| widget-pro | 20 of 114 (18%) | 25% | within the limit |" in md
+    assert "| gizmo | 2 of 3 (67%) | 25% | limit not applied (fewer certified than" in md
