@@ -10,7 +10,7 @@ from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_chan
 
 from certops.plan.jsonio import plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT, render_markdown
-from certops.plan.model import Plan, PlanWarning, SafetyTrip, Skip
+from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip
 from certops.plan.render import SUMMARISE_OVER, render_json, render_text, safety_text
 
 
@@ -219,3 +219,22 @@ def test_markdown_says_when_the_limit_does_not_apply() -> None:
     md = render_markdown(plan)
     assert "| widget-pro | 20 of 114 (18%) | 25% | within the limit |" in md
     assert "| gizmo | 2 of 3 (67%) | 25% | limit not applied (fewer certified than" in md
+
+
+def test_text_groups_each_product_by_class_drift_first() -> None:
+    classes = {0: ChangeClass.SCHEDULE, 1: ChangeClass.DRIFT, 2: ChangeClass.CONFIG}
+    changes = tuple(
+        dataclasses.replace(c, change_class=classes[i % 3])
+        for i, c in enumerate(sample_plan().changes)
+    )
+    plan = dataclasses.replace(sample_plan(), changes=changes)
+    text = render_text(plan, color=False)
+    drift = text.index("  [drift] ")
+    schedule = text.index("  [schedule] ")
+    config = text.index("  [config] ")
+    assert drift < schedule < config
+    assert "[drift] 2: the LMS moved away from what certops set" in text
+    assert "Classes: 2 drift, 2 schedule, 2 config." in text
+    md = render_markdown(plan)
+    assert "6 changes (2 drift, 2 schedule, 2 config)" in md
+    assert "#### Drift (2): the LMS moved away from what certops set" in md
