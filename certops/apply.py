@@ -111,7 +111,7 @@ class AuditLog:
     """Appends one JSON line per attempted change; never holds secrets (changes carry none)."""
 
     def __init__(
-        self, path: Path, digest: str, actor: str, context: AuditContext | None = None
+        self, path: Path, digest: str, actor: str, *, context: AuditContext | None = None
     ) -> None:
         self.path = path
         self.digest = digest

@@ -206,7 +206,9 @@ def learner_history(
     found = []
     for index, entry in enumerate(logs.lines):
         address = entry["address"]
-        if not address.startswith("enrollment."):
+        # Lines without a result announce a write (a write-ahead log's intents); the
+        # line with its outcome says what became of it.
+        if not address.startswith("enrollment.") or not entry.get("result"):
             continue
         if "user" in entry:
             if entry["user"] != user:

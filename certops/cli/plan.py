@@ -272,7 +272,7 @@ async def _apply(
             config_digests={p: config_digest(config, p) for p in (None, *plan_.products)},
             course_codes=frozenset(live.course_ids) | frozenset(planned.desired.courses),
         )
-        audit = AuditLog(audit_path, digest, current_actor(), context)
+        audit = AuditLog(audit_path, digest, current_actor(), context=context)
         if writes:
             _confirm(yes)
             audit.check_writable()

@@ -87,6 +87,9 @@ def test_history_reads_what_it_can(ws: Workspace) -> None:
     assert ws.run("apply", "examples", "--yes", "--at", "2026-12-01").code == 0
     log = ws.root / ".certops" / "audit.jsonl"
     with log.open("a", encoding="utf-8") as handle:
+        # A write announced but not settled (no result) says nothing of what was done.
+        intent = {"kind": "intent", "address": "enrollment.CERT-WP.jdoe", "action": "update"}
+        handle.write(json.dumps(intent) + "\n")
         handle.write('{"address": "enrollment.CERT-WP.jdoe", "action": "upd\n')  # cut short
     ran = ws.run("history", "jdoe", "--format", "json")
     assert ran.code == 0, ran.output
