@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from certops.errors import CertopsError
+from certops.history import AuditContext
 from certops.plan.model import Change, Plan
 
 FORMAT = 2  # 1: outcome lines only (before the write-ahead log)
@@ -72,11 +73,21 @@ def _now() -> str:
 class AuditLog:
     """Appends JSON lines to the log at ``path`` for one apply run (see the module doc)."""
 
-    def __init__(self, path: Path, digest: str, actor: str, lms: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        digest: str,
+        actor: str,
+        lms: str = "",
+        *,
+        context: AuditContext | None = None,
+    ) -> None:
         self.path = path
         self.digest = digest
         self.actor = actor
         self.lms = lms
+        # The instant evaluated, reason, class, product and config revision of each line.
+        self.context = context
         # One id per run; each intent adds a sequence number, and its outcome repeats it.
         self.run = uuid.uuid4().hex[:12]
         self._seq = 0
@@ -124,6 +135,7 @@ class AuditLog:
             "action": change.action.value,
             "before": change.before,
             "after": change.after,
+            **(self.context.fields(change) if self.context is not None else {}),
         }
 
     def intend(self, changes: Sequence[Change]) -> None:

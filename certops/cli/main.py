@@ -19,6 +19,7 @@ def cli() -> None:
 def _register() -> None:
     from certops.cli import adopt as adopt_cmd
     from certops.cli import doctor as doctor_cmd
+    from certops.cli import history as history_cmd
     from certops.cli import init as init_cmd
     from certops.cli import plan as plan_cmd
     from certops.cli import report as report_cmd
@@ -33,6 +34,7 @@ def _register() -> None:
     cli.add_command(plan_cmd.ack)
     cli.add_command(status_cmd.status)
     cli.add_command(report_cmd.report)
+    cli.add_command(history_cmd.history)
     cli.add_command(sandbox_cmd.sandbox)
     cli.add_command(adopt_cmd.import_)
     cli.add_command(init_cmd.init)

@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -31,16 +32,26 @@ from certops.config.model import Config
 from certops.engine.manual import manual_steps
 from certops.engine.setup import desired_setup, setup_checks
 from certops.errors import ConfigError, LMSError, SafetyLimitError, StalePlanError
+from certops.history import (
+    DEFAULT_AUDIT_LOG,
+    AuditContext,
+    AuditReadError,
+    applied_record,
+    read_logs,
+)
 from certops.live import read_live
 from certops.lms import connect
 from certops.lms.client import parse_address
 from certops.lock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path
 from certops.plan.ack import AckFile, ack_path
 from certops.plan.build import Planned, build_plan, only_products
+from certops.plan.classes import AppliedRecord, config_digest
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict, plan_to_dict
-from certops.plan.model import Action, Plan
-from certops.plan.render import render_json, render_markdown, render_text
+from certops.plan.markdown import DEFAULT_MAX_BYTES, render_markdown
+from certops.plan.model import Action, ChangeClass, Plan
+from certops.plan.render import render_json, render_text
 from certops.references import verify_references, with_warnings
+from certops.revision import config_revision
 
 FORMATS = ("text", "json", "markdown")
 SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
@@ -65,18 +76,41 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
     return only_products(config, products), acks
 
 
-async def _plan(config: Config, acks: AckFile, lms: str, at: datetime, limits: Limits) -> Planned:
+def _record(paths: tuple[str, ...]) -> AppliedRecord:
+    """What certops last did, from the audit logs at ``paths`` (missing ones are fine: a
+    first plan has no log)."""
+    logs = read_logs(paths, missing_ok=True)
+    if logs.skipped:
+        progress(f"audit log: skipped {logs.skipped} line(s) that are not JSON objects")
+    return applied_record(logs)
+
+
+async def _plan(
+    config: Config,
+    acks: AckFile,
+    lms: str,
+    at: datetime,
+    limits: Limits,
+    record: AppliedRecord | None = None,
+) -> Planned:
     async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
         live = await read_live(reader, config, progress=progress)
     warnings = verify_references(config, live)
-    return with_warnings(build_plan(config, live, at, acks), warnings)
+    return with_warnings(build_plan(config, live, at, acks, record), warnings)
 
 
-def _render(planned: Planned, output_format: str, no_color: bool) -> str:
+def _render(
+    planned: Planned,
+    output_format: str,
+    no_color: bool,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    full_plan: str = "",
+) -> str:
     if output_format == "json":
         return render_json(planned.plan)
     if output_format == "markdown":
-        return render_markdown(planned.plan)
+        return render_markdown(planned.plan, max_bytes=max_bytes, full_plan=full_plan)
     return render_text(planned.plan, color=color_enabled(no_color))
 
 
@@ -118,6 +152,15 @@ product_option = click.option(
     help="Limit to this product (repeatable).",
 )
 no_color_option = click.option("--no-color", is_flag=True, help="Never colour the output.")
+audit_read_option = click.option(
+    "--audit-log",
+    "audit_logs",
+    multiple=True,
+    metavar="FILE",
+    envvar="CERTOPS_AUDIT_LOG",
+    help="Audit log(s) that say what certops last did, to class each change as drift, "
+    f"schedule or config (repeatable; default {DEFAULT_AUDIT_LOG}; a missing file is fine).",
+)
 
 
 @click.command()
@@ -135,6 +178,21 @@ no_color_option = click.option("--no-color", is_flag=True, help="Never colour th
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are (manual steps count).",
 )
+@audit_read_option
+@click.option(
+    "--drift-only",
+    is_flag=True,
+    help="Show only drift (the LMS moved away from what certops set), and let the exit "
+    "code speak of drift only: with --detailed-exitcode, 2 means drift; a safety limit "
+    "does not exit 3. --out still saves the whole plan.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=2_000),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="--format markdown: the most it may weigh (UTF-8); routine parts are cut first.",
+)
 def plan(
     paths: tuple[str, ...],
     config_paths: tuple[str, ...],
@@ -145,6 +203,9 @@ def plan(
     output_format: str,
     out: str | None,
     detailed_exitcode: bool,
+    audit_logs: tuple[str, ...],
+    drift_only: bool,
+    max_bytes: int,
     max_in_flight: int,
     calls_per_hour: int | None,
 ) -> None:
@@ -160,13 +221,19 @@ def plan(
     far = check_instant_near(at or now, now, command="plan", lms=target)
     if far:
         progress(far)
-    planned = asyncio.run(_plan(config, acks, target, at or now, limits))
-    click.echo(_render(planned, output_format, no_color))
+    record = _record(audit_logs or (DEFAULT_AUDIT_LOG,))
+    planned = asyncio.run(_plan(config, acks, target, at or now, limits, record))
+    shown = planned
+    if drift_only:
+        drift = tuple(c for c in planned.plan.changes if c.change_class is ChangeClass.DRIFT)
+        shown = replace(planned, plan=replace(planned.plan, changes=drift))
+    full = f"`{out}` (saved with `--out`)" if out else ""
+    click.echo(_render(shown, output_format, no_color, max_bytes=max_bytes, full_plan=full))
     if out:
         _save(planned, out)
-    if planned.plan.blocked:
+    if planned.plan.blocked and not drift_only:
         sys.exit(SafetyLimitError.exit_code)
-    if detailed_exitcode and planned.plan.changes:
+    if detailed_exitcode and shown.plan.changes:
         sys.exit(2)
 
 
@@ -194,16 +261,28 @@ async def _apply(
     audit_path: Path,
     limits: Limits,
 ) -> bool:
+    try:
+        record = _record((str(audit_path),))
+    except AuditReadError as exc:
+        # Classes only explain; whether the log can be written is checked before any write.
+        progress(f"{exc}; changes are classed as if there were no log")
+        record = None
     connection = connect(lms, writer=True, progress=progress, **limits.connect_kwargs())
     async with connection as writer:
         live = await read_live(writer, config, progress=progress)
         warnings = verify_references(config, live)
-        planned = with_warnings(build_plan(config, live, at, acks), warnings)
+        planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
         plan_ = planned.plan
         # A saved plan's digest covers the LMS it names (checked to be this one already,
         # perhaps spelled differently): compare like with like.
         digest = plan_digest(plan_.changes, plan_.at, saved_lms or plan_.lms)
-        audit = AuditLog(audit_path, digest, current_actor(), plan_.lms)
+        context = AuditContext(
+            at=plan_.at,
+            revision=config_revision(config.files),
+            config_digests={p: config_digest(config, p) for p in (None, *plan_.products)},
+            course_codes=frozenset(live.course_ids) | frozenset(planned.desired.courses),
+        )
+        audit = AuditLog(audit_path, digest, current_actor(), plan_.lms, context=context)
         # Writes an earlier run left in doubt (killed mid-write) are settled first, from
         # what the LMS now holds, whatever this run then does.
         pending = audit.pending()
@@ -279,9 +358,11 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
 @click.option(
     "--audit-log",
     "audit_log",
-    default=".certops/audit.jsonl",
+    default=DEFAULT_AUDIT_LOG,
     show_default=True,
-    help="Write-ahead log of every write (JSON lines; see docs/audit-log.md).",
+    envvar="CERTOPS_AUDIT_LOG",
+    help="Write-ahead log of every write (JSON lines; see docs/audit-log.md); also read "
+    "to class changes. Env: CERTOPS_AUDIT_LOG.",
 )
 @click.option(
     "--lock-timeout",

@@ -14,7 +14,7 @@ from certops.config.model import Config
 from certops.engine.deadlines import deadline_warnings
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.manual import Acknowledgements, manual_steps
-from certops.engine.safety import check_by_hand, check_plan_safety
+from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
 from certops.engine.setup import (
     DesiredSetup,
     desired_setup,
@@ -23,6 +23,7 @@ from certops.engine.setup import (
     setup_warnings,
 )
 from certops.live import LiveSnapshot
+from certops.plan.classes import AppliedRecord, classify
 from certops.plan.jsonio import order_changes
 from certops.plan.model import ByHand, Change, Plan, PlanWarning, SafetyTrip, Skip
 
@@ -48,14 +49,34 @@ def only_products(config: Config, product_ids: tuple[str, ...]) -> Config:
     return replace(config, products=tuple(p for p in config.products if p.id in product_ids))
 
 
-def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledgements) -> Planned:
-    """The plan that brings ``live`` to what ``config`` asks for at ``t``."""
+def build_plan(
+    config: Config,
+    live: LiveSnapshot,
+    t: datetime,
+    acks: Acknowledgements,
+    record: AppliedRecord | None = None,
+) -> Planned:
+    """The plan that brings ``live`` to what ``config`` asks for at ``t``, each change
+    classed (drift / schedule / config) against ``record``, what certops last did (read
+    from the audit log by the caller; None: no log)."""
+    planned = _assemble(config, live, t, acks)
+
+    def changes_at(instant: datetime) -> tuple[Change, ...]:
+        return _assemble(config, live, instant, acks).plan.changes
+
+    changes = classify(planned.plan.changes, config, record, changes_at)
+    return replace(planned, plan=replace(planned.plan, changes=changes))
+
+
+def _assemble(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledgements) -> Planned:
+    """The unclassified plan at ``t``."""
     desired = desired_setup(config, t)
     changes: list[Change] = list(diff_setup(desired, live.setup))
     warnings: list[PlanWarning] = list(setup_warnings(desired, live.setup))
     skipped: list[Skip] = []
     safety: list[SafetyTrip] = []
     by_hand: list[ByHand] = []
+    limits: list[SafetyTrip] = []
     changes += manual_steps(config, t, acks)
     changes += setup_checks(desired, acks)
 
@@ -74,6 +95,18 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         hand_trip = check_by_hand(planned, config.settings.safety)
         if hand_trip is not None:
             safety.append(hand_trip)
+        certified, suspensions = planned.currently_certified, planned.suspensions
+        limits.append(
+            trip
+            or SafetyTrip(
+                product=product.id,
+                limit=MAX_SUSPEND_FRACTION,
+                value=suspensions / certified if certified else 0.0,
+                threshold=config.settings.safety.max_suspend_fraction,
+                suspensions=suspensions,
+                certified=certified,
+            )
+        )
 
     plan = Plan(
         at=t,
@@ -84,5 +117,6 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         skipped=tuple(skipped),
         products=tuple(p.id for p in config.products),
         by_hand=tuple(by_hand),
+        limits=tuple(limits),
     )
     return Planned(plan=plan, desired=desired)

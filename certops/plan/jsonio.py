@@ -19,6 +19,7 @@ from certops.plan.model import (
     Action,
     ByHand,
     Change,
+    ChangeClass,
     ChangeType,
     Plan,
     PlanWarning,
@@ -82,6 +83,8 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         out["steps"] = list(change.steps)
     if change.fingerprint:
         out["fingerprint"] = change.fingerprint
+    if change.change_class is not None:
+        out["class"] = change.change_class.value
     return out
 
 
@@ -93,11 +96,12 @@ def plan_digest(changes: Iterable[Change], at: datetime, lms: str) -> str:
     the LMS or to a change's fields (including ``before``, i.e. the live state) changes the
     digest. The LMS is covered so that a reviewed plan cannot be pointed at another host
     (which would receive the credentials) by editing the file."""
-    payload = {
-        "at": iso_utc(at),
-        "lms": lms,
-        "changes": [change_to_dict(c) for c in order_changes(changes)],
-    }
+    # The class explains a change, it does not act: a plan classed against another copy
+    # of the audit log is the same plan.
+    listed = [change_to_dict(c) for c in order_changes(changes)]
+    for item in listed:
+        item.pop("class", None)
+    payload = {"at": iso_utc(at), "lms": lms, "changes": listed}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -107,6 +111,16 @@ def summary_counts(changes: Iterable[Change]) -> dict[str, int]:
     counts = {a.value: 0 for a in Action}
     for change in changes:
         counts[change.action.value] += 1
+    return counts
+
+
+def class_counts(changes: Iterable[Change]) -> dict[str, int]:
+    """How many changes there are of each class: ``{"drift": n, "schedule": n,
+    "config": n}`` (unclassified changes are not counted)."""
+    counts = {c.value: 0 for c in ChangeClass}
+    for change in changes:
+        if change.change_class is not None:
+            counts[change.change_class.value] += 1
     return counts
 
 
@@ -142,6 +156,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     changes = order_changes(plan.changes)
     summary: dict[str, Any] = dict(summary_counts(changes))
     summary["blocked"] = plan.blocked
+    summary["classes"] = class_counts(changes)
     return {
         "format_version": FORMAT_VERSION,
         "at": iso_utc(plan.at),
@@ -156,6 +171,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         ],
         "products": list(plan.products),
         "by_hand": [_by_hand_to_dict(b) for b in plan.by_hand],
+        "limits": [_trip_to_dict(s) for s in plan.limits],
     }
 
 
@@ -244,6 +260,13 @@ def _change_from_dict(raw: Any, where: str) -> Change:
         raise _fail(
             f"{where}.action", f"one of {', '.join(a.value for a in Action)}", action_text
         ) from None
+    class_text = _str(obj, "class", where, optional=True)
+    try:
+        change_class = ChangeClass(class_text) if class_text else None
+    except ValueError:
+        raise _fail(
+            f"{where}.class", f"one of {', '.join(c.value for c in ChangeClass)}", class_text
+        ) from None
     steps = _list(obj.get("steps", []), f"{where}.steps")
     if not all(isinstance(s, str) for s in steps):
         raise _fail(f"{where}.steps", "a list of strings", steps)
@@ -257,7 +280,27 @@ def _change_from_dict(raw: Any, where: str) -> Change:
         reason=_str(obj, "reason", where, optional=True) or "",
         steps=tuple(steps),
         fingerprint=_str(obj, "fingerprint", where, optional=True) or "",
+        change_class=change_class,
     )
+
+
+def _trips(obj: Mapping[str, Any], key: str) -> list[SafetyTrip]:
+    """The safety entries at ``key`` (``safety``: tripped; ``limits``: every product's)."""
+    trips = []
+    for i, raw in enumerate(_list(obj.get(key, []), key)):
+        where = f"{key}[{i}]"
+        item = _mapping(raw, where)
+        trips.append(
+            SafetyTrip(
+                product=_str(item, "product", where),
+                limit=_str(item, "limit", where),
+                value=_number(_field(item, "value", where), f"{where}.value"),
+                threshold=_number(_field(item, "threshold", where), f"{where}.threshold"),
+                suspensions=_count(item, "suspensions", where),
+                certified=_count(item, "certified", where),
+            )
+        )
+    return trips
 
 
 def plan_from_dict(data: Any) -> Plan:
@@ -279,20 +322,8 @@ def plan_from_dict(data: Any) -> Plan:
         _change_from_dict(raw, f"changes[{i}]")
         for i, raw in enumerate(_list(_field(obj, "changes", "top level"), "changes"))
     )
-    safety = []
-    for i, raw in enumerate(_list(obj.get("safety", []), "safety")):
-        where = f"safety[{i}]"
-        item = _mapping(raw, where)
-        safety.append(
-            SafetyTrip(
-                product=_str(item, "product", where),
-                limit=_str(item, "limit", where),
-                value=_number(_field(item, "value", where), f"{where}.value"),
-                threshold=_number(_field(item, "threshold", where), f"{where}.threshold"),
-                suspensions=_count(item, "suspensions", where),
-                certified=_count(item, "certified", where),
-            )
-        )
+    safety = _trips(obj, "safety")
+    limits = _trips(obj, "limits")
     warnings = []
     for i, raw in enumerate(_list(obj.get("warnings", []), "warnings")):
         where = f"warnings[{i}]"
@@ -353,4 +384,5 @@ def plan_from_dict(data: Any) -> Plan:
         skipped=tuple(skipped),
         products=tuple(products),
         by_hand=tuple(by_hand),
+        limits=tuple(limits),
     )

@@ -14,6 +14,19 @@ class Action(StrEnum):
     MANUAL = "manual"
 
 
+class ChangeClass(StrEnum):
+    """Why a change is in the plan (the rules are in docs/change-classes.md).
+
+    ``drift``: the LMS moved away from what certops set or from an unchanged
+    configuration, with no time-driven reason (a hand edit); ``schedule``: due because
+    time passed (a deadline, a period opening, a completion); ``config``: the YAML asks
+    for something new."""
+
+    DRIFT = "drift"
+    SCHEDULE = "schedule"
+    CONFIG = "config"
+
+
 class ChangeType(StrEnum):
     COURSE = "course"
     CATALOG = "catalog"
@@ -51,6 +64,9 @@ class Change:
     reason: str = ""
     steps: tuple[str, ...] = ()  # manual changes: the UI actions, in words
     fingerprint: str = ""  # manual changes: hash of what is asked (for `certops ack`)
+    # Set by the classifier once the whole plan is known; None in plans saved before
+    # certops classified changes. Not part of the plan digest (it explains, it does not act).
+    change_class: ChangeClass | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +136,9 @@ class Plan:
     skipped: tuple[Skip, ...] = ()
     products: tuple[str, ...] = ()
     by_hand: tuple[ByHand, ...] = ()  # changes that undo a status set by hand
+    # Every product's suspension count against its limit, tripped or not (the reviewer's
+    # "20 of 114, limit 25%"); ``safety`` holds only the tripped ones.
+    limits: tuple[SafetyTrip, ...] = ()
 
     @property
     def blocked(self) -> bool:

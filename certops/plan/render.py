@@ -1,4 +1,4 @@
-"""Renderings of a plan: text for people, JSON for machines, markdown for pull requests.
+"""Renderings of a plan: text for people, JSON for machines (Markdown: ``markdown.py``).
 
 Text starts with one summary line per product, then the changes grouped by product and
 type: ``+`` create, ``~`` update with ``field: old → new``, ``!`` manual with its steps.
@@ -14,15 +14,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from certops.plan.jsonio import iso_utc, order_changes, plan_to_dict, summary_counts
-from certops.plan.model import TYPE_ORDER, Action, Change, ChangeType, Plan, SafetyTrip, Skip
+from certops.plan.jsonio import (
+    class_counts,
+    iso_utc,
+    order_changes,
+    plan_to_dict,
+    summary_counts,
+)
+from certops.plan.model import (
+    TYPE_ORDER,
+    Action,
+    Change,
+    ChangeClass,
+    ChangeType,
+    Plan,
+    SafetyTrip,
+    Skip,
+)
 
 SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
 NAMES_SHOWN = 5  # usernames shown in a summarised line
 LIST_SHOWN = 50  # warnings / skip groups shown in text before "and N more"
-MARKDOWN_LIMIT = 60_000  # GitHub refuses comments of 65,536 characters; stay well under
 VALUE_WIDTH = 120  # longer values are cut in text (the JSON has them whole)
 SHARED = "(shared)"  # the label of changes that belong to no single product
+
+CLASS_MEANING = {
+    ChangeClass.DRIFT: "the LMS moved away from what certops set or the unchanged config",
+    ChangeClass.SCHEDULE: "due because time passed",
+    ChangeClass.CONFIG: "the configuration asks for it",
+}
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.MANUAL: "!"}
 
@@ -255,6 +275,16 @@ def by_hand_lines(plan: Plan) -> list[str]:
     return out
 
 
+def _by_class(changes: list[Change]) -> list[tuple[ChangeClass | None, list[Change]]]:
+    """The changes by class (drift first: it is what a reviewer must explain), in order;
+    unclassified changes (plans saved before classes) last."""
+    groups: dict[ChangeClass | None, list[Change]] = {}
+    for change in changes:
+        groups.setdefault(change.change_class, []).append(change)
+    ranked = [*ChangeClass, None]
+    return [(c, groups[c]) for c in ranked if c in groups]
+
+
 def render_text(plan: Plan, color: bool) -> str:
     """The plan for a terminal: summary per product, safety trips, the changes by product
     and type, warnings and skips, and a closing count (or "No changes."). ANSI colour only
@@ -278,9 +308,13 @@ def render_text(plan: Plan, color: bool) -> str:
         if not groups[product]:
             continue
         out += ["", paint("heading", _label(product))]
-        for line in _product_lines(groups[product]):
-            indent = "  " if line.kind == "heading" else "    "
-            out.append(indent + paint(line.kind, line.text))
+        for change_class, changes in _by_class(groups[product]):
+            if change_class is not None:
+                why = CLASS_MEANING[change_class]
+                out.append(paint("heading", f"  [{change_class.value}] {len(changes)}: {why}"))
+            for line in _product_lines(changes):
+                indent = "  " if line.kind == "heading" else "    "
+                out.append(indent + paint(line.kind, line.text))
     if plan.by_hand:
         out += ["", paint("blocked", f"{BY_HAND_TITLE} ({len(plan.by_hand)})")]
         out += [f"  {line}" for line in _capped(by_hand_lines(plan), 3 * LIST_SHOWN)]
@@ -296,6 +330,9 @@ def render_text(plan: Plan, color: bool) -> str:
     if plan.changes:
         counts = _counts_text(summary_counts(plan.changes))
         closing = f"Plan: {counts}."
+        classes = class_counts(plan.changes)
+        if any(classes.values()):
+            out.append("Classes: " + ", ".join(f"{n} {c}" for c, n in classes.items()) + ".")
         out.append(paint("blocked", closing + " Blocked.") if plan.blocked else closing)
     else:
         out.append("No changes.")
@@ -317,119 +354,3 @@ def render_json(plan: Plan) -> str:
         else:
             parts.append(head + json.dumps(value, ensure_ascii=False))
     return "{\n" + ",\n".join(parts) + "\n}\n"
-
-
-# --- markdown -----------------------------------------------------------------------------
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-
-
-def _md_code(text: str) -> str:
-    # A literal fence inside a code block would end it early.
-    return text.replace("```", "'''")
-
-
-class _Budget:
-    """Markdown parts with a running length, refusing what would pass the limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-        self.limit = limit
-
-    def fits(self, text: str) -> bool:
-        return self.size + len(text) + 1 <= self.limit
-
-    def add(self, text: str) -> bool:
-        if not self.fits(text):
-            return False
-        self.parts.append(text)
-        self.size += len(text) + 1
-        return True
-
-
-def render_markdown(plan: Plan) -> str:
-    """The plan as a pull-request comment: summary table first, then each product's changes
-    in a collapsible ``<details>`` block, warnings and skips likewise. Always under
-    ``MARKDOWN_LIMIT`` characters; when the details do not fit, they stop and a note says
-    how many changes are shown and where the full plan is."""
-    order, groups = _by_product(plan)
-    # Room kept for closing an open block and the truncation note.
-    out = _Budget(MARKDOWN_LIMIT - 600)
-    out.add("### certops plan")
-    out.add("")
-    out.add(f"At `{iso_utc(plan.at)}` against `{_md_code(plan.lms)}`.")
-    out.add("")
-    out.add("| product | create | update | manual |")
-    out.add("|---|---:|---:|---:|")
-    for product in order:
-        counts = summary_counts(groups[product])
-        out.add(
-            f"| {_md_cell(_label(product))} | {counts['create']} | {counts['update']} "
-            f"| {counts['manual']} |"
-        )
-    out.add("")
-    if plan.safety:
-        out.add("**Blocked by safety limits**: nothing is applied without `--force`.")
-        out.add("")
-        out.add("| product | limit | tripped |")
-        out.add("|---|---|---|")
-        for s in plan.safety:
-            out.add(f"| {_md_cell(s.product)} | {s.limit} | {_md_cell(safety_text(s))} |")
-        out.add("")
-    if plan.by_hand:
-        out.add(f"**{BY_HAND_TITLE}** ({len(plan.by_hand)})")
-        out.add("")
-        out.add("```yaml")
-        for line in by_hand_lines(plan):
-            if not out.add(_md_code(line if line.startswith(" ") else f"# {line}")):
-                break
-        out.add("```")
-        out.add("")
-    if not plan.changes:
-        out.add("No changes.")
-
-    total = len(plan.changes)
-    shown = 0
-    truncated = False
-    for product in order:
-        if not groups[product] or truncated:
-            continue
-        summary = f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}"
-        if not out.add(f"<details><summary>{_md_cell(summary)}</summary>\n\n```diff"):
-            truncated = True
-            break
-        for line in _product_lines(groups[product]):
-            text = _md_code(line.text if line.kind != "heading" else f"# {line.text}")
-            if not out.add(text):
-                truncated = True
-                break
-            shown += line.count
-        out.parts.append("```\n\n</details>\n")
-        out.size += len(out.parts[-1]) + 1
-
-    for title, lines in (
-        (f"Warnings ({len(plan.warnings)})", _warning_lines(plan)),
-        (f"Skipped ({len(plan.skipped)})", _skip_lines(plan.skipped)),
-    ):
-        if not lines or truncated:
-            continue
-        if not out.add(f"<details><summary>{title}</summary>\n"):
-            truncated = True
-            break
-        for line in lines:
-            if not out.add(f"- {_md_cell(line)}"):
-                truncated = True
-                break
-        out.parts.append("\n</details>\n")
-        out.size += len(out.parts[-1]) + 1
-
-    if truncated:
-        out.parts.append(
-            f"\n**Truncated** to stay under {MARKDOWN_LIMIT:,} characters: details of "
-            f"{shown:,} of {total:,} changes shown. The full plan is in "
-            "`certops plan --format json`."
-        )
-    return "\n".join(out.parts) + "\n"

@@ -41,7 +41,13 @@ def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
     assert data["format_version"] == 1
     assert data["at"] == "2027-01-02T00:00:00Z"
     assert data["digest"].startswith("sha256:") and len(data["digest"]) == 7 + 64
-    assert data["summary"] == {"create": 3, "update": 2, "manual": 1, "blocked": True}
+    assert data["summary"] == {
+        "create": 3,
+        "update": 2,
+        "manual": 1,
+        "blocked": True,
+        "classes": {"drift": 0, "schedule": 0, "config": 0},  # the sample is unclassified
+    }
     first = data["changes"][0]
     assert first == {
         "address": "course.MOC-WP-2028",

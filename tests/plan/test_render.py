@@ -9,15 +9,9 @@ import time
 from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 from certops.plan.jsonio import plan_from_dict
-from certops.plan.model import Plan, PlanWarning, SafetyTrip, Skip
-from certops.plan.render import (
-    MARKDOWN_LIMIT,
-    SUMMARISE_OVER,
-    render_json,
-    render_markdown,
-    render_text,
-    safety_text,
-)
+from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT, render_markdown
+from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip
+from certops.plan.render import SUMMARISE_OVER, render_json, render_text, safety_text
 
 
 def big_plan(n: int) -> Plan:
@@ -103,15 +97,16 @@ def test_many_skips_are_grouped() -> None:
     assert "and 35 more" in text
 
 
-def test_markdown_summary_table_then_collapsible_details() -> None:
+def test_markdown_first_screen_then_the_summary_table() -> None:
     md = render_markdown(sample_plan())
-    assert md.index("| product | create | update | manual |") < md.index("<details>")
-    assert "| widget-pro | 2 | 2 | 1 |" in md
-    assert "<details><summary>widget-pro: 2 to create, 2 to update, 1 manual</summary>" in md
+    # Blocked first, then every product's suspensions against the limit, then the table.
+    assert md.index("**Blocked by a safety limit**") < md.index("| product | suspensions |")
+    header = "| product | create | update | suspend | reinstate | enroll | manual | drift |"
+    assert md.index("| product | suspensions |") < md.index(header)
+    assert "| widget-pro | 1 | 1 | 1 | 0 | 1 | 1 | 0 | 0 | 0 |" in md
     assert md.count("<details>") == md.count("</details>")
     assert md.count("```") % 2 == 0
-    assert "**Blocked by safety limits**" in md
-    assert "Truncated" not in md
+    assert "Shortened" not in md
 
 
 def test_markdown_escapes_table_cells_and_fences() -> None:
@@ -134,21 +129,29 @@ def test_100000_changes_render_quickly_and_markdown_stays_under_the_limit() -> N
     elapsed = time.perf_counter() - start
 
     assert elapsed < 10, elapsed
-    assert len(md) < MARKDOWN_LIMIT
+    assert len(md.encode("utf-8")) <= DEFAULT_MAX_BYTES < GITHUB_COMMENT_LIMIT
     assert "100000 enrollments in CERT-WP" in text
     assert len(text) < 5_000  # summarised, not 100,000 lines
     assert len(json.loads(data)["changes"]) == 110_004
+    # 100,000 suspensions cannot all be named: the list is cut with a count, and the
+    # closing note says where the full plan is.
+    assert "#### Suspensions (100000)" in md
+    assert "not listed, for room" in md
+    assert "**Shortened** to stay under 64,000 bytes" in md
 
 
-def test_markdown_truncates_with_a_note() -> None:
-    # Many distinct kinds cannot be summarised: each course gets its own few lines.
-    changes = [enrollment(f"C{i:05d}", "jdoe", "completed", "suspended") for i in range(20_000)]
+def test_markdown_cuts_routine_parts_first() -> None:
+    # 300 suspensions and 20,000 routine enrollments under a small cap: every suspended
+    # learner is named, the enrollments only counted.
+    changes = [enrollment("CERT-WP", f"s{i:04d}", "completed", "suspended") for i in range(300)]
+    changes += [new_enrollment("MOC-WP-2027", f"learner{i:06d}") for i in range(20_000)]
     plan = Plan(at=AT, lms="sandbox:x", changes=tuple(changes), products=("widget-pro",))
-    md = render_markdown(plan)
-    assert len(md) < MARKDOWN_LIMIT
-    assert "**Truncated** to stay under 60,000 characters" in md
-    assert "of 20,000 changes shown" in md
-    assert "certops plan --format json" in md
+    md = render_markdown(plan, max_bytes=8_000, full_plan="the artifact certops-plan")
+    assert len(md.encode("utf-8")) <= 8_000
+    assert all(f"s{i:04d}" in md for i in range(300))
+    assert "- widget-pro: enroll 20000 in MOC-WP-2027 as enrolled (unclassed)" in md
+    assert "learner019999" not in md
+    assert "The full plan is in the artifact certops-plan." in md
     assert md.count("<details>") == md.count("</details>")
     assert md.count("```") % 2 == 0
 
@@ -170,7 +173,8 @@ def test_safety_speaks_in_counts_and_percentages() -> None:
     counted = dataclasses.replace(sample_plan(), safety=(trip,))
     assert "  widget-pro: would suspend 50 of 51 (98%, limit 25%" in render_text(counted, False)
     md = render_markdown(counted)
-    assert "| widget-pro | max_suspend_fraction | would suspend 50 of 51 (98%, limit 25%;" in md
+    assert "> - widget-pro: would suspend 50 of 51 (98%, limit 25%;" in md
+    assert "| widget-pro | 50 of 51 (98%) | 25% | **over the limit: blocked** |" in md
 
 
 def test_deadline_warnings_show_in_text_and_markdown() -> None:
@@ -184,3 +188,53 @@ def test_deadline_warnings_show_in_text_and_markdown() -> None:
     )
     assert f"  widget-pro: {message}\n" in render_text(warned, False)
     assert f"- widget-pro: {message}\n" in render_markdown(warned)
+
+
+def test_markdown_never_passes_max_bytes() -> None:
+    changes = [enrollment("CERT-WP", f"s{i:04d}", "completed", "suspended") for i in range(900)]
+    changes += [enrollment(f"C{i:03d}", "jdoe", "completed", "suspended") for i in range(300)]
+    changes += [new_enrollment("MOC-WP-2027", f"é-learner{i:05d}") for i in range(3_000)]
+    warnings = tuple(PlanWarning("widget-pro", f"warning {i} " + "x" * 80) for i in range(40))
+    skipped = tuple(Skip("widget-pro", f"enrollment.MOC.u{i}", f"u{i} is away") for i in range(500))
+    plan = Plan(
+        at=AT,
+        lms="sandbox:x",
+        changes=(*setup_changes(), *changes),
+        products=("widget-pro",),
+        warnings=warnings,
+        skipped=skipped,
+    )
+    for max_bytes in (2_000, 3_333, 5_000, 9_999, 20_000, 50_000, 64_000):
+        md = render_markdown(plan, max_bytes=max_bytes)
+        assert len(md.encode("utf-8")) <= max_bytes, max_bytes
+        assert md.count("<details>") == md.count("</details>"), max_bytes
+        assert md.count("```") % 2 == 0, max_bytes
+        assert md.rstrip().endswith("`certops plan --format json`."), max_bytes
+
+
+def test_markdown_says_when_the_limit_does_not_apply() -> None:
+    small = SafetyTrip("gizmo", "max_suspend_fraction", 2 / 3, 0.25, 2, 3)
+    within = SafetyTrip("widget-pro", "max_suspend_fraction", 20 / 114, 0.25, 20, 114)
+    plan = dataclasses.replace(sample_plan(), safety=(), limits=(within, small))
+    md = render_markdown(plan)
+    assert "| widget-pro | 20 of 114 (18%) | 25% | within the limit |" in md
+    assert "| gizmo | 2 of 3 (67%) | 25% | limit not applied (fewer certified than" in md
+
+
+def test_text_groups_each_product_by_class_drift_first() -> None:
+    classes = {0: ChangeClass.SCHEDULE, 1: ChangeClass.DRIFT, 2: ChangeClass.CONFIG}
+    changes = tuple(
+        dataclasses.replace(c, change_class=classes[i % 3])
+        for i, c in enumerate(sample_plan().changes)
+    )
+    plan = dataclasses.replace(sample_plan(), changes=changes)
+    text = render_text(plan, color=False)
+    drift = text.index("  [drift] ")
+    schedule = text.index("  [schedule] ")
+    config = text.index("  [config] ")
+    assert drift < schedule < config
+    assert "[drift] 2: the LMS moved away from what certops set" in text
+    assert "Classes: 2 drift, 2 schedule, 2 config." in text
+    md = render_markdown(plan)
+    assert "6 changes (2 drift, 2 schedule, 2 config)" in md
+    assert "#### Drift (2): the LMS moved away from what certops set" in md

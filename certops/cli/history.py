@@ -1,0 +1,88 @@
+"""``certops history USER``: what certops did to one learner, when, and why, from the
+audit log(s). Needs no LMS and no configuration."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from certops.history import DEFAULT_AUDIT_LOG, HistoryEntry, learner_history, read_logs
+
+
+def _values(values: Any) -> str:
+    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in values.items())
+
+
+def entry_text(entry: HistoryEntry) -> list[str]:
+    """Lines for one entry: what changed, then why, when, by whom and from which config."""
+    if entry.action == "create":
+        what = f"created {entry.course} enrollment ({_values(entry.after)})"
+    else:
+        fields = sorted(set(entry.before) | set(entry.after))
+        changed = ", ".join(
+            f"{k}: {json.dumps(entry.before.get(k))} → {json.dumps(entry.after.get(k))}"
+            for k in fields
+        )
+        what = f"updated {entry.course} enrollment ({changed})"
+    if entry.result != "applied":
+        what += f" [{entry.result}" + (f": {entry.message}" if entry.message else "") + "]"
+    when = f"at {entry.at}" if entry.at else "at an unrecorded instant"
+    head = f"{entry.time}  {entry.product or '-'}: {what}"
+    lines = [head, f"    why: {entry.reason or '(no reason recorded)'}"]
+    detail = f"    {when}"
+    if entry.change_class:
+        detail += f", {entry.change_class}"
+    detail += f", by {entry.actor or '?'}, plan {entry.plan_digest[:19] or '?'}"
+    if entry.commit:
+        detail += f", config {entry.commit[:12]}" + (" (uncommitted edits)" if entry.dirty else "")
+    lines.append(detail)
+    return lines
+
+
+@click.command()
+@click.argument("user")
+@click.option(
+    "--product",
+    "products",
+    multiple=True,
+    metavar="ID",
+    help="Only this product's changes (repeatable).",
+)
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    metavar="FILE",
+    help=f"An audit log to read (repeatable; default {DEFAULT_AUDIT_LOG}). Several logs "
+    "merge in time order, e.g. one per CI runner or year.",
+)
+@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
+def history(
+    user: str, products: tuple[str, ...], logs: tuple[str, ...], output_format: str
+) -> None:
+    """What certops did to USER's enrollments: each change, the instant it evaluated,
+    the wall time, why (the plan's reason and class), who ran it and the config revision."""
+    paths = logs or (DEFAULT_AUDIT_LOG,)
+    read = read_logs(paths)
+    entries = learner_history(read, user, products)
+    if output_format == "json":
+        data = {
+            "user": user,
+            "logs": list(paths),
+            "entries": [e.to_dict() for e in entries],
+            "skipped_lines": read.skipped,
+        }
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if not entries:
+        scope = f" in {', '.join(products)}" if products else ""
+        click.echo(f"certops changed nothing for {user}{scope} in {', '.join(paths)}.")
+    for entry in entries:
+        click.echo("\n".join(entry_text(entry)))
+    if read.skipped:
+        click.echo(
+            f"({read.skipped} line(s) of the log(s) were not JSON objects and were skipped)",
+            err=True,
+        )

@@ -1,0 +1,246 @@
+"""The audit trail: what each audit log line says beyond the change itself, reading one or
+several logs back, and the two things read from them: what certops last did (for change
+classes) and what it did to one learner (``certops history``).
+
+A line of the audit log is a JSON object. Besides the change (``address``, ``action``,
+``before``, ``after``, ``result``) and who ran it (``actor``, ``time``: the wall time,
+``plan_digest``) it carries ``at`` (the instant the plan evaluated), ``product``,
+``reason``, ``class``, and ``config`` (``commit`` and ``dirty`` of the configuration's git
+work tree, and ``digest``: the product's configuration digest). Lines written by older
+versions lack some of these; readers take what is there. Lines that are not JSON objects
+(a line cut short by a crash) are skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from certops.errors import CertopsError
+from certops.plan.classes import AppliedRecord, LastApply
+from certops.plan.jsonio import iso_utc, parse_iso_utc
+from certops.plan.model import Change, ChangeType
+from certops.revision import ConfigRevision
+
+DEFAULT_AUDIT_LOG = ".certops/audit.jsonl"
+WRITTEN = frozenset({"applied", "done"})  # results that mean the LMS holds the new values
+
+
+class AuditReadError(CertopsError):
+    """An audit log named on the command line cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """What one apply run adds to each of its audit lines: the instant it evaluated, the
+    configuration revision, each product's configuration digest, and the course codes (to
+    split an enrollment address into course and username)."""
+
+    at: datetime
+    revision: ConfigRevision = field(default_factory=ConfigRevision)
+    config_digests: Mapping[str | None, str] = field(default_factory=dict)
+    course_codes: frozenset[str] = frozenset()
+
+    def fields(self, change: Change) -> dict[str, Any]:
+        """The extra keys of ``change``'s audit line."""
+        out: dict[str, Any] = {
+            "at": iso_utc(self.at),
+            "product": change.product,
+            "reason": change.reason,
+            "class": change.change_class.value if change.change_class else None,
+            "config": {
+                **self.revision.to_dict(),
+                "digest": self.config_digests.get(change.product, ""),
+            },
+        }
+        if change.type is ChangeType.ENROLLMENT:
+            out["course"], out["user"] = split_enrollment(change.address, self.course_codes)
+        return out
+
+
+def split_enrollment(address: str, course_codes: Iterable[str] = ()) -> tuple[str, str]:
+    """(course code, username) of ``enrollment.COURSE.USERNAME``: the longest known code
+    that fits, else the first dot (usernames may hold dots, course codes rarely do)."""
+    rest = address.removeprefix("enrollment.")
+    best = max((c for c in course_codes if rest.startswith(c + ".")), key=len, default="")
+    if not best:
+        best = rest.partition(".")[0]
+    return best, rest[len(best) + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLines:
+    """The JSON-object lines of some audit logs, in file order, and how many lines were
+    skipped because they were not JSON objects."""
+
+    lines: tuple[dict[str, Any], ...]
+    skipped: int = 0
+
+
+def read_logs(paths: Sequence[str | Path], *, missing_ok: bool = False) -> AuditLines:
+    """Every line of the audit logs at ``paths``, each tagged with ``log`` (its file).
+
+    Raises ``AuditReadError`` for a log that cannot be read, unless ``missing_ok`` and the
+    file does not exist (a first plan has no log yet)."""
+    lines: list[dict[str, Any]] = []
+    skipped = 0
+    for path in paths:
+        file = Path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if missing_ok:
+                continue
+            raise AuditReadError(f"no audit log at {file}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
+        for raw in text.splitlines():
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+            except json.JSONDecodeError:
+                skipped += 1
+                continue
+            if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+                skipped += 1
+                continue
+            entry["log"] = str(file)
+            lines.append(entry)
+    return AuditLines(tuple(lines), skipped)
+
+
+def _instant(entry: Mapping[str, Any], key: str) -> datetime | None:
+    value = entry.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso_utc(value)
+    except ValueError:
+        return None
+
+
+def known_digest(known: LastApply | None, at: datetime) -> str:
+    """The digest already recorded for the same instant, if any."""
+    return known.config_digest if known is not None and known.at == at else ""
+
+
+def applied_record(logs: AuditLines) -> AppliedRecord:
+    """What certops last did according to ``logs``: per product, the latest instant an
+    apply evaluated (lines without ``at`` say nothing about it) with its configuration
+    digest, and per address the last value written to each field (lines that record a
+    success only, in ``at`` then wall-time order, so several logs merge correctly)."""
+    last: dict[str | None, LastApply] = {}
+    writes: list[tuple[datetime, str, int, dict[str, Any]]] = []
+    for index, entry in enumerate(logs.lines):
+        at = _instant(entry, "at")
+        if at is None:
+            continue
+        product = entry.get("product") if isinstance(entry.get("product"), str) else None
+        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        digest = config.get("digest") if isinstance(config.get("digest"), str) else ""
+        known = last.get(product)
+        # The latest instant wins; at the same instant, a line that names its digest.
+        if known is None or at > known.at or (at == known.at and digest):
+            last[product] = LastApply(at=at, config_digest=digest or known_digest(known, at))
+        if entry.get("result") in WRITTEN and isinstance(entry.get("after"), dict):
+            writes.append((at, str(entry.get("time", "")), index, entry))
+    written: dict[str, dict[str, Any]] = {}
+    for *_, entry in sorted(writes, key=lambda w: w[:3]):
+        written.setdefault(entry["address"], {}).update(entry["after"])
+    return AppliedRecord(last=last, written=written)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One thing certops did (or tried) to a learner, as ``certops history`` shows it."""
+
+    time: str  # wall time of the write
+    at: str  # the instant the plan evaluated ("" in old lines)
+    product: str | None
+    course: str
+    action: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    result: str
+    reason: str
+    change_class: str
+    actor: str
+    plan_digest: str
+    commit: str | None
+    dirty: bool | None
+    log: str
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form ``history --format json`` prints."""
+        return {
+            "time": self.time,
+            "at": self.at,
+            "product": self.product,
+            "course": self.course,
+            "action": self.action,
+            "before": dict(self.before),
+            "after": dict(self.after),
+            "result": self.result,
+            "reason": self.reason,
+            "class": self.change_class,
+            "actor": self.actor,
+            "plan_digest": self.plan_digest,
+            "config": {"commit": self.commit, "dirty": self.dirty},
+            "log": self.log,
+            **({"message": self.message} if self.message else {}),
+        }
+
+
+def learner_history(
+    logs: AuditLines, user: str, products: Iterable[str] = ()
+) -> tuple[HistoryEntry, ...]:
+    """Every enrollment line of ``user`` (optionally of ``products`` only), oldest first
+    (by the instant evaluated, then wall time; lines without ``at`` by wall time)."""
+    wanted = set(products)
+    found = []
+    for index, entry in enumerate(logs.lines):
+        address = entry["address"]
+        # Lines without a result announce a write (a write-ahead log's intents); the
+        # line with its outcome says what became of it.
+        if not address.startswith("enrollment.") or not entry.get("result"):
+            continue
+        if "user" in entry:
+            if entry["user"] != user:
+                continue
+            course = str(entry.get("course", ""))
+        elif address.endswith("." + user):
+            # Older lines name no user: the username is the end of the address.
+            course = address.removeprefix("enrollment.")[: -len(user) - 1]
+        else:
+            continue
+        product = entry.get("product") if isinstance(entry.get("product"), str) else None
+        if wanted and product not in wanted:
+            continue
+        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        item = HistoryEntry(
+            time=str(entry.get("time", "")),
+            at=str(entry.get("at", "")),
+            product=product,
+            course=course,
+            action=str(entry.get("action", "")),
+            before=entry.get("before") if isinstance(entry.get("before"), dict) else {},
+            after=entry.get("after") if isinstance(entry.get("after"), dict) else {},
+            result=str(entry.get("result", "")),
+            reason=str(entry.get("reason", "")),
+            change_class=str(entry.get("class") or ""),
+            actor=str(entry.get("actor", "")),
+            plan_digest=str(entry.get("plan_digest", "")),
+            commit=config.get("commit") if isinstance(config.get("commit"), str) else None,
+            dirty=config.get("dirty") if isinstance(config.get("dirty"), bool) else None,
+            log=str(entry.get("log", "")),
+            message=str(entry.get("message", "")),
+        )
+        found.append(((item.at or item.time), item.time, index, item))
+    found.sort(key=lambda f: f[:3])
+    return tuple(item for *_, item in found)
