@@ -48,7 +48,7 @@ import httpx
 from certops.cli import plan as cli_plan
 from certops.cli.main import main as certops_main
 from certops.errors import CertopsError, ConfigError
-from certops.lms import connect, wire
+from certops.lms import connect, paths
 from certops.sandbox import init_sandbox, read_credentials
 
 # Three products with two periods each, over the demo dataset's courses. Safety limits
@@ -280,7 +280,7 @@ def read_holdings(url: str, credentials: dict[str, str], sample: int) -> Holding
     """Counts via ``get_total_count`` (a few calls, not part of any measured phase)."""
     with httpx.Client(base_url=url, timeout=120) as http:
         token = http.post(
-            wire.TOKEN,
+            paths.TOKEN,
             data={
                 "grant_type": "client_credentials",
                 "client_id": credentials["client_id"],
@@ -296,25 +296,25 @@ def read_holdings(url: str, credentials: dict[str, str], sample: int) -> Holding
             response.raise_for_status()
             return response.json()["data"]
 
-        users = data(wire.USERS, page_size=max(1, min(sample, 200)), sort_attr="username")
-        courses = data(wire.COURSES, page_size=200)
+        users = data(paths.USERS, page_size=max(1, min(sample, 200)), sort_attr="username")
+        courses = data(paths.COURSES, page_size=200)
         if courses["total_count"] > 200:
             raise BenchmarkError("more than 200 courses: the benchmark reads one page only")
         ids = {c["code"]: int(c["id_course"]) for c in courses["items"]}
         named = [ids[code] for code in NAMED_CODES if code in ids]
         enrollments = (
-            data(wire.ENROLLMENTS_READ, page_size=1, **{"course_id[]": named})["total_count"]
+            data(paths.ENROLLMENTS_READ, page_size=1, **{"course_id[]": named})["total_count"]
             if named
             else 0
         )
-        catalogs = data(wire.CATALOGS, page_size=200)
+        catalogs = data(paths.CATALOGS, page_size=200)
         catalog = next((c for c in catalogs["items"] if c["catalogue_code"] == CATALOG_CODE), None)
         items = (
-            data(wire.catalog_path(int(catalog["catalogue_id"])), page_size=1)["total_count"]
+            data(paths.catalog_path(int(catalog["catalogue_id"])), page_size=1)["total_count"]
             if catalog
             else 0
         )
-        groups = data(wire.GROUPS, page_size=200)
+        groups = data(paths.AUDIENCES, page_size=200)
         if groups["total_count"] > 200:
             raise BenchmarkError("more than 200 groups: the benchmark reads one page only")
         return Holdings(
@@ -335,7 +335,7 @@ def read_holdings(url: str, credentials: dict[str, str], sample: int) -> Holding
 # --- the lower bound ---------------------------------------------------------------------------
 
 
-def pages(count: int, size: int = wire.MAX_PAGE_SIZE) -> int:
+def pages(count: int, size: int = paths.MAX_PAGE_SIZE) -> int:
     """List calls needed for ``count`` items at ``size`` per page (an empty list is 1 call)."""
     return max(1, math.ceil(count / size))
 
@@ -394,13 +394,22 @@ def lower_bound_writes(changes: list[dict[str, Any]]) -> dict[str, int]:
         else:
             kinds[f"{kind} {action}"] += 1
     writes = {
-        name: (pages(n, wire.ENROLL_CHUNK) if name.startswith("catalog") else n)
+        name: (pages(n, paths.ENROLL_CHUNK) if name.startswith("catalog") else n)
         for name, n in sorted(kinds.items())
     }
     if creates:
-        writes["enrollment batches"] = pages(creates, wire.ENROLL_CHUNK)
+        writes["enrollment batches"] = pages(creates, paths.ENROLL_CHUNK)
     if updates:
-        writes["enrollment updates"] = sum(pages(n, wire.UPDATE_CHUNK) for n in updates.values())
+        writes["enrollment updates"] = sum(pages(n, paths.UPDATE_CHUNK) for n in updates.values())
+    # Proving every write took (certops/readback.py): a tenant may answer success and
+    # ignore a field, so a client that must be right reads back what it wrote: one detail
+    # read per course or group written, the catalog list and its items per catalog item,
+    # and the first row of each enrollment batch.
+    readback = sum(n for name, n in kinds.items() if name.startswith(("course", "group")))
+    readback += 2 * sum(n for name, n in kinds.items() if name.startswith("catalog_item"))
+    readback += writes.get("enrollment batches", 0)
+    if readback:
+        writes["read-back"] = readback
     return writes
 
 
@@ -671,8 +680,8 @@ def render_table(results: list[SizeResult], latency_ms: int) -> str:
     """The summary table, the calls by endpoint, and the targets with PASS/FAIL."""
     lines = [
         f"certops plan_scale: latency {latency_ms} ms per call, page size "
-        f"{wire.MAX_PAGE_SIZE}, enrollment batch {wire.ENROLL_CHUNK}, update chunk "
-        f"{wire.UPDATE_CHUNK}",
+        f"{paths.MAX_PAGE_SIZE}, enrollment batch {paths.ENROLL_CHUNK}, update chunk "
+        f"{paths.UPDATE_CHUNK}",
         "",
     ]
     head = (

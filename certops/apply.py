@@ -23,14 +23,25 @@ from enum import StrEnum
 from typing import Any
 
 from certops.audit import DONE, FAILED, UNKNOWN, AuditLog, AuditLogError
-from certops.engine.setup import DesiredSetup
+from certops.engine.setup import DesiredSetup, comparable_fields
 from certops.errors import LMSError
 from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
-from certops.lms.errors import LMSConnectionError, LMSCredentialsError, LMSUnavailableError
-from certops.lms.records import EnrollmentStatus
-from certops.lms.wire import ENROLL_CHUNK
+from certops.lms.errors import (
+    LMSConnectionError,
+    LMSCredentialsError,
+    LMSIgnoredFieldError,
+    LMSUnavailableError,
+)
+from certops.lms.paths import ENROLL_CHUNK
+from certops.lms.records import EnrollmentStatus, RowResult
 from certops.plan.model import Action, Change, ChangeType, Plan
+from certops.readback import (
+    verify_catalog_item,
+    verify_course,
+    verify_enrollment,
+    verify_group,
+)
 
 Progress = Callable[[str], None]
 
@@ -41,7 +52,8 @@ ALREADY_THERE = (
 )
 
 # Errors after which nothing else can succeed: stop, report the rest as not attempted.
-FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError)
+# A field the tenant ignored stops the run too: every later write would drift the same way.
+FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError, LMSIgnoredFieldError)
 # Of those, the ones that may strike while a write is in flight: its outcome is unknown.
 IN_DOUBT = (LMSConnectionError, LMSUnavailableError)
 
@@ -256,13 +268,14 @@ class Executor:
         says nothing: the create goes ahead and meets the same trouble."""
         name = change.address.partition(".")[2]
         try:
+            # Narrow reads: a search by code or name (one small page each).
             if change.type is ChangeType.COURSE:
-                found = (await self.writer.find_courses([name])).get(name)
+                found = await self.writer.find_course(name, detail=False)
                 if found is not None:
                     self.course_ids[name] = found.id
                 return found is not None
             if change.type is ChangeType.GROUP:
-                return any(g.name == name for g in await self.writer.list_groups())
+                return any(g.name == name for g in await self.writer.list_groups(name))
             if change.type is ChangeType.CATALOG:
                 return any(c.code == name for c in await self.writer.list_catalogs())
         except FATAL:
@@ -312,27 +325,35 @@ class Executor:
                 course = await self.writer.create_course(code, desired.settings)
                 self.course_ids[code] = course.id
             else:
-                live = self.live.setup.courses[code].settings
-                await self.writer.update_course(self.course_ids[code], desired.settings_for(live))
+                live = self.live.setup.courses[code]
+                fields = comparable_fields(desired, live)
+                await self.writer.update_course(self.course_ids[code], desired.settings, fields)
+            await verify_course(self.writer, desired, self.course_ids[code])
             self._record(change, Result.APPLIED)
         elif change.type is ChangeType.CATALOG:
             await self.writer.create_catalog(str(change.after["code"]), str(change.after["name"]))
             self._record(change, Result.APPLIED)
         elif change.type is ChangeType.CATALOG_ITEM:
-            row = await self.writer.add_catalog_item(
-                str(change.after["catalog"]), str(change.after["course"])
-            )
+            catalog, course_code = str(change.after["catalog"]), str(change.after["course"])
+            row = await self.writer.add_catalog_item(catalog, course_code)
+            if row.ok:
+                await verify_catalog_item(self.writer, catalog, course_code)
             self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
         elif change.type is ChangeType.GROUP:
             name = address.removeprefix("group.")
             group = self.desired.groups[name]
             if change.action is Action.CREATE:
-                await self.writer.create_group(name, group.description, group.rules, group.operator)
+                made = await self.writer.create_group(
+                    name, group.description, group.rules, group.operator
+                )
+                group_id = made.id
             else:
                 live = self.live.setup.groups[name]
+                group_id = live.id
                 await self.writer.update_group(
                     live.id, live.description, group.rules, group.operator
                 )
+            await verify_group(self.writer, group, group_id)
             self._record(change, Result.APPLIED)
         else:
             self._record(change, Result.FAILED, f"certops cannot apply {change.type} changes")
@@ -382,9 +403,14 @@ class Executor:
             self.say(f"enrolling {_count(len(creates), 'learner')} in {_count(courses, 'course')}")
             for start in range(0, len(creates), ENROLL_CHUNK):
                 batch = creates[start : start + ENROLL_CHUNK]
-                await self._rows(
+                rows = await self._rows(
                     [c for _, c, _ in batch], self.writer.enroll([r for *_, r in batch])
                 )
+                # Prove the batch took: read back its first created row's status and window.
+                first = next((i for i, row in enumerate(rows or []) if row.ok), None)
+                if first is not None and not self.report.stopped:
+                    _, change, row = batch[first]
+                    await self._guard([], verify_enrollment(self.writer, row, change.address))
         for (course, _), batch in sorted(updates.items(), key=lambda kv: kv[0]):
             after = batch[0][0].after
             status = after.get("status")
@@ -398,15 +424,17 @@ class Executor:
             self.say(f"updating {_count(len(batch), 'enrollment')} in {course}")
             await self._rows([c for c, _ in batch], self.writer.update_enrollments(update))
 
-    async def _rows(self, changes: list[Change], work: Any) -> None:
+    async def _rows(self, changes: list[Change], work: Any) -> list[RowResult] | None:
+        """Await a batch write for ``changes``, record each row's outcome, and return the
+        row results (None when the batch failed or was not sent)."""
         if self.report.stopped:
             for change in changes:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
             work.close()
-            return
+            return None
         rows = await self._guard(changes, work)
         if rows is None:
-            return
+            return None
         by_index = {row.index: row for row in rows}
         outcomes = []
         for index, change in enumerate(changes):
@@ -420,3 +448,4 @@ class Executor:
                 outcomes.append(Outcome(change, result, row.message))
         # One durable append for the whole batch (a batch is one write).
         self._record_all(outcomes)
+        return [by_index.get(index, RowResult(index, False)) for index in range(len(changes))]

@@ -1,4 +1,5 @@
-"""``certops doctor``: check an LMS for everything certops needs (never writes)."""
+"""``certops doctor``: check an LMS for everything certops needs; ``--write-probe`` also
+proves, on one probe course, which fields the tenant keeps."""
 
 from __future__ import annotations
 
@@ -9,18 +10,42 @@ import click
 
 from certops.cli.options import lms_option, progress, resolve_lms
 from certops.lms import connect
-from certops.lms.doctor import run_checks
+from certops.lms.doctor import Check, Outcome, run_checks
+from certops.probe import PROBE_CODE, write_probe
+
+
+async def _probe(address: str) -> list[Check]:
+    async with connect(address, writer=True, progress=progress) as writer:
+        return await write_probe(writer)  # type: ignore[arg-type]
 
 
 @click.command()
 @lms_option
-def doctor(lms: str | None) -> None:
+@click.option(
+    "--write-probe",
+    is_flag=True,
+    help=(
+        f"Also write to the LMS: create (once) or update the unpublished course {PROBE_CODE}, "
+        "set every course field certops manages, enroll the API user with a validity window, "
+        "and report field by field what the tenant kept. Never deletes anything."
+    ),
+)
+def doctor(lms: str | None, write_probe: bool) -> None:
     """Check credentials, token, every endpoint certops uses, permissions and fields.
 
     Prints one line per check (ok, FAIL with the fix, warn, skipped); exits 1 if any fails.
+    Without --write-probe it only reads.
     """
     address = resolve_lms(lms)
     checks = asyncio.run(run_checks(address, connector=lambda a: connect(a, progress=progress)))
+    reachable = not any(
+        c.failed and c.name in ("address", "connect", "credentials", "token") for c in checks
+    )
+    if write_probe:
+        if reachable:
+            checks += asyncio.run(_probe(address))
+        else:
+            checks.append(Check("write probe", Outcome.SKIPPED, "the LMS could not be reached"))
     for check in checks:
         line = f"{check.outcome.value:<7} {check.name}"
         if check.detail:

@@ -28,6 +28,7 @@ from certops.config import load_config
 from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
+from certops.engine.setup import desired_setup, setup_checks
 from certops.errors import ConfigError, LMSError, SafetyLimitError, StalePlanError
 from certops.live import read_live
 from certops.lms import connect
@@ -422,13 +423,15 @@ def _read_plan(path: str) -> Plan:
 )
 @at_option
 def ack(addresses: tuple[str, ...], paths: tuple[str, ...], at: datetime | None) -> None:
-    """Record that a person did the manual steps at ADDRESS... (e.g. enrollment_rule.NAME).
+    """Record that a person did the manual steps at ADDRESS... (e.g. enrollment_rule.NAME,
+    or notification.NAME.schedule.weekly for one rung of a digest's reminder ladder).
 
     Needs no LMS: the steps are computed from the configuration at --at (default now).
     """
     config, acks = load(paths, ())
     when = at or now_utc()
-    pending = {c.address: c for c in manual_steps(config, when, acks)}
+    steps = manual_steps(config, when, acks) + setup_checks(desired_setup(config, when), acks)
+    pending = {c.address: c for c in steps}
     missing = [a for a in addresses if a not in pending]
     if missing:
         raise click.UsageError(

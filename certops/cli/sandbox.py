@@ -17,6 +17,11 @@ from certops.errors import CertopsError, ConfigError
 
 DEFAULT_DB = DEFAULT_SANDBOX.removeprefix("sandbox:")
 
+LENIENT_HELP = (
+    "Ignore request fields and parameters the sandbox does not know, as Docebo does"
+    " (default: reject them with a 400 naming the field). Stored in the sandbox file."
+)
+
 db_option = click.option(
     "--db",
     "db",
@@ -62,6 +67,7 @@ def sandbox() -> None:
 @click.option("--username", default="admin", show_default=True, help="Admin user name.")
 @click.option("--password", default="admin", help="Admin password. [default: admin]")
 @click.option("--force", is_flag=True, help="Replace an existing sandbox file.")
+@click.option("--lenient", is_flag=True, help=LENIENT_HELP)
 def init(
     path: str,
     demo: bool,
@@ -72,6 +78,7 @@ def init(
     username: str,
     password: str,
     force: bool,
+    lenient: bool,
 ) -> None:
     """Create a sandbox at PATH (default .certops/sandbox.db)."""
     from certops.sandbox import SandboxCredentials, init_sandbox
@@ -83,10 +90,17 @@ def init(
             raise click.BadParameter("must not be empty", param_hint=name)
     with _sandbox_errors():
         summary = init_sandbox(
-            path, demo=demo, learners=learners, seed=seed, credentials=creds, overwrite=force
+            path,
+            demo=demo,
+            learners=learners,
+            seed=seed,
+            credentials=creds,
+            overwrite=force,
+            lenient=lenient,
         )
     what = f"with the demo dataset ({summary})" if demo else "empty"
-    click.echo(f"Created sandbox {path}, {what}.")
+    mode = "lenient: unknown request fields are ignored" if lenient else "strict"
+    click.echo(f"Created sandbox {path}, {what} ({mode}).")
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
 
 
@@ -174,6 +188,12 @@ class _QuietDrops(logging.Filter):
               help="Share of calls answered 503.")  # fmt: skip
 @click.option("--drop-write", default=None, help="N[:before|after]: drop the Nth write.")
 @click.option("--fault-seed", default=0, type=int, help="Seed of the 503 draws.")
+@click.option(
+    "--drop-fields",
+    default=None,
+    help="NAME,NAME...: request fields every write silently ignores while answering success.",
+)
+@click.option("--lenient", is_flag=True, help=LENIENT_HELP)
 def serve(
     db: str,
     host: str,
@@ -183,6 +203,8 @@ def serve(
     error_503_share: float,
     drop_write: str | None,
     fault_seed: int,
+    drop_fields: str | None,
+    lenient: bool,
 ) -> None:
     """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
     import uvicorn
@@ -200,11 +222,16 @@ def serve(
         drop_write_nth=drop[0] if drop else 0,
         drop_write_mode=drop[1] if drop else "after",
         seed=fault_seed,
+        drop_fields=tuple(n.strip() for n in (drop_fields or "").split(",") if n.strip()),
     )
     with _sandbox_errors():
         app = create_app(db, faults=faults)
+        store = app.state.sandbox.store
+        if lenient:
+            # Stored, not held in this process: `sandbox:PATH` in-process agrees with it.
+            store.set_lenient(True)
         # The app has the sandbox open already: no second open for the credentials.
-        creds = app.state.sandbox.store.credentials()
+        creds = store.credentials()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP (not 0): asyncio only turns Nagle off (TCP_NODELAY) on connections of a
     # socket created with it, and uvicorn sends head and body apart, so without it every
@@ -223,6 +250,10 @@ def serve(
     click.echo(f"  OAuth2 client: {creds.client_id} / {creds.client_secret}")
     click.echo(f"  admin user:    {creds.username} / {creds.password}")
     click.echo(f"  not Docebo:    {url}/_sandbox/")
+    if store.lenient():
+        click.echo("  lenient:       unknown request fields are ignored, as Docebo does")
+    else:
+        click.echo("  strict:        unknown request fields are rejected (400 naming them)")
     click.echo(
         f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
         f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"

@@ -14,6 +14,8 @@ from certops.config.model import (
     CertifiedCourse,
     Config,
     CourseSpec,
+    Digest,
+    Every,
     Extension,
     InitialPath,
     LateCompletion,
@@ -24,6 +26,7 @@ from certops.config.model import (
     Product,
     Reinstatement,
     Revocation,
+    Rung,
     Safety,
     Settings,
 )
@@ -75,7 +78,7 @@ def build_product(data: PosDict) -> Product:
         notifications=Notifications(
             learner_enrolled=_optional_ref(notifications, "learner_enrolled"),
             admin_certified=_optional_ref(notifications, "admin_certified"),
-            digest=_optional_ref(notifications, "digest"),
+            digest=_digest(notifications["digest"]) if "digest" in notifications else None,
         ),
         extensions=tuple(
             Extension(
@@ -102,6 +105,7 @@ def build_settings(data: dict[str, Any]) -> Settings:
     """Returns the ``Settings`` of a valid settings mapping."""
     catalog = data.get("salesforce_catalog")
     safety = data.get("safety") or {}
+    defaults = Settings()
     return Settings(
         salesforce_catalog=Catalog(code=catalog["code"], name=catalog["name"]) if catalog else None,
         safety=Safety(
@@ -109,7 +113,22 @@ def build_settings(data: dict[str, Any]) -> Settings:
             max_suspend_fraction=float(safety.get("max_suspend_fraction", 0.25)),
             min_population=int(safety.get("min_population", 20)),
         ),
+        digest_ladder=_ladder(data["digest_ladder"])
+        if "digest_ladder" in data
+        else defaults.digest_ladder,
+        deadline_warning_days=tuple(
+            int(d) for d in data.get("deadline_warning_days", defaults.deadline_warning_days)
+        ),
+        min_period_days=int(data.get("min_period_days", defaults.min_period_days)),
     )
+
+
+def _ladder(data: list[dict[str, Any]]) -> tuple[Rung, ...]:
+    return tuple(Rung(from_days=int(r["from_days"]), every=Every(r["every"])) for r in data)
+
+
+def _digest(data: dict[str, Any]) -> Digest:
+    return Digest(name=data["name"], ladder=_ladder(data["ladder"]) if "ladder" in data else None)
 
 
 def _course(data: dict[str, Any]) -> CourseSpec:

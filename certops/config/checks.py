@@ -81,7 +81,14 @@ def check_semantics(roots: Sequence[PosDict]) -> list[Problem]:
     )
     problems += _course_codes(products)
     has_catalog = any(s.get("salesforce_catalog") is not None for s in settings)
+    for node in settings:
+        problems += _ladder(node.get("digest_ladder"), "settings.digest_ladder")
+        problems += _warning_days(node.get("deadline_warning_days"))
     for product in products:
+        problems += _ladder(
+            product.get("notifications", "digest", "ladder"),
+            f"the digest ladder of product '{product.text('id') or '?'}'",
+        )
         problems += _paths(product)
         problems += _periods(product)
         problems += _extensions(product)
@@ -106,6 +113,80 @@ def _settings_once(settings: list[_Node]) -> list[Problem]:
         )
         for node in settings
     ]
+
+
+# Sending frequency of each digest schedule; a rung must send more often than the one above.
+_EVERY_RANK = {"monthly": 0, "weekly": 1, "daily": 2}
+
+
+def _ladder(ladder: _Node | None, name: str) -> list[Problem]:
+    """A reminder ladder lists its rungs from the farthest from the deadline to the nearest
+    (``from_days`` strictly decreasing, so no two rungs overlap), each sending more often
+    than the one above it."""
+    if ladder is None:
+        return []
+    problems: list[Problem] = []
+    above: tuple[int, int, str] | None = None  # index, from_days, every of the rung above
+    for i, rung in enumerate(ladder.items()):
+        days, every_node = rung.get("from_days"), rung.get("every")
+        every = every_node.value if every_node is not None else None
+        if days is None or type(days.value) is not int or every_node is None:
+            above = None  # the schema reports it; compare the next rung with nothing
+            continue
+        if not isinstance(every, str) or every not in _EVERY_RANK:
+            above = None  # the schema reports it; compare the next rung with nothing
+            continue
+        if above is not None:
+            prev_i, prev_days, prev_every = above
+            if days.value == prev_days:
+                problems.append(
+                    days.problem(
+                        f"rungs {prev_i + 1} and {i + 1} of {name} both start "
+                        f"{days.value} days before the deadline; rungs must not overlap, "
+                        "give each its own from_days"
+                    )
+                )
+            elif days.value > prev_days:
+                problems.append(
+                    days.problem(
+                        f"{name} is out of order: rung {i + 1} starts {days.value} days "
+                        f"before the deadline, earlier than rung {prev_i + 1} above it "
+                        f"({prev_days} days); list rungs from the farthest from the deadline "
+                        "to the nearest"
+                    )
+                )
+            elif _EVERY_RANK[every] <= _EVERY_RANK[prev_every]:
+                problems.append(
+                    every_node.problem(
+                        f"rung {i + 1} of {name} sends {every}, not more often than "
+                        f"rung {prev_i + 1} above it ({prev_every}); each rung must send more "
+                        "often as the deadline nears (monthly, then weekly, then daily)"
+                    )
+                )
+        above = (i, days.value, every)
+    return problems
+
+
+def _warning_days(days: _Node | None) -> list[Problem]:
+    """Deadline warning days are listed from the farthest from the deadline to the nearest,
+    as the ladder's rungs are."""
+    if days is None:
+        return []
+    problems: list[Problem] = []
+    previous: int | None = None
+    for item in days.items():
+        if type(item.value) is not int:
+            continue
+        if previous is not None and item.value > previous:
+            problems.append(
+                item.problem(
+                    f"settings.deadline_warning_days is out of order: {item.value} after "
+                    f"{previous}; list the days from the farthest from the deadline to the "
+                    "nearest, e.g. [30, 7]"
+                )
+            )
+        previous = item.value
+    return problems
 
 
 def _duplicates(entries: list[tuple[str | None, _Node | None]], what: str) -> list[Problem]:

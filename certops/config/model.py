@@ -33,6 +33,14 @@ class LateCompletion(StrEnum):
     MANUAL = "manual"
 
 
+class Every(StrEnum):
+    """How often a Docebo digest notification is sent (its schedule in the admin UI)."""
+
+    MONTHLY = "monthly"
+    WEEKLY = "weekly"
+    DAILY = "daily"
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where a node came from: ``FILE:LINE:COL`` (1-based line and column)."""
@@ -122,10 +130,37 @@ class NamedRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Rung:
+    """One rung of a digest's reminder ladder: from ``from_days`` days before a period's
+    deadline (its ``due`` date) on, the digest is sent ``every`` month, week or day."""
+
+    from_days: int
+    every: Every
+
+
+# The ladder when neither the product nor ``settings.digest_ladder`` names one: the
+# article's "monthly, weekly, or daily depending upon how far away the expiration date is".
+DEFAULT_LADDER: tuple[Rung, ...] = (
+    Rung(90, Every.MONTHLY),
+    Rung(30, Every.WEEKLY),
+    Rung(7, Every.DAILY),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The digest notification ("not yet completed" reminders) and its reminder ladder;
+    ``ladder`` is None when the product leaves it to ``settings.digest_ladder``."""
+
+    name: str
+    ladder: tuple[Rung, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Notifications:
     learner_enrolled: NamedRef | None = None
     admin_certified: NamedRef | None = None
-    digest: NamedRef | None = None
+    digest: Digest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +198,16 @@ class Safety:
 class Settings:
     salesforce_catalog: Catalog | None = None
     safety: Safety = field(default_factory=Safety)
+    # The reminder ladder of every digest that does not name its own.
+    digest_ladder: tuple[Rung, ...] = DEFAULT_LADDER
+    # Days before a period's due date at which the plan warns how many have not completed.
+    deadline_warning_days: tuple[int, ...] = (30, 7)
+    # A period enrolling learners with fewer days than this before its due date is warned.
+    min_period_days: int = 60
+
+    def ladder_of(self, digest: Digest) -> tuple[Rung, ...]:
+        """The ladder ``digest`` follows: its own, else this configuration's default."""
+        return digest.ladder if digest.ladder is not None else self.digest_ladder
 
 
 @dataclass(frozen=True, slots=True)

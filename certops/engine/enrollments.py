@@ -49,6 +49,29 @@ from certops.plan.model import Action, Change, ChangeType, PlanWarning, Skip
 
 
 @dataclass(frozen=True, slots=True)
+class PeriodProgress:
+    """How far the learners who owe one period are at ``t``, for deadline warnings.
+
+    ``owed`` counts learners whose obligation for the period is met or outstanding at
+    ``t`` (a revoked certification owes nothing any more). Of the outstanding ones,
+    ``in_progress`` have started the period's course in the LMS (status in progress, or
+    completed after ``t`` when planning a past instant) and ``not_started`` have not (no
+    enrollment, or enrolled); ``extended`` have an extension past the period's due date.
+    """
+
+    period: str
+    owed: int = 0
+    completed: int = 0
+    in_progress: int = 0
+    not_started: int = 0
+    extended: int = 0
+
+    @property
+    def not_completed(self) -> int:
+        return self.in_progress + self.not_started
+
+
+@dataclass(frozen=True, slots=True)
 class EnrollmentPlan:
     """The enrollment part of one product's plan, and the states it was derived from."""
 
@@ -59,6 +82,7 @@ class EnrollmentPlan:
     states: tuple[LearnerState, ...]  # one per learner, sorted by username
     currently_certified: int  # certified-course enrollments `completed` in the LMS now
     suspensions: int  # of those, how many this plan sets to `suspended`
+    progress: tuple[PeriodProgress, ...] = ()  # per period that anyone owes, config order
 
 
 def iso(instant: datetime) -> str:
@@ -90,6 +114,11 @@ def _obligation_reason(ob: Obligation) -> str:
     return text
 
 
+# Live statuses of an outstanding obligation's course that mean the learner has started it
+# (completed: after ``t``, when planning a past instant).
+_STARTED = frozenset({EnrollmentStatus.IN_PROGRESS, EnrollmentStatus.COMPLETED})
+
+
 class _Planner:
     """Accumulates one product's changes; one instance per ``plan_enrollments`` call."""
 
@@ -104,6 +133,9 @@ class _Planner:
         self.warnings: list[tuple[str, PlanWarning]] = []
         self.currently_certified = 0
         self.suspensions = 0
+        # period id -> [owed, completed, in progress, not started, extended]
+        self.progress: dict[str, list[int]] = {p.id: [0] * 5 for p in product.maintenance.periods}
+        self.due = {p.id: p.deadline for p in product.maintenance.periods}
         self._iso: dict[datetime, str] = {}  # the same few period instants, formatted once
 
     def iso(self, instant: datetime) -> str:
@@ -199,8 +231,24 @@ class _Planner:
             )
         for ob in state.obligations:
             self.maintenance(facts, ob)
+            self.tally(facts, ob)
         if state.needs_review:
             self.warn(facts, code, f"{facts.username}: {state.needs_review}")
+
+    def tally(self, facts: LearnerFacts, ob: Obligation) -> None:
+        counts = self.progress.get(ob.period)
+        if counts is None:
+            return
+        if ob.outcome is ObligationOutcome.MET:
+            counts[0] += 1
+            counts[1] += 1
+        elif ob.outcome is ObligationOutcome.OUTSTANDING:
+            counts[0] += 1
+            live = self.live(facts, ob.course)
+            started = live is not None and live.status in _STARTED
+            counts[2 if started else 3] += 1
+            if ob.deadline > self.due[ob.period]:
+                counts[4] += 1
 
     def maintenance(self, facts: LearnerFacts, ob: Obligation) -> None:
         current = self.live(facts, ob.course)
@@ -279,4 +327,7 @@ def plan_enrollments(
         states=tuple(states),
         currently_certified=planner.currently_certified,
         suspensions=planner.suspensions,
+        progress=tuple(
+            PeriodProgress(pid, *counts) for pid, counts in planner.progress.items() if counts[0]
+        ),
     )

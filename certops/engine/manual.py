@@ -1,10 +1,16 @@
-"""Manual steps: what the setup needs that Docebo's API cannot do (issue 5).
+"""Manual steps: what the setup needs that Docebo's API cannot do.
 
 Enrollment rules and notification assignments have no public API, so the plan carries them
 as ``manual`` changes with the UI actions in words. Each has a ``fingerprint``, the sha256
 of what is asked (not of the wording, so rephrasing a step never re-asks it); once
 ``certops ack`` records that fingerprint for the address, the step stops showing until
 what is asked changes, which happens at each rollover.
+
+A digest's reminder ladder adds one dated step per rung, addressed
+``notification.NAME.schedule.EVERY`` and shown from the day the rung starts (see
+``certops.engine.deadlines``). What it asks holds the rung and the deadline, and each rung
+has its own address, so acknowledging one rung leaves the next to be asked on its day,
+and the same rung of the next period's deadline to be asked again.
 
 The *current* period at ``t`` is the first period whose deadline is after ``t`` (the one
 learners are working towards), or the last period once every deadline has passed. With
@@ -23,10 +29,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from certops.config.model import Config, Period, Product, end_of_day
+from certops.config.model import Config, Digest, Period, Product, Settings, end_of_day
+from certops.engine.deadlines import RungAt, ladder_text, rung_at
 from certops.engine.facts import managed_codes
 from certops.engine.lifecycle import and_list
 from certops.plan.model import Action, Change, ChangeType
+
+DIGEST_EVENT = "course_not_completed_digest"
+# A digest's dated schedule step is addressed ``notification.NAME.schedule.EVERY``: one
+# address per rung, so the ack file keeps a record of every rung done.
+SCHEDULE = ".schedule."
 
 
 class Acknowledgements(Protocol):
@@ -68,6 +80,7 @@ class _Ask:
     asked: dict[str, Any]
     steps: list[str]
     reason: str
+    note: str = ""  # the digest's schedule in words, for its setup step
 
 
 def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
@@ -113,7 +126,76 @@ def _extended_courses(product: Product, current: Period | None, t: datetime) -> 
     return out
 
 
-def _notification_asks(product: Product, period: Period | None, t: datetime) -> list[_Ask]:
+def _schedule_ask(product: Product, digest: Digest, rung: RungAt) -> _Ask:
+    """The dated step of a digest's ladder: switch the schedule to the rung in force."""
+    every = rung.rung.every.value
+    deadline = {
+        "product": product.id,
+        "period": rung.period.id,
+        "due": rung.deadline.isoformat(),
+        "from_days": rung.rung.from_days,
+        "starts": rung.starts.isoformat(),
+    }
+    if rung.next_rung is not None and rung.next_starts is not None:
+        deadline["next"] = {
+            "every": rung.next_rung.every.value,
+            "starts": rung.next_starts.isoformat(),
+        }
+    return _Ask(
+        address=f"notification.{digest.name}{SCHEDULE}{every}",
+        type=ChangeType.NOTIFICATION,
+        products=[product.id],
+        # The rung and the deadline are what is asked: acknowledging this rung leaves the
+        # next one (and the same rung of the next period's deadline) to be asked again.
+        asked={"event": DIGEST_EVENT, "schedule": every, "deadlines": [deadline]},
+        steps=[],
+        reason="",
+    )
+
+
+def _before(days: int, due: str) -> str:
+    """``30 days before the 2026-12-31 deadline``; ``on the 2026-12-31 deadline`` for 0."""
+    if days == 0:
+        return f"on the {due} deadline"
+    return f"{days} day{'s' if days != 1 else ''} before the {due} deadline"
+
+
+def _schedule_steps(name: str, asked: dict[str, Any], conflict: list[str]) -> list[str]:
+    every = asked["schedule"]
+    steps = [f'Admin Menu > Notifications: open "{name}".']
+    for d in asked["deadlines"]:
+        steps.append(
+            f"Set its schedule to send the digest {every}: from {d['starts']}, "
+            f"{_before(d['from_days'], d['due'])} of period {d['period']} of {d['product']}."
+        )
+        nxt = d.get("next")
+        steps.append(
+            f"Next switch: {nxt['every']} from {nxt['starts']} (certops lists it that day)."
+            if nxt
+            else "This is the last rung before that deadline; after it the digest follows "
+            "the next period's ladder."
+        )
+    if conflict:
+        steps.append(
+            f"This digest is shared by products whose ladders ask for different schedules "
+            f"now ({and_list(conflict)}); one notification has one schedule: give each "
+            "product its own digest in the configuration."
+        )
+    steps.append("Make sure the notification is active and save.")
+    return steps
+
+
+def _schedule_reason(name: str, asked: dict[str, Any]) -> str:
+    return "; ".join(
+        f'set the digest "{name}" to {asked["schedule"]}: '
+        f"{_before(d['from_days'], d['due'])} ({d['product']}, period {d['period']})"
+        for d in asked["deadlines"]
+    )
+
+
+def _notification_asks(
+    product: Product, period: Period | None, t: datetime, settings: Settings
+) -> list[_Ask]:
     asks = []
     notes = product.notifications
     current = [str(period.course.code)] if period else []
@@ -136,14 +218,18 @@ def _notification_asks(product: Product, period: Period | None, t: datetime) -> 
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
                 asked={
-                    "event": "course_not_completed_digest",
+                    "event": DIGEST_EVENT,
                     "courses": sorted(current + _extended_courses(product, period, t)),
                 },
                 steps=[],
                 reason="notifications have no public API: reminders go to learners who have "
                 "not completed the current maintenance course",
+                note=ladder_text(settings.ladder_of(notes.digest)),
             )
         )
+        rung = rung_at(settings.ladder_of(notes.digest), period, t) if period else None
+        if rung is not None:
+            asks.append(_schedule_ask(product, notes.digest, rung))
     if notes.admin_certified is not None:
         asks.append(
             _Ask(
@@ -163,12 +249,14 @@ def _notification_asks(product: Product, period: Period | None, t: datetime) -> 
     return asks
 
 
-def _notification_steps(name: str, asked: dict[str, Any], all_courses: list[str]) -> list[str]:
+def _notification_steps(
+    name: str, asked: dict[str, Any], all_courses: list[str], note: str
+) -> list[str]:
     courses = asked["courses"]
     remove = sorted(set(all_courses) - set(courses))
     event = {
         "user_enrolled_in_course": "User enrolled in a course",
-        "course_not_completed_digest": "Digest: courses not yet completed",
+        DIGEST_EVENT: "Digest: courses not yet completed",
     }[asked["event"]]
     steps = [
         f'Admin Menu > Notifications: open "{name}" '
@@ -178,10 +266,11 @@ def _notification_steps(name: str, asked: dict[str, Any], all_courses: list[str]
     ]
     if asked["event"] == "user_enrolled_in_course" and "recipients" not in asked:
         steps.append("Recipients: the enrolled user; keep the [expire-at] tag in the message.")
-    elif asked["event"] == "course_not_completed_digest":
+    elif asked["event"] == DIGEST_EVENT:
         steps.append(
-            "Recipients: users enrolled who have not completed; send monthly, then weekly, "
-            "then daily as the deadline nears."
+            "Recipients: users enrolled who have not completed. Schedule: "
+            + (note or "monthly, then weekly, then daily as the deadline nears")
+            + "; certops lists each switch of the schedule on the day it is due."
         )
     else:
         steps.append(
@@ -204,7 +293,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
     for product in config.products:
         period = current_period(product, t)
         product_courses = {str(code) for code in managed_codes(product)}
-        found = _notification_asks(product, period, t)
+        found = _notification_asks(product, period, t, config.settings)
         if product.enrollment_rule is not None:
             found.insert(0, _rule_ask(product, product.enrollment_rule.name, period))
         for ask in found:
@@ -223,6 +312,15 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                     "then follow the steps the next plan shows.",
                 ]
                 seen.reason = "one enrollment rule named by several products"
+            elif "schedule" in ask.asked:
+                seen.products.append(product.id)
+                seen.asked = {
+                    **seen.asked,
+                    "deadlines": sorted(
+                        seen.asked["deadlines"] + ask.asked["deadlines"],
+                        key=lambda d: (d["product"], d["period"]),
+                    ),
+                }
             else:
                 seen.products.append(product.id)
                 merged = sorted(set(seen.asked["courses"]) | set(ask.asked["courses"]))
@@ -239,12 +337,27 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                 else:
                     seen.asked = {**seen.asked, "courses": merged}
 
+    # Schedules asked of one digest at once (by products sharing it): they conflict.
+    schedules: dict[str, list[str]] = {}
+    for ask in asks.values():
+        if "schedule" in ask.asked:
+            name = ask.address.removeprefix("notification.").rsplit(SCHEDULE, 1)[0]
+            schedules.setdefault(name, []).append(ask.asked["schedule"])
+
     changes = []
     for address in sorted(asks):
         ask = asks[address]
-        if ask.type is ChangeType.NOTIFICATION and "event" in ask.asked:
+        if "schedule" in ask.asked:
+            name = address.removeprefix("notification.").rsplit(SCHEDULE, 1)[0]
+            conflict = sorted(schedules[name]) if len(schedules[name]) > 1 else []
+            ask.steps = _schedule_steps(name, ask.asked, conflict)
+            ask.reason = _schedule_reason(name, ask.asked)
+        elif ask.type is ChangeType.NOTIFICATION and "event" in ask.asked:
             ask.steps = _notification_steps(
-                address.removeprefix("notification."), ask.asked, sorted(all_courses[address])
+                address.removeprefix("notification."),
+                ask.asked,
+                sorted(all_courses[address]),
+                ask.note,
             )
         elif ask.type is ChangeType.NOTIFICATION:
             ask.steps = [

@@ -19,6 +19,7 @@ def check_safety(
     product_id: str, currently_certified: int, suspensions: int, settings: Safety
 ) -> SafetyTrip | None:
     """The trip when ``suspensions / currently_certified`` exceeds the limit, else None.
+    The trip carries both counts, so that messages can say "50 of 51", not only 0.98.
 
     ``currently_certified`` counts the product's certified-course enrollments that are
     ``completed`` in the LMS now; the limit applies only when it is at least
@@ -39,6 +40,8 @@ def check_safety(
         limit=MAX_SUSPEND_FRACTION,
         value=fraction,
         threshold=settings.max_suspend_fraction,
+        suspensions=suspensions,
+        certified=currently_certified,
     )
 
 

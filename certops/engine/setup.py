@@ -1,4 +1,4 @@
-"""The one-time setup as desired state, and its diff against the live LMS (issue 5).
+"""The one-time setup as desired state, and its diff against the live LMS.
 
 ``desired_setup(config, t)`` compiles what the article's setup checklist asks for at
 instant ``t``: the certified courses, the maintenance courses, the Salesforce Sync catalog
@@ -28,6 +28,7 @@ from typing import Any
 
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.model import CertifiedCourse, Config, CourseSpec, Period, Product
+from certops.engine.manual import Acknowledgements, fingerprint
 from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 from certops.plan.jsonio import iso_utc
 from certops.plan.model import Action, Change, ChangeType, PlanWarning
@@ -61,7 +62,11 @@ MAINTENANCE_FIELDS = frozenset(
 CERTIFIED_FIELDS = frozenset(
     {"name", "description", "published", "self_unenrollment", "enrollment_policy"}
 )
-GROUP_FIELDS = ("automatic", "rules_operator", "rules")
+GROUP_FIELDS = ("automatic", "rules_operator", "rules", "exclude_deactivated")
+# Settings certops sends when it creates a course but cannot read back on a tenant (Docebo's
+# course views do not show visibility): never diffed while unreadable; a manual check asks
+# a person once to confirm them (``setup_checks``).
+WRITE_ONLY_FIELDS = frozenset({"visible_only_to_enrolled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,7 @@ class DesiredGroup:
     rules: tuple[GroupRule, ...]
     operator: str = "ANY"
     automatic: bool = True
+    exclude_deactivated: bool = True  # deactivated users are never certified members
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,11 +414,37 @@ def _rules_json(rules: Collection[GroupRule]) -> list[list[str]]:
     return sorted(sorted(str(c) for c in rule.completed_all) for rule in rules)
 
 
-def _group_fields(automatic: bool, operator: str, rules: Collection[GroupRule]) -> dict[str, Any]:
-    return {"automatic": automatic, "rules_operator": operator, "rules": _rules_json(rules)}
+def _group_fields(
+    automatic: bool, operator: str, rules: Collection[GroupRule], exclude_deactivated: bool
+) -> dict[str, Any]:
+    return {
+        "automatic": automatic,
+        "rules_operator": operator,
+        "rules": _rules_json(rules),
+        "exclude_deactivated": exclude_deactivated,
+    }
 
 
 # --- diffing ------------------------------------------------------------------------------
+
+
+def comparable_fields(desired: DesiredCourse, live: Course) -> frozenset[str]:
+    """The managed settings of ``live`` that can be compared: those the LMS showed."""
+    return desired.managed - live.unread
+
+
+def course_differences(desired: DesiredCourse, live: Course) -> dict[str, tuple[Any, Any]]:
+    """``{field: (live value, desired value)}`` for every comparable managed setting that
+    differs after normalising both sides; empty when the course is as configured. The plan
+    and the read-back after an apply both use this, so what apply verifies is exactly what
+    the next plan would compare."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in sorted(comparable_fields(desired, live)):
+        want = getattr(desired.settings, name)
+        have = getattr(live.settings, name)
+        if _course_compare_value(name, want) != _course_compare_value(name, have):
+            out[name] = (have, want)
+    return out
 
 
 def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | None:
@@ -430,16 +462,11 @@ def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | Non
             after=course_fields(desired.settings),
             reason=f"{what} does not exist",
         )
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    for name in sorted(desired.managed):
-        want = getattr(desired.settings, name)
-        have = getattr(live.settings, name)
-        if _course_compare_value(name, want) != _course_compare_value(name, have):
-            before[name] = _json_value(have)
-            after[name] = _json_value(want)
-    if not after:
+    differences = course_differences(desired, live)
+    if not differences:
         return None
+    before = {name: _json_value(have) for name, (have, _) in differences.items()}
+    after = {name: _json_value(want) for name, (_, want) in differences.items()}
     return Change(
         address=f"course.{desired.code}",
         type=ChangeType.COURSE,
@@ -451,8 +478,22 @@ def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | Non
     )
 
 
+def group_differences(desired: DesiredGroup, live: Group) -> list[str]:
+    """The group fields (``GROUP_FIELDS``) in which ``live`` differs from ``desired``;
+    used by the plan and by the read-back after an apply."""
+    same = {
+        "automatic": bool(live.automatic) == bool(desired.automatic),
+        "rules_operator": str(live.rules_operator).strip().upper() == desired.operator.upper(),
+        "rules": _rule_set(live.rules) == _rule_set(desired.rules),
+        "exclude_deactivated": bool(live.exclude_deactivated) == desired.exclude_deactivated,
+    }
+    return [name for name in GROUP_FIELDS if not same[name]]
+
+
 def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
-    want = _group_fields(desired.automatic, desired.operator, desired.rules)
+    want = _group_fields(
+        desired.automatic, desired.operator, desired.rules, desired.exclude_deactivated
+    )
     if live is None:
         return Change(
             address=f"group.{desired.name}",
@@ -462,13 +503,8 @@ def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
             after={"description": desired.description, **want},
             reason="certified group does not exist",
         )
-    have = _group_fields(live.automatic, live.rules_operator, live.rules)
-    same = {
-        "automatic": bool(live.automatic) == bool(desired.automatic),
-        "rules_operator": str(live.rules_operator).strip().upper() == desired.operator.upper(),
-        "rules": _rule_set(live.rules) == _rule_set(desired.rules),
-    }
-    changed = [name for name in GROUP_FIELDS if not same[name]]
+    have = _group_fields(live.automatic, live.rules_operator, live.rules, live.exclude_deactivated)
+    changed = group_differences(desired, live)
     if not changed:
         return None
     return Change(
@@ -565,3 +601,50 @@ def setup_warnings(
                     )
                 )
     return out
+
+
+def setup_checks(desired: DesiredSetup, acks: Acknowledgements) -> list[Change]:
+    """Manual checks of the settings certops sets on a new course but cannot read back
+    (``WRITE_ONLY_FIELDS``: a maintenance course visible only to its enrolled learners).
+
+    Computed from the configuration alone (``certops ack`` needs no LMS), one per course,
+    shown until acknowledged: nothing is diffed forever, and nobody has to take certops'
+    word for a setting the API cannot show."""
+    changes = []
+    for code in sorted(desired.courses):
+        course = desired.courses[code]
+        if course.settings.visible_only_to_enrolled is None:
+            continue
+        address = f"course.{code}"
+        asked = {
+            "course": code,
+            "visible_only_to_enrolled": course.settings.visible_only_to_enrolled,
+        }
+        mark = fingerprint(asked)
+        if acks.acknowledged(address, mark):
+            continue
+        who = (
+            "Only users enrolled in the course"
+            if course.settings.visible_only_to_enrolled
+            else "Everyone"
+        )
+        changes.append(
+            Change(
+                address=address,
+                type=ChangeType.COURSE,
+                action=Action.MANUAL,
+                product=course.product,
+                after={"visible_only_to_enrolled": course.settings.visible_only_to_enrolled},
+                reason=(
+                    "Docebo's API does not show a course's visibility, so certops sets it when "
+                    "it creates the course but cannot verify it: check it once"
+                ),
+                steps=(
+                    f"Admin Menu > Course Management > open {code} ({course.settings.name})",
+                    f"Properties > Catalog options/visibility: check it is set to '{who}'",
+                    f"Then record it: certops ack {address}",
+                ),
+                fingerprint=mark,
+            )
+        )
+    return changes

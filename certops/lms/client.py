@@ -1,7 +1,8 @@
 """The Docebo client's transport: auth, concurrency, rate limits, retries and paging.
 
 One ``httpx.AsyncClient`` per run, against a tenant over HTTPS or the sandbox application
-mounted in-process (``sandbox:PATH``): the same code path for both. Docebo's field names
+mounted in-process (``sandbox:PATH``, through the transport ``certops.sandbox.transport``
+provides): the same code path for both. Docebo's field names
 and formats live in ``certops.lms.wire``; the reader and writer that turn them into
 certops records live in ``certops.lms.docebo``. This module only moves JSON.
 """
@@ -30,13 +31,12 @@ from collections.abc import (
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
-from certops.lms import wire
+from certops.lms import paths, wire
 from certops.lms.errors import (
     LMSAddressError,
     LMSConnectionError,
@@ -353,11 +353,11 @@ class ApiSession:
         async with self._token_lock:
             if self._token and time.monotonic() < self._token_expires:
                 return self._token
-            payload = await self._send("POST", wire.TOKEN, form=self._credentials.token_form())
+            payload = await self._send("POST", paths.TOKEN, form=self._credentials.token_form())
             token = payload.get("access_token") if isinstance(payload, dict) else None
             if not isinstance(token, str) or not token:
                 raise LMSResponseError(
-                    f"unexpected response from POST {wire.TOKEN}: field 'access_token' is missing"
+                    f"unexpected response from POST {paths.TOKEN}: field 'access_token' is missing"
                 )
             self._secrets.add(token)
             refresh = payload.get("refresh_token")
@@ -400,7 +400,7 @@ class ApiSession:
         retried only when it surely did not reach the server (429, connection refused);
         otherwise ``OutcomeUnknown`` tells the caller to re-read before sending again.
         """
-        is_token = path == wire.TOKEN
+        is_token = path == paths.TOKEN
         if method != "GET" and not is_token and not self._allow_writes:
             raise ReadOnlyError(f"read-only connection refused {method} {path}")
         idempotent = method in ("GET", "PUT") or is_token
@@ -427,7 +427,7 @@ class ApiSession:
                 # this request queued, and it must not fire into the limited window.
                 while (wait := self._pause_until - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
-                self.call_counts[f"{method} {wire.path_template(path)}"] += 1
+                self.call_counts[f"{method} {paths.path_template(path)}"] += 1
                 try:
                     response = await self._client.request(
                         method,
@@ -551,14 +551,14 @@ class ApiSession:
             payload = None
         message, field_name = wire.error_detail(payload)
         message = self.redact(message)
-        if path == wire.TOKEN and status >= 500:
+        if path == paths.TOKEN and status >= 500:
             # The server failed; nothing says the credentials are wrong.
             return LMSUnavailableError(
                 f"{self.host} failed at {endpoint} (HTTP {status}: "
                 f"{message or response.reason_phrase or 'no detail'}); this is a server "
                 "error, not refused credentials: try again later"
             )
-        if path == wire.TOKEN:
+        if path == paths.TOKEN:
             return self._token_error(payload, status, message)
         if status == 401:
             return LMSCredentialsError(
@@ -569,11 +569,19 @@ class ApiSession:
         if status == 403:
             return LMSPermissionError(
                 f"{self.host} denied {endpoint} (HTTP 403): the API user needs the permission "
-                f"'{wire.permission_for(path)}'" + (f" ({message})" if message else "")
+                f"'{paths.permission_for(path)}'" + (f" ({message})" if message else "")
             )
         if status == 404:
+            hint = ""
+            if path == paths.AUDIENCES or path.startswith(paths.AUDIENCES + "/"):
+                hint = (
+                    "; certops manages groups through Docebo's audiences API (the groups since "
+                    "October 2020): run 'certops doctor' to see what this tenant offers"
+                )
             return LMSNotFoundError(
-                f"{self.host} has no {endpoint} (HTTP 404)" + (f": {message}" if message else "")
+                f"{self.host} has no {endpoint} (HTTP 404)"
+                + (f": {message}" if message else "")
+                + hint
             )
         detail = message or response.reason_phrase or "no detail"
         return LMSRequestError(
@@ -604,7 +612,7 @@ class ApiSession:
         # The whole message is redacted: ``error`` is the server's text too, and may echo.
         return LMSCredentialsError(
             self.redact(
-                f"{self.host} refused {who} at {wire.TOKEN}: {what}"
+                f"{self.host} refused {who} at {paths.TOKEN}: {what}"
                 + (f" ({code})" if isinstance(code, str) and code else "")
             )
         )
@@ -617,14 +625,17 @@ class ApiSession:
         params: Mapping[str, Any] | None = None,
         *,
         first: Mapping[str, Any] | None = None,
+        cursor: bool = True,
     ) -> AsyncIterator[wire.Page]:
         """Every page of a list endpoint, one at a time: by cursor when offered, else by
         page number. ``first`` adds parameters to the first request only (e.g. asking for
-        the total count once). Callers convert each page as it arrives, so no list of raw
-        JSON items outlives its page."""
+        the total count once); ``cursor=False`` never asks for a cursor (for endpoints
+        whose documentation shows only page numbers). Callers convert each page as it
+        arrives, so no list of raw JSON items outlives its page."""
         base = dict(params or {})
-        base["page_size"] = wire.MAX_PAGE_SIZE
-        base["get_cursor"] = 1
+        base["page_size"] = paths.MAX_PAGE_SIZE
+        if cursor:
+            base["get_cursor"] = 1
         endpoint = f"GET {path}"
         pages = 0
         next_cursor: str | None = None
@@ -650,10 +661,12 @@ class ApiSession:
         path: str,
         params: Mapping[str, Any] | None,
         convert: Callable[[dict[str, Any]], T],
+        *,
+        cursor: bool = True,
     ) -> list[T]:
         """Every item of a list endpoint through ``convert``, page by page."""
         out: list[T] = []
-        async with aclosing(self.pages(path, params)) as stream:
+        async with aclosing(self.pages(path, params, cursor=cursor)) as stream:
             async for page in stream:
                 out.extend(convert(item) for item in page.items)
         return out
@@ -678,9 +691,14 @@ class ReadChannel:
         return self._http.pages(path, params, first=first)
 
     async def converted(
-        self, path: str, params: Mapping[str, Any] | None, convert: Callable[[dict[str, Any]], T]
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        convert: Callable[[dict[str, Any]], T],
+        *,
+        cursor: bool = True,
     ) -> list[T]:
-        return await self._http.converted(path, params, convert)
+        return await self._http.converted(path, params, convert, cursor=cursor)
 
 
 class WriteChannel(ReadChannel):
@@ -699,65 +717,6 @@ def chunked(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 # --- connecting -------------------------------------------------------------------------
-
-
-class SandboxTransport(httpx.AsyncBaseTransport):
-    """The sandbox app in-process; a dropped connection becomes an httpx transport error."""
-
-    def __init__(self, app: Any) -> None:
-        self._inner = httpx.ASGITransport(app=app)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        from certops.sandbox.faults import ConnectionDropped
-
-        try:
-            return await self._inner.handle_async_request(request)
-        except ConnectionDropped as exc:
-            # As over a socket: the request may or may not have been processed.
-            raise httpx.ReadError("connection dropped by the sandbox", request=request) from exc
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def sandbox_module(path_text: str) -> Any:
-    """The sandbox package, after checking that the sandbox file exists."""
-    try:
-        import certops.sandbox as sandbox
-    except ImportError as exc:  # pragma: no cover - the sandbox ships with certops
-        raise LMSAddressError(f"the sandbox is not available: {exc}") from None
-    if not Path(path_text).exists():
-        raise LMSAddressError(
-            f"no sandbox at {path_text}: run 'certops sandbox init' first "
-            f"(or point --lms at an existing sandbox:PATH)"
-        )
-    return sandbox
-
-
-def sandbox_credentials(path_text: str) -> Credentials:
-    """``DOCEBO_*`` credentials if any are set, else the ones the sandbox file stores."""
-    sandbox = sandbox_module(path_text)
-    found = credentials_from_env()
-    if found is None:
-        found = _credentials_from_sandbox(sandbox.read_credentials(Path(path_text)), path_text)
-    return found
-
-
-def _credentials_from_sandbox(stored: Any, path_text: str) -> Credentials:
-    def get(name: str) -> str | None:
-        value = stored.get(name) if isinstance(stored, Mapping) else getattr(stored, name, None)
-        return str(value) if value not in (None, "") else None
-
-    client_id, secret = get("client_id"), get("client_secret")
-    if not client_id or not secret:
-        raise LMSCredentialsError(f"the sandbox at {path_text} has no OAuth2 client stored")
-    return Credentials(
-        client_id=client_id,
-        client_secret=secret,
-        username=get("username"),
-        password=get("password"),
-        source=f"sandbox {path_text}",
-    )
 
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}

@@ -8,15 +8,14 @@ reader cannot send anything but GET (and the token request) even by mistake. The
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from certops.lms import wire
+from certops.lms import paths, wire
 from certops.lms.api import EnrollmentUpdate, NewEnrollment, gather_settled
 from certops.lms.client import (
     TIMEOUT,
@@ -27,7 +26,6 @@ from certops.lms.client import (
     Progress,
     ReadChannel,
     RetryPolicy,
-    SandboxTransport,
     WriteChannel,
     calls_per_hour_from_env,
     chunked,
@@ -35,8 +33,6 @@ from certops.lms.client import (
     display_address,
     missing_credentials_error,
     parse_address,
-    sandbox_credentials,
-    sandbox_module,
 )
 from certops.lms.errors import (
     LMSAddressError,
@@ -60,6 +56,8 @@ from certops.lms.records import (
 # Per-course enrollment streams are used when the combined read has more than this many
 # pages left per course: the at most one extra page per course then stays under 10 %.
 SPLIT_PAGES_PER_STREAM = 10
+
+T = TypeVar("T")
 
 # --- reader -----------------------------------------------------------------------------
 
@@ -95,9 +93,9 @@ class DoceboReader:
 
     async def list_users(self) -> list[User]:
         """Every user, sorted by username."""
-        endpoint = f"GET {wire.USERS}"
+        endpoint = f"GET {paths.USERS}"
         users = await self._api.converted(
-            wire.USERS, wire.user_list_params(), lambda item: wire.user_from_item(item, endpoint)
+            paths.USERS, wire.user_list_params(), lambda item: wire.user_from_item(item, endpoint)
         )
         users = list({u.id: u for u in users}.values())
         self._usernames.update({u.id: u.username for u in users})
@@ -114,9 +112,9 @@ class DoceboReader:
             return None
         for full in (True, False):
             users = await self._api.converted(
-                wire.USERS,
+                paths.USERS,
                 wire.user_list_params(wanted, full=full),
-                lambda item: wire.user_from_item(item, f"GET {wire.USERS}"),
+                lambda item: wire.user_from_item(item, f"GET {paths.USERS}"),
             )
             for attribute in ("username", "email"):
                 for user in users:
@@ -129,9 +127,9 @@ class DoceboReader:
     async def list_courses(self) -> list[Course]:
         """Every course from the list view (settings partial; ``get_course`` has them all)."""
         courses = await self._api.converted(
-            wire.COURSES,
+            paths.COURSES,
             wire.course_list_params(),
-            lambda item: wire.course_from_item(item, f"GET {wire.COURSES}"),
+            lambda item: wire.course_from_item(item, f"GET {paths.COURSES}"),
         )
         self._course_ids = {c.code: c.id for c in courses if c.code}
         self._course_codes = {c.id: c.code for c in courses}
@@ -139,7 +137,7 @@ class DoceboReader:
 
     async def get_course(self, course_id: int) -> Course:
         """One course with every setting certops manages."""
-        path = wire.course_path(course_id)
+        path = paths.course_path(course_id)
         data = wire.data_of(await self._api.get(path), f"GET {path}")
         course = wire.course_from_detail(data, f"GET {path}")
         self._remember_course(course)
@@ -168,16 +166,17 @@ class DoceboReader:
         )
         return {course.code: course for course in found}
 
-    async def _find_course_by_code(self, code: str) -> Course | None:
-        """Re-read one course by code from the server (no cache): used after a lost response."""
+    async def find_course(self, code: str, *, detail: bool = True) -> Course | None:
+        """The course with this code, read fresh from the server by a search (one small
+        page, no cache), with its full detail unless ``detail=False``; None if absent."""
         listed = await self._api.converted(
-            wire.COURSES,
+            paths.COURSES,
             wire.course_list_params(code),
-            lambda item: wire.course_from_item(item, f"GET {wire.COURSES}"),
+            lambda item: wire.course_from_item(item, f"GET {paths.COURSES}"),
         )
         for course in listed:
             if course.code == code:
-                return await self.get_course(course.id)
+                return await self.get_course(course.id) if detail else course
         return None
 
     # --- catalogs ---------------------------------------------------------------------
@@ -185,7 +184,7 @@ class DoceboReader:
     async def list_catalogs(self) -> list[Catalog]:
         """Every catalog."""
         catalogs = await self._api.converted(
-            wire.CATALOGS, None, lambda item: wire.catalog_from_item(item, f"GET {wire.CATALOGS}")
+            paths.CATALOGS, None, lambda item: wire.catalog_from_item(item, f"GET {paths.CATALOGS}")
         )
         self._catalogs = {c.code: c for c in catalogs}
         return catalogs
@@ -202,27 +201,38 @@ class DoceboReader:
             catalog = known()
         if catalog is None:
             raise LMSNotFoundError(f"{self._http.host} has no catalog with id {catalog_id}")
-        path = wire.catalog_path(catalog_id)
+        path = paths.catalog_path(catalog_id)
         return await self._api.converted(
             path, None, lambda item: wire.catalog_item_from(item, catalog, f"GET {path}")
         )
 
-    # --- groups -----------------------------------------------------------------------
+    # --- groups (audiences) -------------------------------------------------------------
 
-    async def list_groups(self) -> list[Group]:
-        """Every group (list view: ``rules`` is empty; ``get_group`` has them)."""
+    async def list_groups(self, search: str | None = None) -> list[Group]:
+        """Every group (audience), or those whose name or description contains ``search``
+        (list view: ``rules`` is empty; ``get_group`` has them)."""
+        endpoint = f"GET {paths.AUDIENCES}"
         return await self._api.converted(
-            wire.GROUPS, None, lambda item: wire.group_from_item(item, f"GET {wire.GROUPS}")
+            paths.AUDIENCES,
+            wire.group_list_params(search),
+            lambda item: wire.group_from_item(item, endpoint),
+            cursor=False,  # the audiences list documents page numbers only
         )
 
-    async def get_group(self, group_id: int) -> Group:
-        """One group with its rule sets; rule conditions name course codes."""
-        path = wire.group_path(group_id)
+    async def get_group(self, group_id: str) -> Group:
+        """One group with its rule sets; rules name course codes."""
+        path = paths.audience_path(group_id)
         data = wire.data_of(await self._api.get(path), f"GET {path}")
-        sets = data.get("rule_sets") if isinstance(data, dict) else None
-        if sets and not self._course_codes:
+        ruleset = data.get("ruleset") if isinstance(data, dict) else None
+        if ruleset and not self._course_codes:
             await self.list_courses()
         return wire.group_from_detail(data, self._course_codes.get, f"GET {path}")
+
+    # --- who am I ---------------------------------------------------------------------
+
+    async def current_user(self) -> User:
+        """The user the API acts as (``doctor --write-probe`` enrolls it in its probe)."""
+        return wire.session_user(await self._api.get(paths.SESSION), f"GET {paths.SESSION}")
 
     # --- enrollments ------------------------------------------------------------------
 
@@ -246,11 +256,11 @@ class DoceboReader:
             await self._read_split(course_ids, convert, found)
         else:
             user_chunks: list[Sequence[int] | None] = (
-                [None] if user_ids is None else chunked(sorted(set(user_ids)), wire.FILTER_CHUNK)
+                [None] if user_ids is None else chunked(sorted(set(user_ids)), paths.FILTER_CHUNK)
             )
             await gather_settled(
                 self._read_stream(wire.enrollment_filters(courses, users), convert, found)
-                for courses in chunked(course_ids, wire.FILTER_CHUNK)
+                for courses in chunked(course_ids, paths.FILTER_CHUNK)
                 for users in user_chunks
             )
         return sorted(found.values(), key=lambda e: (e.course_id, e.user_id))
@@ -259,7 +269,7 @@ class DoceboReader:
     def _enrollment_converter(
         usernames: dict[int, str], codes: dict[int, str]
     ) -> Callable[[dict[str, Any]], Enrollment]:
-        endpoint = f"GET {wire.ENROLLMENTS_READ}"
+        endpoint = f"GET {paths.ENROLLMENTS_READ}"
         return lambda item: wire.enrollment_from_item(item, endpoint, usernames, codes)
 
     async def _read_stream(
@@ -269,7 +279,7 @@ class DoceboReader:
         found: dict[tuple[int, int], Enrollment],
     ) -> None:
         """One cursor stream of enrollments into ``found``, converted page by page."""
-        async with aclosing(self._api.pages(wire.ENROLLMENTS_READ, params)) as stream:
+        async with aclosing(self._api.pages(paths.ENROLLMENTS_READ, params)) as stream:
             async for page in stream:
                 _keep(found, map(convert, page.items))
 
@@ -289,10 +299,10 @@ class DoceboReader:
         reads with every allowed request in flight. Cursor paging stays exact while the
         LMS changes; page numbers fetched in parallel would not.
         """
-        first_chunk, rest = course_ids[: wire.FILTER_CHUNK], course_ids[wire.FILTER_CHUNK :]
+        first_chunk, rest = course_ids[: paths.FILTER_CHUNK], course_ids[paths.FILTER_CHUNK :]
         filters = wire.enrollment_filters(first_chunk, None)
         async with aclosing(
-            self._api.pages(wire.ENROLLMENTS_READ, filters, first={"get_total_count": 1})
+            self._api.pages(paths.ENROLLMENTS_READ, filters, first={"get_total_count": 1})
         ) as stream:
             first = await anext(stream)
             if first.has_more and _worth_splitting(first, len(first_chunk)):
@@ -308,7 +318,7 @@ class DoceboReader:
         # More courses than one filter holds: the rest in chunks, as streams side by side.
         await gather_settled(
             self._read_stream(wire.enrollment_filters(chunk, None), convert, found)
-            for chunk in chunked(rest, wire.FILTER_CHUNK)
+            for chunk in chunked(rest, paths.FILTER_CHUNK)
         )
 
 
@@ -347,104 +357,130 @@ class DoceboWriter(DoceboReader):
             "done); try again later"
         )
 
+    async def _exactly_once(
+        self,
+        what: str,
+        send: Callable[[], Awaitable[T]],
+        find: Callable[[], Awaitable[T | None]],
+        duplicate: Callable[[LMSRequestError], bool],
+    ) -> T:
+        """``send()`` a create exactly once. When its answer is lost, ``find()`` what it
+        made before sending again; when a retry is refused as a ``duplicate`` after a lost
+        answer, the duplicate is our own first attempt, found and returned."""
+        uncertain = False
+        for attempt in range(self._http.retry.attempts):
+            try:
+                return await send()
+            except OutcomeUnknown:
+                uncertain = True
+                await self._settle(attempt)
+                found = await find()
+                if found is not None:
+                    return found
+            except LMSRequestError as exc:
+                if uncertain and duplicate(exc):
+                    found = await find()
+                    if found is not None:
+                        return found
+                raise
+        raise self._gave_up(what)
+
     # --- courses ----------------------------------------------------------------------
 
     async def create_course(self, code: str, settings: CourseSettings) -> Course:
         """The created course, built from the id the LMS answered and the settings sent;
         after a lost response it is re-read by code instead, never duplicated."""
         body = wire.course_body(settings, code=code)
-        endpoint = f"POST {wire.COURSES}"
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(wire.COURSES, body)
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                existing = await self._find_course_by_code(code)
-                if existing is not None:
-                    return existing
-                continue
-            except LMSRequestError as exc:
-                if uncertain and exc.field == "code":
-                    existing = await self._find_course_by_code(code)
-                    if existing is not None:
-                        return existing
-                raise
-            # The answer holds only the id; what was sent is what the course now has, so
-            # no second call is needed (the executor needs only the id anyway).
-            course = Course(
-                id=wire.created_id(payload, "id_course", endpoint), code=code, settings=settings
-            )
-            self._remember_course(course)
-            return course
-        raise self._gave_up(f"creating course {code}")
+        endpoint = f"POST {paths.COURSES}"
 
-    async def update_course(self, course_id: int, settings: CourseSettings) -> None:
-        """Set every managed setting of a course (PUT is idempotent, so plainly retried)."""
-        await self._api.put(wire.course_path(course_id), wire.course_body(settings))
+        async def send() -> Course:
+            payload = await self._api.post(paths.COURSES, body)
+            course_id = wire.created_id(payload, "id_course", endpoint)
+            return Course(id=course_id, code=code, settings=settings)
+
+        course = await self._exactly_once(
+            f"creating course {code}",
+            send,
+            lambda: self.find_course(code),
+            lambda exc: exc.field == "code",
+        )
+        self._remember_course(course)
+        return course
+
+    async def update_course(
+        self, course_id: int, settings: CourseSettings, fields: Iterable[str]
+    ) -> None:
+        """Set these ``fields`` of a course's settings (PUT is idempotent, so plainly
+        retried); nothing else is sent, so nothing certops cannot read is overwritten."""
+        await self._api.put(paths.course_path(course_id), wire.course_body(settings, only=fields))
 
     # --- catalogs ---------------------------------------------------------------------
 
     async def create_catalog(self, code: str, name: str) -> Catalog:
         """Create a catalog; after a lost response it is re-read by code, never duplicated."""
-        endpoint = f"POST {wire.CATALOG_BATCH}"
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(
-                    wire.CATALOG_BATCH, wire.catalog_batch_body(code, name)
-                )
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                existing = {c.code: c for c in await self.list_catalogs()}.get(code)
-                if existing is not None:
-                    return existing
-                continue
+        endpoint = f"POST {paths.CATALOG_BATCH}"
+
+        async def find() -> Catalog | None:
+            return {c.code: c for c in await self.list_catalogs()}.get(code)
+
+        async def send() -> Catalog:
+            payload = await self._api.post(paths.CATALOG_BATCH, wire.catalog_batch_body(code, name))
             rows = wire.batch_rows(payload, endpoint)
             row = rows[0] if rows else None
-            if row is not None and row.success:
-                catalog_id = wire.as_int(
-                    wire.require(row.raw, "catalogue_id", endpoint), "catalogue_id", endpoint
+            if row is None or not row.success:
+                raise LMSRequestError(
+                    f"{self._http.host} did not create catalog {code}: "
+                    + (row.message if row and row.message else "no row result"),
+                    field="code",
                 )
-                return Catalog(id=catalog_id, code=code, name=name)
-            if uncertain:
-                # A row error after a lost response may be our own first attempt's catalog.
-                existing = {c.code: c for c in await self.list_catalogs()}.get(code)
-                if existing is not None:
-                    return existing
-            raise LMSRequestError(
-                f"{self._http.host} did not create catalog {code}: "
-                + (row.message if row and row.message else "no row result")
-            )
-        raise self._gave_up(f"creating catalog {code}")
+            # The row may carry the new id; the record does not promise it, so read it.
+            catalog_id = row.raw.get("catalogue_id")
+            if catalog_id is not None:
+                return Catalog(
+                    id=wire.as_int(catalog_id, "catalogue_id", endpoint), code=code, name=name
+                )
+            found = await find()
+            if found is None:
+                raise LMSResponseError(
+                    f"{self._http.host} answered {endpoint} with success but catalog {code} "
+                    "is not in the catalog list"
+                )
+            return found
+
+        return await self._exactly_once(
+            f"creating catalog {code}", send, find, lambda exc: exc.field == "code"
+        )
 
     async def add_catalog_item(self, catalog_code: str, course_code: str) -> RowResult:
         """Put a course in a catalog; a row error (e.g. already there) is a result, not raised."""
-        endpoint = f"POST {wire.CATALOG_ITEMS_BATCH}"
+        endpoint = f"POST {paths.CATALOG_ITEMS_BATCH}"
         key = (catalog_code, course_code)
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(
-                    wire.CATALOG_ITEMS_BATCH,
-                    wire.catalog_item_batch_body(catalog_code, course_code),
-                )
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                if await self._in_catalog(catalog_code, course_code):
-                    return RowResult(index=0, ok=True, key=key)
-                continue
+        done = RowResult(index=0, ok=True, key=key)
+
+        async def find() -> RowResult | None:
+            return done if await self._in_catalog(catalog_code, course_code) else None
+
+        async def send() -> RowResult:
+            payload = await self._api.post(
+                paths.CATALOG_ITEMS_BATCH,
+                wire.catalog_item_batch_body(catalog_code, course_code),
+            )
             rows = wire.batch_rows(payload, endpoint)
             if not rows:
                 raise LMSResponseError(f"unexpected response from {endpoint}: no row result")
-            row = rows[0]
-            if not row.success and uncertain and await self._in_catalog(catalog_code, course_code):
-                return RowResult(index=0, ok=True, key=key)  # our earlier attempt landed
-            return RowResult(index=0, ok=row.success, message=row.message, key=key)
-        raise self._gave_up(f"adding {course_code} to catalog {catalog_code}")
+            if not rows[0].success:
+                raise _RowRejected(rows[0].message)
+            return done
+
+        try:
+            return await self._exactly_once(
+                f"adding {course_code} to catalog {catalog_code}",
+                send,
+                find,
+                lambda exc: isinstance(exc, _RowRejected),
+            )
+        except _RowRejected as exc:
+            return RowResult(index=0, ok=False, message=str(exc), key=key)
 
     async def _in_catalog(self, catalog_code: str, course_code: str) -> bool:
         catalog = {c.code: c for c in await self.list_catalogs()}.get(catalog_code)
@@ -456,7 +492,7 @@ class DoceboWriter(DoceboReader):
     # --- groups -----------------------------------------------------------------------
 
     async def _rule_ids(self, rules: Sequence[GroupRule]) -> list[list[int]]:
-        """Course codes in rules → Docebo course ids (the API's ``condition_value``)."""
+        """Course codes in rules → Docebo course ids (what the audience rules name)."""
         index = await self._course_index()
         missing = sorted({c for r in rules for c in r.completed_all if c not in index})
         if missing:
@@ -471,58 +507,50 @@ class DoceboWriter(DoceboReader):
         return [[index[code] for code in rule.completed_all] for rule in rules]
 
     async def _find_group_by_name(self, name: str) -> Group | None:
-        match = next((g for g in await self.list_groups() if g.name == name), None)
+        match = next((g for g in await self.list_groups(name) if g.name == name), None)
         return await self.get_group(match.id) if match else None
 
     async def create_group(
         self, name: str, description: str, rules: Sequence[GroupRule], operator: str
     ) -> Group:
-        """The created automatic group, built from the id the LMS answered and what was
-        sent; a lost response is resolved by re-reading by name, never duplicated."""
+        """The created automatic group (audience), built from the UUID the LMS answered
+        and what was sent; a lost response is resolved by re-reading by name."""
         body = wire.group_body(description, await self._rule_ids(rules), operator, name=name)
-        endpoint = f"POST {wire.GROUPS}"
-        uncertain = False
-        for attempt in range(self._http.retry.attempts):
-            try:
-                payload = await self._api.post(wire.GROUPS, body)
-            except OutcomeUnknown:
-                uncertain = True
-                await self._settle(attempt)
-                existing = await self._find_group_by_name(name)
-                if existing is not None:
-                    return existing
-                continue
-            except LMSRequestError as exc:
-                if uncertain and exc.field == "name":
-                    existing = await self._find_group_by_name(name)
-                    if existing is not None:
-                        return existing
-                raise
-            # Built from the answer's id and what was sent: no re-read on the normal path.
+        endpoint = f"POST {paths.AUDIENCES}"
+
+        async def send() -> Group:
+            payload = await self._api.post(paths.AUDIENCES, body)
             return Group(
-                id=wire.created_id(payload, "group_id", endpoint),
+                id=wire.created_uuid(payload, endpoint),
                 name=name,
                 description=description,
-                automatic=bool(rules),
+                automatic=True,
                 rules_operator=operator,
                 rules=tuple(GroupRule(completed_all=tuple(r.completed_all)) for r in rules),
+                exclude_deactivated=True,
             )
-        raise self._gave_up(f"creating group {name}")
+
+        return await self._exactly_once(
+            f"creating group {name}",
+            send,
+            lambda: self._find_group_by_name(name),
+            lambda exc: exc.field == "name",
+        )
 
     async def update_group(
-        self, group_id: int, description: str, rules: Sequence[GroupRule], operator: str
+        self, group_id: str, description: str, rules: Sequence[GroupRule], operator: str
     ) -> None:
-        """Set a group's description and rules (PUT is idempotent, so plainly retried)."""
+        """Set an audience's description and rules (PUT is idempotent, so plainly retried)."""
         body = wire.group_body(description, await self._rule_ids(rules), operator)
-        await self._api.put(wire.group_path(group_id), body)
+        await self._api.put(paths.audience_path(group_id), body)
 
     # --- enrollments ------------------------------------------------------------------
 
     async def enroll(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
         """Create enrollments in chunks, one chunk at a time; one ``RowResult`` per row."""
         results: list[RowResult] = []
-        for start in range(0, len(rows), wire.ENROLL_CHUNK):
-            chunk = rows[start : start + wire.ENROLL_CHUNK]
+        for start in range(0, len(rows), paths.ENROLL_CHUNK):
+            chunk = rows[start : start + paths.ENROLL_CHUNK]
             results.extend(
                 replace(result, index=start + result.index)
                 for result in await self._enroll_chunk(chunk)
@@ -530,7 +558,7 @@ class DoceboWriter(DoceboReader):
         return results
 
     async def _enroll_chunk(self, rows: Sequence[NewEnrollment]) -> list[RowResult]:
-        endpoint = f"POST {wire.ENROLLMENT_BATCH}"
+        endpoint = f"POST {paths.ENROLLMENT_BATCH}"
 
         def key(i: int) -> tuple[str, str]:
             return (str(rows[i].user_id), str(rows[i].course_id))
@@ -542,7 +570,7 @@ class DoceboWriter(DoceboReader):
                 break
             try:
                 payload = await self._api.post(
-                    wire.ENROLLMENT_BATCH, wire.enroll_batch_body([rows[i] for i in pending])
+                    paths.ENROLLMENT_BATCH, wire.enroll_batch_body([rows[i] for i in pending])
                 )
             except OutcomeUnknown:
                 # Some rows may have been written: read them back, resend only the rest.
@@ -556,13 +584,19 @@ class DoceboWriter(DoceboReader):
                         done[i] = RowResult(index=i, ok=True, key=key(i))
                 pending = [i for i in pending if i not in done]
                 continue
+            # Rows map back by the batch_item_id certops sent (echoed), else by row_index.
+            by_item = {wire.batch_item_id(rows[i]): i for i in pending}
             for row in wire.batch_rows(payload, endpoint):
-                if not 0 <= row.row_index < len(pending):
+                echoed = row.raw.get("batch_item_id")
+                if echoed is not None and str(echoed) in by_item:
+                    i = by_item[str(echoed)]
+                elif 0 <= row.row_index < len(pending):
+                    i = pending[row.row_index]
+                else:
                     raise LMSResponseError(
                         f"unexpected response from {endpoint}: row_index {row.row_index} "
                         f"out of range for {len(pending)} rows"
                     )
-                i = pending[row.row_index]
                 done[i] = RowResult(index=i, ok=row.success, message=row.message, key=key(i))
             for i in pending:
                 if i not in done:
@@ -575,28 +609,32 @@ class DoceboWriter(DoceboReader):
         return [done[i] for i in range(len(rows))]
 
     async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
-        """Set fields on existing enrollments of one course, in bulk; one result per user."""
-        endpoint = f"PUT {wire.ENROLLMENTS}"
+        """Set fields on existing enrollments of one course, in bulk; one result per user.
+
+        A pair the LMS reports as not updated is a failed row carrying the LMS's message,
+        never an exception (the other rows were saved)."""
+        endpoint = f"PUT {paths.ENROLLMENTS}"
         results: list[RowResult] = []
-        users = list(update.user_ids)
-        for chunk in chunked(users, wire.UPDATE_CHUNK):
-            payload = await self._api.put(
-                wire.ENROLLMENTS, wire.enrollment_update_body(update, chunk)
+        for chunk in chunked(list(update.user_ids), paths.UPDATE_CHUNK):
+            answer = wire.update_answer(
+                await self._api.put(paths.ENROLLMENTS, wire.enrollment_update_body(update, chunk)),
+                endpoint,
             )
-            data = wire.data_of(payload, endpoint)
-            updated = wire.pair_rows(data, "updated", endpoint)
-            errors = wire.pair_rows(data, "errors", endpoint)
             for user_id in chunk:
                 pair = (user_id, update.course_id)
                 key = (str(user_id), str(update.course_id))
                 index = len(results)
-                if pair in errors:
-                    results.append(RowResult(index, False, errors[pair] or "not updated", key))
-                elif pair in updated or not (updated or errors):
+                if pair in answer.failed:
+                    results.append(RowResult(index, False, answer.failed[pair], key))
+                elif pair in answer.updated or not answer.stated:
                     results.append(RowResult(index, True, "", key))
                 else:
                     results.append(RowResult(index, False, "no result for this row", key))
         return results
+
+
+class _RowRejected(LMSRequestError):
+    """A batch row the LMS refused (a result for the caller, not an HTTP error)."""
 
 
 class Connection(AbstractAsyncContextManager):
@@ -639,10 +677,14 @@ class Connection(AbstractAsyncContextManager):
         transport = self._transport
         credentials = self._credentials
         if kind == "sandbox":
+            # The sandbox provides its own in-process transport and stored credentials;
+            # imported only for a sandbox: address, so a tenant run never loads it.
+            from certops.sandbox.transport import sandbox_credentials, sandbox_transport
+
             base_url = "http://sandbox.invalid"
             credentials = credentials or sandbox_credentials(where)
             if transport is None:
-                transport = SandboxTransport(sandbox_module(where).create_app(Path(where)))
+                transport = sandbox_transport(where)
         else:
             base_url = where
         if credentials is None:

@@ -2,8 +2,9 @@
 
 Each check is a ``Check`` record (ok / FAIL with the fix / skipped / warn); the CLI prints
 them. Where the tenant publishes its service documents (Swagger 2.0, listed by
-``/manage/v1/site/microservices``), the fields certops reads and writes (``wire.USED``)
-are compared with them and every mismatch is listed.
+``/manage/v1/site/microservices``), the fields certops reads and writes
+(``certops.lms.manifest``) are compared with them and every mismatch is listed. Without
+``--write-probe`` doctor never writes; the probe itself lives in ``certops.probe``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certops.errors import LMSError
-from certops.lms import wire
+from certops.lms import paths, wire
 from certops.lms.client import parse_address
 from certops.lms.docebo import Connection, DoceboReader, connect
 from certops.lms.errors import LMSCredentialsError, LMSNotFoundError
+from certops.lms.manifest import USED
 
 
 class Outcome(StrEnum):
@@ -41,15 +43,15 @@ class Check:
 
 # The reads certops does, with the smallest request that proves each works.
 _READS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("users", wire.USERS, {"page_size": 1}),
-    ("courses", wire.COURSES, {"page_size": 1}),
-    ("catalogs", wire.CATALOGS, {"page_size": 1}),
-    ("groups", wire.GROUPS, {"page_size": 1}),
-    ("enrollments", wire.ENROLLMENTS_READ, {"page_size": 1}),
+    ("users", paths.USERS, {"page_size": 1}),
+    ("courses", paths.COURSES, {"page_size": 1}),
+    ("catalogs", paths.CATALOGS, {"page_size": 1}),
+    ("groups", paths.AUDIENCES, {"page_size": 1}),
+    ("enrollments", paths.ENROLLMENTS_READ, {"page_size": 1}),
 )
 
 # Docebo user levels that may write everything certops writes (superadmin).
-_SUPERADMIN_LEVELS = {"3", "godadmin", "superadmin", "/framework/level/godadmin"}
+_SUPERADMIN_LEVELS = {"3", "godadmin", "superadmin", "super_admin", "/framework/level/godadmin"}
 
 
 async def run_checks(
@@ -79,8 +81,9 @@ async def run_checks(
         except LMSError as exc:
             checks.append(Check("token", Outcome.FAIL, str(exc)))
             return checks
-        checks.append(Check("token", Outcome.OK, f"obtained from {wire.TOKEN}"))
+        checks.append(Check("token", Outcome.OK, f"obtained from {paths.TOKEN}"))
         checks.extend([check async for check in _read_checks(reader)])
+        checks.append(await _rule_type_check(reader))
         checks.append(await _level_check(reader))
         checks.extend(await _service_document_checks(reader))
     finally:
@@ -93,6 +96,17 @@ async def _read_checks(reader: DoceboReader) -> Any:
     for name, path, params in _READS:
         try:
             page = wire.list_page(await reader._api.get(path, params), f"GET {path}")
+        except LMSNotFoundError as exc:
+            detail = str(exc)
+            if path == paths.AUDIENCES and await _answers(reader, paths.LEGACY_GROUPS):
+                detail = (
+                    f"this tenant answers only the legacy group API ({paths.LEGACY_GROUPS}), "
+                    f"not {paths.AUDIENCES}: certops manages groups as audiences (Docebo's "
+                    "groups since the October 2020 rework) and apply will refuse to create or "
+                    "change groups here; ask Docebo support to enable the new groups management"
+                )
+            yield Check(f"read {name} (GET {path})", Outcome.FAIL, detail)
+            continue
         except LMSError as exc:
             yield Check(f"read {name} (GET {path})", Outcome.FAIL, str(exc))
             continue
@@ -101,19 +115,73 @@ async def _read_checks(reader: DoceboReader) -> Any:
         yield Check(f"read {name} (GET {path})", Outcome.OK)
     try:
         if "users" in first:
-            wire.user_from_item(first["users"], f"GET {wire.USERS}")
+            wire.user_from_item(first["users"], f"GET {paths.USERS}")
         if "courses" in first:
-            course = wire.course_from_item(first["courses"], f"GET {wire.COURSES}")
+            course = wire.course_from_item(first["courses"], f"GET {paths.COURSES}")
             await reader.get_course(course.id)
         if "groups" in first:
-            group = wire.group_from_item(first["groups"], f"GET {wire.GROUPS}")
+            group = wire.group_from_item(first["groups"], f"GET {paths.AUDIENCES}")
             await reader.get_group(group.id)
         if "enrollments" in first:
-            wire.enrollment_from_item(first["enrollments"], f"GET {wire.ENROLLMENTS_READ}")
+            wire.enrollment_from_item(first["enrollments"], f"GET {paths.ENROLLMENTS_READ}")
     except LMSError as exc:
         yield Check("response shapes", Outcome.FAIL, str(exc))
     else:
         yield Check("response shapes", Outcome.OK, "records parse as certops expects")
+
+
+# Automatic groups read in detail to learn the tenant's own rule vocabulary.
+_RULE_SAMPLE = 20
+
+
+async def _rule_type_check(reader: DoceboReader) -> Check:
+    """The rule types (and payload keys) of the tenant's own automatic groups, against the
+    course-completion rule certops writes, whose name the public record does not give."""
+    name = "group rule types"
+    ours = f"{wire.COURSE_RULE_TYPE}{{course_ids, status}}"
+    try:
+        automatic = [g for g in await reader.list_groups() if g.automatic][:_RULE_SAMPLE]
+        seen: dict[str, set[str]] = {}
+        for group in automatic:
+            path = paths.audience_path(group.id)
+            data = wire.data_of(await reader._api.get(path), f"GET {path}")
+            ruleset = data.get("ruleset") if isinstance(data, Mapping) else None
+            sets = ruleset.get("sets") if isinstance(ruleset, Mapping) else None
+            for rule_set in sets if isinstance(sets, list) else []:
+                rules = rule_set.get("rules") if isinstance(rule_set, Mapping) else None
+                for rule in rules if isinstance(rules, list) else []:
+                    if isinstance(rule, Mapping):
+                        payload = rule.get("payload")
+                        keys = set(payload) if isinstance(payload, Mapping) else set()
+                        seen.setdefault(str(rule.get("type")), set()).update(keys)
+    except LMSError as exc:
+        return Check(name, Outcome.FAIL, str(exc))
+    if not seen:
+        return Check(
+            name,
+            Outcome.SKIPPED,
+            "no automatic group to learn this tenant's rule names from: create one group "
+            "'completed course X' in the admin UI and run doctor again",
+        )
+    shown = "; ".join(f"{t}{{{', '.join(sorted(k))}}}" for t, k in sorted(seen.items()))
+    if wire.COURSE_RULE_TYPE in seen:
+        return Check(name, Outcome.OK, f"certops' {ours} is in use here ({shown})")
+    return Check(
+        name,
+        Outcome.WARN,
+        f"this tenant's automatic groups use {shown}; certops writes {ours}, which the "
+        "public record does not confirm (docs/wire.md): apply reads each group back and "
+        "stops if the tenant does not keep it",
+    )
+
+
+async def _answers(reader: DoceboReader, path: str) -> bool:
+    """Whether ``GET path`` answers at all (used only to explain a missing endpoint)."""
+    try:
+        await reader._api.get(path, {"page_size": 1})
+    except LMSError:
+        return False
+    return True
 
 
 async def _level_check(reader: DoceboReader) -> Check:
@@ -128,7 +196,7 @@ async def _level_check(reader: DoceboReader) -> Check:
         )
     try:
         items = await reader._api.converted(
-            wire.USERS, wire.user_list_params(creds.username), lambda item: item
+            paths.USERS, wire.user_list_params(creds.username), lambda item: item
         )
     except LMSError as exc:
         return Check(name, Outcome.FAIL, str(exc))
@@ -144,20 +212,20 @@ async def _level_check(reader: DoceboReader) -> Check:
         name,
         Outcome.WARN,
         f"the API user has level {level or 'unknown'} (not superadmin): it needs "
-        + "; ".join(sorted(set(wire.PERMISSIONS.values()) - {wire.PERMISSIONS[wire.TOKEN]})),
+        + "; ".join(sorted(set(paths.PERMISSIONS.values()) - {paths.PERMISSIONS[paths.TOKEN]})),
     )
 
 
 async def _service_document_checks(reader: DoceboReader) -> list[Check]:
     name = "service documents"
     try:
-        payload = await reader._api.get(wire.MICROSERVICES)
+        payload = await reader._api.get(paths.MICROSERVICES)
     except LMSNotFoundError:
         return [Check(name, Outcome.SKIPPED, "tenant publishes no service documents")]
     except LMSError as exc:
         return [Check(name, Outcome.FAIL, str(exc))]
     try:
-        data = wire.data_of(payload, f"GET {wire.MICROSERVICES}")
+        data = wire.data_of(payload, f"GET {paths.MICROSERVICES}")
     except LMSError as exc:
         return [Check(name, Outcome.FAIL, str(exc))]
     apps = data if isinstance(data, list) else []
@@ -165,7 +233,7 @@ async def _service_document_checks(reader: DoceboReader) -> list[Check]:
         return [Check(name, Outcome.SKIPPED, "tenant publishes no service documents")]
     own_host = reader._http.host
     checks = []
-    for service in sorted({use.path.split("/")[1] for use in wire.USED}):
+    for service in sorted({use.path.split("/")[1] for use in USED}):
         entry = next(
             (a for a in apps if isinstance(a, dict) and str(a.get("app", "")) == service), None
         )
@@ -191,7 +259,7 @@ async def _service_document_checks(reader: DoceboReader) -> list[Check]:
                     label,
                     Outcome.FAIL,
                     f"{len(problems)} mismatch(es) with certops' wire module "
-                    "(certops/lms/wire.py):\n" + "\n".join(f"  - {p}" for p in problems),
+                    "(certops/lms/manifest.py):\n" + "\n".join(f"  - {p}" for p in problems),
                 )
             )
         else:
@@ -246,6 +314,12 @@ def _bare(name: str) -> str:
     return name[:-2] if name.endswith("[]") else name
 
 
+def _leaf(name: str) -> str:
+    """``items[].active_until`` → ``active_until``: Swagger property names are compared
+    by their last part (``_property_names`` flattens nested schemas)."""
+    return _bare(name.rsplit(".", 1)[-1])
+
+
 def compare_service_document(service: str, document: Any) -> list[str]:
     """Every field certops uses on ``service`` that its Swagger 2.0 document lacks."""
     if not isinstance(document, Mapping) or not isinstance(document.get("paths"), Mapping):
@@ -264,7 +338,7 @@ def compare_service_document(service: str, document: Any) -> list[str]:
                 params = shared + list(operation.get("parameters") or [])
                 operations[(method.upper(), full)] = (operation, params)
     problems = []
-    for use in wire.USED:
+    for use in USED:
         if use.path.split("/")[1] != service:
             continue
         found = operations.get((use.method, use.path))
@@ -289,12 +363,12 @@ def compare_service_document(service: str, document: Any) -> list[str]:
         ok = responses.get("200") or responses.get(200) or {}
         response = set(_property_names(_resolve(ok, document, frozenset()).get("schema"), document))
         for name in use.params:
-            if _bare(name) not in query:
+            if _leaf(name) not in query:
                 problems.append(f"{use.method} {use.path}: query parameter '{name}' not documented")
         for name in use.body:
-            if name not in body:
+            if _leaf(name) not in body:
                 problems.append(f"{use.method} {use.path}: body field '{name}' not documented")
         for name in use.response:
-            if name not in response:
+            if _leaf(name) not in response:
                 problems.append(f"{use.method} {use.path}: response field '{name}' not documented")
     return problems

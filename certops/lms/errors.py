@@ -42,6 +42,15 @@ class LMSRequestError(LMSError):
         self.field = field
 
 
+class LMSIgnoredFieldError(LMSError):
+    """The LMS accepted a write but did not keep a field certops sent (found by reading the
+    object back). Stops an apply: the tenant does not speak the API as documented."""
+
+    def __init__(self, message: str, *, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 class LMSResponseError(LMSError):
     """The LMS answered with a shape certops does not understand (names field and endpoint)."""
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 
 class EnrollmentStatus(StrEnum):
-    """Enrollment status in certops' words (DESIGN.md section 5)."""
+    """Enrollment status in certops' words (the plan's ``status`` values)."""
 
     ENROLLED = "enrolled"
     IN_PROGRESS = "in_progress"
@@ -53,7 +53,9 @@ class CourseSettings:
     date_begin: datetime | None = None  # course validity start (00:00:00Z of a date)
     date_end: datetime | None = None  # course validity end (exclusive instant)
     soft_deadline: bool = False
-    visible_only_to_enrolled: bool = False
+    # Sent when a course is created; Docebo's course views do not show it, so it is never
+    # read back (``Course.unread``) and never diffed: a manual check asks a person once.
+    visible_only_to_enrolled: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,9 @@ class Course:
     id: int
     code: str
     settings: CourseSettings
+    # Settings the LMS did not show (their values in ``settings`` are defaults, not what the
+    # LMS holds): never compared, never written back.
+    unread: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +93,15 @@ class GroupRule:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    id: int
+    """A Docebo group ("audience"); ``id`` is its UUID."""
+
+    id: str
     name: str
     description: str = ""
     automatic: bool = False
     rules_operator: str = "ANY"  # how rule sets combine: ALL or ANY
     rules: tuple[GroupRule, ...] = ()
+    exclude_deactivated: bool = False  # deactivated users are never members
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
-"""Docebo's wire format, in one place: paths, field names, status codes, dates, envelopes.
+"""Docebo's wire format: field names, status codes, dates, envelopes, request bodies.
 
-Everything here is a pure function from Docebo JSON to certops records or back; the
-transport (auth, paging, retries) lives in ``certops.lms.client``. ``docs/wire.md`` is the
-contract; a real tenant that disagrees is corrected here (``certops doctor`` lists what it
-publishes differently).
+Everything here is a pure function from Docebo JSON to certops records or back; the paths
+live in ``certops.lms.paths`` and the transport (auth, paging, retries) in
+``certops.lms.client``. ``docs/wire.md`` gives the public evidence for every field. The
+rule throughout: on read, accept every variant the public record shows; on write, send the
+best-evidenced one (and ``apply`` reads back what it wrote, so a tenant that ignores a field
+stops the run instead of drifting silently).
 """
 
 from __future__ import annotations
@@ -27,74 +29,6 @@ from certops.lms.records import (
     GroupRule,
     User,
 )
-
-# --- paths -------------------------------------------------------------------------------
-
-TOKEN = "/oauth2/token"
-USERS = "/manage/v1/user"
-COURSES = "/learn/v1/courses"
-CATALOGS = "/learn/v1/catalog"
-CATALOG_BATCH = "/learn/v1/catalog/batch"
-CATALOG_ITEMS_BATCH = "/learn/v1/catalog/items/batch"
-GROUPS = "/manage/v1/group"
-ENROLLMENTS_READ = "/course/v1/courses/enrollments"
-ENROLLMENTS = "/learn/v1/enrollments"
-ENROLLMENT_BATCH = "/learn/v1/enrollment/batch"
-MICROSERVICES = "/manage/v1/site/microservices"
-
-
-def course_path(course_id: int) -> str:
-    return f"{COURSES}/{course_id}"
-
-
-def catalog_path(catalog_id: int) -> str:
-    return f"{CATALOGS}/{catalog_id}"
-
-
-def group_path(group_id: int) -> str:
-    return f"{GROUPS}/{group_id}"
-
-
-# Largest page size the API accepts (wire.md: larger values are clamped silently, so asking
-# for more would only hide how many pages there really are).
-MAX_PAGE_SIZE = 200
-# Rows per batch enrollment call; Docebo documents no maximum, 200 keeps bodies small.
-ENROLL_CHUNK = 200
-# Users per multi-update call (the community's documented 1,000 cap, halved for margin).
-UPDATE_CHUNK = 500
-# Ids per filter in one GET, so URLs stay well under common 8 KB limits.
-FILTER_CHUNK = 50
-
-# What a 403 on an endpoint most likely lacks (Docebo admin permission names).
-PERMISSIONS: dict[str, str] = {
-    TOKEN: "an OAuth2 app with this grant type enabled",
-    USERS: "Users: View",
-    COURSES: "Course management: View (Modify to create or change courses)",
-    CATALOGS: "Catalog management: View (Modify to add items)",
-    CATALOG_BATCH: "Catalog management: Add",
-    CATALOG_ITEMS_BATCH: "Catalog management: Modify",
-    GROUPS: "Groups: View (Add/Modify to create or change groups)",
-    ENROLLMENTS_READ: "Enrollments: View",
-    ENROLLMENTS: "Enrollments: Modify",
-    ENROLLMENT_BATCH: "Enrollments: Enroll",
-    MICROSERVICES: "Superadmin (site settings)",
-}
-
-
-def permission_for(path: str) -> str:
-    """The permission a 403 on ``path`` most likely lacks (longest matching prefix)."""
-    best = ""
-    for prefix in PERMISSIONS:
-        if (path == prefix or path.startswith(prefix + "/")) and len(prefix) > len(best):
-            best = prefix
-    return PERMISSIONS.get(best, "an admin permission for this endpoint")
-
-
-def path_template(path: str) -> str:
-    """``/learn/v1/courses/42`` → ``/learn/v1/courses/{id}``: call counts by endpoint."""
-    parts = ["{id}" if part.isdigit() else part for part in path.split("/")]
-    return "/".join(parts)
-
 
 # --- enrollment status and policy codes ------------------------------------------------
 
@@ -129,8 +63,8 @@ STATUS_CODE: dict[EnrollmentStatus, int] = {
     EnrollmentStatus.SUSPENDED: 3,
 }
 
-# Strings for POST /learn/v1/enrollment/batch (it has no waiting value: waiting rows are
-# created as subscribed; certops never asks for that, see ``batch_item``).
+# Strings for POST /learn/v1/enrollment/batch (it has no waiting value; certops never
+# creates a waiting enrollment, see ``batch_item``).
 _BATCH_STATUS: dict[EnrollmentStatus, str] = {
     EnrollmentStatus.ENROLLED: "subscribed",
     EnrollmentStatus.IN_PROGRESS: "in_progress",
@@ -145,12 +79,26 @@ _POLICY_READ: dict[int, EnrollmentPolicy] = {
 }
 _POLICY_WRITE = {policy: code for code, policy in _POLICY_READ.items()}
 
-# Course visibility code meaning "only users enrolled in the course" (wire.md choice).
+# Course visibility code meaning "only users enrolled in the course" (the catalog's
+# ``item_visibility`` codes; the course views never show it, so it is written only).
 VISIBLE_ONLY_TO_ENROLLED = 2
 VISIBLE_TO_ALL = 0
 
-LEARNER_LEVEL = 3
-COURSE_COMPLETED_CONDITION = "course_completed"
+# Batch enrollment takes the course role as a string.
+LEARNER_LEVEL = "student"
+
+# The audience rule certops writes for "completed this course" (docs/wire.md: the record
+# shows the rule shape ``{type, payload}`` but not this type's name; doctor and the
+# read-back after every group write tell when a tenant calls it otherwise).
+COURSE_RULE_TYPE = "CourseEnrollmentStatus"
+COURSE_COMPLETED = "completed"
+# Rule type names read as "course enrollment status" (accepted on read).
+_COURSE_RULE_TYPES = frozenset({"courseenrollmentstatus", "courseenrollment", "course_enrollment"})
+_COMPLETED_VALUES = frozenset({"completed", "2", "course_completed"})
+
+# certops' words for how rule sets combine, and Docebo's.
+_OPERATOR_READ = {"OR": "ANY", "ANY": "ANY", "AND": "ALL", "ALL": "ALL"}
+_OPERATOR_WRITE = {"ANY": "OR", "ALL": "AND"}
 
 
 # --- scalars --------------------------------------------------------------------------
@@ -337,9 +285,10 @@ def error_detail(payload: Any) -> tuple[str, str]:
             elif isinstance(err, str):
                 messages.append(err)
     for key in ("message", "error_description", "error"):
-        value = payload.get(key)
-        if isinstance(value, str) and value and value not in messages:
-            messages.insert(0, value)
+        # ``message`` is a list of texts in some services' answers (audiences).
+        for value in reversed(_messages(payload.get(key))):
+            if value not in messages:
+                messages.insert(0, value)
     return "; ".join(messages), field
 
 
@@ -385,16 +334,36 @@ def _policy(value: Any, endpoint: str) -> EnrollmentPolicy:
     return _POLICY_READ[code]
 
 
+# Course settings the list view does not carry (``can_self_unenroll`` there is the
+# *caller's* right to leave the course, not the course setting; publication is not in any
+# public list shape).
+_LIST_UNREAD = frozenset(
+    {"published", "self_unenrollment", "soft_deadline", "visible_only_to_enrolled"}
+)
+
+# The wire name of each ``CourseSettings`` field, for messages ("the tenant ignored
+# ``course_date_end``"): what certops sends it as.
+COURSE_FIELD_WIRE_NAMES: dict[str, str] = {
+    "name": "name",
+    "description": "description",
+    "course_type": "course_type",
+    "published": "status",
+    "self_unenrollment": "self_unenrollment_settings.allow_self_unenrollment_from_course",
+    "enrollment_policy": "enrollment_policy",
+    "date_begin": "course_date_start",
+    "date_end": "course_date_end",
+    "soft_deadline": "soft_deadline",
+    "visible_only_to_enrolled": "visibility",
+}
+
+
 def course_from_item(item: Mapping[str, Any], endpoint: str) -> Course:
-    """A course from a ``/learn/v1/courses`` list item (settings partial: no visibility)."""
+    """A course from a ``/learn/v1/courses`` list item (settings partial: see ``unread``)."""
     settings = CourseSettings(
         name=as_str(require(item, "name", endpoint), "name", endpoint),
         description=as_str(item.get("description"), "description", endpoint),
         course_type=as_str(item.get("course_type") or "elearning", "course_type", endpoint),
         published=as_bool(item.get("is_published", False), "is_published", endpoint),
-        self_unenrollment=as_bool(
-            item.get("can_self_unenroll", True), "can_self_unenroll", endpoint
-        ),
         enrollment_policy=_policy(item.get("enrollment_policy", 2), endpoint),
         date_begin=parse_instant(item.get("start_date"), "start_date", endpoint),
         date_end=parse_end_instant(item.get("end_date"), "end_date", endpoint),
@@ -403,53 +372,110 @@ def course_from_item(item: Mapping[str, Any], endpoint: str) -> Course:
         id=as_int(require(item, "id_course", endpoint), "id_course", endpoint),
         code=as_str(item.get("code"), "code", endpoint),
         settings=settings,
+        unread=_LIST_UNREAD,
     )
 
 
+def _published(data: Mapping[str, Any], endpoint: str) -> bool | None:
+    """Published, from ``is_published``; None when the tenant does not show it. The detail's
+    ``status`` is the *caller's* enrollment status, never the course's publication."""
+    if data.get("is_published") is None:
+        return None
+    return as_bool(data["is_published"], "is_published", endpoint)
+
+
+def _self_unenrollment(value: Any, endpoint: str) -> bool | None:
+    """The course's self-unenrollment setting from ``self_unenrollment_settings``, in either
+    public shape: ``{allow_self_unenrollment_from_course: bool, ...}``, or an object whose
+    own ``self_unenrollment_settings`` is the flag; None when neither is shown."""
+    if isinstance(value, Mapping):
+        for name in ("allow_self_unenrollment_from_course", "self_unenrollment_settings"):
+            if name in value and not isinstance(value[name], Mapping):
+                return as_bool(value[name], f"self_unenrollment_settings.{name}", endpoint)
+    return None
+
+
 def course_from_detail(data: Mapping[str, Any], endpoint: str) -> Course:
-    """A course with every managed setting from ``GET /learn/v1/courses/{id}``."""
-    published = data.get("is_published")
+    """A course with every setting the detail view shows, from ``GET /learn/v1/courses/{id}``.
+
+    A managed setting the tenant does not show is listed in ``unread`` (certops then never
+    compares it, and the read-back after a write says it cannot be verified)."""
+    unread = set()
+    published = _published(data, endpoint)
     if published is None:
-        published = data.get("status") == "published"
+        unread.add("published")
+    self_unenrollment = _self_unenrollment(data.get("self_unenrollment_settings"), endpoint)
+    if self_unenrollment is None:
+        self_unenrollment = True
+        unread.add("self_unenrollment")
+    if "enrollment_policy" not in data:
+        unread.add("enrollment_policy")
+    if "in_soft_deadline" not in data:
+        unread.add("soft_deadline")
+    visibility = data.get("visibility")
+    if visibility is None:
+        unread.add("visible_only_to_enrolled")
     settings = CourseSettings(
         name=as_str(require(data, "name", endpoint), "name", endpoint),
         description=as_str(data.get("description"), "description", endpoint),
         course_type=as_str(data.get("type") or "elearning", "type", endpoint),
-        published=as_bool(published, "is_published", endpoint),
-        self_unenrollment=as_bool(
-            data.get("can_self_unenroll", True), "can_self_unenroll", endpoint
-        ),
+        published=bool(published),
+        self_unenrollment=self_unenrollment,
         enrollment_policy=_policy(data.get("enrollment_policy", 2), endpoint),
         date_begin=parse_instant(data.get("course_date_start"), "course_date_start", endpoint),
         date_end=parse_end_instant(data.get("course_date_end"), "course_date_end", endpoint),
         soft_deadline=as_bool(data.get("in_soft_deadline", False), "in_soft_deadline", endpoint),
         visible_only_to_enrolled=(
-            as_int(data.get("visibility", 0) or 0, "visibility", endpoint)
-            == VISIBLE_ONLY_TO_ENROLLED
+            None
+            if visibility is None
+            else as_int(visibility, "visibility", endpoint) == VISIBLE_ONLY_TO_ENROLLED
         ),
     )
     return Course(
         id=as_int(require(data, "id", endpoint), "id", endpoint),
         code=as_str(data.get("code"), "code", endpoint),
         settings=settings,
+        unread=frozenset(unread),
     )
 
 
-def course_body(settings: CourseSettings, code: str | None = None) -> dict[str, Any]:
-    """The create (with ``code``) or update body for a course."""
-    body: dict[str, Any] = {
-        "name": settings.name,
-        "description": settings.description,
-        "status": "published" if settings.published else "under_maintenance",
-        "can_self_unenroll": settings.self_unenrollment,
-        "enrollment_policy": _POLICY_WRITE[settings.enrollment_policy],
-        "course_date_start": (format_instant(settings.date_begin) if settings.date_begin else None),
-        "course_date_end": format_end_instant(settings.date_end) if settings.date_end else None,
-        "soft_deadline": settings.soft_deadline,
-        "visibility": (
-            VISIBLE_ONLY_TO_ENROLLED if settings.visible_only_to_enrolled else VISIBLE_TO_ALL
-        ),
+def course_body(
+    settings: CourseSettings, code: str | None = None, only: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The create (with ``code``: every setting) or update body for a course; ``only``
+    limits an update to those ``CourseSettings`` fields (what certops manages and can read
+    back), so that nothing certops cannot see is ever overwritten."""
+    fields: dict[str, dict[str, Any]] = {
+        "name": {"name": settings.name},
+        "description": {"description": settings.description},
+        "published": {"status": "published" if settings.published else "under_maintenance"},
+        "self_unenrollment": {
+            "self_unenrollment_settings": {
+                "allow_self_unenrollment_from_course": settings.self_unenrollment,
+                "allow_self_unenrollment_from_completed_course": settings.self_unenrollment,
+            }
+        },
+        "enrollment_policy": {"enrollment_policy": _POLICY_WRITE[settings.enrollment_policy]},
+        "date_begin": {
+            "course_date_start": format_instant(settings.date_begin)
+            if settings.date_begin
+            else None
+        },
+        "date_end": {
+            "course_date_end": format_end_instant(settings.date_end) if settings.date_end else None
+        },
+        "soft_deadline": {"soft_deadline": settings.soft_deadline},
     }
+    if settings.visible_only_to_enrolled is not None:
+        fields["visible_only_to_enrolled"] = {
+            "visibility": (
+                VISIBLE_ONLY_TO_ENROLLED if settings.visible_only_to_enrolled else VISIBLE_TO_ALL
+            )
+        }
+    wanted = set(fields) if only is None else set(only) & set(fields)
+    body: dict[str, Any] = {}
+    for name in sorted(wanted):
+        body.update(fields[name])
     if code is not None:
         body["code"] = code
         body["course_type"] = settings.course_type
@@ -460,6 +486,19 @@ def created_id(payload: Any, field: str, endpoint: str) -> int:
     """The id a create call returns in ``data.<field>``."""
     data = data_of(payload, endpoint)
     return as_int(require(data, field, endpoint), f"data.{field}", endpoint)
+
+
+# --- who am I ---------------------------------------------------------------------------
+
+
+def session_user(payload: Any, endpoint: str) -> User:
+    """The API user from ``GET /manage/v1/user/session`` (``id`` or ``id_user``)."""
+    data = data_of(payload, endpoint)
+    user_id = data.get("id", data.get("id_user")) if isinstance(data, Mapping) else None
+    return User(
+        id=as_int(user_id, "data.id", endpoint),
+        username=as_str(require(data, "username", endpoint), "username", endpoint),
+    )
 
 
 # --- catalogs ---------------------------------------------------------------------------
@@ -519,49 +558,88 @@ def batch_rows(payload: Any, endpoint: str) -> list[BatchRow]:
     return rows
 
 
-# --- groups -----------------------------------------------------------------------------
+# --- groups (audiences) -------------------------------------------------------------
+
+
+def _operator(value: Any, field: str, endpoint: str, default: str) -> str:
+    if value is None or value == "":
+        return default
+    text = as_str(value, field, endpoint).strip().upper()
+    if text not in _OPERATOR_READ:
+        raise _bad(endpoint, field, value, "AND or OR")
+    return _OPERATOR_READ[text]
 
 
 def group_from_item(item: Mapping[str, Any], endpoint: str) -> Group:
-    """A group from the list (rule sets are only in the detail: ``rules`` is empty)."""
+    """A group from the audience list (rule sets are only in the detail: ``rules`` is
+    empty). The id is the audience's UUID."""
+    ruleset = item.get("ruleset") if isinstance(item.get("ruleset"), Mapping) else {}
     return Group(
-        id=as_int(require(item, "group_id", endpoint), "group_id", endpoint),
+        id=as_str(require(item, "uuid", endpoint), "uuid", endpoint),
         name=as_str(require(item, "name", endpoint), "name", endpoint),
         description=as_str(item.get("description"), "description", endpoint),
-        automatic=as_str(item.get("type"), "type", endpoint) == "automatic",
-        rules_operator=as_str(
-            item.get("rule_set_operator") or "ANY", "rule_set_operator", endpoint
+        automatic=as_str(item.get("type"), "type", endpoint).lower() == "automatic",
+        rules_operator=_operator(
+            item.get("rule_set_operator", ruleset.get("operator")),
+            "rule_set_operator",
+            endpoint,
+            "ANY",
+        ),
+        exclude_deactivated=as_bool(
+            item.get("exclude_deactivated_users", False), "exclude_deactivated_users", endpoint
         ),
     )
+
+
+def _course_rule_ids(rule: Mapping[str, Any], endpoint: str) -> list[int] | None:
+    """The course ids of a "completed these courses" rule, or None for any other rule."""
+    kind = as_str(rule.get("type"), "rules[].type", endpoint).replace(" ", "").lower()
+    payload = rule.get("payload")
+    if kind not in _COURSE_RULE_TYPES or not isinstance(payload, Mapping):
+        return None
+    status = payload.get("status", payload.get("enrollment_status"))
+    if str(status).strip().lower() not in _COMPLETED_VALUES:
+        return None
+    ids = payload.get("course_ids", payload.get("course_id"))
+    ids = ids if isinstance(ids, list) else [ids]
+    return [as_int(i, "rules[].payload.course_ids", endpoint) for i in ids]
 
 
 def group_from_detail(
     data: Mapping[str, Any], code_of: Callable[[int], str | None], endpoint: str
 ) -> Group:
-    """A group with its rule sets; course ids in conditions become course codes.
+    """A group with its rule sets; course ids in "completed" rules become course codes.
 
-    A condition certops does not manage (another type, or a course that no longer exists)
-    is kept as ``type=value`` or ``#id``, so it never compares equal to a configured code.
+    A rule certops does not write (another type, several courses in one rule, a course
+    that no longer exists) is kept as text or ``#id``, so it never compares equal to a
+    configured code and the plan rewrites the rules in certops' own form.
     """
-    sets = data.get("rule_sets") or []
+    ruleset = data.get("ruleset") or {}
+    if not isinstance(ruleset, Mapping):
+        raise _bad(endpoint, "ruleset", ruleset, "an object with sets")
+    sets = ruleset.get("sets") or []
     if not isinstance(sets, list):
-        raise _bad(endpoint, "rule_sets", sets, "a list of rule sets")
+        raise _bad(endpoint, "ruleset.sets", sets, "a list of rule sets")
     rules = []
-    for rule_set in _objects(sets, "rule_sets", endpoint):
+    for rule_set in _objects(sets, "ruleset.sets", endpoint):
         conditions = rule_set.get("rules") or []
         if not isinstance(conditions, list):
-            raise _bad(endpoint, "rule_sets[].rules", conditions, "a list of conditions")
-        codes = []
-        for cond in _objects(conditions, "rule_sets[].rules", endpoint):
-            kind = as_str(cond.get("condition_type"), "condition_type", endpoint)
-            value = as_str(cond.get("condition_value"), "condition_value", endpoint)
-            if kind == COURSE_COMPLETED_CONDITION:
-                course_id = as_int(value, "condition_value", endpoint)
-                codes.append(code_of(course_id) or f"#{course_id}")
+            raise _bad(endpoint, "ruleset.sets[].rules", conditions, "a list of rules")
+        inner = _operator(
+            rule_set.get("rules_operator"), "ruleset.sets[].rules_operator", endpoint, "ALL"
+        )
+        codes = [] if inner == "ALL" else [f"rules_operator={inner}"]
+        for cond in _objects(conditions, "ruleset.sets[].rules", endpoint):
+            ids = _course_rule_ids(cond, endpoint)
+            if ids is not None and len(ids) == 1:
+                codes.append(code_of(ids[0]) or f"#{ids[0]}")
             else:
-                codes.append(f"{kind}={value}")
+                codes.append(f"{cond.get('type')}={cond.get('payload')!r}")
         rules.append(GroupRule(completed_all=tuple(codes)))
-    base = group_from_item(data, endpoint)
+    base = group_from_item(
+        {**data, "rule_set_operator": data.get("rule_set_operator", ruleset.get("operator"))},
+        endpoint,
+    )
     return Group(
         id=base.id,
         name=base.name,
@@ -569,7 +647,15 @@ def group_from_detail(
         automatic=base.automatic,
         rules_operator=base.rules_operator,
         rules=tuple(rules),
+        exclude_deactivated=base.exclude_deactivated,
     )
+
+
+def group_list_params(search: str | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"sort_attr": "name", "sort_dir": "asc"}
+    if search is not None:
+        params["search_text"] = search
+    return params
 
 
 def group_body(
@@ -578,30 +664,55 @@ def group_body(
     operator: str,
     name: str | None = None,
 ) -> dict[str, Any]:
-    """The create (with ``name``) or update body of an automatic group."""
+    """The create (with ``name``) or update body of an automatic audience: one rule set
+    per initial path (every course of it completed), sets combined with ``operator``
+    (certops' ANY/ALL), deactivated users excluded."""
     body: dict[str, Any] = {
         "description": description,
-        "assign_rules": 1 if rule_course_ids else 0,
-        "rule_set_operator": operator,
-        "rule_sets": [
-            {
-                "rules_operator": "AND",
-                "rules": [
-                    {"condition_type": COURSE_COMPLETED_CONDITION, "condition_value": str(cid)}
-                    for cid in ids
-                ],
-            }
-            for ids in rule_course_ids
-        ],
+        "type": "automatic",
+        "exclude_deactivated_users": True,
+        "ruleset": {
+            "status": "READY",
+            "operator": _OPERATOR_WRITE[operator.upper()],
+            "sets": [
+                {
+                    "rules_operator": "AND",
+                    "rules": [
+                        {
+                            "type": COURSE_RULE_TYPE,
+                            "payload": {"course_ids": [cid], "status": COURSE_COMPLETED},
+                        }
+                        for cid in ids
+                    ],
+                }
+                for ids in rule_course_ids
+            ],
+        },
     }
     if name is not None:
-        body["name"] = name
-        # Learners who already completed the training belong in the group too.
-        body["assign_existing_users"] = 1
+        body = {"name": name, **body}
     return body
 
 
+def created_uuid(payload: Any, endpoint: str) -> str:
+    """The UUID an audience create returns in ``data.uuid`` (``data.id`` accepted)."""
+    data = data_of(payload, endpoint)
+    value = data.get("uuid", data.get("id")) if isinstance(data, Mapping) else None
+    text = as_str(value, "data.uuid", endpoint).strip()
+    if not text:
+        raise _bad(endpoint, "data.uuid", value, "the new audience's uuid")
+    return text
+
+
 # --- enrollments ------------------------------------------------------------------------
+
+
+def _either(item: Mapping[str, Any], *names: str) -> tuple[Any, str]:
+    """The first of ``names`` present in ``item`` (value, name); (None, first name) if none."""
+    for name in names:
+        if item.get(name) is not None:
+            return item[name], name
+    return None, names[0]
 
 
 def enrollment_from_item(
@@ -611,9 +722,17 @@ def enrollment_from_item(
     course_codes: Mapping[int, str] | None = None,
 ) -> Enrollment:
     """An enrollment from a ``/course/v1/courses/enrollments`` item, built once: its
-    ``username`` and ``course_code`` come from ``usernames``/``course_codes`` when given."""
+    ``username`` and ``course_code`` come from ``usernames``/``course_codes`` when given.
+    The validity window is read from the ``_datetime`` or the ``_date`` fields, whichever
+    the tenant sends."""
     user_id = as_int(require(item, "user_id", endpoint), "user_id", endpoint)
     course_id = as_int(require(item, "course_id", endpoint), "course_id", endpoint)
+    begin, begin_name = _either(
+        item, "enrollment_validity_begin_datetime", "enrollment_validity_begin_date"
+    )
+    end, end_name = _either(
+        item, "enrollment_validity_end_datetime", "enrollment_validity_end_date"
+    )
     return Enrollment(
         user_id=user_id,
         course_id=course_id,
@@ -626,16 +745,8 @@ def enrollment_from_item(
         completed_at=parse_instant(
             item.get("enrollment_completion_date"), "enrollment_completion_date", endpoint
         ),
-        valid_from=parse_instant(
-            item.get("enrollment_validity_begin_datetime"),
-            "enrollment_validity_begin_datetime",
-            endpoint,
-        ),
-        valid_until=parse_end_instant(
-            item.get("enrollment_validity_end_datetime"),
-            "enrollment_validity_end_datetime",
-            endpoint,
-        ),
+        valid_from=parse_instant(begin, begin_name, endpoint),
+        valid_until=parse_end_instant(end, end_name, endpoint),
         username=usernames.get(user_id, "") if usernames else "",
         course_code=course_codes.get(course_id, "") if course_codes else "",
     )
@@ -648,8 +759,14 @@ def enrollment_filters(course_ids: Iterable[int], user_ids: Iterable[int] | None
     return params
 
 
+def batch_item_id(row: NewEnrollment) -> str:
+    """The ``batch_item_id`` certops gives a row (echoed in its result): the pair itself,
+    unique within a batch since a learner has one enrollment per course."""
+    return f"{row.user_id}:{row.course_id}"
+
+
 def batch_item(row: NewEnrollment) -> dict[str, Any]:
-    """One row of ``POST /learn/v1/enrollment/batch``."""
+    """One item of ``POST /learn/v1/enrollment/batch``."""
     if row.status not in _BATCH_STATUS:
         raise LMSRequestError(
             f"cannot create an enrollment with status {row.status}: Docebo's batch "
@@ -660,13 +777,14 @@ def batch_item(row: NewEnrollment) -> dict[str, Any]:
         "user_id": row.user_id,
         "level": LEARNER_LEVEL,
         "status": _BATCH_STATUS[row.status],
+        "batch_item_id": batch_item_id(row),
     }
     if row.completed_at is not None:
         item["completion_date"] = format_instant(row.completed_at)
     if row.valid_from is not None:
-        item["date_begin_validity"] = format_instant(row.valid_from)
+        item["active_from"] = format_instant(row.valid_from)
     if row.valid_until is not None:
-        item["date_expire_validity"] = format_end_instant(row.valid_until)
+        item["active_until"] = format_end_instant(row.valid_until)
     return item
 
 
@@ -674,7 +792,7 @@ def enroll_batch_body(rows: Sequence[NewEnrollment]) -> dict[str, Any]:
     return {
         "items": [batch_item(row) for row in rows],
         "options": {
-            # Deactivated learners get no new enrollments (DESIGN.md section 6).
+            # Deactivated learners get no new enrollments (docs/lifecycle.md).
             "enroll_disabled_users": False,
             # An existing enrollment must stay an error, never be overwritten by a create.
             "duplicates_as_recertification": False,
@@ -698,197 +816,73 @@ def enrollment_update_body(update: EnrollmentUpdate, user_ids: Sequence[int]) ->
     return body
 
 
-def pair_rows(data: Any, member: str, endpoint: str) -> dict[tuple[int, int], str]:
-    """``{(user_id, course_id): message}`` from ``data.updated``/``data.errors`` rows."""
+def _pair(row: Mapping[str, Any], endpoint: str, member: str) -> tuple[int, int]:
+    """(user id, course id) of a result row keyed ``user_id``/``course_id`` (documented)
+    or ``id_user``/``id_course`` (older answers)."""
+    user, user_name = _either(row, "user_id", "id_user")
+    course, course_name = _either(row, "course_id", "id_course")
+    return (
+        as_int(user, f"{member}[].{user_name}", endpoint),
+        as_int(course, f"{member}[].{course_name}", endpoint),
+    )
+
+
+def _rows(data: Any, member: str, endpoint: str) -> list[dict[str, Any]]:
     rows = data.get(member) if isinstance(data, Mapping) else None
     if rows is None:
-        return {}
+        return []
     if not isinstance(rows, list):
         raise _bad(endpoint, f"data.{member}", rows, "a list")
-    out = {}
-    for row in _objects(rows, f"data.{member}", endpoint):
-        user = as_int(require(row, "id_user", endpoint), "id_user", endpoint)
-        course = as_int(require(row, "id_course", endpoint), "id_course", endpoint)
-        out[(user, course)] = as_str(row.get("message"), "message", endpoint)
-    return out
+    return _objects(rows, f"data.{member}", endpoint)
 
 
-# --- what certops uses, for ``certops doctor`` --------------------------------------------
+def _messages(node: Any) -> list[str]:
+    """Every message text inside a validation-error value: a string, a list, or objects
+    whose ``message``/``messages`` (at any depth) hold the text."""
+    if isinstance(node, str):
+        return [node] if node else []
+    if isinstance(node, list):
+        return [m for item in node for m in _messages(item)]
+    if isinstance(node, Mapping):
+        found = [m for key in ("message", "messages") for m in _messages(node.get(key))]
+        if found:
+            return found
+        return [m for value in node.values() for m in _messages(value)]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
-class EndpointUse:
-    """The fields certops sends to and reads from one endpoint."""
+class UpdateAnswer:
+    """What a multi-update answered: the pairs updated, and the pairs not updated with the
+    tenant's message. ``stated`` is False when the answer names no pair at all."""
 
-    method: str
-    path: str
-    params: tuple[str, ...] = ()
-    body: tuple[str, ...] = ()
-    response: tuple[str, ...] = ()
+    updated: frozenset[tuple[int, int]]
+    failed: Mapping[tuple[int, int], str]
+
+    @property
+    def stated(self) -> bool:
+        return bool(self.updated or self.failed)
 
 
-# Every list is read with these (cursor paging where the server offers it).
-_PAGING = ("page", "page_size", "get_cursor", "cursor")
-
-USED: tuple[EndpointUse, ...] = (
-    EndpointUse(
-        "GET",
-        USERS,
-        params=(*_PAGING, "sort_attr", "sort_dir", "search_text", "match_type"),
-        response=("user_id", "username", "email", "first_name", "last_name", "status"),
-    ),
-    EndpointUse(
-        "GET",
-        COURSES,
-        params=(*_PAGING, "sort_by", "sort_by_direction", "search_text"),
-        response=(
-            "id_course",
-            "code",
-            "name",
-            "description",
-            "course_type",
-            "is_published",
-            "can_self_unenroll",
-            "enrollment_policy",
-            "start_date",
-            "end_date",
-        ),
-    ),
-    EndpointUse(
-        "GET",
-        COURSES + "/{id}",
-        response=(
-            "id",
-            "code",
-            "name",
-            "description",
-            "type",
-            "is_published",
-            "can_self_unenroll",
-            "enrollment_policy",
-            "course_date_start",
-            "course_date_end",
-            "in_soft_deadline",
-            "visibility",
-        ),
-    ),
-    EndpointUse(
-        "POST",
-        COURSES,
-        body=(
-            "name",
-            "code",
-            "description",
-            "course_type",
-            "status",
-            "can_self_unenroll",
-            "enrollment_policy",
-            "course_date_start",
-            "course_date_end",
-            "soft_deadline",
-            "visibility",
-        ),
-        response=("id_course",),
-    ),
-    EndpointUse(
-        "PUT",
-        COURSES + "/{id}",
-        body=(
-            "name",
-            "description",
-            "status",
-            "can_self_unenroll",
-            "enrollment_policy",
-            "course_date_start",
-            "course_date_end",
-            "soft_deadline",
-            "visibility",
-        ),
-    ),
-    EndpointUse(
-        "GET",
-        CATALOGS,
-        params=_PAGING,
-        response=("catalogue_id", "catalogue_code", "catalogue_name"),
-    ),
-    EndpointUse(
-        "GET",
-        CATALOGS + "/{id}",
-        params=_PAGING,
-        response=("item_id", "item_code", "item_type"),
-    ),
-    EndpointUse("POST", CATALOG_BATCH, body=("items", "code", "name")),
-    EndpointUse(
-        "POST", CATALOG_ITEMS_BATCH, body=("items", "catalog_code", "item_code", "item_type")
-    ),
-    EndpointUse(
-        "GET",
-        GROUPS,
-        params=_PAGING,
-        response=("group_id", "name", "description", "type", "rule_set_operator"),
-    ),
-    EndpointUse(
-        "GET",
-        GROUPS + "/{id}",
-        response=("group_id", "name", "description", "type", "rule_set_operator", "rule_sets"),
-    ),
-    EndpointUse(
-        "POST",
-        GROUPS,
-        body=(
-            "name",
-            "description",
-            "assign_rules",
-            "rule_set_operator",
-            "rule_sets",
-            "assign_existing_users",
-        ),
-        response=("group_id",),
-    ),
-    EndpointUse(
-        "PUT",
-        GROUPS + "/{id}",
-        body=("description", "assign_rules", "rule_set_operator", "rule_sets"),
-    ),
-    EndpointUse(
-        "GET",
-        ENROLLMENTS_READ,
-        params=("course_id[]", "user_id[]", "get_total_count", *_PAGING),
-        response=(
-            "user_id",
-            "course_id",
-            "enrollment_status",
-            "enrollment_created_at",
-            "enrollment_completion_date",
-            "enrollment_validity_begin_datetime",
-            "enrollment_validity_end_datetime",
-        ),
-    ),
-    EndpointUse(
-        "POST",
-        ENROLLMENT_BATCH,
-        body=(
-            "items",
-            "options",
-            "course_id",
-            "user_id",
-            "level",
-            "status",
-            "completion_date",
-            "date_begin_validity",
-            "date_expire_validity",
-        ),
-    ),
-    EndpointUse(
-        "PUT",
-        ENROLLMENTS,
-        body=(
-            "user_ids",
-            "course_ids",
-            "status",
-            "date_complete",
-            "date_begin_validity",
-            "date_expire_validity",
-        ),
-    ),
-)
+def update_answer(payload: Any, endpoint: str) -> UpdateAnswer:
+    """The ``PUT /learn/v1/enrollments`` answer, in either documented shape:
+    ``updated: [{course_id, user_id}]`` with ``not_updated: [{validation_errors,
+    invalid_enrollments: [{course_id, user_id}]}]``, or ``updated``/``errors`` rows keyed
+    ``id_user``/``id_course`` with a ``message``."""
+    data = data_of(payload, endpoint)
+    updated = {_pair(row, endpoint, "updated") for row in _rows(data, "updated", endpoint)}
+    failed: dict[tuple[int, int], str] = {}
+    for group in _rows(data, "not_updated", endpoint):
+        message = "; ".join(_messages(group.get("validation_errors")))
+        invalid = group.get("invalid_enrollments")
+        if invalid is None and ("user_id" in group or "id_user" in group):
+            invalid = [group]
+        if not isinstance(invalid, list):
+            raise _bad(endpoint, "data.not_updated[].invalid_enrollments", invalid, "a list")
+        for row in _objects(invalid, "data.not_updated[].invalid_enrollments", endpoint):
+            failed[_pair(row, endpoint, "not_updated[].invalid_enrollments")] = (
+                message or "not updated"
+            )
+    for row in _rows(data, "errors", endpoint):
+        failed[_pair(row, endpoint, "errors")] = as_str(row.get("message"), "message", endpoint)
+    return UpdateAnswer(frozenset(updated - set(failed)), failed)

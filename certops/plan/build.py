@@ -11,10 +11,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from certops.config.model import Config
+from certops.engine.deadlines import deadline_warnings
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.manual import Acknowledgements, manual_steps
 from certops.engine.safety import check_plan_safety
-from certops.engine.setup import DesiredSetup, desired_setup, diff_setup, setup_warnings
+from certops.engine.setup import (
+    DesiredSetup,
+    desired_setup,
+    diff_setup,
+    setup_checks,
+    setup_warnings,
+)
 from certops.live import LiveSnapshot
 from certops.plan.jsonio import order_changes
 from certops.plan.model import Change, Plan, PlanWarning, SafetyTrip, Skip
@@ -49,6 +56,7 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
     skipped: list[Skip] = []
     safety: list[SafetyTrip] = []
     changes += manual_steps(config, t, acks)
+    changes += setup_checks(desired, acks)
 
     course_ids: dict[str, int | None] = {code: None for code in desired.courses}
     course_ids.update(live.course_ids)
@@ -56,6 +64,7 @@ def build_plan(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledg
         planned = plan_enrollments(product, live.learner_facts(product), course_ids, t)
         changes += planned.changes
         skipped += planned.skipped
+        warnings += deadline_warnings(product, planned, t, config.settings)
         warnings += planned.warnings
         trip = check_plan_safety(planned, config.settings.safety)
         if trip is not None:

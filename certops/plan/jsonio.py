@@ -109,6 +109,32 @@ def summary_counts(changes: Iterable[Change]) -> dict[str, int]:
     return counts
 
 
+def _trip_to_dict(trip: SafetyTrip) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "product": trip.product,
+        "limit": trip.limit,
+        "value": trip.value,
+        "threshold": trip.threshold,
+    }
+    # The counts came after format_version 1 was fixed: extra keys, present when known.
+    if trip.suspensions is not None and trip.certified is not None:
+        out["suspensions"] = trip.suspensions
+        out["certified"] = trip.certified
+    return out
+
+
+def _warning_to_dict(warning: PlanWarning) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "product": warning.product,
+        "message": warning.message,
+        "address": warning.address,
+    }
+    if warning.kind:
+        out["kind"] = warning.kind
+        out["details"] = dict(warning.details)
+    return out
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The plan in DESIGN.md section 5's JSON shape, plus ``warnings``, ``skipped`` and
     ``products`` (the products the plan covers, so a product with no changes still shows)."""
@@ -122,14 +148,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "digest": plan_digest(changes, plan.at, plan.lms),
         "summary": summary,
         "changes": [change_to_dict(c) for c in changes],
-        "safety": [
-            {"product": s.product, "limit": s.limit, "value": s.value, "threshold": s.threshold}
-            for s in plan.safety
-        ],
-        "warnings": [
-            {"product": w.product, "message": w.message, "address": w.address}
-            for w in plan.warnings
-        ],
+        "safety": [_trip_to_dict(s) for s in plan.safety],
+        "warnings": [_warning_to_dict(w) for w in plan.warnings],
         "skipped": [
             {"product": s.product, "address": s.address, "reason": s.reason} for s in plan.skipped
         ],
@@ -180,6 +200,16 @@ def _number(value: Any, where: str) -> float:
     # A bool is an int to Python; an int too big for a float is no threshold either.
     if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 1e300:
         raise _fail(where, "a number", value)
+    return value
+
+
+def _count(obj: Mapping[str, Any], key: str, where: str) -> int | None:
+    """An optional whole number >= 0 at ``key`` (None when absent)."""
+    if obj.get(key) is None:
+        return None
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(f"{where}.{key}", "a whole number >= 0", value)
     return value
 
 
@@ -244,6 +274,8 @@ def plan_from_dict(data: Any) -> Plan:
                 limit=_str(item, "limit", where),
                 value=_number(_field(item, "value", where), f"{where}.value"),
                 threshold=_number(_field(item, "threshold", where), f"{where}.threshold"),
+                suspensions=_count(item, "suspensions", where),
+                certified=_count(item, "certified", where),
             )
         )
     warnings = []
@@ -255,6 +287,8 @@ def plan_from_dict(data: Any) -> Plan:
                 product=_str(item, "product", where, optional=True),
                 message=_str(item, "message", where),
                 address=_str(item, "address", where, optional=True) or "",
+                kind=_str(item, "kind", where, optional=True) or "",
+                details=dict(_mapping(item.get("details", {}), f"{where}.details")),
             )
         )
     skipped = []

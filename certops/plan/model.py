@@ -55,19 +55,31 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class SafetyTrip:
+    """A tripped safety limit: ``value`` (a fraction) is over ``threshold``. ``suspensions``
+    of ``certified`` are the counts behind the fraction (None in plans saved before
+    certops recorded them)."""
+
     product: str
     limit: str
     value: float
     threshold: float
+    suspensions: int | None = None
+    certified: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PlanWarning:
-    """Something a person should look at that certops will not change."""
+    """Something a person should look at that certops will not change.
+
+    ``kind`` names warnings a program may want to act on (``deadline``, ``short_period``;
+    empty for the others) and ``details`` carries their numbers (JSON values), so that
+    nobody has to parse ``message``."""
 
     product: str | None
     message: str
     address: str = ""
+    kind: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from certops.plan.jsonio import iso_utc, order_changes, plan_to_dict, summary_counts
-from certops.plan.model import TYPE_ORDER, Action, Change, ChangeType, Plan, Skip
+from certops.plan.model import TYPE_ORDER, Action, Change, ChangeType, Plan, SafetyTrip, Skip
 
 SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
 NAMES_SHOWN = 5  # usernames shown in a summarised line
@@ -201,11 +201,32 @@ def _capped(lines: list[str], limit: int) -> Iterable[str]:
         yield f"... and {len(lines) - limit} more (the full list is in --format json)"
 
 
+def percent(value: float, other: float | None = None) -> str:
+    """``value`` (a fraction) as a percentage, whole when that is precise enough; with
+    ``other``, as many decimals (up to 2) as it takes for the two to read differently, so
+    that 25.4% over a 25% limit never reads "25%, limit 25%"."""
+    for decimals in (0, 1, 2):
+        text = f"{value * 100:.{decimals}f}%"
+        if other is None or text != f"{other * 100:.{decimals}f}%":
+            return text
+    return text
+
+
+def safety_text(trip: SafetyTrip) -> str:
+    """One tripped limit in words, counts first: ``would suspend 50 of 51 (98%, limit 25%;
+    settings.safety.max_suspend_fraction)``; a trip saved without its counts reads in
+    fractions."""
+    value, limit = percent(trip.value, trip.threshold), percent(trip.threshold, trip.value)
+    if trip.suspensions is not None and trip.certified is not None:
+        return (
+            f"would suspend {trip.suspensions} of {trip.certified} ({value}, limit {limit}; "
+            f"settings.safety.{trip.limit})"
+        )
+    return f"{trip.limit} is {trip.value:g} ({value}), over the limit {trip.threshold:g} ({limit})"
+
+
 def _safety_lines(plan: Plan) -> list[str]:
-    return [
-        f"{s.product}: {s.limit} is {s.value:g}, over the limit {s.threshold:g}"
-        for s in plan.safety
-    ]
+    return [f"{s.product}: {safety_text(s)}" for s in plan.safety]
 
 
 def render_text(plan: Plan, color: bool) -> str:
@@ -324,10 +345,10 @@ def render_markdown(plan: Plan) -> str:
     if plan.safety:
         out.add("**Blocked by safety limits**: nothing is applied without `--force`.")
         out.add("")
-        out.add("| product | limit | value | threshold |")
-        out.add("|---|---|---:|---:|")
+        out.add("| product | limit | tripped |")
+        out.add("|---|---|---|")
         for s in plan.safety:
-            out.add(f"| {_md_cell(s.product)} | {s.limit} | {s.value:g} | {s.threshold:g} |")
+            out.add(f"| {_md_cell(s.product)} | {s.limit} | {_md_cell(safety_text(s))} |")
         out.add("")
     if not plan.changes:
         out.add("No changes.")

@@ -1,4 +1,4 @@
-"""The embedded Docebo-compatible LMS (DESIGN.md section 7).
+"""The embedded Docebo-compatible LMS.
 
 ``create_app(path)`` is the whole ASGI application (served by ``certops sandbox serve``,
 mounted in-process for ``sandbox:PATH``); ``init_sandbox`` creates a sandbox file,
@@ -49,18 +49,22 @@ def init_sandbox(
     seed: int = 0,
     credentials: SandboxCredentials | None = None,
     overwrite: bool = False,
+    lenient: bool = False,
 ) -> LoadSummary:
     """Creates a sandbox file (empty, or with the demo dataset); returns what was loaded.
 
     Credentials default to client ``certops-sandbox`` / ``sandbox-secret`` and admin
     ``admin`` / ``admin``. Refuses to replace an existing file unless ``overwrite``.
+    ``lenient``: the API ignores unknown request fields (as Docebo does) instead of
+    rejecting them.
     """
     if learners < 0:
         raise SandboxError(f"learners must be 0 or more, got {learners}")
     creds = credentials or SandboxCredentials(
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME, DEFAULT_PASSWORD
     )
-    settings = {"init": {"demo": demo, "learners": learners, "seed": seed}}
+    init = {"demo": demo, "learners": learners, "seed": seed, "lenient": lenient}
+    settings: dict[str, object] = {"init": init, "lenient": lenient}
     target = Path(db_path)
     if target.exists() and not overwrite:
         raise SandboxError(
@@ -101,8 +105,8 @@ def _no_location(path: list[str | int], key: bool = False) -> Location:
 
 
 def reset_sandbox(db_path: str | Path) -> LoadSummary:
-    """Recreates the sandbox as ``init`` made it (same credentials, demo, learners and
-    seed), discarding everything since; returns what was loaded."""
+    """Recreates the sandbox as ``init`` made it (same credentials, demo, learners, seed
+    and strictness), discarding everything since; returns what was loaded."""
     store = Store(db_path)
     try:
         creds = store.credentials()
@@ -117,6 +121,7 @@ def reset_sandbox(db_path: str | Path) -> LoadSummary:
         seed=int(init.get("seed", 0)),
         credentials=creds,
         overwrite=True,
+        lenient=bool(init.get("lenient", False)),
     )
 
 

@@ -34,9 +34,10 @@ ENDPOINTS = {
     "GET|POST /_sandbox/enrollment_rules": "{name, group, courses: [codes]}",
     "GET|POST /_sandbox/notifications": "{name, event, courses: [codes]}",
     "GET /_sandbox/outbox": "notifications sent (filters: user, event, course)",
-    "GET|PUT /_sandbox/faults": "latency, rate limit, 503 share, dropped writes",
+    "GET|PUT|PATCH /_sandbox/faults": "latency, rate limit, 503 share, dropped writes,"
+    " drop_fields (PUT replaces, PATCH merges)",
     "GET|DELETE /_sandbox/calls": "the call log: {method, path, status}",
-    "GET|PUT /_sandbox/settings": "{max_page_size, token_ttl_s}",
+    "GET|PUT /_sandbox/settings": "{max_page_size, token_ttl_s, lenient}",
 }
 
 
@@ -141,6 +142,9 @@ async def upsert_user(request: Request) -> JSONResponse:
         fields["updated_at"] = now
         sets = ", ".join(f"{k} = ?" for k in fields)
         conn.execute(f"UPDATE users SET {sets} WHERE id = ?", (*fields.values(), row[0]))
+        if "active" in fields:
+            # Audiences that exclude deactivated users gain or lose this one.
+            automation.recompute_groups(conn, automation.Effects(now=now), {row[0]})
     return JSONResponse({"user_id": row[0], "created": False})
 
 
@@ -359,8 +363,11 @@ async def get_faults(request: Request) -> JSONResponse:
 
 async def put_faults(request: Request) -> JSONResponse:
     """``PUT /_sandbox/faults``: replaces the faults (absent keys: no fault) and restarts
-    their counters and random sequence."""
+    their counters and random sequence. ``PATCH`` changes only the keys it is given (e.g.
+    adds ``drop_fields`` to a rate limit already set), and also restarts the counters."""
     body = await read_body(request)
+    if request.method == "PATCH":
+        body = {**sandbox_of(request).faults.config.to_json(), **body}
     try:
         config = FaultConfig.from_json(body)
     except FaultConfigError as exc:
@@ -380,19 +387,31 @@ async def clear_calls(request: Request) -> JSONResponse:
     return JSONResponse({"items": []})
 
 
+SETTINGS = ("max_page_size", "token_ttl_s", "lenient")
+
+
 async def get_settings(request: Request) -> JSONResponse:
-    """``GET /_sandbox/settings``: page-size maximum and token lifetime."""
+    """``GET /_sandbox/settings``: page-size maximum, token lifetime, and whether the API
+    ignores unknown request fields (``lenient``) instead of rejecting them."""
     store = store_of(request)
     return JSONResponse(
-        {"max_page_size": store.max_page_size(), "token_ttl_s": store.token_ttl_s()}
+        {
+            "max_page_size": store.max_page_size(),
+            "token_ttl_s": store.token_ttl_s(),
+            "lenient": store.lenient(),
+        }
     )
 
 
 async def put_settings(request: Request) -> JSONResponse:
-    """``PUT /_sandbox/settings``: sets ``max_page_size`` and/or ``token_ttl_s``."""
+    """``PUT /_sandbox/settings``: sets ``max_page_size``, ``token_ttl_s`` and/or
+    ``lenient`` (stored in the sandbox file, so every process serving it agrees)."""
     store = store_of(request)
     body = await read_body(request)
-    values = {}
+    unknown = sorted(set(body) - set(SETTINGS))
+    if unknown:
+        raise bad_request(unknown[0], f"unknown setting (expected {', '.join(SETTINGS)})")
+    values: dict[str, object] = {}
     for key in ("max_page_size", "token_ttl_s"):
         if key in body:
             try:
@@ -402,10 +421,12 @@ async def put_settings(request: Request) -> JSONResponse:
             if number < 1:
                 raise bad_request(key, f"must be 1 or more, got {number}")
             values[key] = number
-    unknown = sorted(set(body) - {"max_page_size", "token_ttl_s"})
-    if unknown:
-        raise bad_request(unknown[0], "unknown setting (expected max_page_size, token_ttl_s)")
+    if "lenient" in body:
+        try:
+            values["lenient"] = parse_bool(body["lenient"])
+        except ValueError as exc:
+            raise bad_request("lenient", str(exc)) from None
     with store.write() as conn:
-        for key, number in values.items():
-            set_meta(conn, key, number)
+        for key, value in values.items():
+            set_meta(conn, key, value)
     return await get_settings(request)

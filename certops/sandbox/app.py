@@ -1,12 +1,15 @@
 """The sandbox as one ASGI application: Docebo's API subset plus ``/_sandbox/``.
 
 Layers, outermost first: faults and call log, bearer-token check, a last-resort 500,
-then Starlette's routing (whose 404/405 answers get Docebo's error body).
+then Starlette's routing (whose 404/405 answers get Docebo's error body). Every API
+route declares the query parameters and body fields it knows (``fields.Known``): the
+sandbox rejects the others unless it is lenient.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -18,10 +21,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from certops.sandbox import admin, catalogs, courses, enrollments, groups, users
+from certops.sandbox import admin, audiences, catalogs, courses, enrollments, users
 from certops.sandbox.auth import BearerAuthMiddleware, token_endpoint
 from certops.sandbox.envelope import ApiError, error_response
 from certops.sandbox.faults import CallLog, FaultConfig, FaultInjector, FaultMiddleware
+from certops.sandbox.fields import Known, checked
 from certops.sandbox.state import SandboxState
 from certops.sandbox.store import Store
 
@@ -42,48 +46,64 @@ class IdConvertor(Convertor[int]):
 
 register_url_convertor("id", IdConvertor())
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+ONE_ENROLLMENT = "/learn/v1/enrollments/{course_id:id}/{user_id:id}"
+
+
+def api(path: str, method: str, handler: Endpoint, known: Known) -> Route:
+    """Returns a Docebo API route whose requests pass the known-fields check first."""
+    return Route(path, checked(handler, known), methods=[method])
+
+
+AUDIENCE = "/audiences/v1/audience/{uuid}"
 ROUTES = [
     Route("/oauth2/token", token_endpoint, methods=["POST"]),
     # users
-    Route("/manage/v1/user", users.list_users, methods=["GET"]),
-    Route("/manage/v1/user/{user_id:id}", users.view_user, methods=["GET"]),
+    api("/manage/v1/user", "GET", users.list_users, users.KNOWN_LIST),
+    api("/manage/v1/user/session", "GET", users.session, users.KNOWN_VIEW),
+    api("/manage/v1/user/{user_id:id}", "GET", users.view_user, users.KNOWN_VIEW),
     # courses
-    Route("/learn/v1/courses", courses.list_courses, methods=["GET"]),
-    Route("/learn/v1/courses", courses.create_course, methods=["POST"]),
-    Route("/learn/v1/courses/{course_id:id}", courses.view_course, methods=["GET"]),
-    Route("/learn/v1/courses/{course_id:id}", courses.update_course, methods=["PUT"]),
+    api("/learn/v1/courses", "GET", courses.list_courses, courses.KNOWN_LIST),
+    api("/learn/v1/courses", "POST", courses.create_course, courses.KNOWN_CREATE),
+    api("/learn/v1/courses/{course_id:id}", "GET", courses.view_course, courses.KNOWN_VIEW),
+    api("/learn/v1/courses/{course_id:id}", "PUT", courses.update_course, courses.KNOWN_UPDATE),
     # catalogs
-    Route("/learn/v1/catalog", catalogs.list_catalogs, methods=["GET"]),
-    Route("/learn/v1/catalog/batch", catalogs.create_catalogs, methods=["POST"]),
-    Route("/learn/v1/catalog/items/batch", catalogs.add_catalog_items, methods=["POST"]),
-    Route("/learn/v1/catalog/{catalog_id:id}", catalogs.view_catalog, methods=["GET"]),
-    # groups
-    Route("/manage/v1/group", groups.list_groups, methods=["GET"]),
-    Route("/manage/v1/group", groups.create_group, methods=["POST"]),
-    Route("/manage/v1/group/{group_id:id}", groups.view_group, methods=["GET"]),
-    Route("/manage/v1/group/{group_id:id}", groups.update_group, methods=["PUT"]),
-    Route("/manage/v1/group/{group_id:id}/members", groups.list_members, methods=["GET"]),
+    api("/learn/v1/catalog", "GET", catalogs.list_catalogs, catalogs.KNOWN_LIST),
+    api("/learn/v1/catalog/batch", "POST", catalogs.create_catalogs, catalogs.KNOWN_CREATE),
+    api(
+        "/learn/v1/catalog/items/batch",
+        "POST",
+        catalogs.add_catalog_items,
+        catalogs.KNOWN_ADD_ITEMS,
+    ),
+    api("/learn/v1/catalog/{catalog_id:id}", "GET", catalogs.view_catalog, catalogs.KNOWN_VIEW),
+    # groups are audiences; one help table gives the create path in the plural
+    api("/audiences/v1/audience", "GET", audiences.list_audiences, audiences.KNOWN_LIST),
+    api("/audiences/v1/audience", "POST", audiences.create_audience, audiences.KNOWN_WRITE),
+    api("/audiences/v1/audiences", "POST", audiences.create_audience, audiences.KNOWN_WRITE),
+    api(AUDIENCE, "GET", audiences.view_audience, audiences.KNOWN_VIEW),
+    api(AUDIENCE, "PUT", audiences.update_audience, audiences.KNOWN_WRITE),
+    api(f"{AUDIENCE}/users", "GET", audiences.list_users, audiences.KNOWN_USERS),
+    api(f"{AUDIENCE}/assign_users", "PUT", audiences.assign_users, audiences.KNOWN_ASSIGN),
     # enrollments
-    Route("/learn/v1/enrollments", enrollments.list_learn_enrollments, methods=["GET"]),
-    Route("/learn/v1/enrollments", enrollments.enroll_many, methods=["POST"]),
-    Route("/learn/v1/enrollments", enrollments.update_many, methods=["PUT"]),
-    Route(
-        "/learn/v1/enrollments/{course_id:id}/{user_id:id}",
-        enrollments.view_one,
-        methods=["GET"],
+    api(
+        "/learn/v1/enrollments",
+        "GET",
+        enrollments.list_learn_enrollments,
+        enrollments.KNOWN_LEARN_LIST,
     ),
-    Route(
-        "/learn/v1/enrollments/{course_id:id}/{user_id:id}",
-        enrollments.enroll_one,
-        methods=["POST"],
+    api("/learn/v1/enrollments", "POST", enrollments.enroll_many, enrollments.KNOWN_ENROLL_MANY),
+    api("/learn/v1/enrollments", "PUT", enrollments.update_many, enrollments.KNOWN_UPDATE_MANY),
+    api(ONE_ENROLLMENT, "GET", enrollments.view_one, enrollments.KNOWN_VIEW),
+    api(ONE_ENROLLMENT, "POST", enrollments.enroll_one, enrollments.KNOWN_ENROLL_ONE),
+    api(ONE_ENROLLMENT, "PUT", enrollments.update_one, enrollments.KNOWN_UPDATE_ONE),
+    api("/learn/v1/enrollment/batch", "POST", enrollments.enroll_batch, enrollments.KNOWN_BATCH),
+    api(
+        "/course/v1/courses/enrollments",
+        "GET",
+        enrollments.list_course_enrollments,
+        enrollments.KNOWN_COURSE_LIST,
     ),
-    Route(
-        "/learn/v1/enrollments/{course_id:id}/{user_id:id}",
-        enrollments.update_one,
-        methods=["PUT"],
-    ),
-    Route("/learn/v1/enrollment/batch", enrollments.enroll_batch, methods=["POST"]),
-    Route("/course/v1/courses/enrollments", enrollments.list_course_enrollments, methods=["GET"]),
     # not Docebo
     Route("/_sandbox/", admin.index, methods=["GET"]),
     Route("/_sandbox/load", admin.load, methods=["POST"]),
@@ -97,7 +117,7 @@ ROUTES = [
     Route("/_sandbox/notifications", admin.put_notification, methods=["POST"]),
     Route("/_sandbox/outbox", admin.outbox, methods=["GET"]),
     Route("/_sandbox/faults", admin.get_faults, methods=["GET"]),
-    Route("/_sandbox/faults", admin.put_faults, methods=["PUT"]),
+    Route("/_sandbox/faults", admin.put_faults, methods=["PUT", "PATCH"]),
     Route("/_sandbox/calls", admin.get_calls, methods=["GET"]),
     Route("/_sandbox/calls", admin.clear_calls, methods=["DELETE"]),
     Route("/_sandbox/settings", admin.get_settings, methods=["GET"]),

@@ -21,7 +21,7 @@ from certops.sandbox.state import store_of
 from certops.sandbox.store import SandboxCredentials, Store
 from certops.sandbox.values import plus_seconds, to_wire
 
-API_PREFIXES = ("/learn/", "/manage/", "/course/")
+API_PREFIXES = ("/learn/", "/manage/", "/course/", "/audiences/")
 REFRESH_TTL_S = 14 * 24 * 3600  # refresh tokens outlive access tokens (Docebo: undocumented)
 GRANTS = ("password", "client_credentials", "refresh_token")
 
@@ -88,7 +88,7 @@ def _same(given: str, expected: str) -> bool:
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    # One legacy client sends the client id and secret as HTTP Basic (docebo-api.md §2.2).
+    # One legacy client sends the client id and secret as HTTP Basic.
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return None
@@ -162,8 +162,9 @@ def check_token(store: Store, authorization: str) -> ApiError | None:
 
 
 class BearerAuthMiddleware:
-    """Answers 401 to API calls (``/learn/``, ``/manage/``, ``/course/``) without a valid
-    token, before routing, so unknown paths do not reveal themselves to strangers."""
+    """Answers 401 to API calls (``/learn/``, ``/manage/``, ``/course/``, ``/audiences/``)
+    without a valid token, before routing, so unknown paths do not reveal themselves to
+    strangers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

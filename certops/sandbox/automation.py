@@ -1,8 +1,9 @@
 """What Docebo does on its own when data changes, and the API does not expose.
 
-- Automatic groups: a user is a member while their course completions satisfy the
-  group's rule sets (each set: every listed course completed; sets combined with ALL or
-  ANY). Membership is recomputed whenever a completion changes or the rules change.
+- Automatic audiences (groups): a user is a member while their course completions satisfy
+  the audience's ruleset (rules combined inside a set with its ``rules_operator``, sets
+  with the ruleset's ``operator``; deactivated users excluded when the audience says so).
+  Membership is recomputed whenever a completion, a user's activation or the rules change.
 - Enrollment rules: when a user *joins* a group, enroll them in the rule's courses.
   Deactivated users are skipped, and existing members are never back-filled.
 - Notifications: enrollment events write a line to the outbox (event, user, course, time).
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field
 SUBSCRIBED = 0
 IN_PROGRESS = 1
 COMPLETED = 2
+
+# The audience rule type the sandbox evaluates (payload: course_ids, status "completed").
+COURSE_STATUS_RULE = "CourseEnrollmentStatus"
 
 # Notification events (named like Docebo's webhook events).
 EVENT_ENROLLED = "course.enrollment.created"
@@ -174,22 +178,23 @@ def recompute_groups(
     user_ids: set[int] | None = None,
     group_ids: Iterable[int] | None = None,
 ) -> None:
-    """Brings automatic groups' membership in line with their rules; the users who join
-    fire the groups' enrollment rules.
+    """Brings automatic audiences' membership in line with their rules; the users who join
+    fire the audiences' enrollment rules.
 
     Restricted to ``user_ids`` / ``group_ids`` when given.
     """
-    sql = "SELECT id, rule_set_operator, rule_sets FROM user_groups WHERE automatic = 1"
+    sql = (
+        "SELECT id, rule_set_operator, rule_sets, exclude_deactivated FROM user_groups"
+        " WHERE automatic = 1"
+    )
     groups = conn.execute(sql).fetchall()
     wanted = set(group_ids) if group_ids is not None else None
-    for group_id, operator, rule_sets_json in groups:
+    for group_id, operator, rule_sets_json, exclude in groups:
         if wanted is not None and group_id not in wanted:
             continue
-        course_sets = [
-            [int(rule["condition_value"]) for rule in rule_set["rules"]]
-            for rule_set in json.loads(rule_sets_json)
-        ]
-        matching = _matching_users(conn, course_sets, operator, user_ids)
+        matching = _matching_users(conn, json.loads(rule_sets_json), operator, user_ids)
+        if exclude:
+            matching -= {row[0] for row in conn.execute("SELECT id FROM users WHERE active = 0")}
         current = _members(conn, group_id, user_ids)
         joins = matching - current
         leaves = current - matching
@@ -205,35 +210,42 @@ def recompute_groups(
             fire_rules(conn, effects, group_id, joins)
 
 
+def _combine(found: list[set[int]], operator: str) -> set[int]:
+    if not found:
+        return set()
+    return set.intersection(*found) if operator == "AND" else set.union(*found)
+
+
 def _matching_users(
     conn: sqlite3.Connection,
-    course_sets: list[list[int]],
+    rule_sets: list[dict],
     operator: str,
     user_ids: set[int] | None,
 ) -> set[int]:
-    result: set[int] | None = None
-    for courses in course_sets:
-        if not courses:
-            continue
-        marks = ", ".join("?" for _ in courses)
-        sql = (
-            f"SELECT user_id FROM enrollments WHERE status = {COMPLETED} AND course_id IN ({marks})"
-        )
-        params: list[int] = list(courses)
-        if user_ids is not None and len(user_ids) <= _RESTRICT_LIMIT:
-            sql += f" AND user_id IN ({', '.join('?' for _ in user_ids)})"
-            params.extend(user_ids)
-        sql += " GROUP BY user_id HAVING COUNT(*) = ?"
-        params.append(len(set(courses)))
-        found = {row[0] for row in conn.execute(sql, params)}
-        if result is None:
-            result = found
-        elif operator == "ALL":
-            result &= found
-        else:
-            result |= found
-    matching = result or set()
+    # Rules inside a set combine with its rules_operator, sets with the ruleset's operator.
+    found = [
+        _combine([_rule_users(conn, rule, user_ids) for rule in s["rules"]], s["rules_operator"])
+        for s in rule_sets
+    ]
+    matching = _combine(found, operator)
     return matching & user_ids if user_ids is not None else matching
+
+
+def _rule_users(conn: sqlite3.Connection, rule: dict, user_ids: set[int] | None) -> set[int]:
+    """Returns the users a rule holds for: a ``CourseEnrollmentStatus`` rule, those who
+    completed every listed course; a rule of another type (kept in lenient mode) none."""
+    if rule.get("type") != COURSE_STATUS_RULE:
+        return set()
+    courses = sorted(set(rule["payload"]["course_ids"]))
+    marks = ", ".join("?" for _ in courses)
+    sql = f"SELECT user_id FROM enrollments WHERE status = {COMPLETED} AND course_id IN ({marks})"
+    params: list[int] = list(courses)
+    if user_ids is not None and len(user_ids) <= _RESTRICT_LIMIT:
+        sql += f" AND user_id IN ({', '.join('?' for _ in user_ids)})"
+        params.extend(user_ids)
+    sql += " GROUP BY user_id HAVING COUNT(*) = ?"
+    params.append(len(courses))
+    return {row[0] for row in conn.execute(sql, params)}
 
 
 def _members(conn: sqlite3.Connection, group_id: int, user_ids: set[int] | None) -> set[int]:

@@ -22,11 +22,16 @@ from certops.sandbox.envelope import (
     query_flag,
     read_body,
 )
+from certops.sandbox.fields import Known, ListOf, listing, obj
 from certops.sandbox.state import store_of
 from certops.sandbox.values import like_pattern
 
 ITEM_COLUMNS = "c.id, c.code, c.name, c.visibility, c.enrollment_policy"
 SORT_ATTRS = {"id": "id", "catalogue_name": "name", "catalogue_description": "description"}
+KNOWN_LIST = listing("sort_attr", "sort_dir", "show_item_list", "search_text")
+KNOWN_VIEW = listing()
+KNOWN_CREATE = Known(body=obj(items=ListOf(obj("code", "name", "description"))))
+KNOWN_ADD_ITEMS = Known(body=obj(items=ListOf(obj("catalog_code", "item_code", "item_type"))))
 
 
 def catalog_item_entry(row: tuple) -> dict[str, Any]:

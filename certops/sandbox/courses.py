@@ -2,7 +2,9 @@
 
 The list says ``course_type`` and ``start_date``/``end_date`` (dates, zero when unset);
 the detail says ``type`` and ``course_date_start``/``course_date_end`` (null when unset),
-as Docebo does.
+as Docebo does. ``can_self_unenroll`` is the calling user's right (false for the API's
+admin, who is not enrolled); the course's setting is ``self_unenrollment_settings``.
+``visibility`` can be written but is never read back: Docebo's detail does not show it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from certops.sandbox.envelope import (
     ok,
     read_body,
 )
+from certops.sandbox.fields import Known, Obj, listing, obj
 from certops.sandbox.state import store_of
 from certops.sandbox.values import (
     like_pattern,
@@ -36,15 +39,40 @@ COURSE_TYPES = ("elearning", "classroom", "webinar")
 STATUSES = {"published": 1, "under_maintenance": 0}
 COURSE_COLUMNS = (
     "id, uid, code, name, description, course_type, published, can_self_unenroll,"
-    " enrollment_policy, date_start, date_end, soft_deadline, visibility, updated_at"
+    " enrollment_policy, date_start, date_end, soft_deadline, visibility, updated_at,"
+    " unenroll_completed"
 )
 SORT_COLUMNS = {"id_course": "id", "name": "name", "code": "code"}
+# The API's caller is the admin, who is not enrolled: it has no right to self-unenroll.
+CALLER_CAN_SELF_UNENROLL = False
+UNENROLL_SETTINGS = {
+    "allow_self_unenrollment_from_course": "can_self_unenroll",
+    "allow_self_unenrollment_from_completed_course": "unenroll_completed",
+}
+CREATE_BODY = obj(
+    "name",
+    "code",
+    "description",
+    "course_type",
+    "status",
+    "enrollment_policy",
+    "course_date_start",
+    "course_date_end",
+    "soft_deadline",
+    "visibility",
+    self_unenrollment_settings=obj(*UNENROLL_SETTINGS),
+)
+KNOWN_LIST = listing("sort_by", "sort_by_direction", "search_text")
+KNOWN_VIEW = Known()
+KNOWN_CREATE = Known(body=CREATE_BODY)
+# An update takes any create field but the type, which a course keeps for life.
+KNOWN_UPDATE = Known(body=Obj({k: v for k, v in CREATE_BODY.fields.items() if k != "course_type"}))
 
 
 def course_item(row: tuple) -> dict[str, Any]:
     """Returns a course in the list shape."""
-    (cid, uid, code, name, desc, ctype, published, unenroll, policy, start, end, _soft, _vis,
-     updated) = row  # fmt: skip
+    (cid, uid, code, name, desc, ctype, published, _unenroll, policy, start, end, _soft, _vis,
+     updated, _completed) = row  # fmt: skip
     return {
         "id_course": cid,
         "uidCourse": uid,
@@ -52,7 +80,7 @@ def course_item(row: tuple) -> dict[str, Any]:
         "code": code,
         "description": desc,
         "course_type": ctype,
-        "can_self_unenroll": bool(unenroll),
+        "can_self_unenroll": CALLER_CAN_SELF_UNENROLL,
         "enrollment_policy": policy,
         "start_date": show_date(start),
         "end_date": show_date(end),
@@ -63,8 +91,8 @@ def course_item(row: tuple) -> dict[str, Any]:
 
 def course_detail(row: tuple) -> dict[str, Any]:
     """Returns a course in the detail shape."""
-    (cid, uid, code, name, desc, ctype, published, unenroll, policy, start, end, soft, vis,
-     _updated) = row  # fmt: skip
+    (cid, uid, code, name, desc, ctype, published, unenroll, policy, start, end, soft, _vis,
+     _updated, completed) = row  # fmt: skip
     return {
         "id": cid,
         "uidCourse": uid,
@@ -74,16 +102,15 @@ def course_detail(row: tuple) -> dict[str, Any]:
         "type": ctype,
         "is_published": bool(published),
         "status": "published" if published else "under_maintenance",
-        "can_self_unenroll": bool(unenroll),
+        "can_self_unenroll": CALLER_CAN_SELF_UNENROLL,
         "self_unenrollment_settings": {
             "allow_self_unenrollment_from_course": bool(unenroll),
-            "allow_self_unenrollment_from_completed_course": bool(unenroll),
+            "allow_self_unenrollment_from_completed_course": bool(completed),
         },
         "enrollment_policy": policy,
         "course_date_start": start,
         "course_date_end": end,
         "in_soft_deadline": bool(soft),
-        "visibility": vis,
     }
 
 
@@ -159,8 +186,6 @@ def _course_values(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     converters: dict[str, tuple[str, Any]] = {
         "course_type": ("course_type", lambda v: parse_choice(v, COURSE_TYPES)),
         "status": ("published", lambda v: parse_choice(v, STATUSES)),
-        "is_published": ("published", lambda v: int(parse_bool(v))),
-        "can_self_unenroll": ("can_self_unenroll", lambda v: int(parse_bool(v))),
         "enrollment_policy": ("enrollment_policy", lambda v: _code(v, (0, 1, 2))),
         "soft_deadline": ("soft_deadline", lambda v: int(parse_bool(v))),
         "visibility": ("visibility", lambda v: _code(v, (0, 1, 2))),
@@ -173,6 +198,17 @@ def _course_values(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
                 values[column] = convert(body[key])
             except ValueError as exc:
                 raise bad_request(key, str(exc)) from None
+    if "self_unenrollment_settings" in body:
+        settings = body["self_unenrollment_settings"]
+        if not isinstance(settings, dict):
+            expected = ", ".join(UNENROLL_SETTINGS)
+            raise bad_request("self_unenrollment_settings", f"must be an object {{{expected}}}")
+        for key, column in UNENROLL_SETTINGS.items():
+            if key in settings:
+                try:
+                    values[column] = int(parse_bool(settings[key]))
+                except ValueError as exc:
+                    raise bad_request(f"self_unenrollment_settings.{key}", str(exc)) from None
     _check_dates(values.get("date_start"), values.get("date_end"))
     return values
 

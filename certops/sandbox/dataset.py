@@ -1,4 +1,4 @@
-"""Loading datasets into a sandbox (DESIGN.md section 7): validated, located, fast.
+"""Loading datasets into a sandbox: validated, located, fast.
 
 A dataset is YAML or JSON with four optional lists::
 
@@ -366,11 +366,12 @@ def _write(
     courses = data.get("courses") or []
     conn.executemany(
         "INSERT INTO courses (uid, code, name, description, course_type, published,"
-        " can_self_unenroll, enrollment_policy, date_start, date_end, soft_deadline, visibility,"
-        " updated_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " can_self_unenroll, unenroll_completed, enrollment_policy, date_start, date_end,"
+        " soft_deadline, visibility, updated_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (code) WHERE code <> '' DO UPDATE SET name = excluded.name,"
         " description = excluded.description, course_type = excluded.course_type,"
         " published = excluded.published, can_self_unenroll = excluded.can_self_unenroll,"
+        " unenroll_completed = excluded.unenroll_completed,"
         " enrollment_policy = excluded.enrollment_policy, date_start = excluded.date_start,"
         " date_end = excluded.date_end, soft_deadline = excluded.soft_deadline,"
         " visibility = excluded.visibility, updated_at = excluded.updated_at",
@@ -381,6 +382,8 @@ def _write(
                 c.get("description") or "",
                 c.get("type") or "elearning",
                 int(c.get("published", True)),
+                int(c.get("self_unenrollment", True)),
+                # One dataset flag sets both self-unenrollment settings.
                 int(c.get("self_unenrollment", True)),
                 POLICIES[c.get("enrollment_policy") or "free"],
                 parse_datetime(c.get("date_begin")),
@@ -439,6 +442,19 @@ def _write(
             " updated_at = excluded.updated_at",
             rows,
         )
+    if (
+        users
+        and conn.execute(
+            "SELECT 1 FROM user_groups WHERE automatic = 1 AND exclude_deactivated = 1"
+        ).fetchone()
+    ):
+        # A loaded user may have been (de)activated: audiences that exclude deactivated
+        # users follow. Only looked up when such an audience exists (large loads).
+        names = {u["username"] for u in users}
+        changed_users |= {
+            user_id for user_id, name in conn.execute("SELECT id, username FROM users")
+            if name in names
+        }  # fmt: skip
     if changed_users:
         effects = automation.Effects(now=now, notify=False)
         automation.recompute_groups(conn, effects, changed_users)

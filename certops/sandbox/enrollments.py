@@ -32,6 +32,7 @@ from certops.sandbox.envelope import (
     query_list,
     read_body,
 )
+from certops.sandbox.fields import Known, ListOf, is_lenient, listing, obj
 from certops.sandbox.state import store_of
 from certops.sandbox.store import row_exists
 from certops.sandbox.values import parse_bool, parse_datetime, parse_int, show_datetime
@@ -58,6 +59,42 @@ COURSE_STATUS = {
 FILTER_STATUS = {"not_started": 0, **{word: code for code, word in LEARN_STATUS.items()}}
 BATCH_STATUS = {"enrolled": 0, "waiting": -2, **{w: c for c, w in LEARN_STATUS.items()}}
 LEVELS = {"student": 3, "learner": 3, "tutor": 4, "instructor": 6}
+
+# What each enrollment endpoint knows (see fields.py).
+KNOWN_LEARN_LIST = listing("id_user", "user_id", "status", "id_course", "course_id", "code_course")
+KNOWN_COURSE_LIST = listing("course_id", "user_id")
+KNOWN_VIEW = Known()
+_VALIDITY = ("level", "date_begin_validity", "date_expire_validity")
+KNOWN_ENROLL_MANY = Known(body=obj("course_ids", "course_id", "user_ids", "user_id", *_VALIDITY))
+KNOWN_ENROLL_ONE = Known(body=obj(*_VALIDITY))
+KNOWN_UPDATE_ONE = Known(body=obj("status", "date_complete", *_VALIDITY))
+KNOWN_UPDATE_MANY = Known(
+    body=obj("user_ids", "user_id", "course_ids", "course_id", "status", "date_complete",
+             *_VALIDITY)
+)  # fmt: skip
+BATCH_ITEM = obj(
+    "course_id",
+    "user_id",
+    "level",
+    "status",
+    "completion_date",
+    "active_from",
+    "active_until",
+    "batch_item_id",
+    # older SDK keys, still accepted
+    "course_code",
+    "username",
+    "enrollment_date",
+    "score",
+)
+BATCH_OPTIONS = {
+    "enroll_disabled_users": False,
+    "duplicates_as_recertification": False,
+    "trigger_notifications": True,
+    "enrollment_date_now": False,
+}
+KNOWN_BATCH = Known(body=obj(items=ListOf(BATCH_ITEM), options=obj(*BATCH_OPTIONS)))
+NOT_ENROLLED = "User is not enrolled in the course"
 
 LEARN_COLUMNS = (
     "e.course_id, e.user_id, c.course_type, c.code, c.name, e.status, e.level, e.enrolled_at,"
@@ -99,6 +136,9 @@ def course_v1_item(row: tuple) -> dict[str, Any]:
         "enrollment_level": {4: "tutor", 6: "instructor"}.get(level, "student"),
         "enrollment_created_at": enrolled,
         "enrollment_completion_date": done,
+        # Production readers use "_date", Docebo's own tables have both: emit both.
+        "enrollment_validity_begin_date": begin,
+        "enrollment_validity_end_date": end,
         "enrollment_validity_begin_datetime": begin,
         "enrollment_validity_end_datetime": end,
         "enrollment_date_last_updated": updated,
@@ -228,9 +268,14 @@ def _level(value: object) -> int:
     return level
 
 
-def _check_validity(begin: str | None, end: str | None) -> None:
+def _check_validity(
+    begin: str | None,
+    end: str | None,
+    begin_name: str = "date_begin_validity",
+    end_name: str = "date_expire_validity",
+) -> None:
     if begin and end and end < begin:
-        raise bad_request("date_expire_validity", f"{end} is before date_begin_validity {begin}")
+        raise bad_request(end_name, f"{end} is before {begin_name} {begin}")
 
 
 def _fields(body: dict[str, Any], *, with_status: bool) -> EnrollmentFields:
@@ -296,15 +341,20 @@ def _update_pairs(
     values: EnrollmentFields,
 ) -> dict[str, Any]:
     updated: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
+    invalid: list[dict[str, Any]] = []
     for course_id in course_ids:
         for user_id in user_ids:
-            pair = {"id_user": user_id, "id_course": course_id}
+            pair = {"course_id": course_id, "user_id": user_id}
             if automation.update_enrollment(conn, effects, user_id, course_id, values):
                 updated.append(pair)
             else:
-                errors.append({**pair, "message": "Enrollment not found"})
-    return {"success": True, "updated": updated, "errors": errors}
+                invalid.append(pair)
+    # Docebo groups the pairs it could not update under the validation errors they share;
+    # the only one the sandbox raises per pair is a missing enrollment.
+    not_updated = (
+        [{"validation_errors": [NOT_ENROLLED], "invalid_enrollments": invalid}] if invalid else []
+    )
+    return {"updated": updated, "not_updated": not_updated}
 
 
 async def enroll_many(request: Request) -> JSONResponse:
@@ -385,13 +435,6 @@ async def update_one(request: Request) -> JSONResponse:
 
 # batch ----------------------------------------------------------------------------------
 
-BATCH_OPTIONS = {
-    "enroll_disabled_users": False,
-    "duplicates_as_recertification": False,
-    "trigger_notifications": True,
-    "enrollment_date_now": False,
-}
-
 
 async def enroll_batch(request: Request) -> JSONResponse:
     """``POST /learn/v1/enrollment/batch``: one result row per item; row problems are
@@ -417,13 +460,16 @@ async def enroll_batch(request: Request) -> JSONResponse:
         for index, item in enumerate(items):
             row: dict[str, Any] = {"row_index": index, "course_id": None, "user_id": None}
             try:
-                _batch_row(conn, effects, item, options, row)
+                _batch_row(conn, effects, item, options, row, lenient=is_lenient(request))
                 row.update(success=True, message=None)
             except ApiError as exc:
                 row.update(success=False, message=exc.message)
-            results.append(
-                {k: row[k] for k in ("row_index", "success", "message", "course_id", "user_id")}
-            )
+            result = {
+                k: row[k] for k in ("row_index", "success", "message", "course_id", "user_id")
+            }
+            if isinstance(item, dict) and "batch_item_id" in item:
+                result["batch_item_id"] = item["batch_item_id"]
+            results.append(result)
         automation.settle(conn, effects)
     return ok(results)
 
@@ -434,6 +480,8 @@ def _batch_row(
     item: object,
     options: dict[str, bool],
     row: dict[str, Any],
+    *,
+    lenient: bool,
 ) -> None:
     if not isinstance(item, dict):
         raise ApiError(400, "each item must be an object")
@@ -446,30 +494,43 @@ def _batch_row(
     clear: set[str] = set()
     status = level = None
     if item.get("status") not in (None, ""):
-        word = str(item["status"]).strip().lower()
-        status = _status_code(word, BATCH_STATUS)
+        raw = item["status"]
+        word = str(raw).strip().lower()
+        # Strict: the batch takes status words; a code is tolerated only in lenient mode.
+        if lenient:
+            status = _status_code(word, BATCH_STATUS)
+        else:
+            status = BATCH_STATUS.get(word) if isinstance(raw, str) else None
         if status is None:
             raise ApiError(
                 400,
-                f"status must be subscribed, in_progress, completed or suspended; got {word!r}",
+                f"status: expected subscribed, in_progress, completed or suspended; got {raw!r}",
             )
     if item.get("level") not in (None, ""):
+        raw_level = item["level"]
+        # Strict: a level word; the older numeric levels (3, "3") only in lenient mode.
+        if not lenient and (
+            not isinstance(raw_level, str) or raw_level.strip().lower() not in LEVELS
+        ):
+            raise ApiError(
+                400, f"level: expected 'student', 'tutor' or 'instructor', got {raw_level!r}"
+            )
         try:
-            level = _level(item["level"])
+            level = _level(raw_level)
         except ValueError as exc:
             raise bad_request("level", str(exc)) from None
     dates = {}
     for key, column, end_of_day in (
         ("completion_date", "completed_at", False),
-        ("date_begin_validity", "valid_from", False),
-        ("date_expire_validity", "valid_until", True),
+        ("active_from", "valid_from", False),
         ("active_until", "valid_until", True),
         ("enrollment_date", "enrolled_at", False),
     ):
         value = _date_field(item, key, end_of_day, clear, column)
         if value is not None and column not in dates:
             dates[column] = value
-    _check_validity(dates.get("valid_from"), dates.get("valid_until"))
+    begin, end = dates.get("valid_from"), dates.get("valid_until")
+    _check_validity(begin, end, "active_from", "active_until")
     if options["enrollment_date_now"]:
         dates.pop("enrolled_at", None)
     values = EnrollmentFields(status=status, level=level, clear=frozenset(clear), **dates)

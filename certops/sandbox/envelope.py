@@ -47,12 +47,15 @@ class ApiError(Exception):
         message: str,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        errors: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.headers = headers or {}
+        # Every (field, message) at fault when there are several; else just ``field``.
+        self.errors = errors or ([(field, message)] if field else [])
 
 
 def bad_request(field: str, message: str) -> ApiError:
@@ -73,8 +76,8 @@ def error_response(error: ApiError) -> JSONResponse:
         "code": 0,
         "status": error.status,
     }
-    if error.field:
-        body["errors"] = [{"field": error.field, "message": error.message}]
+    if error.errors:
+        body["errors"] = [{"field": f, "message": m} for f, m in error.errors]
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
@@ -87,6 +90,15 @@ def ok(data: object) -> JSONResponse:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
+    """Returns the body an API handler works on: the one the known-fields check left
+    (unknown fields pruned in lenient mode, ``drop_fields`` removed), else the parsed body."""
+    checked = getattr(request.state, "body", None)
+    if checked is not None:
+        return checked
+    return await parse_body(request)
+
+
+async def parse_body(request: Request) -> dict[str, Any]:
     """Returns the request body as a dict: JSON, urlencoded or multipart form.
 
     Form keys written as ``name[]`` or ``name[0]`` become lists under ``name``.
@@ -96,7 +108,7 @@ async def read_body(request: Request) -> dict[str, Any]:
         form = await request.form()
         out: dict[str, Any] = {}
         for key, value in form.multi_items():
-            name, is_list = _array_name(key)
+            name, is_list = array_name(key)
             text = value if isinstance(value, str) else ""
             if is_list:
                 out.setdefault(name, []).append(text)
@@ -115,7 +127,9 @@ async def read_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _array_name(key: str) -> tuple[str, bool]:
+def array_name(key: str) -> tuple[str, bool]:
+    """Returns a form or query key's base name, and whether it was written as an array
+    (``name[]`` or ``name[0]``)."""
     if key.endswith("]") and "[" in key:
         return key[: key.index("[")], True
     return key, False
@@ -126,7 +140,7 @@ def query_list(params: QueryParams, name: str) -> list[str]:
     comma-separated ``name=1,2``."""
     values: list[str] = []
     for key, value in params.multi_items():
-        base, _ = _array_name(key)
+        base, _ = array_name(key)
         if base == name:
             values.extend(v for v in value.split(",") if v.strip())
     return [v.strip() for v in values]

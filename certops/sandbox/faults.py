@@ -3,7 +3,9 @@
 Faults apply to every call outside ``/_sandbox/`` (the token endpoint included), in this
 order: fixed latency, the rate limit (N calls per window, then 429 with ``Retry-After``),
 a seeded share of 503 answers, and dropping the connection on the Nth write (a POST, PUT,
-PATCH or DELETE to the API), either before the write is committed or after it.
+PATCH or DELETE to the API), either before the write is committed or after it. The
+``drop_fields`` fault (request fields every write silently ignores) is applied by the
+known-fields check in ``fields.py``, where the body is read.
 
 A dropped connection starts the response and then raises ``ConnectionDropped``: over
 uvicorn the client sees the connection close without a complete response; in-process the
@@ -54,6 +56,9 @@ class FaultConfig:
     drop_write_nth: int = 0  # 0: never drop
     drop_write_mode: str = "after"  # "before" (not stored) or "after" (stored, answer lost)
     seed: int = 0
+    # Request fields every API write silently ignores (at any depth) while answering
+    # success: how tests prove that a client reads back what it wrote.
+    drop_fields: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Returns the configuration in the ``/_sandbox/faults`` JSON shape."""
@@ -71,6 +76,7 @@ class FaultConfig:
                 else None
             ),
             "seed": self.seed,
+            "drop_fields": list(self.drop_fields),
         }
 
     @classmethod
@@ -80,7 +86,14 @@ class FaultConfig:
         Absent keys take their defaults (no fault). Raises ``FaultConfigError`` naming the
         key's path.
         """
-        known = {"latency_ms", "rate_limit", "error_503_share", "drop_write", "seed"}
+        known = {
+            "latency_ms",
+            "rate_limit",
+            "error_503_share",
+            "drop_write",
+            "seed",
+            "drop_fields",
+        }
         unknown = sorted(set(body) - known)
         if unknown:
             raise FaultConfigError(
@@ -122,6 +135,15 @@ class FaultConfig:
                     "drop_write.mode", f"drop_write.mode must be 'before' or 'after', got {mode!r}"
                 )
             values["drop_write_mode"] = mode
+        dropped = body.get("drop_fields")
+        if dropped is not None:
+            if not isinstance(dropped, list) or not all(
+                isinstance(name, str) and name.strip() for name in dropped
+            ):
+                raise FaultConfigError(
+                    "drop_fields", "drop_fields must be a list of field names or null"
+                )
+            values["drop_fields"] = tuple(dict.fromkeys(name.strip() for name in dropped))
         return cls(**values)
 
 

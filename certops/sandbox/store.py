@@ -16,6 +16,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 from certops.errors import CertopsError
 from certops.sandbox.values import from_wire, to_wire
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: audiences (uuid, ruleset), self-unenrollment settings
 ADMIN_USER_ID = 12000  # learners then get 12001, 12002, ... like a young Docebo tenant
 
 DEFAULT_CLIENT_ID = "certops-sandbox"
@@ -36,6 +37,10 @@ DEFAULT_PASSWORD = "admin"
 DEFAULT_MAX_PAGE_SIZE = 200
 DEFAULT_TOKEN_TTL_S = 3600
 
+# user_groups holds audiences: ``id`` is internal (the API names them by ``uuid``),
+# ``rule_set_operator`` and ``rule_sets`` are the ruleset's operator and normalised sets.
+# courses.can_self_unenroll and unenroll_completed are the two self-unenrollment settings.
+# (No SQL comments in here: SQLite keeps this text and re-parses it on ALTER TABLE.)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
@@ -65,7 +70,8 @@ CREATE TABLE IF NOT EXISTS courses (
     date_end TEXT,
     soft_deadline INTEGER NOT NULL DEFAULT 0,
     visibility INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    unenroll_completed INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX IF NOT EXISTS courses_code ON courses (code) WHERE code <> '';
 CREATE TABLE IF NOT EXISTS catalogs (
@@ -84,9 +90,13 @@ CREATE TABLE IF NOT EXISTS user_groups (
     name TEXT NOT NULL UNIQUE,
     description TEXT NOT NULL DEFAULT '',
     automatic INTEGER NOT NULL DEFAULT 0,
-    rule_set_operator TEXT NOT NULL DEFAULT 'ANY',
-    rule_sets TEXT NOT NULL DEFAULT '[]'
+    rule_set_operator TEXT NOT NULL DEFAULT 'OR',
+    rule_sets TEXT NOT NULL DEFAULT '[]',
+    uuid TEXT NOT NULL DEFAULT '',
+    exclude_deactivated INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT ''
 );
+CREATE UNIQUE INDEX IF NOT EXISTS user_groups_uuid ON user_groups (uuid);
 CREATE TABLE IF NOT EXISTS group_members (
     group_id INTEGER NOT NULL,
     user_id INTEGER NOT NULL,
@@ -174,6 +184,12 @@ class Store:
         if version is None:
             self._conn.close()
             raise SandboxError(f"{self.path} is not a certops sandbox (no schema version)")
+        if version != json.dumps(SCHEMA_VERSION):
+            try:
+                _migrate(self._conn, json.loads(version))
+            except (sqlite3.Error, ValueError) as exc:
+                self._conn.close()
+                raise SandboxError(f"{self.path} cannot be upgraded ({exc})") from None
 
     def close(self) -> None:
         """Closes the connection."""
@@ -224,6 +240,16 @@ class Store:
         """Returns the lifetime of an access token, in seconds."""
         return int(self.meta("token_ttl_s", DEFAULT_TOKEN_TTL_S))  # type: ignore[arg-type]
 
+    def lenient(self) -> bool:
+        """Returns whether the API ignores unknown request fields (as Docebo does) instead
+        of rejecting them (the default, strict)."""
+        return bool(self.meta("lenient", False))
+
+    def set_lenient(self, lenient: bool) -> None:
+        """Stores whether the API ignores unknown request fields (see ``lenient``)."""
+        with self.write() as conn:
+            set_meta(conn, "lenient", lenient)
+
     def clock_override(self) -> datetime | None:
         """Returns the overridden "now", or None when the sandbox follows real time."""
         value = self.meta("clock")
@@ -236,6 +262,58 @@ class Store:
     def now_wire(self) -> str:
         """Returns ``now()`` as a Docebo date-time string."""
         return to_wire(self.now())
+
+
+def _migrate(conn: sqlite3.Connection, version: object) -> None:
+    """Upgrades a sandbox file made by an older certops to ``SCHEMA_VERSION``, in one
+    transaction: version 1 had numbered groups with ``condition_type`` rules and one
+    self-unenrollment flag."""
+    if version != "1":
+        raise ValueError(f"unknown schema version {version!r}; recreate it with `sandbox init`")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in (
+            "ALTER TABLE courses ADD COLUMN unenroll_completed INTEGER NOT NULL DEFAULT 1",
+            "UPDATE courses SET unenroll_completed = can_self_unenroll",
+            "ALTER TABLE user_groups ADD COLUMN uuid TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE user_groups ADD COLUMN exclude_deactivated INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE user_groups ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''",
+        ):
+            conn.execute(statement)
+        rows = conn.execute("SELECT id, rule_set_operator, rule_sets FROM user_groups").fetchall()
+        for group_id, operator, rule_sets in rows:
+            sets = [
+                {
+                    "rules_operator": "AND",
+                    "rules": [
+                        {
+                            "type": "CourseEnrollmentStatus",
+                            "payload": {
+                                "course_ids": [int(rule["condition_value"])],
+                                "status": "completed",
+                            },
+                        }
+                        for rule in old["rules"]
+                    ],
+                }
+                for old in json.loads(rule_sets)
+            ]
+            conn.execute(
+                "UPDATE user_groups SET uuid = ?, rule_set_operator = ?, rule_sets = ?"
+                " WHERE id = ?",
+                (
+                    str(uuid.uuid4()),
+                    "AND" if operator == "ALL" else "OR",
+                    json.dumps(sets),
+                    group_id,
+                ),
+            )
+        conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS user_groups_uuid ON user_groups (uuid)")
+        set_meta(conn, "schema_version", SCHEMA_VERSION)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:

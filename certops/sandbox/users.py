@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from certops.sandbox.envelope import Order, Query, bad_request, list_response, not_found, ok
+from certops.sandbox.fields import Known, listing
 from certops.sandbox.state import store_of
 from certops.sandbox.values import like_pattern
 
@@ -17,6 +18,10 @@ SORT_ATTRS = {
     "email": "email",
     "status": "active",
 }
+KNOWN_LIST = listing("sort_attr", "sort_dir", "search_text", "match_type")
+KNOWN_VIEW = Known()
+# Docebo's level names by the numeric levels the sandbox stores.
+LEVEL_NAMES = {3: "godadmin", 4: "power_user", 6: "user"}
 
 
 def user_item(row: tuple) -> dict[str, object]:
@@ -83,3 +88,32 @@ async def view_user(request: Request) -> JSONResponse:
     if row is None:
         raise not_found(f"user {user_id}")
     return ok({"user_data": user_item(row), "additional_fields": []})
+
+
+async def session(request: Request) -> JSONResponse:
+    """``GET /manage/v1/user/session``: who the access token belongs to. A
+    ``client_credentials`` token acts as the sandbox's admin user."""
+    store = store_of(request)
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    with store.read() as conn:
+        owner = conn.execute(
+            "SELECT username FROM tokens WHERE token = ? AND kind = 'access'", (token,)
+        ).fetchone()
+        username = (owner[0] if owner else None) or store.credentials().username
+        row = conn.execute(
+            f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,)
+        ).fetchone()
+    if row is None:
+        raise not_found(f"user {username!r}")
+    user_id, username, first, last, email, _active, level, _created, _updated = row
+    return ok(
+        {
+            "id": user_id,
+            "username": username,
+            # No underscore here, unlike the user list (the SDK's session schema).
+            "firstname": first,
+            "lastname": last,
+            "email": email,
+            "user_level": LEVEL_NAMES.get(level, str(level)),
+        }
+    )

@@ -21,8 +21,8 @@ import pytest
 
 import certops.cli.plan as plan_module
 from certops.lms import RetryPolicy, connect
-from certops.lms.client import sandbox_credentials
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
+from certops.sandbox.transport import sandbox_credentials
 from tests.support import Ran, run_certops, serve_app
 
 # Production retries with tiny delays: a dropped write is settled in milliseconds.

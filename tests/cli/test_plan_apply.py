@@ -22,6 +22,19 @@ SETUP_ADDRESSES = [
     "group.Certified: Gizmo",
     "group.Certified: Widget",
 ]
+# The manual steps of the small config at AT: one visibility check per maintenance course
+# desired then (the 2026 period of each product: the API cannot read visibility back),
+# and the widget enrollment rule.
+VISIBILITY_CHECKS = ["course.MOC-G-2026", "course.MOC-W-2026"]
+RULE = "enrollment_rule.Certified: Widget courses"
+MANUAL_ADDRESSES = [*VISIBILITY_CHECKS, RULE]
+
+
+def ack_all(ws: Workspace) -> None:
+    """Records every manual step of the small config at AT as done."""
+    ran = ws.run("ack", "--config", "conf", *MANUAL_ADDRESSES)
+    assert ran.code == 0, ran.output
+    assert f"Acknowledged {len(MANUAL_ADDRESSES)} step(s)" in ran.stdout
 
 
 def plan_json(ws: Workspace, *args: str) -> dict:
@@ -35,8 +48,8 @@ def test_plan_text_shows_summary_per_product_then_changes(ws: Workspace) -> None
     assert ran.code == 0, ran.output
     lines = ran.stdout.splitlines()
     assert lines[:3] == [
-        "gizmo: 7 to create",
-        "widget: 8 to create, 2 to update, 1 manual",
+        "gizmo: 7 to create, 1 manual",
+        "widget: 8 to create, 2 to update, 2 manual",
         "(shared): 1 to create",
     ]
     assert lines[3] == "(evaluated at 2026-06-01T00:00:00Z against sandbox:.certops/sandbox.db)"
@@ -46,8 +59,12 @@ def test_plan_text_shows_summary_per_product_then_changes(ws: Workspace) -> None
     assert "        published: false → true" in out
     assert '        status: "enrolled" → "completed"' in out  # alice's hand-made enrollment
     assert "    ! enrollment_rule.Certified: Widget courses" in out
+    # Visibility is set on create but cannot be read back: a check for a person, once.
+    assert "    ! course.MOC-W-2026" in out and "    ! course.MOC-G-2026" in out
+    assert "check it is set to 'Only users enrolled in the course'" in out
+    assert "certops ack course.MOC-W-2026" in out
     assert "dave is deactivated: no new enrollment in CERT-W" in out
-    assert out.rstrip().endswith("Plan: 16 to create, 2 to update, 1 manual.")
+    assert out.rstrip().endswith("Plan: 16 to create, 2 to update, 3 manual.")
     assert "\x1b[" not in out  # not a terminal: no colour
     # Diagnostics and progress go to stderr, never into the plan.
     assert "no LMS configured, using sandbox:.certops/sandbox.db" in ran.stderr
@@ -60,13 +77,26 @@ def test_plan_json_is_the_contract_in_dependency_order(ws: Workspace) -> None:
     assert data["at"] == "2026-06-01T00:00:00Z"
     assert data["lms"] == "sandbox:.certops/sandbox.db"
     assert data["digest"].startswith("sha256:") and len(data["digest"]) == 7 + 64
-    assert data["summary"] == {"create": 16, "update": 2, "manual": 1, "blocked": False}
+    assert data["summary"] == {"create": 16, "update": 2, "manual": 3, "blocked": False}
     assert data["safety"] == []
     types = [c["type"] for c in data["changes"]]
     order = ["course", "catalog", "catalog_item", "group", "enrollment", "enrollment_rule"]
     assert types == sorted(types, key=order.index)
     setup = [c["address"] for c in data["changes"] if c["type"] != "enrollment"]
-    assert setup[:-1] == SETUP_ADDRESSES
+    assert [a for a in setup if a != RULE] == [
+        # Each visibility check follows the create of its course.
+        *SETUP_ADDRESSES[:2],
+        "course.MOC-G-2026",
+        *SETUP_ADDRESSES[2:4],
+        "course.MOC-W-2026",
+        *SETUP_ADDRESSES[4:],
+    ]
+    assert setup[-1] == RULE
+    manual = [c for c in data["changes"] if c["action"] == "manual"]
+    assert [c["address"] for c in manual] == MANUAL_ADDRESSES
+    for check in manual[:2]:
+        assert check["type"] == "course" and check["steps"] and check["fingerprint"]
+        assert check["after"] == {"visible_only_to_enrolled": True}
     by_address = {c["address"]: c for c in data["changes"]}
     alice = by_address["enrollment.CERT-W.alice"]
     assert (alice["action"], alice["before"], alice["after"]) == (
@@ -104,11 +134,17 @@ def test_product_limits_plan_and_apply(ws: Workspace) -> None:
     data = plan_json(ws, "--product", "gizmo")
     assert {c["product"] for c in data["changes"]} == {"gizmo"}
     assert data["summary"]["create"] == 7
+    assert [c["address"] for c in data["changes"] if c["action"] == "manual"] == [
+        "course.MOC-G-2026"
+    ]
     ran = ws.run("apply", "conf", "--product", "gizmo", "--yes")
     assert ran.code == 0, ran.output
     state = ws.lms_state()
     assert "CERT-G" in state.course_codes and "MOC-W-2026" not in state.course_codes
     assert state.status("CERT-W", "alice") == "enrolled"  # widget untouched
+    # Gizmo's only step left is its visibility check; once recorded, gizmo is clean.
+    assert ws.run("plan", "conf", "--product", "gizmo", "--detailed-exitcode").code == 2
+    assert ws.run("ack", "--config", "conf", "course.MOC-G-2026").code == 0
     assert ws.run("plan", "conf", "--product", "gizmo", "--detailed-exitcode").code == 0
     assert ws.run("plan", "conf", "--product", "widget", "--detailed-exitcode").code == 2
     unknown = ws.run("plan", "conf", "--product", "nope")
@@ -121,7 +157,7 @@ def test_apply_creates_everything_then_plan_shows_only_manual_steps(ws: Workspac
     assert ran.code == 0, ran.output
     # The plan is shown first, then what was done.
     assert ran.stdout.index("Plan: 16 to create") < ran.stdout.index("Apply:")
-    assert "Apply: 18 applied, 0 failed, 0 skipped, 1 manual (for a person to do)." in ran.stdout
+    assert "Apply: 18 applied, 0 failed, 0 skipped, 3 manual (for a person to do)." in ran.stdout
     state = ws.lms_state()
     assert sorted(state.course_codes) == sorted(
         ["W-101", "G-101", "CERT-W", "MOC-W-2026", "CERT-G", "MOC-G-2026"]
@@ -132,17 +168,21 @@ def test_apply_creates_everything_then_plan_shows_only_manual_steps(ws: Workspac
     assert state.status("MOC-W-2026", "erin") == "enrolled"
     assert state.status("CERT-W", "dave") is None  # deactivated: never newly enrolled
     again = plan_json(ws)
-    assert [c["action"] for c in again["changes"]] == ["manual"]
+    assert [c["action"] for c in again["changes"]] == ["manual"] * 3
+    assert [c["address"] for c in again["changes"]] == MANUAL_ADDRESSES
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 2  # manual steps count
 
 
 def test_ack_clears_the_manual_step_until_it_changes(ws: Workspace) -> None:
     assert ws.run("apply", "conf", "--yes").code == 0
-    address = "enrollment_rule.Certified: Widget courses"
+    address = RULE
     ran = ws.run("ack", "--config", "conf", address)
     assert ran.code == 0, ran.output
     assert "Acknowledged 1 step(s)" in ran.stdout
     assert (ws.conf / ".certops-ack.yaml").is_file()
+    # Only the visibility checks are left; recorded too, the plan is clean.
+    assert [c["address"] for c in plan_json(ws)["changes"]] == VISIBILITY_CHECKS
+    assert ws.run("ack", "--config", "conf", *VISIBILITY_CHECKS).code == 0
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
     # Next year's period is added; at the rollover the rule must target its course, so the
     # acknowledged step is pending again, with the switch spelled out.
@@ -163,9 +203,11 @@ def test_ack_clears_the_manual_step_until_it_changes(ws: Workspace) -> None:
     assert ws.run("ack", "--config", "conf", "--at", "2027-01-02", address).code == 0
     again = ws.run("ack", "--config", "conf", "--at", "2027-01-02", address)
     assert again.code == 1
+    # What is still pending then is the new 2027 course's own visibility check: the
+    # checks recorded for the 2026 courses do not cover it.
     assert (
-        f"no pending manual step at {address} at 2027-01-02T00:00:00Z; pending then: none"
-        in again.stderr
+        f"no pending manual step at {address} at 2027-01-02T00:00:00Z; "
+        "pending then: course.MOC-W-2027." in again.stderr
     )
     assert "ack --at TIME" in again.stderr
 
@@ -174,12 +216,16 @@ def test_detailed_exitcode_0_1_2_3(ws: Workspace) -> None:
     assert ws.run("plan", "conf").code == 0  # changes, but no --detailed-exitcode
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 2
     assert ws.run("apply", "conf", "--yes").code == 0
+    assert ws.run("ack", "--config", "conf", "course.MOC-G-2026").code == 0
     assert ws.run("plan", "conf", "--product", "gizmo", "--detailed-exitcode").code == 0
     # Everyone misses the 2026 deadline: every certified learner would be suspended.
     blocked = ws.run("plan", "conf", "--at", "2027-01-02", "--detailed-exitcode")
     assert blocked.code == 3
     assert "Blocked by safety limits" in blocked.stdout
-    assert "widget: max_suspend_fraction is 1, over the limit 0.5" in blocked.stdout
+    assert (
+        "widget: would suspend 3 of 3 (100%, limit 50%; settings.safety.max_suspend_fraction)"
+        in blocked.stdout
+    )
     missing = ws.run("plan", "conf", "--lms", "sandbox:nowhere.db")
     assert missing.code == 1
     assert "no sandbox at nowhere.db" in missing.stderr
@@ -212,7 +258,7 @@ def test_apply_without_a_terminal_and_without_yes_changes_nothing(ws: Workspace)
 
 def test_apply_with_nothing_to_do_needs_no_confirmation(ws: Workspace) -> None:
     assert ws.run("apply", "conf", "--yes").code == 0
-    ws.run("ack", "--config", "conf", "enrollment_rule.Certified: Widget courses")
+    ack_all(ws)
     ran = ws.run("apply", "conf")  # no --yes, no terminal: fine, nothing to write
     assert ran.code == 0, ran.output
     assert "No changes" in ran.stdout or "no changes" in ran.stdout
@@ -291,14 +337,16 @@ def test_drift_made_by_hand_is_planned_and_put_back(ws: Workspace) -> None:
     """After setup, an admin edits things in the LMS; the next plan shows exactly that, the
     apply undoes it, and the plan after is clean again."""
     assert ws.run("apply", "conf", "--yes").code == 0
-    ws.run("ack", "--config", "conf", "enrollment_rule.Certified: Widget courses")
+    ack_all(ws)
 
     async def drift() -> None:
         async with connect(ws.lms, writer=True, retry=FAST) as admin:
             courses = await admin.find_courses(["MOC-W-2026", "W-101", "G-101"])
             moc = courses["MOC-W-2026"]
             await admin.update_course(
-                moc.id, replace(moc.settings, published=False, soft_deadline=True)
+                moc.id,
+                replace(moc.settings, published=False, soft_deadline=True),
+                ("published", "soft_deadline"),
             )
             group = next(g for g in await admin.list_groups() if g.name == "Certified: Gizmo")
             full = await admin.get_group(group.id)

@@ -18,6 +18,19 @@ from certops.sandbox import init_sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "2026-11-28T00:00:00Z"  # after the demo data (all at or before 2026-11-01)
+# The maintenance courses desired at NOW (every period opened by then, plus the next one
+# to open): each gets one visibility check, as the API cannot read visibility back.
+VISIBILITY_CHECKS = {
+    "course.MOC-GM-2026",
+    "course.MOC-GM-2027",
+    "course.MOC-SP-2026",
+    "course.MOC-WP-2025",
+    "course.MOC-WP-2026",
+    "course.MOC-WP-2027",
+}
+# The demo's enrollment rules and notifications (one manual step each, 8) and the
+# monthly digest rung that starts 90 days before the 2026 deadline (Widget Pro, Gadget Max).
+RULES_AND_NOTIFICATIONS = 10
 
 
 def plan_json(ws: Workspace, *args: str) -> dict:
@@ -42,7 +55,14 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     assert [h.split(":")[0] for h in heads] == ["gadget-max", "sprocket", "widget-pro"]
     assert all(" to create" in h for h in heads)
     summary = plan_json(ws)["summary"]
-    assert summary["create"] > 100 and summary["manual"] == 8
+    # 8 setup steps, and on 2026-11-28 (33 days before the 2026 deadline) the monthly rung
+    # of Widget Pro's and Gadget Max's digest ladders (Sprocket names no digest), plus one
+    # visibility check per maintenance course.
+    assert summary["create"] > 100
+    assert summary["manual"] == RULES_AND_NOTIFICATIONS + len(VISIBILITY_CHECKS)  # 10 + 6
+    assert "! notification.Maintenance of certification not yet completed.schedule.monthly" in (
+        first.stdout
+    )
     for address in (
         "+ course.CERT-GM",
         "+ course.MOC-GM-2027",
@@ -52,18 +72,23 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
         "+ group.Certified: Widget Pro",
         "! enrollment_rule.Certified: Gadget Max courses",
         "! notification.New Widget Pro certification",
+        "! course.MOC-WP-2027",
     ):
         assert address in first.stdout, address
     # 2. Apply creates it.
     applied = ws.run("apply", "examples", "--yes")
     assert applied.code == 0, applied.output
     writes = summary["create"] + summary["update"]
-    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 8 manual" in applied.stdout
+    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 16 manual" in applied.stdout
     # 3. The second plan has only manual steps, which can be acknowledged...
     second = plan_json(ws)
-    assert second["summary"] == {"create": 0, "update": 0, "manual": 8, "blocked": False}
+    assert second["summary"] == {"create": 0, "update": 0, "manual": 16, "blocked": False}
     manual = [c["address"] for c in second["changes"]]
-    assert all(a.startswith(("enrollment_rule.", "notification.")) for a in manual)
+    checks = {a for a in manual if a.startswith("course.")}
+    assert checks == VISIBILITY_CHECKS
+    rules = [a for a in manual if a not in checks]
+    assert len(rules) == RULES_AND_NOTIFICATIONS
+    assert all(a.startswith(("enrollment_rule.", "notification.")) for a in rules)
     acked = ws.run("ack", "--config", "examples", *manual)
     assert acked.code == 0, acked.output
     assert f"Acknowledged {len(manual)} step(s)" in acked.stdout
@@ -93,6 +118,36 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
     assert later["enrollment.CERT-GM.asmith"]["after"] == {"status": "completed"}
     assert later["enrollment.CERT-GM.jdoe"]["after"] == {"status": "suspended"}
     assert later["enrollment.MOC-GM-2027.asmith"]["action"] == "create"
+
+
+def test_replan_right_after_the_demo_apply_changes_nothing(ws: Workspace) -> None:
+    """The README's apply at 2026-12-01, then the same plan again: every write was read back
+    and is what the plan compares, so nothing is planned twice; only the manual steps are
+    left, and once they are recorded the plan is empty."""
+    demo(ws)
+    at = "2026-12-01"
+    first = plan_json(ws, "--at", at)["summary"]
+    # 16 manual steps: the 8 rules and notifications, the weekly digest rung of Widget Pro
+    # and Gadget Max (30 days before the 2026 deadline), and the 6 visibility checks (the
+    # same maintenance courses are desired on 2026-12-01 as on 2026-11-28).
+    manual_steps = RULES_AND_NOTIFICATIONS + len(VISIBILITY_CHECKS)
+    assert manual_steps == 16 and first["manual"] == manual_steps
+    applied = ws.run("apply", "examples", "--yes", "--at", at)
+    assert applied.code == 0, applied.output
+    writes = first["create"] + first["update"]
+    assert f"Apply: {writes} applied, 0 failed, 0 skipped, 16 manual" in applied.stdout
+    again = plan_json(ws, "--at", at)
+    assert again["summary"] == {"create": 0, "update": 0, "manual": 16, "blocked": False}
+    assert [c for c in again["changes"] if c["action"] != "manual"] == []
+    manual = [c["address"] for c in again["changes"]]
+    assert {a for a in manual if a.startswith("course.")} == VISIBILITY_CHECKS
+    assert "notification.Maintenance of certification not yet completed.schedule.weekly" in manual
+    acked = ws.run("ack", "--config", "examples", "--at", at, *manual)
+    assert acked.code == 0, acked.output
+    assert "Acknowledged 16 step(s)" in acked.stdout
+    clean = ws.run("plan", "examples", "--at", at, "--detailed-exitcode")
+    assert clean.code == 0, clean.output
+    assert plan_json(ws, "--at", at)["changes"] == []
 
 
 def test_markdown_of_the_demo_plan_fits_a_pull_request_comment(ws: Workspace) -> None:
@@ -128,8 +183,8 @@ def test_api_calls_of_a_plan_on_the_demo_sandbox(ws: Workspace) -> None:
             "GET /learn/v1/courses/{id}": len(managed & set(state.course_codes)),
             "GET /learn/v1/catalog": 1,
             "GET /learn/v1/catalog/{id}": 1,  # the Salesforce catalog's items
-            "GET /manage/v1/group": 1,
-            "GET /manage/v1/group/{id}": len(state.group_names),  # the products' groups
+            "GET /audiences/v1/audience": 1,
+            "GET /audiences/v1/audience/{id}": len(state.group_names),  # the products' groups
             "GET /manage/v1/user": math.ceil(users / 200),  # 200 a page
         }
         return {k: v for k, v in counts.items() if v}

@@ -9,6 +9,8 @@ from collections import Counter
 import pytest
 from conftest import FAST, NO_RETRY, LMSState, Served, Workspace
 
+from certops.lms.paths import path_template
+
 # Writes of a full apply of the small setup: PUT course CERT-W, POST three courses, the
 # catalog, its item, two groups, two enrollment batches (one per run: batches span
 # courses), and one PUT of enrollments.
@@ -25,6 +27,55 @@ def writes(calls: list[dict]) -> list[str]:
         for c in calls
         if c["method"] != "GET" and c["path"] != "/oauth2/token"
     ]
+
+
+def after_first_write(calls: list[dict]) -> list[str]:
+    """The calls from the first write on, by endpoint: the writes and their read-backs."""
+    shown = [
+        f"{c['method']} {path_template(c['path'])}" for c in calls if c["path"] != "/oauth2/token"
+    ]
+    first = next(i for i, call in enumerate(shown) if not call.startswith("GET "))
+    return shown[first:]
+
+
+# Apply proves every setup write by reading it back: the course detail after a course
+# create or update, the audience after a group create, the catalog list and its items
+# after a catalog item, and the first created row after an enrollment batch. A catalog
+# create and the PUT of enrollments are not read back. Right before each create of a
+# course, group or catalog, one narrow read checks that another writer has not made it
+# since the plan was read (a search by code or name, or the catalog list).
+COURSE_READ = "GET /learn/v1/courses/{id}"
+COURSE_CHECK = "GET /learn/v1/courses"
+WIDGET_SEQUENCE = [
+    "PUT /learn/v1/courses/{id}",  # CERT-W put in shape
+    COURSE_READ,
+    COURSE_CHECK,
+    "POST /learn/v1/courses",  # MOC-W-2026
+    COURSE_READ,
+    "GET /learn/v1/catalog",
+    "POST /learn/v1/catalog/batch",
+    "POST /learn/v1/catalog/items/batch",
+    "GET /learn/v1/catalog",
+    "GET /learn/v1/catalog/{id}",
+    "GET /audiences/v1/audience",
+    "POST /audiences/v1/audience",
+    "GET /audiences/v1/audience/{id}",
+    "POST /learn/v1/enrollment/batch",
+    "GET /course/v1/courses/enrollments",
+    "PUT /learn/v1/enrollments",  # alice's hand-made CERT-W enrollment completed
+]
+GIZMO_SEQUENCE = [
+    "POST /learn/v1/courses",  # CERT-G (its check is the read before the first write)
+    COURSE_READ,
+    COURSE_CHECK,
+    "POST /learn/v1/courses",  # MOC-G-2026
+    COURSE_READ,
+    "GET /audiences/v1/audience",
+    "POST /audiences/v1/audience",
+    "GET /audiences/v1/audience/{id}",
+    "POST /learn/v1/enrollment/batch",
+    "GET /course/v1/courses/enrollments",
+]
 
 
 def assert_true_to_lms(ws: Workspace, state: LMSState, lines: list[dict]) -> None:
@@ -87,10 +138,14 @@ def test_full_apply_write_count(served: Served) -> None:
     ran = ws.run("apply", "conf", "--yes", "--product", "widget")
     assert ran.code == 0, ran.output
     assert len(writes(served.calls())) == WIDGET_WRITES, writes(served.calls())
+    # Each write is followed by exactly its read-back (6 reads for widget's 7 writes), each
+    # create after the plan preceded by its check.
+    assert after_first_write(served.calls()) == WIDGET_SEQUENCE
     served.clear_calls()
     ran = ws.run("apply", "conf", "--yes")
     assert ran.code == 0, ran.output
     assert len(writes(served.calls())) == WRITES - WIDGET_WRITES, writes(served.calls())
+    assert after_first_write(served.calls()) == GIZMO_SEQUENCE  # 4 writes, 4 reads, 2 checks
 
 
 @pytest.mark.parametrize("mode", ["before", "after"])
@@ -128,7 +183,12 @@ def test_apply_cut_at_any_write_converges_without_duplicates(
     second = ws.run("apply", "conf", "--yes", "--product", "widget")
     assert second.code == 0, second.output
     after = json.loads(ws.run("plan", "conf", "--format", "json", "--product", "widget").stdout)
-    assert [c["action"] for c in after["changes"]] == ["manual"]
+    # Only widget's manual steps are left: its maintenance course's visibility check and
+    # its enrollment rule.
+    assert [(c["address"], c["action"]) for c in after["changes"]] == [
+        ("course.MOC-W-2026", "manual"),
+        ("enrollment_rule.Certified: Widget courses", "manual"),
+    ]
     state = ws.lms_state()
     assert_no_duplicates(state)
     assert_true_to_lms(ws, state, ws.audit())

@@ -17,7 +17,8 @@ def saved_plan(ws: Workspace, *args: str, name: str = "plan.json") -> dict:
 def test_saved_plan_applies_and_audits_its_digest(ws: Workspace) -> None:
     plan = saved_plan(ws)
     # --out saves JSON and still prints the text plan for the person running it.
-    assert plan["summary"] == {"create": 16, "update": 2, "manual": 1, "blocked": False}
+    # 3 manual: the widget rule and the visibility checks of MOC-G-2026 and MOC-W-2026.
+    assert plan["summary"] == {"create": 16, "update": 2, "manual": 3, "blocked": False}
     # Like `terraform apply PLANFILE`: the saved plan was the reviewed artefact, so no
     # prompt and no --yes, even without a terminal.
     ran = ws.run("apply", "--plan", "plan.json", "conf", CERTOPS_AT=None)

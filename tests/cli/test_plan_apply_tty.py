@@ -80,5 +80,5 @@ def test_apply_on_a_terminal_asks_first(ws: Workspace) -> None:
     assert not Path(ws.root, ".certops", "audit.jsonl").exists()
     code, shown = on_terminal(ws, "apply", "conf", "--no-color", answer="y")
     assert code == 0, shown
-    assert "Apply: 18 applied, 0 failed, 0 skipped, 1 manual" in shown
+    assert "Apply: 18 applied, 0 failed, 0 skipped, 3 manual" in shown  # rule + 2 checks
     assert ws.lms_state().status("MOC-W-2026", "bob") == "enrolled"

@@ -11,9 +11,11 @@ from click.testing import CliRunner
 from certops.cli.validate import validate
 from certops.config import load_config
 from certops.config.model import (
+    DEFAULT_LADDER,
     Catalog,
     CertifiedCourse,
     CourseSpec,
+    Digest,
     Extension,
     InitialPath,
     LateCompletion,
@@ -63,6 +65,13 @@ def test_files_are_sorted_and_products_concatenate() -> None:
     assert [p.id for p in config.products] == ["gadget-max", "sprocket", "widget-pro"]
     assert config.settings.salesforce_catalog == Catalog("SF-SYNC", "Salesforce Sync")
     assert config.settings.safety == Safety(max_suspend_fraction=0.25, min_population=20)
+    assert config.settings.deadline_warning_days == (30, 7)
+    assert config.settings.min_period_days == 60
+    gadget = config.product("gadget-max")
+    assert gadget is not None and gadget.notifications.digest is not None
+    # Gadget Max names no ladder of its own: it follows the settings' (the default).
+    assert gadget.notifications.digest.ladder is None
+    assert config.settings.ladder_of(gadget.notifications.digest) == DEFAULT_LADDER
 
 
 def test_widget_pro_model() -> None:
@@ -93,7 +102,7 @@ def test_widget_pro_model() -> None:
     assert product.notifications == Notifications(
         learner_enrolled=NamedRef("Maintenance of certification enrollment"),
         admin_certified=NamedRef("New Widget Pro certification"),
-        digest=NamedRef("Maintenance of certification not yet completed"),
+        digest=Digest("Maintenance of certification not yet completed", DEFAULT_LADDER),
     )
     assert product.location == Location("examples/widget-pro.yaml", 8, 5)
 
@@ -128,6 +137,9 @@ def test_sprocket_minimal_model_uses_defaults() -> None:
     # A file without settings: defaults, no Salesforce catalog.
     assert config.settings.salesforce_catalog is None
     assert config.settings.safety == Safety()
+    assert config.settings.digest_ladder == DEFAULT_LADDER
+    assert config.settings.deadline_warning_days == (30, 7)
+    assert config.settings.min_period_days == 60
 
 
 @pytest.mark.parametrize("name", ["gadget-max.yaml", "sprocket.yaml", "widget-pro.yaml"])

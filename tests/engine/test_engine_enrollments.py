@@ -314,8 +314,9 @@ def test_facts_are_read_only_copies() -> None:
 
 def test_safety_trips_above_the_fraction_with_enough_population() -> None:
     limits = Safety(max_suspend_fraction=0.25, min_population=20)
+    # The trip carries the counts behind the fraction, for "would suspend 6 of 20".
     assert check_safety("widget-pro", 20, 6, limits) == SafetyTrip(
-        "widget-pro", "max_suspend_fraction", 0.3, 0.25
+        "widget-pro", "max_suspend_fraction", 0.3, 0.25, suspensions=6, certified=20
     )
     assert check_safety("widget-pro", 20, 5, limits) is None  # exactly at the limit
     assert check_safety("widget-pro", 19, 19, limits) is None  # population too small
@@ -337,7 +338,7 @@ def test_safety_of_an_enrollment_plan_counts_completed_to_suspended() -> None:
     plan = plan_enrollments(product(), people, IDS, at("2027-01-02"))
     assert (plan.currently_certified, plan.suspensions) == (10, 3)
     assert check_plan_safety(plan, Safety(0.25, 10)) == SafetyTrip(
-        "widget-pro", "max_suspend_fraction", 0.3, 0.25
+        "widget-pro", "max_suspend_fraction", 0.3, 0.25, suspensions=3, certified=10
     )
     assert check_plan_safety(plan, Safety(0.25, 11)) is None
 

@@ -87,7 +87,15 @@ def live_from(desired: DesiredSetup, **overrides: object) -> LiveSetup:
         catalogs={"SF-SYNC": Catalog(3, "SF-SYNC", "Salesforce Sync")},
         catalog_items=frozenset((i.catalog_code, i.course_code) for i in desired.catalog_items),
         groups={
-            name: Group(7, name, g.description, g.automatic, g.operator, g.rules)
+            name: Group(
+                "5f0c9a2e-1111-4c1e-9d1a-0000000000a7",
+                name,
+                g.description,
+                g.automatic,
+                g.operator,
+                g.rules,
+                g.exclude_deactivated,
+            )
             for name, g in desired.groups.items()
         },
     )

@@ -10,6 +10,7 @@ from certops.config.model import (
     CertifiedCourse,
     Config,
     CourseSpec,
+    Digest,
     Extension,
     InitialPath,
     Maintenance,
@@ -47,7 +48,7 @@ def widget_pro(**changes: object) -> Product:
         notifications=Notifications(
             learner_enrolled=NamedRef("Maintenance of certification enrollment"),
             admin_certified=NamedRef("New Widget Pro certification"),
-            digest=NamedRef("Maintenance of certification not yet completed"),
+            digest=Digest("Maintenance of certification not yet completed"),
         ),
     )
     return dataclasses.replace(product, **changes)
@@ -64,6 +65,8 @@ def test_manual_changes_for_rule_and_notifications() -> None:
         "enrollment_rule.Certified: Widget Pro courses",
         "notification.Maintenance of certification enrollment",
         "notification.Maintenance of certification not yet completed",
+        # 2026-12-31 is within 7 days of the deadline: the daily rung of the ladder.
+        "notification.Maintenance of certification not yet completed.schedule.daily",
         "notification.New Widget Pro certification",
     ]
     assert all(c.action is Action.MANUAL and c.product == "widget-pro" for c in changes)
@@ -77,7 +80,7 @@ def test_manual_changes_for_rule_and_notifications() -> None:
     text = " ".join(rule.steps)
     assert "Admin Menu > Enrollment Rules" in text
     assert "Set the target courses to CERT-WP and MOC-WP-2026; remove MOC-WP-2027" in text
-    admin = changes[3]
+    admin = changes[4]
     assert admin.after["courses"] == ["CERT-WP"]
 
 
@@ -157,7 +160,7 @@ def test_ack_hides_a_step_until_what_is_asked_changes(tmp_path: Path) -> None:
     reloaded = AckFile.load(tmp_path / ".certops-ack.yaml")
 
     assert rule.address not in by_address(config, DEC_2026, reloaded)
-    assert len(by_address(config, DEC_2026, reloaded)) == 3
+    assert len(by_address(config, DEC_2026, reloaded)) == 4
     # The rollover changes what the rule must target: the step shows again.
     again = by_address(config, JAN_2027, reloaded)
     assert rule.address in again

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from certops.lms import RetryPolicy, connect
-from certops.lms.client import SandboxTransport, sandbox_credentials
 from certops.lms.docebo import Connection
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
+from certops.sandbox.transport import SandboxTransport, sandbox_credentials
 from tests.support import serve_app
 
 # Retries as in production, only with tiny delays so the suite stays fast.

@@ -6,22 +6,28 @@ import asyncio
 
 import httpx
 
-from certops.lms import Credentials, connect, wire
+from certops.lms import Credentials, connect
 from certops.lms.doctor import Outcome, compare_service_document, run_checks
+from certops.lms.manifest import USED
+
+
+def _leaf(name: str) -> str:
+    """``items[].active_until`` → ``active_until`` (documents list flat property names)."""
+    return name.rsplit(".", 1)[-1].removesuffix("[]")
 
 
 def _schema(fields):
-    return {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+    return {"type": "object", "properties": {_leaf(f): {"type": "string"} for f in fields}}
 
 
 def _complete_document(service: str) -> dict:
     """A Swagger 2.0 document that documents every field certops uses on ``service``."""
     paths: dict = {}
-    for use in wire.USED:
+    for use in USED:
         if use.path.split("/")[1] != service:
             continue
         sub = use.path[len(f"/{service}/v1") :].replace("{id}", "{item_id}")
-        params = [{"in": "query", "name": n, "type": "string"} for n in use.params]
+        params = [{"in": "query", "name": _leaf(n), "type": "string"} for n in use.params]
         if use.body:
             params.append({"in": "body", "name": "body", "schema": {"$ref": "#/definitions/B"}})
         paths.setdefault(sub, {})[use.method.lower()] = {
@@ -35,7 +41,7 @@ def _complete_document(service: str) -> dict:
                 }
             },
         }
-    body_fields = {f for u in wire.USED for f in u.body}
+    body_fields = {f for u in USED for f in u.body}
     return {
         "swagger": "2.0",
         "basePath": f"/{service}/v1",
@@ -45,7 +51,7 @@ def _complete_document(service: str) -> dict:
 
 
 def test_a_document_with_every_field_has_no_mismatch():
-    for service in ("learn", "manage", "course"):
+    for service in ("learn", "manage", "course", "audiences"):
         assert compare_service_document(service, _complete_document(service)) == []
 
 
@@ -76,7 +82,7 @@ def _tenant_publishing_documents() -> httpx.MockTransport:
     learn = _complete_document("learn")
     del learn["paths"]["/courses/{item_id}"]["get"]["responses"]["200"]["schema"]["properties"][
         "data"
-    ]["items"]["properties"]["visibility"]
+    ]["items"]["properties"]["in_soft_deadline"]
     documents = {
         "/learn/v1/swagger.json": learn,
         "/manage/v1/swagger.json": _complete_document("manage"),
@@ -121,7 +127,10 @@ def test_doctor_lists_every_mismatch_with_published_documents():
     by_name = {c.name: c for c in checks}
     learn = by_name["service document: learn"]
     assert learn.outcome is Outcome.FAIL
-    assert "GET /learn/v1/courses/{id}: response field 'visibility' not documented" in learn.detail
+    assert (
+        "GET /learn/v1/courses/{id}: response field 'in_soft_deadline' not documented"
+        in learn.detail
+    )
     assert by_name["service document: manage"].outcome is Outcome.OK
     assert by_name["service document: course"].outcome is Outcome.SKIPPED  # token stays home
     assert by_name["write permissions"].outcome is Outcome.OK

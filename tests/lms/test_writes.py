@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
+from certops.engine.setup import MAINTENANCE_FIELDS as MANAGED
 from certops.lms.api import EnrollmentUpdate, NewEnrollment
 from certops.lms.errors import LMSRequestError
 from certops.lms.records import CourseSettings, EnrollmentPolicy, EnrollmentStatus, GroupRule
@@ -22,6 +24,8 @@ SETTINGS = CourseSettings(
     soft_deadline=False,
     visible_only_to_enrolled=True,
 )
+# What reading the course back shows: visibility is written but never shown.
+READ_BACK = dataclasses.replace(SETTINGS, visible_only_to_enrolled=None)
 HEAVY = {"error_503_share": 0.2, "latency_ms": 1, "rate_limit": {"calls": 40, "window_s": 1}}
 
 
@@ -44,8 +48,9 @@ def test_create_course_once(loaded, mode):
         return course, again, listed, await loaded.calls()
 
     course, again, listed, calls = asyncio.run(go())
-    assert course.code == "MOC-2026" and course.settings == SETTINGS
-    assert again["MOC-2026"] == course and len(listed) == 1
+    assert course.code == "MOC-2026" and course.settings in (SETTINGS, READ_BACK)
+    assert again["MOC-2026"].id == course.id and again["MOC-2026"].settings == READ_BACK
+    assert len(listed) == 1
     assert any(c["status"] is None for c in calls)  # the drop did happen
     assert _took_effect(calls, "POST", "/learn/v1/courses", mode) == 1
 
@@ -56,13 +61,26 @@ def test_update_course_is_retried_and_applied(loaded):
             course = (await lms.find_courses(["C-1"]))["C-1"]
         await loaded.faults(drop_write={"nth": 1, "mode": "after"}, **HEAVY)
         async with loaded.connect(writer=True) as lms:
-            await lms.update_course(course.id, SETTINGS)
+            await lms.update_course(course.id, SETTINGS, set(MANAGED))
         await loaded.faults()
         async with loaded.connect() as lms:
             return await lms.get_course(course.id)
 
     updated = asyncio.run(go())
-    assert updated.code == "C-1" and updated.settings == SETTINGS
+    assert updated.code == "C-1" and updated.settings == READ_BACK
+
+
+def test_update_course_sends_only_the_fields_asked_for(loaded):
+    async def go():
+        async with loaded.connect() as lms:
+            course = (await lms.find_courses(["C-1"]))["C-1"]
+        async with loaded.connect(writer=True) as lms:
+            await lms.update_course(course.id, SETTINGS, {"name"})
+        async with loaded.connect() as lms:
+            return course, await lms.get_course(course.id)
+
+    before, after = asyncio.run(go())
+    assert after.settings == dataclasses.replace(before.settings, name=SETTINGS.name)
 
 
 @pytest.mark.parametrize("mode", ["before", "after"])
@@ -85,7 +103,8 @@ def test_create_group_once_with_rules_by_code(loaded, mode):
     assert len(named) == 1
     assert after.rules == (rules[0],) and after.description == "Still certified."
     assert after.rules_operator == "ALL"
-    assert _took_effect(calls, "POST", "/manage/v1/group", mode) == 1
+    assert after.exclude_deactivated and isinstance(group.id, str)
+    assert _took_effect(calls, "POST", "/audiences/v1/audience", mode) == 1
 
 
 def test_group_rules_naming_a_missing_course_are_refused(loaded):
@@ -300,10 +319,11 @@ def test_creates_return_what_was_sent_without_reading_it_back(loaded):
         return course, group, sent, stored, stored_group
 
     course, group, sent, stored, stored_group = asyncio.run(go())
-    # One POST each, no read-back: the answer's id and the sent settings make the record.
+    # One POST each: the answer's id and the sent settings make the record (the proof
+    # that the tenant kept them is apply's read-back, certops/readback.py).
     assert [(c["method"], c["path"]) for c in sent] == [
         ("POST", "/learn/v1/courses"),
-        ("POST", "/manage/v1/group"),
+        ("POST", "/audiences/v1/audience"),
     ]
-    assert course == stored
+    assert course.id == stored.id and stored.settings == READ_BACK
     assert group == stored_group

@@ -16,7 +16,7 @@ from certops.plan.jsonio import (
     plan_from_dict,
     plan_to_dict,
 )
-from certops.plan.model import Plan
+from certops.plan.model import Plan, PlanWarning, SafetyTrip
 
 LMS = "https://acme.docebosaas.com"
 
@@ -135,3 +135,44 @@ def test_update_changes_round_trip_values() -> None:
     change = enrollment("CERT-WP", "j.doe@example.com", "completed", "suspended")
     plan = Plan(at=AT, lms="https://acme.docebosaas.com", changes=(change,))
     assert plan_from_dict(plan_to_dict(plan)).changes == (change,)
+
+
+def test_counts_and_structured_warnings_round_trip_as_extra_fields(plan: Plan) -> None:
+    counted = dataclasses.replace(
+        plan,
+        safety=(SafetyTrip("widget-pro", "max_suspend_fraction", 50 / 51, 0.25, 50, 51),),
+        warnings=(
+            PlanWarning(
+                "widget-pro",
+                "2026 due in 7 days (2026-12-31); 1 of 2 who owe it have not completed",
+                kind="deadline",
+                details={"period": "2026", "days_left": 7, "owed": 2, "not_completed": 1},
+            ),
+            *plan.warnings,
+        ),
+    )
+    data = json.loads(json.dumps(plan_to_dict(counted)))
+    assert data["format_version"] == 1
+    assert data["safety"] == [
+        {
+            "product": "widget-pro",
+            "limit": "max_suspend_fraction",
+            "value": 50 / 51,
+            "threshold": 0.25,
+            "suspensions": 50,
+            "certified": 51,
+        }
+    ]
+    assert data["warnings"][0]["kind"] == "deadline"
+    assert data["warnings"][0]["details"]["owed"] == 2
+    # A warning without a kind keeps exactly the fields it always had.
+    assert set(data["warnings"][1]) == {"product", "message", "address"}
+    back = plan_from_dict(data)
+    assert (back.safety, back.warnings) == (counted.safety, counted.warnings)
+    # A plan saved before the counts existed still reads, without them.
+    for trip in data["safety"]:
+        del trip["suspensions"], trip["certified"]
+    assert plan_from_dict(data).safety[0].suspensions is None
+    data["safety"][0]["certified"] = -1
+    with pytest.raises(PlanFileError, match=r"safety\[0\].certified: expected a whole number"):
+        plan_from_dict(data)

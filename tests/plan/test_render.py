@@ -9,13 +9,14 @@ import time
 from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 from certops.plan.jsonio import plan_from_dict
-from certops.plan.model import Plan, Skip
+from certops.plan.model import Plan, PlanWarning, SafetyTrip, Skip
 from certops.plan.render import (
     MARKDOWN_LIMIT,
     SUMMARISE_OVER,
     render_json,
     render_markdown,
     render_text,
+    safety_text,
 )
 
 
@@ -47,7 +48,8 @@ def test_text_shows_symbols_old_new_steps_safety_warnings_skips() -> None:
     assert "    ! enrollment_rule.Certified: Widget Pro courses" in text
     assert "        1. Admin Menu > Enrollment Rules: open it." in text
     assert "Blocked by safety limits" in text
-    assert "max_suspend_fraction is 0.4, over the limit 0.25" in text
+    # A trip saved without its counts (an older plan file) reads in fractions.
+    assert "max_suspend_fraction is 0.4 (40%), over the limit 0.25 (25%)" in text
     assert "CERT-WP completed without evidence" in text
     assert "1 skipped: user is deactivated" in text
     assert text.rstrip().endswith("Plan: 3 to create, 2 to update, 1 manual. Blocked.")
@@ -155,3 +157,30 @@ def test_render_json_round_trips() -> None:
     plan = sample_plan()
     back = plan_from_dict(json.loads(render_json(plan)))
     assert sorted(back.changes, key=repr) == sorted(plan.changes, key=repr)
+
+
+def test_safety_speaks_in_counts_and_percentages() -> None:
+    trip = SafetyTrip("widget-pro", "max_suspend_fraction", 50 / 51, 0.25, 50, 51)
+    assert safety_text(trip) == (
+        "would suspend 50 of 51 (98%, limit 25%; settings.safety.max_suspend_fraction)"
+    )
+    # Just over the limit never reads "25%, limit 25%".
+    close = SafetyTrip("widget-pro", "max_suspend_fraction", 26 / 102, 0.25, 26, 102)
+    assert "(25.5%, limit 25.0%;" in safety_text(close)
+    counted = dataclasses.replace(sample_plan(), safety=(trip,))
+    assert "  widget-pro: would suspend 50 of 51 (98%, limit 25%" in render_text(counted, False)
+    md = render_markdown(counted)
+    assert "| widget-pro | max_suspend_fraction | would suspend 50 of 51 (98%, limit 25%;" in md
+
+
+def test_deadline_warnings_show_in_text_and_markdown() -> None:
+    message = (
+        "2026 due in 7 days (2026-12-31); 23 of 114 who owe it have not completed "
+        "(9 in progress, 14 not started)"
+    )
+    warned = dataclasses.replace(
+        sample_plan(),
+        warnings=(PlanWarning("widget-pro", message, kind="deadline", details={"owed": 114}),),
+    )
+    assert f"  widget-pro: {message}\n" in render_text(warned, False)
+    assert f"- widget-pro: {message}\n" in render_markdown(warned)

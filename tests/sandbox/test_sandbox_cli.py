@@ -8,6 +8,15 @@ from click.testing import CliRunner
 
 from certops.cli.main import cli
 from certops.sandbox import read_credentials
+from certops.sandbox.store import Store
+
+
+def _lenient(db: str | Path) -> bool:
+    store = Store(db)
+    try:
+        return store.lenient()
+    finally:
+        store.close()
 
 
 def run(*args: str):
@@ -119,3 +128,15 @@ def test_demo_instants_stay_inside_their_window():
         end = start + timedelta(days=days, hours=2)
         for _ in range(500):
             assert start <= _instant(rng, start, end) <= end
+
+
+def test_init_lenient_is_stored_and_survives_reset(tmp_path: Path):
+    db = str(tmp_path / "s.db")
+    strict = run("init", db)
+    assert "(strict)" in strict.output
+    assert _lenient(db) is False
+    lenient = run("init", db, "--force", "--lenient")
+    assert lenient.exit_code == 0 and "lenient" in lenient.output
+    assert _lenient(db) is True
+    assert run("reset", "--db", db, "--yes").exit_code == 0
+    assert _lenient(db) is True

@@ -73,6 +73,9 @@ async def test_course_v1_list_shape_filters_and_null_dates(client):
     erin_item = next(i for i in items if i["user_id"] == erin)
     assert erin_item["enrollment_validity_begin_datetime"] == "2024-06-01 00:00:00"
     assert erin_item["enrollment_validity_end_datetime"] == "2024-12-31 23:59:59"
+    # Both suffixes are on the wire, with the same values.
+    assert erin_item["enrollment_validity_begin_date"] == "2024-06-01 00:00:00"
+    assert erin_item["enrollment_validity_end_date"] == "2024-12-31 23:59:59"
     assert erin_item["enrollment_completion_date"] is None
     assert erin_item["enrollment_level"] == "student"
     assert erin_item["course_id"] == a101
@@ -129,11 +132,15 @@ async def test_update_many_numeric_status_and_missing_pairs(client):
               "date_complete": "2026-03-01 10:00:00"},
     )  # fmt: skip
     data = answer.json()["data"]
-    assert data["success"] is True
-    assert data["updated"] == [{"id_user": bob, "id_course": a102}]
-    assert data["errors"] == [
-        {"id_user": dave, "id_course": a102, "message": "Enrollment not found"}
-    ]
+    assert data == {
+        "updated": [{"course_id": a102, "user_id": bob}],
+        "not_updated": [
+            {
+                "validation_errors": ["User is not enrolled in the course"],
+                "invalid_enrollments": [{"course_id": a102, "user_id": dave}],
+            }
+        ],
+    }
     item = (await client.get(f"/learn/v1/enrollments/{a102}/{bob}")).json()["data"]["records"]
     assert item["status"] == "completed"
     assert item["course_complete_date"] == "2026-03-01 10:00:00"
@@ -141,7 +148,8 @@ async def test_update_many_numeric_status_and_missing_pairs(client):
     again = await client.put(
         "/learn/v1/enrollments", json={"user_id": [bob], "course_id": [a102], "status": 2}
     )
-    assert again.json()["data"]["updated"] == [{"id_user": bob, "id_course": a102}]
+    assert again.json()["data"] == {"updated": [{"course_id": a102, "user_id": bob}],
+                                    "not_updated": []}  # fmt: skip
     item = (await client.get(f"/learn/v1/enrollments/{a102}/{bob}")).json()["data"]["records"]
     assert item["course_complete_date"] == "2026-03-01 10:00:00"
     assert alice  # alice untouched
@@ -298,17 +306,17 @@ async def test_batch_row_with_validity_end_before_begin_is_a_row_error(client):
         {
             "course_code": "A-EXAM",
             "username": "bob",
-            "date_begin_validity": "2026-06-01",
-            "date_expire_validity": "2026-01-31",
+            "active_from": "2026-06-01",
+            "active_until": "2026-01-31",
         },
-        {"course_code": "A-EXAM", "username": "erin", "date_begin_validity": "2026-06-01"},
+        {"course_code": "A-EXAM", "username": "erin", "active_from": "2026-06-01"},
     ]
     answer = await client.post("/learn/v1/enrollment/batch", json={"items": rows})
     assert answer.status_code == 200
     data = answer.json()["data"]
     assert [r["success"] for r in data] == [False, True]
-    assert data[0]["message"].startswith("date_expire_validity:")
-    assert "before date_begin_validity" in data[0]["message"]
+    assert data[0]["message"].startswith("active_until:")
+    assert "before active_from" in data[0]["message"]
     exam = await course_id(client, "A-EXAM")
     bob = await user_id(client, "bob")
     assert (await client.get(f"/learn/v1/enrollments/{exam}/{bob}")).status_code == 404

@@ -57,7 +57,7 @@ async def test_last_page_and_page_past_the_end(client):
 
 
 async def test_empty_list(client):
-    data = (await client.get("/manage/v1/group")).json()["data"]
+    data = (await client.get("/audiences/v1/audience")).json()["data"]
     assert data["items"] == []
     assert data["count"] == 0
     assert data["has_more_data"] is False

@@ -24,6 +24,7 @@ async def test_no_faults_by_default(client):
         "error_503_share": 0.0,
         "drop_write": None,
         "seed": 0,
+        "drop_fields": [],
     }
 
 

@@ -1,15 +1,21 @@
-"""Groups (manual and automatic), enrollment rules, notifications, progress and clock."""
+"""Audiences (groups, manual and automatic), enrollment rules, notifications, progress and clock."""
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
+
+import httpx
 import pytest
-from sandbox_helpers import all_items, course_id, user_id
+from sandbox_helpers import PASSWORD_GRANT, all_items, course_id, user_id
+
+from certops.sandbox import create_app, init_sandbox
 
 pytestmark = pytest.mark.anyio
 
 
-async def _members(client, group_id: int) -> set[str]:
-    items = await all_items(client, f"/manage/v1/group/{group_id}/members")
+async def _members(client, audience: str) -> set[str]:
+    items = await all_items(client, f"/audiences/v1/audience/{audience}/users")
     return {i["username"] for i in items}
 
 
@@ -19,27 +25,32 @@ async def _codes_of(client, username: str) -> set[str]:
     return {i["code"] for i in items}
 
 
-async def _certified_group(client, operator: str = "ANY", **extra) -> int:
+def _completed(*course_ids: int | str) -> dict:
+    return {"type": "CourseEnrollmentStatus",
+            "payload": {"course_ids": list(course_ids), "status": "completed"}}  # fmt: skip
+
+
+async def _certified_group(client, operator: str = "OR", **extra) -> str:
+    """ "Certified: Alpha": (A-101 and A-102) or A-EXAM, one rule per course."""
     a101, a102, exam = [await course_id(client, c) for c in ("A-101", "A-102", "A-EXAM")]
     answer = await client.post(
-        "/manage/v1/group",
+        "/audiences/v1/audience",
         json={
             "name": "Certified: Alpha",
             "description": "Completed the initial training",
-            "assign_rules": 1,
-            "rule_set_operator": operator,
-            "rule_sets": [
-                {"rules_operator": "AND", "rules": [
-                    {"condition_type": "course_completed", "condition_value": str(a101)},
-                    {"condition_type": "course_completed", "condition_value": a102}]},
-                {"rules_operator": "AND", "rules": [
-                    {"condition_type": "course_completed", "condition_value": str(exam)}]},
-            ],
+            "type": "automatic",
+            "exclude_deactivated_users": False,
+            "ruleset": {"status": "READY", "operator": operator, "sets": [
+                {"rules_operator": "AND", "rules": [_completed(a101), _completed(a102)]},
+                {"rules_operator": "AND", "rules": [_completed(exam)]},
+            ]},
             **extra,
         },
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
-    return answer.json()["data"]["group_id"]
+    audience = answer.json()["data"]["uuid"]
+    assert str(uuid.UUID(audience)) == audience
+    return audience
 
 
 async def _cert_course(client) -> int:
@@ -50,102 +61,205 @@ async def _cert_course(client) -> int:
     return answer.json()["data"]["id_course"]
 
 
-async def test_automatic_group_any_membership_and_views(client):
-    group_id = await _certified_group(client)
-    assert await _members(client, group_id) == {"alice", "carol"}
-    listed = (await client.get("/manage/v1/group")).json()["data"]["items"]
+async def test_automatic_audience_or_membership_and_views(client):
+    audience = await _certified_group(client)
+    assert await _members(client, audience) == {"alice", "carol"}
+    listed = (await client.get("/audiences/v1/audience")).json()["data"]["items"]
+    assert len(listed) == 1 and listed[0]["updated_at"] > "2026"
+    del listed[0]["updated_at"]
     assert listed == [
-        {"group_id": str(group_id), "name": "Certified: Alpha",
+        {"uuid": audience, "name": "Certified: Alpha",
          "description": "Completed the initial training", "type": "automatic",
-         "rule_set_operator": "ANY", "members_count": 2}
+         "exclude_deactivated_users": False, "rule_set_operator": "OR"}
     ]  # fmt: skip
-    view = (await client.get(f"/manage/v1/group/{group_id}")).json()["data"]
-    assert view["group_id"] == group_id and view["type"] == "automatic"
-    assert len(view["rule_sets"]) == 2
-    assert view["rule_sets"][0]["rules"][1]["condition_value"] == str(
-        await course_id(client, "A-102")
-    )
-    member = (await client.get(f"/manage/v1/group/{group_id}/members")).json()["data"]["items"][0]
-    assert set(member) == {"user_id", "username", "first_name", "last_name", "email", "level"}
-    assert isinstance(member["user_id"], int)
+    view = (await client.get(f"/audiences/v1/audience/{audience}")).json()["data"]
+    a102 = await course_id(client, "A-102")
+    assert view["uuid"] == audience and view["type"] == "automatic"
+    assert view["exclude_deactivated_users"] is False
+    assert view["ruleset"]["status"] == "READY" and view["ruleset"]["operator"] == "OR"
+    assert len(view["ruleset"]["sets"]) == 2
+    assert view["ruleset"]["sets"][0]["rules_operator"] == "AND"
+    assert view["ruleset"]["sets"][0]["rules"][1] == _completed(a102)
+    member = (await client.get(f"/audiences/v1/audience/{audience}/users")).json()["data"]
+    assert set(member["items"][0]) == {"user_id", "username", "first_name", "last_name", "email"}
+    assert isinstance(member["items"][0]["user_id"], int)
 
 
-async def test_automatic_group_all_operator(client):
-    group_id = await _certified_group(client, operator="ALL")
-    assert await _members(client, group_id) == set()
+async def test_automatic_audience_and_operator(client):
+    audience = await _certified_group(client, operator="AND")
+    assert await _members(client, audience) == set()
     await client.post("/learn/v1/enrollment/batch", json={"items": [
         {"course_code": "A-EXAM", "username": "alice", "status": "completed",
          "completion_date": "2026-01-05 10:00:00"}]})  # fmt: skip
-    assert await _members(client, group_id) == {"alice"}
+    assert await _members(client, audience) == {"alice"}
 
 
-async def test_assign_existing_users_0_starts_empty_then_follows_completions(client):
-    group_id = await _certified_group(client, assign_existing_users=0)
-    assert await _members(client, group_id) == set()
-    await client.post("/_sandbox/progress", json={"user": "bob", "course": "A-102",
+async def test_or_inside_a_set_and_accepted_payload_variants(client):
+    a101, exam = await course_id(client, "A-101"), await course_id(client, "A-EXAM")
+    answer = await client.post(
+        "/audiences/v1/audiences",  # the plural path one help table gives
+        json={"name": "Either", "type": "automatic", "ruleset": {"operator": "AND", "sets": [
+            {"rules_operator": "OR", "rules": [
+                {"type": "CourseEnrollmentStatus", "payload": {"course_id": a101, "status": 2}},
+                {"type": "CourseEnrollmentStatus",
+                 "payload": {"course_ids": [str(exam)], "status": "2"}}]}]}},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    audience = answer.json()["data"]["uuid"]
+    assert await _members(client, audience) == {"alice", "bob", "carol"}
+    view = (await client.get(f"/audiences/v1/audience/{audience}")).json()["data"]
+    # Stored normalised: course_ids as integers, status "completed".
+    assert view["ruleset"]["sets"][0]["rules"] == [_completed(a101), _completed(exam)]
+
+
+async def test_exclude_deactivated_users(client):
+    a101 = await course_id(client, "A-101")
+    await client.post("/_sandbox/progress", json={"user": "dave", "course": "A-101",
                                                   "status": "completed"})  # fmt: skip
-    assert await _members(client, group_id) == {"bob"}
+    body = {"type": "automatic", "ruleset": {"sets": [{"rules": [_completed(a101)]}]}}
+    keeps = await client.post("/audiences/v1/audience", json={"name": "All", **body})
+    drops = await client.post(
+        "/audiences/v1/audience",
+        json={"name": "Active", "exclude_deactivated_users": True, **body},
+    )
+    keeps, drops = keeps.json()["data"]["uuid"], drops.json()["data"]["uuid"]
+    assert await _members(client, keeps) == {"alice", "bob", "dave"}
+    assert await _members(client, drops) == {"alice", "bob"}
+    # Deactivating bob and reactivating dave moves them at once.
+    await client.post("/_sandbox/users", json={"username": "bob", "active": False})
+    await client.post("/_sandbox/users", json={"username": "dave", "active": True})
+    assert await _members(client, drops) == {"alice", "dave"}
+    assert await _members(client, keeps) == {"alice", "bob", "dave"}
+    # Turning the exclusion off recomputes.
+    await client.put(f"/audiences/v1/audience/{drops}", json={"exclude_deactivated_users": False})
+    assert await _members(client, drops) == {"alice", "bob", "dave"}
+
+
+async def test_a_load_that_deactivates_a_user_updates_excluding_audiences(client):
+    a101 = await course_id(client, "A-101")
+    created = await client.post(
+        "/audiences/v1/audience",
+        json={"name": "Active", "type": "automatic", "exclude_deactivated_users": True,
+              "ruleset": {"sets": [{"rules": [_completed(a101)]}]}},
+    )  # fmt: skip
+    audience = created.json()["data"]["uuid"]
+    assert await _members(client, audience) == {"alice", "bob"}
+    loaded = await client.post(
+        "/_sandbox/load", json={"users": [{"username": "bob", "active": False}]}
+    )
+    assert loaded.status_code == 200, loaded.text
+    assert await _members(client, audience) == {"alice"}
 
 
 async def test_changing_rules_recomputes_membership(client):
-    group_id = await _certified_group(client)
+    audience = await _certified_group(client)
     exam = await course_id(client, "A-EXAM")
     answer = await client.put(
-        f"/manage/v1/group/{group_id}",
-        json={"rule_set_operator": "ANY", "rule_sets": [{"rules_operator": "AND", "rules": [
-            {"condition_type": "course_completed", "condition_value": exam}]}]},
+        f"/audiences/v1/audience/{audience}",
+        json={"ruleset": {"operator": "OR", "sets": [
+            {"rules_operator": "AND", "rules": [_completed(exam)]}]}},
     )  # fmt: skip
     assert answer.json()["data"] == {"success": True}
-    assert await _members(client, group_id) == {"carol"}
-
-
-async def test_legacy_flat_rules_form(client):
-    a101 = await course_id(client, "A-101")
-    answer = await client.post(
-        "/manage/v1/group",
-        json={"name": "Did A-101", "assign_rules": 1, "rules_logic": "AND", "rules_list": [
-            {"condition_type": "course_completed", "condition_value": a101,
-             "id_field_common": None}]},
-    )  # fmt: skip
-    assert await _members(client, answer.json()["data"]["group_id"]) == {"alice", "bob"}
+    assert await _members(client, audience) == {"carol"}
 
 
 async def test_completion_undone_leaves_the_group(client):
-    group_id = await _certified_group(client)
+    audience = await _certified_group(client)
     alice, a102 = await user_id(client, "alice"), await course_id(client, "A-102")
     await client.put(f"/learn/v1/enrollments/{a102}/{alice}", json={"status": 1})
-    assert await _members(client, group_id) == {"carol"}
+    assert await _members(client, audience) == {"carol"}
+
+
+def _with_rule(rule: dict) -> dict:
+    return {
+        "name": "G",
+        "type": "automatic",
+        "ruleset": {"operator": "OR", "sets": [{"rules_operator": "AND", "rules": [rule]}]},
+    }
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"description": "x"}, "name"),
-        ({"name": "G", "assign_rules": 1, "rule_sets": [{"rules": [
-            {"condition_type": "course_completed", "condition_value": 999}]}]},
-         "rule_sets[0].rules[0].condition_value"),
-        ({"name": "G", "assign_rules": 1, "rule_sets": [{"rules": [
-            {"condition_type": "branch", "condition_value": 1}]}]}, "rule_sets[0].rules[0]"),
-        ({"name": "G", "assign_rules": 1, "rule_set_operator": "SOME", "rule_sets": []},
-         "rule_set_operator"),
-        ({"name": "G", "assign_rules": 0, "rule_sets": [{"rules": [
-            {"condition_type": "course_completed", "condition_value": 1}]}]}, "rule_sets"),
-        ({"name": "G", "id_users": [424242]}, "id_users"),
+        (_with_rule(_completed(999)), "ruleset.sets[0].rules[0].payload.course_ids"),
+        (_with_rule({"type": "BranchMembership", "payload": {"branch_id": 1}}),
+         "ruleset.sets[0].rules[0].type"),
+        (_with_rule({"type": "CourseEnrollmentStatus",
+                     "payload": {"course_ids": [1], "status": "in_progress"}}),
+         "ruleset.sets[0].rules[0].payload.status"),
+        (_with_rule({"type": "CourseEnrollmentStatus", "payload": {"status": "completed"}}),
+         "ruleset.sets[0].rules[0].payload.course_ids"),
+        ({"name": "G", "type": "automatic", "ruleset": {"operator": "SOME", "sets": []}},
+         "ruleset.operator"),
+        ({"name": "G", "type": "automatic", "ruleset": {"sets": [{"rules": []}]}},
+         "ruleset.sets[0].rules"),
+        ({"name": "G", "type": "manual", "ruleset": {"sets": [{"rules": [_completed(1)]}]}},
+         "ruleset"),
+        ({"name": "G", "type": "dynamic"}, "type"),
+        ({"name": "G", "exclude_deactivated_users": "perhaps"}, "exclude_deactivated_users"),
     ],
 )  # fmt: skip
-async def test_group_errors_name_the_field(client, body, field):
-    answer = await client.post("/manage/v1/group", json=body)
-    assert answer.status_code == 400
+async def test_audience_errors_name_the_field(client, body, field):
+    answer = await client.post("/audiences/v1/audience", json=body)
+    assert answer.status_code == 400, answer.text
     assert answer.json()["errors"][0]["field"] == field
 
 
-async def test_group_duplicate_name_and_404s(client):
-    await client.post("/manage/v1/group", json={"name": "Team"})
-    dup = await client.post("/manage/v1/group", json={"name": "Team"})
+async def test_unknown_rule_type_is_kept_but_never_matches_when_lenient(client):
+    await client.put("/_sandbox/settings", json={"lenient": True})
+    a101 = await course_id(client, "A-101")
+    branch = {"type": "BranchMembership", "payload": {"branch_id": 7}}
+    answer = await client.post(
+        "/audiences/v1/audience",
+        json={"name": "Branch or A-101", "type": "automatic", "ruleset": {"operator": "OR",
+              "sets": [{"rules": [branch]}, {"rules": [_completed(a101)]}]}},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    audience = answer.json()["data"]["uuid"]
+    view = (await client.get(f"/audiences/v1/audience/{audience}")).json()["data"]
+    assert view["ruleset"]["sets"][0]["rules"] == [branch]
+    assert await _members(client, audience) == {"alice", "bob"}
+
+
+async def test_audience_duplicate_name_and_404s(client):
+    await client.post("/audiences/v1/audience", json={"name": "Team"})
+    dup = await client.post("/audiences/v1/audience", json={"name": "Team"})
     assert dup.status_code == 400 and dup.json()["errors"][0]["field"] == "name"
-    for path in ("/manage/v1/group/999", "/manage/v1/group/999/members"):
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for path in (f"/audiences/v1/audience/{unknown}", f"/audiences/v1/audience/{unknown}/users"):
         assert (await client.get(path)).status_code == 404
-    assert (await client.put("/manage/v1/group/999", json={})).status_code == 404
+    assert (await client.put(f"/audiences/v1/audience/{unknown}", json={})).status_code == 404
+    # The legacy group endpoints are gone.
+    assert (await client.get("/manage/v1/group")).status_code == 404
+
+
+async def test_audience_list_search_and_sort(client):
+    for name, description in (("Beta", "second"), ("alpha", "first"), ("Gamma", "Alpha fans")):
+        await client.post("/audiences/v1/audience", json={"name": name, "description": description})
+    listed = (await client.get("/audiences/v1/audience")).json()["data"]
+    assert [i["name"] for i in listed["items"]] == ["alpha", "Beta", "Gamma"]
+    assert all(i["type"] == "manual" for i in listed["items"])
+    found = await client.get("/audiences/v1/audience", params={"search_text": "ALPHA"})
+    assert [i["name"] for i in found.json()["data"]["items"]] == ["alpha", "Gamma"]
+    by_description = await client.get(
+        "/audiences/v1/audience", params={"sort_attr": "description", "sort_dir": "desc"}
+    )
+    assert [i["name"] for i in by_description.json()["data"]["items"]] == [
+        "Beta", "alpha", "Gamma"]  # fmt: skip
+    paged = await client.get("/audiences/v1/audience", params={"page_size": 2, "page": 2})
+    assert [i["name"] for i in paged.json()["data"]["items"]] == ["Gamma"]
+    # A cursor walk gives the same order (the keyset compares without regard to case too).
+    walked, params = [], {"page_size": 1, "get_cursor": 1}
+    while True:
+        data = (await client.get("/audiences/v1/audience", params=params)).json()["data"]
+        walked += [i["name"] for i in data["items"]]
+        if not data["has_more_data"]:
+            break
+        params = {"page_size": 1, "get_cursor": 1, "cursor": data["cursor"]}
+    assert walked == ["alpha", "Beta", "Gamma"]
+    bad = await client.get("/audiences/v1/audience", params={"sort_attr": "size"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sort_attr"
 
 
 async def test_rule_fires_on_join_only_never_back_fills(client):
@@ -193,20 +307,28 @@ async def test_rule_skips_deactivated_users(client):
     assert "CERT-A" not in await _codes_of(client, "dave")
 
 
-async def test_manual_group_join_fires_rules(client):
-    created = await client.post("/manage/v1/group", json={"name": "Manual"})
-    group_id = created.json()["data"]["group_id"]
+async def test_manual_audience_assign_users_fires_rules(client):
+    created = await client.post("/audiences/v1/audience", json={"name": "Manual"})
+    audience = created.json()["data"]["uuid"]
     await client.post("/_sandbox/enrollment_rules",
                       json={"name": "m", "group": "Manual", "courses": ["M-2026"]})  # fmt: skip
     erin, carol = await user_id(client, "erin"), await user_id(client, "carol")
-    await client.put(f"/manage/v1/group/{group_id}", json={"id_users": [erin]})
+    path = f"/audiences/v1/audience/{audience}/assign_users"
+    assert (await client.put(path, json={"user_ids": [erin]})).json()["data"] == {"success": True}
     assert "M-2026" in await _codes_of(client, "erin")
-    assert await _members(client, group_id) == {"erin"}
-    view = (await client.get(f"/manage/v1/group/{group_id}")).json()["data"]
-    assert view["type"] == "manual"
-    await client.put(f"/manage/v1/group/{group_id}", json={"id_users": [carol]})
-    assert await _members(client, group_id) == {"carol"}
+    assert await _members(client, audience) == {"erin"}
+    view = (await client.get(f"/audiences/v1/audience/{audience}")).json()["data"]
+    assert view["type"] == "manual" and view["ruleset"]["sets"] == []
+    await client.put(path, json={"user_ids": [carol], "user_all": False})
+    assert await _members(client, audience) == {"carol", "erin"}
     assert "M-2026" in await _codes_of(client, "carol")
+    bad = await client.put(path, json={"user_ids": [424242]})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "user_ids"
+    automatic = await _certified_group(client)
+    refused = await client.put(
+        f"/audiences/v1/audience/{automatic}/assign_users", json={"user_ids": [erin]}
+    )
+    assert refused.status_code == 400
 
 
 async def test_rule_and_notification_errors(client):
@@ -214,7 +336,7 @@ async def test_rule_and_notification_errors(client):
         "/_sandbox/enrollment_rules", json={"name": "r", "group": "Nope", "courses": ["A-101"]}
     )
     assert bad_group.status_code == 400 and bad_group.json()["errors"][0]["field"] == "group"
-    await client.post("/manage/v1/group", json={"name": "G"})
+    await client.post("/audiences/v1/audience", json={"name": "G"})
     bad_course = await client.post(
         "/_sandbox/enrollment_rules", json={"name": "r", "group": "G", "courses": ["ZZZ"]}
     )
@@ -306,12 +428,49 @@ async def test_sandbox_users_create_and_deactivate(client):
     assert (await client.post("/_sandbox/users", json={})).status_code == 400
 
 
-async def test_group_made_manual_keeps_members_and_drops_rules(client):
-    group_id = await _certified_group(client)
-    await client.put(f"/manage/v1/group/{group_id}", json={"assign_rules": 0})
-    view = (await client.get(f"/manage/v1/group/{group_id}")).json()["data"]
-    assert view["type"] == "manual" and view["rule_sets"] == []
-    assert await _members(client, group_id) == {"alice", "carol"}
+async def test_audience_made_manual_keeps_members_and_drops_rules(client):
+    audience = await _certified_group(client)
+    await client.put(f"/audiences/v1/audience/{audience}", json={"type": "manual"})
+    view = (await client.get(f"/audiences/v1/audience/{audience}")).json()["data"]
+    assert view["type"] == "manual" and view["ruleset"]["sets"] == []
+    assert await _members(client, audience) == {"alice", "carol"}
     await client.post("/_sandbox/progress", json={"user": "bob", "course": "A-102",
                                                   "status": "completed"})  # fmt: skip
-    assert await _members(client, group_id) == {"alice", "carol"}
+    assert await _members(client, audience) == {"alice", "carol"}
+
+
+async def test_a_version_1_sandbox_file_is_upgraded(tmp_path):
+    """A file made before audiences: numbered groups with condition_type rules and one
+    self-unenrollment flag. Opening it upgrades it in place, members and rules kept."""
+    path = tmp_path / "v1.db"
+    init_sandbox(path)
+    conn = sqlite3.connect(path)
+    for statement in (
+        "DROP INDEX user_groups_uuid",
+        "ALTER TABLE user_groups DROP COLUMN uuid",
+        "ALTER TABLE user_groups DROP COLUMN exclude_deactivated",
+        "ALTER TABLE user_groups DROP COLUMN updated_at",
+        "ALTER TABLE courses DROP COLUMN unenroll_completed",
+        "INSERT INTO courses (id, uid, code, name, can_self_unenroll, updated_at)"
+        " VALUES (7, 'E-1', 'A-101', 'Alpha', 0, '2026-01-01 00:00:00')",
+        "INSERT INTO user_groups (id, name, automatic, rule_set_operator, rule_sets) VALUES"
+        ' (1, \'Did A-101\', 1, \'ALL\', \'[{"rules_operator": "AND", "rules":'
+        ' [{"condition_type": "course_completed", "condition_value": "7"}]}]\')',
+        "UPDATE meta SET value = '\"1\"' WHERE key = 'schema_version'",
+    ):
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    transport = httpx.ASGITransport(app=create_app(path))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        token = (await client.post("/oauth2/token", data=PASSWORD_GRANT)).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        listed = (await client.get("/audiences/v1/audience")).json()["data"]["items"]
+        assert [(i["name"], i["rule_set_operator"]) for i in listed] == [("Did A-101", "AND")]
+        view = (await client.get(f"/audiences/v1/audience/{listed[0]['uuid']}")).json()["data"]
+        assert view["ruleset"]["sets"] == [{"rules_operator": "AND", "rules": [_completed(7)]}]
+        course = (await client.get("/learn/v1/courses/7")).json()["data"]
+        assert course["self_unenrollment_settings"] == {
+            "allow_self_unenrollment_from_course": False,
+            "allow_self_unenrollment_from_completed_course": False,
+        }

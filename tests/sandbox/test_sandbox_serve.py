@@ -13,6 +13,15 @@ import pytest
 from sandbox_helpers import PASSWORD_GRANT
 
 from certops.sandbox import init_sandbox
+from certops.sandbox.store import Store
+
+
+def _lenient(db: str | Path) -> bool:
+    store = Store(db)
+    try:
+        return store.lenient()
+    finally:
+        store.close()
 
 
 @contextmanager
@@ -93,3 +102,37 @@ def test_serve_rate_limit_option(demo_db: Path):
         limited = client.post("/oauth2/token", data=PASSWORD_GRANT)
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) > 0
+
+
+def test_serve_lenient_stores_the_setting(demo_db: Path):
+    # Strict by default, over the socket as in-process.
+    with served(demo_db) as url, httpx.Client(base_url=url, timeout=10) as client:
+        client.headers["Authorization"] = f"Bearer {_token(client)}"
+        strict = client.get("/learn/v1/courses", params={"updated_from": "2026-01-01"})
+        assert strict.status_code == 400
+        assert strict.json()["errors"][0]["field"] == "updated_from"
+    with served(demo_db, "--lenient") as url, httpx.Client(base_url=url, timeout=10) as client:
+        client.headers["Authorization"] = f"Bearer {_token(client)}"
+        lenient = client.get("/learn/v1/courses", params={"updated_from": "2026-01-01"})
+        assert lenient.status_code == 200
+        assert client.get("/_sandbox/settings").json()["lenient"] is True
+    # Stored in the file: the in-process sandbox on it is lenient too.
+    assert _lenient(demo_db) is True
+
+
+def test_serve_drop_fields_option(demo_db: Path):
+    with (
+        served(demo_db, "--drop-fields", "course_date_end, description") as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        faults = client.get("/_sandbox/faults").json()
+        assert faults["drop_fields"] == ["course_date_end", "description"]
+        client.headers["Authorization"] = f"Bearer {_token(client)}"
+        created = client.post(
+            "/learn/v1/courses",
+            json={"name": "X", "course_type": "elearning", "description": "kept?",
+                  "course_date_end": "2027-12-31"},
+        )  # fmt: skip
+        assert created.status_code == 200
+        detail = client.get(f"/learn/v1/courses/{created.json()['data']['id_course']}").json()
+        assert (detail["data"]["description"], detail["data"]["course_date_end"]) == ("", None)

@@ -83,7 +83,10 @@ async def test_create_course_with_the_articles_properties(client):
         "description": "Your Alpha certification status.",
         "course_type": "elearning",
         "status": "published",
-        "can_self_unenroll": False,
+        "self_unenrollment_settings": {
+            "allow_self_unenrollment_from_course": False,
+            "allow_self_unenrollment_from_completed_course": True,
+        },
         "enrollment_policy": 0,
         "course_date_start": "2027-01-01 00:00:00",
         "course_date_end": "2027-12-31",
@@ -96,10 +99,14 @@ async def test_create_course_with_the_articles_properties(client):
     detail = (await client.get(f"/learn/v1/courses/{new_id}")).json()["data"]
     assert detail["code"] == "CERT-A"
     assert detail["is_published"] is True and detail["status"] == "published"
+    # can_self_unenroll is the caller's right (the admin is not enrolled), not the setting.
     assert detail["can_self_unenroll"] is False
-    assert detail["self_unenrollment_settings"]["allow_self_unenrollment_from_course"] is False
+    assert detail["self_unenrollment_settings"] == {
+        "allow_self_unenrollment_from_course": False,
+        "allow_self_unenrollment_from_completed_course": True,
+    }
     assert detail["enrollment_policy"] == 0
-    assert detail["visibility"] == 2
+    assert "visibility" not in detail  # written, never read back (as in Docebo's detail)
     assert detail["in_soft_deadline"] is False
     assert detail["course_date_start"] == "2027-01-01 00:00:00"
     assert detail["course_date_end"] == "2027-12-31 23:59:59"
@@ -122,8 +129,11 @@ async def test_new_course_defaults(client):
         ({"name": "X", "course_type": "elearning", "code": "A-101"}, "code"),
         ({"name": "X", "course_type": "elearning", "enrollment_policy": 7}, "enrollment_policy"),
         ({"name": "X", "course_type": "elearning", "status": "live"}, "status"),
-        ({"name": "X", "course_type": "elearning", "can_self_unenroll": "maybe"},
-         "can_self_unenroll"),
+        ({"name": "X", "course_type": "elearning",
+          "self_unenrollment_settings": {"allow_self_unenrollment_from_course": "maybe"}},
+         "self_unenrollment_settings.allow_self_unenrollment_from_course"),
+        ({"name": "X", "course_type": "elearning", "self_unenrollment_settings": True},
+         "self_unenrollment_settings"),
         ({"name": "X", "course_type": "elearning", "course_date_end": "31/12/2026"},
          "course_date_end"),
         ({"name": "X", "course_type": "elearning", "course_date_start": "2027-01-01",
