@@ -263,7 +263,9 @@ def serve(
     config = uvicorn.Config(drop_to_asgi_abort(app), log_level="warning", lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(config)
+    app.state.webhooks.start()  # registered webhooks are delivered in the background
     try:
         server.run(sockets=[sock])
     finally:
+        app.state.webhooks.stop()
         sock.close()
