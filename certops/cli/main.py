@@ -18,6 +18,7 @@ def cli() -> None:
 
 def _register() -> None:
     from certops.cli import doctor as doctor_cmd
+    from certops.cli import listen as listen_cmd
     from certops.cli import plan as plan_cmd
     from certops.cli import sandbox as sandbox_cmd
     from certops.cli import status as status_cmd
@@ -30,6 +31,7 @@ def _register() -> None:
     cli.add_command(plan_cmd.ack)
     cli.add_command(status_cmd.status)
     cli.add_command(sandbox_cmd.sandbox)
+    cli.add_command(listen_cmd.listen)
 
 
 _register()
