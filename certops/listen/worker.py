@@ -36,7 +36,7 @@ from certops.engine.setup import LiveSetup, desired_setup
 from certops.errors import CertopsError, ConfigError
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
 from certops.live import LiveSnapshot
-from certops.lms import connect
+from certops.lms import RetryPolicy, connect
 from certops.lms.api import LMSWriter, gather_settled
 from certops.lms.records import Enrollment, EnrollmentStatus, User
 from certops.lock import LockTimeoutError, WriterLock, lock_path
@@ -46,7 +46,12 @@ from certops.plan.model import Action, Change, ChangeType, Plan
 Say = Callable[[str], None]
 
 COURSE_REFRESH_S = 30.0  # an unknown course id re-reads the course list at most this often
-LOCK_POLL_S = 2.0  # how long one try for the writer lock waits before saying so again
+LOCK_POLL_S = 2.0
+# The queue retries with its own back-off and keeps the events meanwhile, so one request
+# retries only briefly: a blip is smoothed over, an outage goes back to the queue fast.
+LISTEN_RETRY = RetryPolicy(
+    attempts=3, base_delay=0.25, max_delay=2.0, deadline=60.0
+)  # how long one try for the writer lock waits before saying so again
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,7 @@ class Worker:
                 max_in_flight=self.settings.max_in_flight,
                 calls_per_hour=self.settings.calls_per_hour,
                 progress=self.say,
+                retry=LISTEN_RETRY,
             )
             self._writer = await connection.__aenter__()  # type: ignore[assignment]
             self._connection = connection

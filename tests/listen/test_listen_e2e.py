@@ -4,44 +4,21 @@ webhooks like Docebo, listen receives them and certifies within seconds."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from certops.lms.records import EnrollmentStatus
 from tests.listen.harness import (
-    SANDBOX_ENV,
-    Admin,
-    Process,
     audit_lines,
     make_site,
-    serve_sandbox,
     start_listen,
     wait_for,
 )
 from tests.support import run_certops
 
 YEAR = datetime.now(UTC).year
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Process, Admin]]:
-    """A served sandbox that the nightly apply has already brought in line (lena is
-    suspended for last year's missed maintenance), and the configuration folder."""
-    monkeypatch.chdir(tmp_path)
-    config, db = make_site(tmp_path)
-    sandbox = serve_sandbox(db, tmp_path)
-    try:
-        for name, value in SANDBOX_ENV.items():
-            monkeypatch.setenv(name, value)
-        applied = run_certops("apply", str(config), "--lms", sandbox.url, "--yes")
-        assert applied.code == 0, applied.output
-        yield config, sandbox, Admin(sandbox.url)
-    finally:
-        sandbox.stop()
 
 
 def test_a_completed_path_is_certified_within_two_seconds(site, tmp_path: Path):
