@@ -279,16 +279,17 @@ class Deliverer:
                         )
                     }
                     due = conn.execute(
-                        "SELECT id, webhook_id, envelope, attempts FROM webhook_deliveries"
-                        " WHERE delivered_at IS NULL AND failed = 0 AND next_at <= ?"
+                        "SELECT id, webhook_id, envelope, attempts, duplicate"
+                        " FROM webhook_deliveries WHERE delivered_at IS NULL AND failed = 0"
+                        " AND next_at <= ?"
                         " ORDER BY next_at, id LIMIT 500",
                         (float("inf") if ignore_schedule else now,),
                     ).fetchall()
                 except sqlite3.OperationalError:
                     return 0
-            by_hook: dict[int, list[tuple[int, str, int]]] = {}
-            for row_id, webhook_id, envelope, attempts in due:
-                by_hook.setdefault(webhook_id, []).append((row_id, envelope, attempts))
+            by_hook: dict[int, list[tuple[int, str, int, int]]] = {}
+            for row_id, webhook_id, envelope, attempts, duplicate in due:
+                by_hook.setdefault(webhook_id, []).append((row_id, envelope, attempts, duplicate))
             for webhook_id, rows in by_hook.items():
                 hook = hooks.get(webhook_id)
                 if hook is not None:
@@ -300,7 +301,7 @@ class Deliverer:
             self._rngs[webhook_id] = random.Random(seed)
         return self._rngs[webhook_id]
 
-    def _send_rows(self, hook: tuple, rows: list[tuple[int, str, int]]) -> None:
+    def _send_rows(self, hook: tuple, rows: list[tuple[int, str, int, int]]) -> None:
         webhook_id, url, username, password, group_size, raw_faults = hook
         faults = DeliveryFaults.from_json(json.loads(raw_faults))
         rng = self._rng(webhook_id, faults.seed)
@@ -313,7 +314,7 @@ class Deliverer:
         size = max(1, min(group_size, MAX_GROUP))
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            envelopes = [json.loads(envelope) for _, envelope, _ in chunk]
+            envelopes = [json.loads(envelope) for _, envelope, _, _ in chunk]
             body: Any = envelopes[0] if size == 1 else {"payloads": envelopes}
             status = self._post(url, headers, body)
             self._settle(chunk, status, faults, rng)
@@ -327,7 +328,7 @@ class Deliverer:
 
     def _settle(
         self,
-        chunk: list[tuple[int, str, int]],
+        chunk: list[tuple[int, str, int, int]],
         status: str,
         faults: DeliveryFaults,
         rng: random.Random,
@@ -335,7 +336,7 @@ class Deliverer:
         ok = status.isdigit() and 200 <= int(status) < 400
         now = time.time()
         with self.store.write() as conn:
-            for row_id, _envelope, attempts in chunk:
+            for row_id, _envelope, attempts, duplicate in chunk:
                 tries = attempts + 1
                 if ok:
                     conn.execute(
@@ -343,7 +344,12 @@ class Deliverer:
                         " last_status = ? WHERE id = ?",
                         (tries, now, status, row_id),
                     )
-                    if faults.duplicate_share and rng.random() < faults.duplicate_share:
+                    # A second delivery of the same message (never a third: it is a fault).
+                    if (
+                        faults.duplicate_share
+                        and not duplicate
+                        and rng.random() < faults.duplicate_share
+                    ):
                         self._duplicate(conn, row_id, now + rng.uniform(0, 1.0))
                     continue
                 failed = int(tries >= self.max_attempts)
