@@ -41,7 +41,7 @@ ENDPOINTS = {
     "GET|POST /_sandbox/webhooks": "webhook targets: {url, events, username?, password?,"
     " group_size?, faults?}",
     "PATCH /_sandbox/webhooks/{id}": "{active?, faults?}",
-    "GET /_sandbox/webhooks/deliveries": "every webhook delivery (filters: event, user)",
+    "GET /_sandbox/webhooks/deliveries": "every webhook delivery (filters: event, user, course)",
     "POST /_sandbox/webhooks/flush": "deliver every pending webhook event now",
 }
 

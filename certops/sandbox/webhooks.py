@@ -472,7 +472,7 @@ async def update_webhook(request: Request) -> JSONResponse:
 async def deliveries(request: Request) -> JSONResponse:
     """``GET /_sandbox/webhooks/deliveries``: every delivery row, oldest first, with its
     event, learner, course, when it fired and was delivered (epoch seconds), attempts and
-    last answer; filter ``event``, ``user`` (username)."""
+    last answer; filters ``event``, ``user`` (username), ``course`` (code)."""
     where, args = [], []
     if request.query_params.get("event"):
         where.append("d.event = ?")
@@ -480,6 +480,9 @@ async def deliveries(request: Request) -> JSONResponse:
     if request.query_params.get("user"):
         where.append("u.username = ?")
         args.append(request.query_params["user"])
+    if request.query_params.get("course"):
+        where.append("c.code = ?")
+        args.append(request.query_params["course"])
     sql = (
         "SELECT d.id, d.webhook_id, d.message_id, d.event, u.username, c.code, d.fired_at,"
         " d.delivered_at, d.attempts, d.failed, d.last_status, d.duplicate"
