@@ -129,6 +129,9 @@ def listen(
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # Listening before saying so: a client that connects right after the banner must
+    # not be refused while the server is still starting.
+    sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     click.echo(f"certops listen serving at http://{shown}:{bound}")

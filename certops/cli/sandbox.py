@@ -243,6 +243,9 @@ def serve(
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # Listening before saying so: a client that connects right after the banner must
+    # not be refused while the server is still starting.
+    sock.listen(128)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{shown_host}:{bound_port}"

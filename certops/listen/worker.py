@@ -246,13 +246,16 @@ class Worker:
                 await asyncio.to_thread(lock.acquire)
                 self.stats.waiting_for_lock = False
                 return lock
-            except LockTimeoutError as exc:
+            except LockTimeoutError:
                 if self.stopping:
                     raise
                 self.stats.waiting_for_lock = True
                 if not told:
                     self.stats.lock_waits += 1
-                    self.say(f"{exc}; waiting (listen never gives up on the lock)")
+                    self.say(
+                        f"another writer (an apply?) holds {lock.path}; the events wait "
+                        "in the queue until it is done"
+                    )
                     told = True
 
     # --- one round -----------------------------------------------------------------------

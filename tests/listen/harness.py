@@ -119,6 +119,7 @@ class Process:
             self.stop(signal.SIGKILL)
             raise RuntimeError(f"certops {' '.join(args)} did not start: {self.stderr()}")
         self.url = first.split("serving at ", 1)[1].split()[0]
+        self.banner = [first]
 
     def stderr(self) -> str:
         if not self.log.closed:
@@ -160,7 +161,11 @@ def start_listen(config: Path, lms: str, cwd: Path, *options: str) -> Process:
         "CERTOPS_WEBHOOK_USER": WEBHOOK_USER,
         "CERTOPS_WEBHOOK_PASSWORD": WEBHOOK_PASSWORD,
     }
-    return Process(["listen", str(config), "--lms", lms, "--port", "0", *options], cwd, env)
+    port = [] if "--port" in options else ["--port", "0"]
+    process = Process(["listen", str(config), "--lms", lms, *port, *options], cwd, env)
+    assert process.popen.stdout is not None
+    process.banner += [process.popen.stdout.readline() for _ in range(2)]
+    return process
 
 
 class Admin:
