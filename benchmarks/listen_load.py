@@ -14,8 +14,9 @@ Run: ``python benchmarks/listen_load.py`` (options: ``--learners`` 1000, ``--eve
    and each batch is shuffled (out of order).
 3. The driver completes the learners' courses through ``/_sandbox/progress`` at
    ``--rate`` per second, in a shuffled order (learners finish at different times). Half
-   way through, ``listen`` is killed (SIGKILL) and started again on the same port; the
-   sandbox's deliveries fail meanwhile and are retried with back-off.
+   way through, while the completions go on, ``listen`` is killed (SIGKILL) and started
+   again on the same port a second later; the sandbox's deliveries fail meanwhile and
+   are retried with back-off (0.5 s doubling to 5 s).
 4. When the sandbox has nothing left to deliver and listen's queue is empty, it checks:
    - **zero lost**: every message the sandbox delivered is in listen's queue file;
      every learner is certified;
@@ -26,10 +27,12 @@ Run: ``python benchmarks/listen_load.py`` (options: ``--learners`` 1000, ``--eve
    - **same end state as a full apply**: ``certops plan`` afterwards has no enrollment
      change.
 
-Reported: completions per second driven, deliveries per second listen received
-(duplicates and listen's own echoes included), and the time from a learner's last
-completion to their certification (both instants are when the sandbox committed the
-change, so the figure includes delivery, queueing, the round, the reads and the write).
+Reported: how long listen takes to answer a delivery (200 more sent directly at the
+end, one at a time: queued durably, then 2xx), completions per second driven,
+deliveries per second listen received (duplicates and listen's own echoes included),
+and the time from a learner's last completion to their certification (both instants
+are when the sandbox committed the change, so the figure includes delivery, queueing,
+the round, the reads and the write).
 Exit 0 when every check holds.
 """
 
@@ -45,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -125,6 +129,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def ack_times(url: str, count: int) -> list[float]:
+    """How long listen takes to answer deliveries (durably queued, then 2xx): ``count``
+    single deliveries for a course no product names (queued, then dropped)."""
+    times = []
+    auth = httpx.BasicAuth(HOOK_USER, HOOK_PASSWORD)
+    with httpx.Client(base_url=url, timeout=30, auth=auth) as client:
+        for n in range(count):
+            body = {
+                "message_id": f"ack-{n}-{time.time_ns()}",
+                "event": EVENTS[2],
+                "payload": {"user_id": n + 1, "username": "x", "course_id": 999_999_999},
+            }
+            begin = time.perf_counter()
+            answer = client.post("/webhook", json=body)
+            times.append(time.perf_counter() - begin)
+            assert answer.status_code == 200, answer.text
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=1000)
@@ -191,7 +214,22 @@ def main() -> int:
         random.Random(options.seed).shuffle(steps)
         interval = 1.0 / options.rate
         started = time.monotonic()
-        restarted_at = None
+        restart: dict[str, float] = {}
+
+        def restart_listen() -> None:
+            # Mid-way, as hard as it gets, while the completions keep coming: the
+            # sandbox's deliveries fail until listen is back, and are retried.
+            nonlocal listen
+            assert listen is not None
+            restart["killed_at"] = time.monotonic() - started
+            listen.stop(signal.SIGKILL)
+            time.sleep(1.0)
+            listen = Proc([*listen_args, "--port", port], work, listen_env,
+                          work / "listen.log")  # fmt: skip
+            restart["back_at"] = time.monotonic() - started
+
+        timer = threading.Timer(len(steps) * interval / 2, restart_listen)
+        timer.start()
         for index, (name, course) in enumerate(steps):
             due = started + index * interval
             pause = due - time.monotonic()
@@ -201,13 +239,8 @@ def main() -> int:
                 "/_sandbox/progress", json={"user": name, "course": course, "status": "completed"}
             )
             assert answer.status_code == 200, answer.text
-            if index == len(steps) // 2:
-                listen.stop(signal.SIGKILL)  # mid-way, as hard as it gets
-                time.sleep(1.0)
-                listen = Proc([*listen_args, "--port", port], work, listen_env,
-                              work / "listen.log")  # fmt: skip
-                restarted_at = time.monotonic() - started
         driven_s = time.monotonic() - started
+        timer.join()
 
         def settled() -> bool:
             counts = admin.get("/_sandbox/webhooks").json()
@@ -225,6 +258,7 @@ def main() -> int:
             time.sleep(0.25)
         total_s = time.monotonic() - started - 3.0
         health = httpx.get(listen.url + "/healthz", timeout=30).json()
+        acks = ack_times(listen.url, 200)
     finally:
         if listen is not None:
             listen.stop()
@@ -285,11 +319,14 @@ def main() -> int:
         "duplicate_deliveries": sum(1 for d in deliveries if d["duplicate"]),
         "listen_received": health["counts"].get("received", 0),
         "listen_received_per_s": round(len(delivered_ids) / total_s, 1),
-        "restart_at_s": round(restarted_at or 0.0, 1),
+        "listen_killed_at_s": round(restart.get("killed_at", 0.0), 1),
+        "listen_back_at_s": round(restart.get("back_at", 0.0), 1),
         "total_s": round(total_s, 1),
         "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "latency_p99_s": round(percentile(latencies, 0.99), 3) if latencies else None,
         "latency_max_s": round(max(latencies), 3) if latencies else None,
+        "ack_p50_ms": round(statistics.median(acks) * 1000, 1),
+        "ack_p99_ms": round(percentile(acks, 0.99) * 1000, 1),
         "lost": len(lost),
         "failed_deliveries": len(failed_deliveries),
         "duplicate_enrollments": len(doubles),
