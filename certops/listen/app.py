@@ -126,9 +126,11 @@ async def healthz(request: Request) -> JSONResponse:
     service = _service(request)
     health: dict[str, Any] = await asyncio.to_thread(service.queue.health)
     stats = service.worker.stats
+    # A worker that is not running means events pile up unanswered: monitoring must see it.
+    alive = service.worker.running
     health.update(
         {
-            "status": "ok",
+            "status": "ok" if alive else "worker stopped",
             "uptime_s": round(time.time() - service.started_at, 1),
             "learners_reconciled": stats.learners_reconciled,
             "changes_applied": stats.changes_applied,
@@ -143,7 +145,7 @@ async def healthz(request: Request) -> JSONResponse:
             },
         }
     )
-    return JSONResponse(health)
+    return JSONResponse(health, status_code=200 if alive else 503)
 
 
 async def _watch(service: Service) -> None:
@@ -170,6 +172,7 @@ def _lifespan(service: Service) -> Callable[[Starlette], contextlib.AbstractAsyn
 
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, hangup)
+        service.worker.running = True  # from now on; /healthz must not see a gap
         worker = asyncio.create_task(service.worker.run(), name="listen-worker")
         watcher = asyncio.create_task(_watch(service)) if service.watch else None
         try:

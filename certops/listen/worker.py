@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,6 +170,7 @@ class Worker:
         self.stats = Stats()
         self.wake = asyncio.Event()
         self.stopping = False
+        self.running = False
         self._connection: Any = None
         self._writer: LMSWriter | None = None
         self._course_ids: dict[str, int] = {}
@@ -180,6 +182,14 @@ class Worker:
 
     async def run(self) -> None:
         """Runs rounds until ``stopping``; sleeps until woken or the next retry is due."""
+        self.running = True
+        try:
+            await self._loop()
+        finally:
+            self.running = False
+            await self.close()
+
+    async def _loop(self) -> None:
         while not self.stopping:
             # Cleared before looking at the queue: an event queued from here on wakes the
             # wait below at once instead of waiting for the timeout.
@@ -188,9 +198,10 @@ class Worker:
                 self.source.reload()
             try:
                 handled = await self.round()
-            except CertopsError as exc:  # a round that could not even start (audit log)
-                self.stats.last_error = str(exc)
-                self.say(f"round failed: {exc}")
+            except Exception as exc:  # the queue itself failed (e.g. the disk is full)
+                self.stats.last_error = self._why(exc)
+                self.say(f"round failed: {self.stats.last_error}")
+                await asyncio.sleep(1.0)  # no hot loop while the cause persists
                 handled = 0
             if handled or self.stopping:
                 continue
@@ -198,7 +209,6 @@ class Worker:
             timeout = 5.0 if next_due is None else max(0.0, min(5.0, next_due - time.time()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
-        await self.close()
 
     async def close(self) -> None:
         """Closes the LMS connection."""
@@ -274,8 +284,8 @@ class Worker:
         try:
             lms = await self._lms()
             course_ids = await self._courses(lms, {e.course_id for e in taken})
-        except CertopsError as exc:
-            await self._retry(taken, str(exc))
+        except Exception as exc:
+            await self._retry(taken, self._why(exc))
             await self._drop_connection()
             return len(taken)
         named = set(course_ids.values())
@@ -291,12 +301,22 @@ class Worker:
         lock = await self._lock()
         try:
             await self._reconcile(lms, course_ids, learners)
-        except CertopsError as exc:
-            await self._retry([e for es in learners.values() for e in es], str(exc))
+        except Exception as exc:
+            await self._retry([e for es in learners.values() for e in es], self._why(exc))
             await self._drop_connection()
         finally:
             lock.release()
         return len(taken)
+
+    def _why(self, exc: Exception) -> str:
+        """The reason a round failed, for the queue and ``/healthz``. An error certops
+        expects (the LMS, the audit log) says it in words; anything else is a bug, whose
+        traceback goes to stderr while the events stay queued (they dead-letter after
+        ``max_attempts`` if it persists, instead of blocking the queue)."""
+        if isinstance(exc, CertopsError):
+            return str(exc)
+        self.say("unexpected error in a round:\n" + traceback.format_exc().rstrip())
+        return f"unexpected {type(exc).__name__}: {exc}"
 
     async def _drop_connection(self) -> None:
         try:
