@@ -220,13 +220,12 @@ class Deliverer:
         self.max_attempts = 12
         self._send_lock = threading.Lock()  # one sender at a time: thread or flush
         self._stop = threading.Event()
+        self._client_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._client = httpx.Client(
-            timeout=TIMEOUT_S,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=CONCURRENCY),
-        )
-        self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook-post")
+        # Made on the first delivery: every in-process `sandbox:PATH` run builds a
+        # deliverer, and most never deliver anything.
+        self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._rngs: dict[int, random.Random] = {}
 
     def start(self) -> None:
@@ -241,6 +240,10 @@ class Deliverer:
         if self._thread is not None:
             self._thread.join(timeout=TIMEOUT_S + 1)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+        if self._client is not None:
+            self._client.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -328,11 +331,23 @@ class Deliverer:
         chunks = [rows[start : start + size] for start in range(0, len(rows), size)]
         # Docebo sends several deliveries at once; so does the sandbox (which also keeps
         # one slow target from holding back a burst).
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook-post")
         list(self._pool.map(send, chunks))
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=TIMEOUT_S,
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_connections=CONCURRENCY),
+                )
+            return self._client
 
     def _post(self, url: str, headers: dict[str, str], body: Any) -> str:
         try:
-            answer = self._client.post(url, content=json.dumps(body), headers=headers)
+            answer = self._http().post(url, content=json.dumps(body), headers=headers)
         except httpx.HTTPError as exc:
             return f"error: {type(exc).__name__}"
         return str(answer.status_code)
