@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from certops.lms.records import EnrollmentStatus
 from tests.listen.harness import (
@@ -21,12 +23,23 @@ from tests.support import run_certops
 YEAR = datetime.now(UTC).year
 
 
-def test_a_completed_path_is_certified_within_two_seconds(site, tmp_path: Path):
+@pytest.mark.parametrize(
+    "webhook",
+    [
+        {},
+        # Grouped deliveries, every event delivered twice, up to 200 ms late.
+        {"group_size": 5, "faults": {"duplicate_share": 1.0, "delay_ms": 200}},
+    ],
+    ids=["single", "grouped-duplicated-delayed"],
+)
+def test_a_completed_path_is_certified_within_two_seconds(
+    site, tmp_path: Path, webhook: dict[str, Any]
+):
     config, sandbox, admin = site
     assert admin.enrollment("alice", "CERT-AC") is None
     listen = start_listen(config, sandbox.url, tmp_path)
     try:
-        admin.register_webhook(listen.url)
+        admin.register_webhook(listen.url, **webhook)
         started = time.monotonic()
         admin.progress("alice", "AC-102")
         cert = wait_for(lambda: admin.enrollment("alice", "CERT-AC"), timeout=2.0)
@@ -48,7 +61,9 @@ def test_a_completed_path_is_certified_within_two_seconds(site, tmp_path: Path):
         ]
         assert lines[0]["result"] == "applied"
         # listen's own write comes back as events; they change nothing and log nothing.
-        wait_for(lambda: admin.deliveries(user="alice", course="CERT-AC"), timeout=5.0)
+        wait_for(
+            lambda: all(d["delivered_at"] for d in admin.deliveries(user="alice")), timeout=5.0
+        )
         health = wait_for(
             lambda: (h := httpx.get(listen.url + "/healthz").json())["queue_depth"] == 0 and h,
             timeout=5.0,
@@ -57,6 +72,8 @@ def test_a_completed_path_is_certified_within_two_seconds(site, tmp_path: Path):
         assert health["last_success"]
         assert health["changes_applied"] == 2
         assert len(audit_lines(tmp_path, "listen")) == 1
+        if webhook:
+            assert health["counts"]["duplicates"] >= 1
     finally:
         assert listen.stop() == 0, listen.stderr()
 
