@@ -1,4 +1,5 @@
-"""The ``certops listen`` ASGI service: ``POST /webhook`` for Docebo, ``GET /healthz``.
+"""The ``certops listen`` ASGI service: ``POST /webhook`` for Docebo, ``GET /healthz``,
+``GET /dead-letters``.
 
 A delivery is checked in this order, each step answering before the next costs anything:
 HTTP Basic credentials (401), size (413, from ``Content-Length`` and again while the body
@@ -121,6 +122,18 @@ async def receive(request: Request) -> JSONResponse:
     )
 
 
+async def dead_letters(request: Request) -> JSONResponse:
+    """``GET /dead-letters``: the events given up on (learner, course, attempts, last
+    error). They name learners, so the webhook's credentials are required; the nightly
+    apply reconciles those learners anyway."""
+    service = _service(request)
+    if service.credentials is not None and not service.credentials.accepts(
+        request.headers.get("authorization")
+    ):
+        return _error(401, "missing or wrong credentials", {"WWW-Authenticate": REALM})
+    return JSONResponse({"items": await asyncio.to_thread(service.queue.dead_letters)})
+
+
 async def healthz(request: Request) -> JSONResponse:
     """``GET /healthz``: queue depth, oldest event age, dead letters, last success."""
     service = _service(request)
@@ -199,6 +212,7 @@ def create_listen_app(service: Service) -> Starlette:
         routes=[
             Route("/webhook", receive, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/dead-letters", dead_letters, methods=["GET"]),
         ],
         lifespan=_lifespan(service),
     )

@@ -221,6 +221,10 @@ def test_lms_errors_keep_events_queued_then_dead_letter(site, tmp_path: Path):
         admin.progress("lena", f"MOC-AC-{YEAR - 1}")
         health = wait_for(lambda: (h := _health(client))["dead_letters"] == 1 and h, timeout=30)
         assert health["queue_depth"] == 0
+        assert client.get("/dead-letters").status_code == 401
+        [dead] = client.get("/dead-letters", auth=GOOD).json()["items"]
+        assert (dead["username"], dead["attempts"]) == ("lena", 3)
+        assert dead["event"] == "course.enrollment.completed" and "503" in dead["error"]
         admin.call("PUT", "/_sandbox/faults", {})
         cert = admin.enrollment("lena", "CERT-AC")
         assert cert is not None and cert.status is EnrollmentStatus.SUSPENDED
