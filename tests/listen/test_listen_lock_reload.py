@@ -60,12 +60,14 @@ def test_a_restart_resumes_the_queue(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(config, sandbox.url, tmp_path)
     port = listen.url.rsplit(":", 1)[1]
-    admin.register_webhook(listen.url)
-    # The LMS refuses every call, so the event stays queued; then listen is killed.
-    admin.call("PUT", "/_sandbox/faults", {"error_503_share": 1.0})
-    admin.progress("alice", "AC-102")
-    wait_for(lambda: _health(listen.url)["counts"].get("retries", 0) >= 1, timeout=20)
-    listen.stop(signal.SIGKILL)
+    try:
+        admin.register_webhook(listen.url)
+        # The LMS refuses every call, so the event stays queued; then listen is killed.
+        admin.call("PUT", "/_sandbox/faults", {"error_503_share": 1.0})
+        admin.progress("alice", "AC-102")
+        wait_for(lambda: _health(listen.url)["counts"].get("retries", 0) >= 1, timeout=20)
+    finally:
+        listen.stop(signal.SIGKILL)
     admin.call("PUT", "/_sandbox/faults", {})
     again = start_listen(config, sandbox.url, tmp_path, "--port", port)
     try:
