@@ -163,6 +163,12 @@ class AuditLog:
             entries.append(entry)
         self._append(entries)
 
+    def record(self, kind: str, fields: dict[str, Any]) -> None:
+        """Appends one line of another ``kind`` (``listen``: a learner reconciled because
+        of webhook events), durably; it settles nothing and needs no settling."""
+        self._append([{"kind": kind, "time": _now(), "actor": self.actor, "lms": self.lms,
+                       **fields}])  # fmt: skip
+
     def close(self) -> None:
         """Close the log file (every written line is already on disk)."""
         if self._handle is not None:

@@ -21,6 +21,7 @@ def _register() -> None:
     from certops.cli import doctor as doctor_cmd
     from certops.cli import history as history_cmd
     from certops.cli import init as init_cmd
+    from certops.cli import listen as listen_cmd
     from certops.cli import plan as plan_cmd
     from certops.cli import report as report_cmd
     from certops.cli import sandbox as sandbox_cmd
@@ -39,6 +40,7 @@ def _register() -> None:
     cli.add_command(adopt_cmd.import_)
     cli.add_command(init_cmd.init)
     cli.add_command(init_cmd.schema)
+    cli.add_command(listen_cmd.listen)
 
 
 _register()

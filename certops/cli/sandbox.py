@@ -282,6 +282,9 @@ def serve(
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # Listening before saying so: a client that connects right after the banner must
+    # not be refused while the server is still starting.
+    sock.listen(128)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{shown_host}:{bound_port}"
@@ -305,7 +308,9 @@ def serve(
     config = uvicorn.Config(guarded, log_level="warning", lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(config)
+    app.state.webhooks.start()  # registered webhooks are delivered in the background
     try:
         server.run(sockets=[sock])
     finally:
+        app.state.webhooks.stop()
         sock.close()

@@ -39,6 +39,11 @@ ENDPOINTS = {
     " drop_fields (PUT replaces, PATCH merges)",
     "GET|DELETE /_sandbox/calls": "the call log: {method, path, status}",
     "GET|PUT /_sandbox/settings": "{max_page_size, token_ttl_s, lenient}",
+    "GET|POST /_sandbox/webhooks": "webhook targets: {url, events, username?, password?,"
+    " group_size?, faults?}",
+    "PATCH /_sandbox/webhooks/{id}": "{active?, faults?}",
+    "GET /_sandbox/webhooks/deliveries": "every webhook delivery (filters: event, user, course)",
+    "POST /_sandbox/webhooks/flush": "deliver every pending webhook event now",
 }
 
 

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from certops.sandbox import admin, audiences, catalogs, courses, enrollments, users
+from certops.sandbox import admin, audiences, catalogs, courses, enrollments, users, webhooks
 from certops.sandbox.auth import BearerAuthMiddleware, token_endpoint
 from certops.sandbox.envelope import ApiError, error_response
 from certops.sandbox.faults import CallLog, FaultConfig, FaultInjector, FaultMiddleware
@@ -122,6 +122,11 @@ ROUTES = [
     Route("/_sandbox/calls", admin.clear_calls, methods=["DELETE"]),
     Route("/_sandbox/settings", admin.get_settings, methods=["GET"]),
     Route("/_sandbox/settings", admin.put_settings, methods=["PUT"]),
+    Route("/_sandbox/webhooks", webhooks.list_webhooks, methods=["GET"]),
+    Route("/_sandbox/webhooks", webhooks.register, methods=["POST"]),
+    Route("/_sandbox/webhooks/deliveries", webhooks.deliveries, methods=["GET"]),
+    Route("/_sandbox/webhooks/flush", webhooks.flush, methods=["POST"]),
+    Route("/_sandbox/webhooks/{webhook_id:id}", webhooks.update_webhook, methods=["PATCH"]),
 ]
 
 
@@ -185,4 +190,7 @@ def create_app(db_path: str | Path, *, faults: FaultConfig | None = None) -> Sta
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.sandbox = SandboxState(store, FaultInjector(faults), CallLog())
+    # Webhook deliveries: sent by a background thread once `serve` starts it, or on demand
+    # through /_sandbox/webhooks/flush.
+    app.state.webhooks = webhooks.Deliverer(store)
     return app

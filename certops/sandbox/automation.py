@@ -19,6 +19,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from certops.sandbox import webhooks
+
 # Enrollment status codes the automation needs (Docebo's numeric statuses, docs/wire.md).
 SUBSCRIBED = 0
 IN_PROGRESS = 1
@@ -43,6 +45,8 @@ class Effects:
 
     now: str  # the sandbox's "now" for every timestamp the request writes
     notify: bool = True
+    webhooks: bool = True  # loads are imports: they fire no webhook either
+    batch: bool = False  # the request is a batch call (the envelope says so)
     completion_changed: set[int] = field(default_factory=set)
 
 
@@ -148,7 +152,12 @@ def update_enrollment(
 def notify(
     conn: sqlite3.Connection, effects: Effects, event: str, user_id: int, course_id: int
 ) -> None:
-    """Writes an outbox line for every notification on ``event`` that covers the course."""
+    """Writes an outbox line for every notification on ``event`` that covers the course,
+    and queues the event for every webhook registered for it."""
+    if effects.webhooks:
+        webhooks.fire(
+            conn, event, user_id, course_id, fired_at_wire=effects.now, batch=effects.batch
+        )
     if not effects.notify:
         return
     for name, course_ids in conn.execute(

@@ -456,7 +456,7 @@ def _write(
             if name in names
         }  # fmt: skip
     if changed_users:
-        effects = automation.Effects(now=now, notify=False)
+        effects = automation.Effects(now=now, notify=False, webhooks=False)
         automation.recompute_groups(conn, effects, changed_users)
     return LoadSummary(len(users), len(courses), len(catalogs), len(enrollments))
 

@@ -454,7 +454,9 @@ async def enroll_batch(request: Request) -> JSONResponse:
                 options[key] = parse_bool(value)
             except ValueError as exc:
                 raise bad_request(f"options.{key}", str(exc)) from None
-    effects = automation.Effects(now=store.now_wire(), notify=options["trigger_notifications"])
+    effects = automation.Effects(
+        now=store.now_wire(), notify=options["trigger_notifications"], batch=True
+    )
     results = []
     with store.write() as conn:
         for index, item in enumerate(items):
