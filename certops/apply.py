@@ -16,7 +16,7 @@ import asyncio
 import getpass
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,7 +35,7 @@ from certops.lms.errors import (
 )
 from certops.lms.paths import ENROLL_CHUNK
 from certops.lms.records import EnrollmentStatus, RowResult
-from certops.plan.model import Action, Change, ChangeType, Plan
+from certops.plan.model import Action, Change, ChangeType, Plan, Target, TargetKind, course_target
 from certops.readback import (
     verify_catalog_item,
     verify_course,
@@ -119,18 +119,25 @@ def _audit_kind(outcome: Outcome) -> str:
     return UNKNOWN if outcome.uncertain else FAILED
 
 
-def manages(desired: DesiredSetup) -> Callable[[str], bool]:
-    """Whether an address names something ``desired`` manages (for audit resolution)."""
+def manages(desired: DesiredSetup) -> Callable[[Target], bool]:
+    """Whether a target names something ``desired`` manages (for audit resolution)."""
     catalog = f"catalog.{desired.catalog.code}" if desired.catalog else ""
-    addresses = {f"course.{c}" for c in desired.courses} | {f"group.{g}" for g in desired.groups}
-    addresses |= {f"catalog_item.{i.catalog_code}.{i.course_code}" for i in desired.catalog_items}
+    addresses = {course_target(c).address for c in desired.courses}
+    addresses |= {Target(TargetKind.GROUP, name=g).address for g in desired.groups}
+    addresses |= {
+        Target(TargetKind.CATALOG_ITEM, catalog=i.catalog_code, course=i.course_code).address
+        for i in desired.catalog_items
+    }
     addresses |= {catalog} - {""}
 
-    def check(address: str) -> bool:
-        if address.startswith("enrollment."):
-            course, user = split_enrollment_address(address, desired.courses)
-            return course in desired.courses and bool(user)
-        return address in addresses
+    def check(target: Target) -> bool:
+        if target.kind is TargetKind.ENROLLMENT:
+            return target.course in desired.courses and bool(target.user)
+        if target.kind in (TargetKind.COURSE_CHECK, TargetKind.SAVED):
+            # A check is never written; a saved target's parts are unknown: an enrollment
+            # among them cannot be told apart, the setup objects by their whole address.
+            return target.kind is TargetKind.SAVED and target.address in addresses
+        return target.address in addresses
 
     return check
 
@@ -161,35 +168,16 @@ def _instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 
-def enrollment_key(change: Change, course_codes: Iterable[str]) -> tuple[str, str]:
-    """(course code, username) of an ``enrollment.COURSE.USERNAME`` change."""
-    return split_enrollment_address(change.address, course_codes)
-
-
-def split_enrollment_address(address: str, course_codes: Iterable[str]) -> tuple[str, str]:
-    """(course code, username) of an ``enrollment.COURSE.USERNAME`` address.
-
-    Usernames may contain dots, so the course code is matched against the known codes
-    (the longest that fits) rather than split naively."""
-    rest = address.removeprefix("enrollment.")
-    best = ""
-    for code in course_codes:
-        if rest.startswith(code + ".") and len(code) > len(best):
-            best = code
-    if not best:
-        best, _, _ = rest.partition(".")
-    return best, rest[len(best) + 1 :]
-
-
-def _depends_on(change: Change, codes: Iterable[str]) -> list[str]:
+def _depends_on(change: Change) -> list[str]:
     """The addresses of the objects ``change`` needs to exist."""
-    if change.type is ChangeType.CATALOG_ITEM:
-        catalog = str(change.after.get("catalog", ""))
-        course = str(change.after.get("course", ""))
-        return [f"catalog.{catalog}", f"course.{course}"]
-    if change.type is ChangeType.ENROLLMENT:
-        course, _ = enrollment_key(change, codes)
-        return [f"course.{course}"]
+    target = change.target
+    if target.kind is TargetKind.CATALOG_ITEM:
+        return [
+            Target(TargetKind.CATALOG, catalog=target.catalog).address,
+            course_target(target.course).address,
+        ]
+    if target.kind is TargetKind.ENROLLMENT:
+        return [course_target(target.course).address]
     return []
 
 
@@ -216,7 +204,6 @@ class Executor:
 
     async def run(self, plan: Plan) -> ApplyReport:
         """Execute ``plan``; returns the report of every change's outcome."""
-        codes = set(self.course_ids) | set(self.desired.courses)
         setup = [c for c in plan.changes if c.type not in (ChangeType.ENROLLMENT,)]
         enrollments = [c for c in plan.changes if c.type is ChangeType.ENROLLMENT]
         for change in setup:
@@ -227,7 +214,7 @@ class Executor:
             if self.report.stopped:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
                 continue
-            blocked = [a for a in _depends_on(change, codes) if a in self.missing]
+            blocked = [a for a in _depends_on(change) if a in self.missing]
             if blocked:
                 self._record(change, Result.SKIPPED, f"needs {blocked[0]}, which was not created")
                 continue
@@ -242,7 +229,7 @@ class Executor:
                     continue
             await self._guard([change], self._setup_change(change))
         if enrollments:
-            await self._enrollments(enrollments, codes)
+            await self._enrollments(enrollments)
         return self.report
 
     def _record(
@@ -269,18 +256,20 @@ class Executor:
         """Whether the object ``change`` creates is in the LMS now (another writer made it
         since the plan was read); then its id is taken and nothing is sent. A failed read
         says nothing: the create goes ahead and meets the same trouble."""
-        name = change.address.partition(".")[2]
+        target = change.target
         try:
             # Narrow reads: a search by code or name (one small page each).
-            if change.type is ChangeType.COURSE:
-                found = await self.writer.find_course(name, detail=False)
+            if target.kind is TargetKind.COURSE:
+                found = await self.writer.find_course(target.course, detail=False)
                 if found is not None:
-                    self.course_ids[name] = found.id
+                    self.course_ids[target.course] = found.id
                 return found is not None
-            if change.type is ChangeType.GROUP:
-                return any(g.name == name for g in await self.writer.list_groups(name))
-            if change.type is ChangeType.CATALOG:
-                return any(c.code == name for c in await self.writer.list_catalogs())
+            if target.kind is TargetKind.GROUP:
+                groups = await self.writer.list_groups(target.name)
+                return any(g.name == target.name for g in groups)
+            if target.kind is TargetKind.CATALOG:
+                catalogs = await self.writer.list_catalogs()
+                return any(c.code == target.catalog for c in catalogs)
         except FATAL:
             raise
         except LMSError:
@@ -320,9 +309,9 @@ class Executor:
         return result if result is not None else []
 
     async def _setup_change(self, change: Change) -> list[Any]:
-        address = change.address
-        if change.type is ChangeType.COURSE:
-            code = address.removeprefix("course.")
+        target = change.target
+        if target.kind is TargetKind.COURSE:
+            code = target.course
             desired = self.desired.courses[code]
             if change.action is Action.CREATE:
                 course = await self.writer.create_course(code, desired.settings)
@@ -333,17 +322,17 @@ class Executor:
                 await self.writer.update_course(self.course_ids[code], desired.settings, fields)
             await verify_course(self.writer, desired, self.course_ids[code])
             self._record(change, Result.APPLIED)
-        elif change.type is ChangeType.CATALOG:
-            await self.writer.create_catalog(str(change.after["code"]), str(change.after["name"]))
+        elif target.kind is TargetKind.CATALOG:
+            await self.writer.create_catalog(target.catalog, str(change.after["name"]))
             self._record(change, Result.APPLIED)
-        elif change.type is ChangeType.CATALOG_ITEM:
-            catalog, course_code = str(change.after["catalog"]), str(change.after["course"])
+        elif target.kind is TargetKind.CATALOG_ITEM:
+            catalog, course_code = target.catalog, target.course
             row = await self.writer.add_catalog_item(catalog, course_code)
             if row.ok:
                 await verify_catalog_item(self.writer, catalog, course_code)
             self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
-        elif change.type is ChangeType.GROUP:
-            name = address.removeprefix("group.")
+        elif target.kind is TargetKind.GROUP:
+            name = target.name
             group = self.desired.groups[name]
             if change.action is Action.CREATE:
                 made = await self.writer.create_group(
@@ -362,16 +351,17 @@ class Executor:
             self._record(change, Result.FAILED, f"certops cannot apply {change.type} changes")
         return []
 
-    async def _enrollments(self, changes: list[Change], codes: set[str]) -> None:
+    async def _enrollments(self, changes: list[Change]) -> None:
         creates: list[tuple[str, Change, NewEnrollment]] = []
         updates: dict[tuple[str, tuple], list[tuple[Change, int]]] = defaultdict(list)
         for change in changes:
             if self.report.stopped:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
                 continue
-            course, username = enrollment_key(change, codes)
-            if f"course.{course}" in self.missing:
-                why = f"needs course.{course}, which was not created"
+            course, username = change.target.course, change.target.user
+            needed = course_target(course).address
+            if needed in self.missing:
+                why = f"needs {needed}, which was not created"
                 self._record(change, Result.SKIPPED, why)
                 continue
             course_id = self.course_ids.get(course)

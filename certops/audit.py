@@ -20,7 +20,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from certops.errors import CertopsError
 from certops.history import AuditContext
-from certops.plan.model import Change, Plan
+from certops.plan.model import Change, Plan, Target, TargetKind, enrollment_target
 
 FORMAT = 2  # 1: outcome lines only (before the write-ahead log)
 
@@ -54,10 +54,31 @@ class Pending:
     """An intent of an earlier run whose outcome is not known."""
 
     id: str
-    address: str
+    target: Target
     action: str
     after: dict[str, Any]
     line: dict[str, Any]
+
+    @property
+    def address(self) -> str:
+        return self.target.address
+
+
+def line_target(line: Mapping[str, Any]) -> Target:
+    """The target an audit line names. An enrollment's line carries its ``course`` and
+    ``user`` (see ``certops.history``); any other line is known by its address alone (a
+    ``saved`` target, matched whole). Nothing is parsed out of the address, and parts that
+    do not give the line's address are not believed.
+
+    Lines hold no nested target: the log is scanned for each line's own ``kind`` key
+    without decoding it, and a target's kind would be mistaken for it."""
+    address = str(line.get("address", ""))
+    saved = Target(TargetKind.SAVED, label=address)
+    course, user = line.get("course"), line.get("user")
+    if isinstance(course, str) and isinstance(user, str):
+        target = enrollment_target(course, user)
+        return target if target.address == address else saved
+    return saved
 
 
 def _last_byte(path: Path) -> bytes:
@@ -224,7 +245,7 @@ class AuditLog:
             found.append(
                 Pending(
                     id=key,
-                    address=str(line.get("address", "")),
+                    target=line_target(line),
                     action=str(line.get("action", "")),
                     after=after if isinstance(after, dict) else {},
                     line=line,
@@ -233,7 +254,7 @@ class AuditLog:
         return found
 
     def resolve(
-        self, pending: Sequence[Pending], fresh: Plan, manages: Callable[[str], bool]
+        self, pending: Sequence[Pending], fresh: Plan, manages: Callable[[Target], bool]
     ) -> list[str]:
         """Records, for each pending intent, whether the LMS now holds what it would have
         sent, judged by ``fresh`` (a plan just made from the LMS): no change left at its
@@ -246,7 +267,7 @@ class AuditLog:
         entries, said = [], []
         for item in pending:
             change = to_make.get(item.address)
-            if not manages(item.address):
+            if not manages(item.target):
                 result = "undetermined"
                 why = "this configuration no longer manages it; check it in the LMS"
             elif change is None:

@@ -23,7 +23,7 @@ from typing import Any
 from certops.errors import CertopsError
 from certops.plan.classes import AppliedRecord, LastApply
 from certops.plan.jsonio import iso_utc, parse_iso_utc
-from certops.plan.model import Change, ChangeType
+from certops.plan.model import Change, TargetKind
 from certops.revision import ConfigRevision
 
 DEFAULT_AUDIT_LOG = ".certops/audit.jsonl"
@@ -37,13 +37,12 @@ class AuditReadError(CertopsError):
 @dataclass(frozen=True, slots=True)
 class AuditContext:
     """What one apply run adds to each of its audit lines: the instant it evaluated, the
-    configuration revision, each product's configuration digest, and the course codes (to
-    split an enrollment address into course and username)."""
+    configuration revision and each product's configuration digest (an enrollment's
+    course and username come from its target)."""
 
     at: datetime
     revision: ConfigRevision = field(default_factory=ConfigRevision)
     config_digests: Mapping[str | None, str] = field(default_factory=dict)
-    course_codes: frozenset[str] = frozenset()
 
     def fields(self, change: Change) -> dict[str, Any]:
         """The extra keys of ``change``'s audit line."""
@@ -57,19 +56,9 @@ class AuditContext:
                 "digest": self.config_digests.get(change.product, ""),
             },
         }
-        if change.type is ChangeType.ENROLLMENT:
-            out["course"], out["user"] = split_enrollment(change.address, self.course_codes)
+        if change.target.kind is TargetKind.ENROLLMENT:
+            out["course"], out["user"] = change.target.course, change.target.user
         return out
-
-
-def split_enrollment(address: str, course_codes: Iterable[str] = ()) -> tuple[str, str]:
-    """(course code, username) of ``enrollment.COURSE.USERNAME``: the longest known code
-    that fits, else the first dot (usernames may hold dots, course codes rarely do)."""
-    rest = address.removeprefix("enrollment.")
-    best = max((c for c in course_codes if rest.startswith(c + ".")), key=len, default="")
-    if not best:
-        best = rest.partition(".")[0]
-    return best, rest[len(best) + 1 :]
 
 
 @dataclass(frozen=True, slots=True)

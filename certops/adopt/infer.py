@@ -94,7 +94,7 @@ def with_exceptions(
         for change in plan.changes:
             if change.type is not ChangeType.ENROLLMENT or change.action is not Action.UPDATE:
                 continue
-            code, _, user = change.address.removeprefix("enrollment.").partition(".")
+            code, user = change.target.course, change.target.user
             period = periods.get(code)
             live, rule = change.before.get("valid_until"), change.after.get("valid_until")
             if period is None or not live or not rule or live <= rule:

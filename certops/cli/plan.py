@@ -280,7 +280,6 @@ async def _apply(
             at=plan_.at,
             revision=config_revision(config.files),
             config_digests={p: config_digest(config, p) for p in (None, *plan_.products)},
-            course_codes=frozenset(live.course_ids) | frozenset(planned.desired.courses),
         )
         audit = AuditLog(audit_path, digest, current_actor(), plan_.lms, context=context)
         # Writes an earlier run left in doubt (killed mid-write) are settled first, from

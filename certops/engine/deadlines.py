@@ -168,13 +168,12 @@ def deadline_warning(
 
 
 def _enrolls(planned: EnrollmentPlan, course: str) -> int:
-    prefix = f"enrollment.{course}."
     return sum(
         1
         for c in planned.changes
         if c.action is Action.CREATE
         and c.type is ChangeType.ENROLLMENT
-        and c.address.startswith(prefix)
+        and c.target.course == course
     )
 
 

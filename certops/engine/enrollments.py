@@ -46,7 +46,15 @@ from certops.engine.lifecycle import (
     evaluate,
 )
 from certops.lms.records import Enrollment, EnrollmentStatus
-from certops.plan.model import Action, ByHand, Change, ChangeType, PlanWarning, Skip
+from certops.plan.model import (
+    Action,
+    ByHand,
+    Change,
+    ChangeType,
+    PlanWarning,
+    Skip,
+    enrollment_target,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +105,8 @@ def _iso_or_none(instant: datetime | None) -> str | None:
 
 
 def _address(course: str, username: str) -> str:
-    return f"enrollment.{course}.{username}"
+    """The displayed address of a learner's enrollment (warnings and by-hand marks)."""
+    return enrollment_target(course, username).address
 
 
 def _obligation_reason(ob: Obligation) -> str:
@@ -160,18 +169,18 @@ class _Planner:
         return " (course created by this apply)" if self.course_ids.get(code) is None else ""
 
     def create(self, facts: LearnerFacts, code: str, after: dict[str, Any], reason: str) -> None:
-        address = _address(code, facts.username)
+        target = enrollment_target(code, facts.username)
         rank = self.rank.get(code, len(self.rank))
         if not facts.active:
             skip = Skip(
                 self.product.id,
-                address,
+                target,
                 f"{facts.username} is deactivated: no new enrollment in {code} ({reason})",
             )
             self.skipped.append((rank, facts.username, skip))
             return
         change = Change(
-            address=address,
+            target=target,
             type=ChangeType.ENROLLMENT,
             action=Action.CREATE,
             product=self.product.id,
@@ -190,7 +199,7 @@ class _Planner:
         reason: str,
     ) -> None:
         change = Change(
-            address=_address(code, facts.username),
+            target=enrollment_target(code, facts.username),
             type=ChangeType.ENROLLMENT,
             action=Action.UPDATE,
             product=self.product.id,
@@ -268,7 +277,7 @@ class _Planner:
             if ob.outcome is not ObligationOutcome.MET:
                 skip = Skip(
                     self.product.id,
-                    _address(ob.course, facts.username),
+                    enrollment_target(ob.course, facts.username),
                     f"period {ob.period} is closed ({ob.outcome.value}); no enrollment created",
                 )
                 self.skipped.append(

@@ -33,12 +33,12 @@ from certops.config.model import Config, Digest, Period, Product, Settings, end_
 from certops.engine.deadlines import RungAt, ladder_text, rung_at
 from certops.engine.facts import managed_codes
 from certops.engine.lifecycle import and_list
-from certops.plan.model import Action, Change, ChangeType
+from certops.plan.model import SCHEDULE_SEPARATOR, Action, Change, ChangeType, Target, TargetKind
 
 DIGEST_EVENT = "course_not_completed_digest"
 # A digest's dated schedule step is addressed ``notification.NAME.schedule.EVERY``: one
 # address per rung, so the ack file keeps a record of every rung done.
-SCHEDULE = ".schedule."
+SCHEDULE = SCHEDULE_SEPARATOR
 
 
 class Acknowledgements(Protocol):
@@ -74,13 +74,17 @@ def fingerprint(asked: dict[str, Any]) -> str:
 class _Ask:
     """One manual change being assembled (notifications may be shared by products)."""
 
-    address: str
+    target: Target
     type: ChangeType
     products: list[str]
     asked: dict[str, Any]
     steps: list[str]
     reason: str
     note: str = ""  # the digest's schedule in words, for its setup step
+
+    @property
+    def address(self) -> str:
+        return self.target.address
 
 
 def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
@@ -100,7 +104,7 @@ def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
         "Make sure the rule is active and save.",
     ]
     return _Ask(
-        address=f"enrollment_rule.{name}",
+        target=Target(TargetKind.ENROLLMENT_RULE, name=name),
         type=ChangeType.ENROLLMENT_RULE,
         products=[product.id],
         asked={"source_groups": [product.group.name], "target_courses": sorted(targets)},
@@ -142,7 +146,7 @@ def _schedule_ask(product: Product, digest: Digest, rung: RungAt) -> _Ask:
             "starts": rung.next_starts.isoformat(),
         }
     return _Ask(
-        address=f"notification.{digest.name}{SCHEDULE}{every}",
+        target=Target(TargetKind.NOTIFICATION, name=digest.name, schedule=every),
         type=ChangeType.NOTIFICATION,
         products=[product.id],
         # The rung and the deadline are what is asked: acknowledging this rung leaves the
@@ -202,7 +206,7 @@ def _notification_asks(
     if notes.learner_enrolled is not None and current:
         asks.append(
             _Ask(
-                address=f"notification.{notes.learner_enrolled.name}",
+                target=Target(TargetKind.NOTIFICATION, name=notes.learner_enrolled.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
                 asked={"event": "user_enrolled_in_course", "courses": current},
@@ -214,7 +218,7 @@ def _notification_asks(
     if notes.digest is not None and current:
         asks.append(
             _Ask(
-                address=f"notification.{notes.digest.name}",
+                target=Target(TargetKind.NOTIFICATION, name=notes.digest.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
                 asked={
@@ -233,7 +237,7 @@ def _notification_asks(
     if notes.admin_certified is not None:
         asks.append(
             _Ask(
-                address=f"notification.{notes.admin_certified.name}",
+                target=Target(TargetKind.NOTIFICATION, name=notes.admin_certified.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
                 asked={
@@ -306,7 +310,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                 seen.asked = {"conflict": sorted(seen.products)}
                 seen.steps = [
                     f"The products {and_list(seen.products)} all name the enrollment rule "
-                    f'"{ask.address.removeprefix("enrollment_rule.")}"; one rule would enroll '
+                    f'"{ask.target.name}"; one rule would enroll '
                     "each product's group into the other's courses.",
                     "Give each product its own enrollment_rule name in the configuration, "
                     "then follow the steps the next plan shows.",
@@ -341,27 +345,26 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
     schedules: dict[str, list[str]] = {}
     for ask in asks.values():
         if "schedule" in ask.asked:
-            name = ask.address.removeprefix("notification.").rsplit(SCHEDULE, 1)[0]
-            schedules.setdefault(name, []).append(ask.asked["schedule"])
+            schedules.setdefault(ask.target.name, []).append(ask.asked["schedule"])
 
     changes = []
     for address in sorted(asks):
         ask = asks[address]
         if "schedule" in ask.asked:
-            name = address.removeprefix("notification.").rsplit(SCHEDULE, 1)[0]
+            name = ask.target.name
             conflict = sorted(schedules[name]) if len(schedules[name]) > 1 else []
             ask.steps = _schedule_steps(name, ask.asked, conflict)
             ask.reason = _schedule_reason(name, ask.asked)
         elif ask.type is ChangeType.NOTIFICATION and "event" in ask.asked:
             ask.steps = _notification_steps(
-                address.removeprefix("notification."),
+                ask.target.name,
                 ask.asked,
                 sorted(all_courses[address]),
                 ask.note,
             )
         elif ask.type is ChangeType.NOTIFICATION:
             ask.steps = [
-                f'The notification "{address.removeprefix("notification.")}" is named for '
+                f'The notification "{ask.target.name}" is named for '
                 "different purposes (enrollment notice, digest, admin notice); give each "
                 "purpose its own name in the configuration."
             ]
@@ -370,7 +373,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
             continue
         changes.append(
             Change(
-                address=address,
+                target=ask.target,
                 type=ask.type,
                 action=Action.MANUAL,
                 product=ask.products[0] if len(ask.products) == 1 else None,

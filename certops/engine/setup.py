@@ -31,7 +31,15 @@ from certops.config.model import CertifiedCourse, Config, CourseSpec, Period, Pr
 from certops.engine.manual import Acknowledgements, fingerprint
 from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 from certops.plan.jsonio import iso_utc
-from certops.plan.model import Action, Change, ChangeType, PlanWarning
+from certops.plan.model import (
+    Action,
+    Change,
+    ChangeType,
+    PlanWarning,
+    Target,
+    TargetKind,
+    course_target,
+)
 
 
 class CourseRole(StrEnum):
@@ -455,7 +463,7 @@ def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | Non
     )
     if live is None:
         return Change(
-            address=f"course.{desired.code}",
+            target=course_target(desired.code),
             type=ChangeType.COURSE,
             action=Action.CREATE,
             product=desired.product,
@@ -468,7 +476,7 @@ def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | Non
     before = {name: _json_value(have) for name, (have, _) in differences.items()}
     after = {name: _json_value(want) for name, (_, want) in differences.items()}
     return Change(
-        address=f"course.{desired.code}",
+        target=course_target(desired.code),
         type=ChangeType.COURSE,
         action=Action.UPDATE,
         product=desired.product,
@@ -496,7 +504,7 @@ def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
     )
     if live is None:
         return Change(
-            address=f"group.{desired.name}",
+            target=Target(TargetKind.GROUP, name=desired.name),
             type=ChangeType.GROUP,
             action=Action.CREATE,
             product=desired.product,
@@ -508,7 +516,7 @@ def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
     if not changed:
         return None
     return Change(
-        address=f"group.{desired.name}",
+        target=Target(TargetKind.GROUP, name=desired.name),
         type=ChangeType.GROUP,
         action=Action.UPDATE,
         product=desired.product,
@@ -544,7 +552,7 @@ def diff_setup(
     if desired.catalog is not None and items and desired.catalog.code not in live.catalogs:
         changes.append(
             Change(
-                address=f"catalog.{desired.catalog.code}",
+                target=Target(TargetKind.CATALOG, catalog=desired.catalog.code),
                 type=ChangeType.CATALOG,
                 action=Action.CREATE,
                 product=None,  # shared by every product that syncs to Salesforce
@@ -556,7 +564,9 @@ def diff_setup(
         if (item.catalog_code, item.course_code) not in live.catalog_items:
             changes.append(
                 Change(
-                    address=f"catalog_item.{item.catalog_code}.{item.course_code}",
+                    target=Target(
+                        TargetKind.CATALOG_ITEM, catalog=item.catalog_code, course=item.course_code
+                    ),
                     type=ChangeType.CATALOG_ITEM,
                     action=Action.CREATE,
                     product=item.product,
@@ -597,7 +607,7 @@ def setup_warnings(
                         f"initial-training course {code} does not exist in the LMS; "
                         "learners cannot complete that path and the group rule naming it "
                         "cannot match",
-                        f"course.{code}",
+                        course_target(code).address,
                     )
                 )
     return out
@@ -615,7 +625,8 @@ def setup_checks(desired: DesiredSetup, acks: Acknowledgements) -> list[Change]:
         course = desired.courses[code]
         if course.settings.visible_only_to_enrolled is None:
             continue
-        address = f"course.{code}"
+        target = Target(TargetKind.COURSE_CHECK, course=code)
+        address = target.address  # the course's own: the ack file keys checks by it
         asked = {
             "course": code,
             "visible_only_to_enrolled": course.settings.visible_only_to_enrolled,
@@ -630,7 +641,7 @@ def setup_checks(desired: DesiredSetup, acks: Acknowledgements) -> list[Change]:
         )
         changes.append(
             Change(
-                address=address,
+                target=target,
                 type=ChangeType.COURSE,
                 action=Action.MANUAL,
                 product=course.product,

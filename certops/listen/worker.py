@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from certops.apply import Executor, Result, current_actor, split_enrollment_address
+from certops.apply import Executor, Result, current_actor
 from certops.audit import AuditLog, AuditLogError
 from certops.config import load_config
 from certops.config.model import Config
@@ -151,8 +151,7 @@ def _listen_may(change: Change, course_ids: dict[str, int]) -> bool:
         return False
     if change.action not in (Action.CREATE, Action.UPDATE):
         return False
-    course, _ = split_enrollment_address(change.address, course_ids)
-    if course not in course_ids:
+    if change.target.course not in course_ids:
         return False  # the nightly apply creates the course first
     return change.after.get("status") != EnrollmentStatus.SUSPENDED.value
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from certops.errors import CertopsError
 from certops.plan.model import (
+    TARGET_FIELDS,
     TYPE_ORDER,
     Action,
     ByHand,
@@ -25,6 +26,8 @@ from certops.plan.model import (
     PlanWarning,
     SafetyTrip,
     Skip,
+    Target,
+    TargetKind,
 )
 
 FORMAT_VERSION = 1
@@ -72,6 +75,7 @@ def change_to_dict(change: Change) -> dict[str, Any]:
     """The JSON form of one change; ``steps`` and ``fingerprint`` only when present."""
     out: dict[str, Any] = {
         "address": change.address,
+        "target": change.target.to_json(),
         "type": change.type.value,
         "action": change.action.value,
         "product": change.product,
@@ -99,8 +103,12 @@ def plan_digest(changes: Iterable[Change], at: datetime, lms: str) -> str:
     # The class explains a change, it does not act: a plan classed against another copy
     # of the audit log is the same plan.
     listed = [change_to_dict(c) for c in order_changes(changes)]
+    # The target is not hashed either: the address derived from it is, and a file whose
+    # target does not give its address is refused when read. Digests stay those of plans
+    # saved before changes carried targets.
     for item in listed:
         item.pop("class", None)
+        item.pop("target", None)
     payload = {"at": iso_utc(at), "lms": lms, "changes": listed}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -167,7 +175,13 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "safety": [_trip_to_dict(s) for s in plan.safety],
         "warnings": [_warning_to_dict(w) for w in plan.warnings],
         "skipped": [
-            {"product": s.product, "address": s.address, "reason": s.reason} for s in plan.skipped
+            {
+                "product": s.product,
+                "address": s.address,
+                "target": s.target.to_json(),
+                "reason": s.reason,
+            }
+            for s in plan.skipped
         ],
         "products": list(plan.products),
         "by_hand": [_by_hand_to_dict(b) for b in plan.by_hand],
@@ -244,6 +258,47 @@ def _count(obj: Mapping[str, Any], key: str, where: str) -> int | None:
     return value
 
 
+def _target(obj: Mapping[str, Any], where: str, change_type: ChangeType) -> Target:
+    """The target of the change (or skip) ``obj``: its ``target`` key, which must give its
+    ``address``; in a plan saved before certops wrote targets, what the change's own fields
+    give (a catalog's code, a catalog item's catalog and course), else its address alone as
+    a ``saved`` target (nothing is parsed out of an address)."""
+    address = _str(obj, "address", where)
+    raw = obj.get("target")
+    if raw is None:
+        after = obj.get("after")
+        after = after if isinstance(after, Mapping) else {}
+        if change_type is ChangeType.CATALOG and isinstance(after.get("code"), str):
+            target = Target(TargetKind.CATALOG, catalog=after["code"])
+        elif (
+            change_type is ChangeType.CATALOG_ITEM
+            and isinstance(after.get("catalog"), str)
+            and isinstance(after.get("course"), str)
+        ):
+            target = Target(
+                TargetKind.CATALOG_ITEM, catalog=after["catalog"], course=after["course"]
+            )
+        else:
+            target = Target(TargetKind.SAVED, label=address)
+        return target if target.address == address else Target(TargetKind.SAVED, label=address)
+    item = _mapping(raw, f"{where}.target")
+    kind_text = _str(item, "kind", f"{where}.target")
+    try:
+        kind = TargetKind(kind_text)
+    except ValueError:
+        raise _fail(
+            f"{where}.target.kind", f"one of {', '.join(k.value for k in TargetKind)}", kind_text
+        ) from None
+    parts = {
+        name: _str(item, name, f"{where}.target", optional=True) or ""
+        for name in (*TARGET_FIELDS, "label")
+    }
+    target = Target(kind, **parts)
+    if target.address != address:
+        raise _fail(f"{where}.target", f"the key of {address!r}", target.to_json())
+    return target
+
+
 def _change_from_dict(raw: Any, where: str) -> Change:
     obj = _mapping(raw, where)
     type_text = _str(obj, "type", where)
@@ -271,7 +326,7 @@ def _change_from_dict(raw: Any, where: str) -> Change:
     if not all(isinstance(s, str) for s in steps):
         raise _fail(f"{where}.steps", "a list of strings", steps)
     return Change(
-        address=_str(obj, "address", where),
+        target=_target(obj, where, change_type),
         type=change_type,
         action=action,
         product=_str(obj, "product", where, optional=True),
@@ -344,7 +399,7 @@ def plan_from_dict(data: Any) -> Plan:
         skipped.append(
             Skip(
                 product=_str(item, "product", where, optional=True),
-                address=_str(item, "address", where),
+                target=_target(item, where, ChangeType.ENROLLMENT),
                 reason=_str(item, "reason", where),
             )
         )

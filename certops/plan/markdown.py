@@ -73,11 +73,11 @@ def column(change: Change) -> str:
 
 
 def _user(change: Change) -> str:
-    return change.address.removeprefix("enrollment.").partition(".")[2]
+    return change.target.user
 
 
 def _course(change: Change) -> str:
-    return change.address.removeprefix("enrollment.").partition(".")[0]
+    return change.target.course
 
 
 def _class_tag(change: Change) -> str:
@@ -284,10 +284,10 @@ def _skipped(w: _Writer, skipped: Sequence[Skip]) -> list[Listing]:
     for skip in skipped:
         # A reason names its learner and ends with their own details in parentheses;
         # what learners share is the rest.
-        user = skip.address.removeprefix("enrollment.").partition(".")[2]
+        user = skip.target.user
         shared = skip.reason.removeprefix(f"{user} ").split(" (")[0]
         groups.setdefault((skip.product, shared), []).append(
-            skip.address.removeprefix("enrollment.")
+            f"{skip.target.course}.{user}" if user else skip.address
         )
     w.add(f"#### Skipped ({len(skipped)})")
     w.add("")

@@ -37,6 +37,86 @@ class ChangeType(StrEnum):
     NOTIFICATION = "notification"
 
 
+class TargetKind(StrEnum):
+    """What a change (or a skip) is about. Mostly the change's type; a manual check of a
+    course's settings has its own kind, since it shares the course's displayed address
+    with the course's create or update but is a different thing to do."""
+
+    COURSE = "course"
+    COURSE_CHECK = "course_check"
+    CATALOG = "catalog"
+    CATALOG_ITEM = "catalog_item"
+    GROUP = "group"
+    ENROLLMENT = "enrollment"
+    ENROLLMENT_RULE = "enrollment_rule"
+    NOTIFICATION = "notification"
+    # A change read from a plan file saved before certops recorded targets, whose parts
+    # its other fields do not give: only its address is known (``label``).
+    SAVED = "saved"
+
+
+# The fields of a target's natural key, in the order the address shows them.
+TARGET_FIELDS = ("catalog", "course", "user", "name", "schedule")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The object a change is about, by its natural key: a course by ``course`` (its
+    code), a catalog by ``catalog``, a catalog item by both, a group, an enrollment rule
+    or a notification by ``name`` (a digest's rung of the reminder ladder also by
+    ``schedule``), an enrollment by ``course`` and ``user``.
+
+    ``address`` is derived from it, for people and for the plan's JSON; code that needs a
+    part reads the field, never the address (course codes and usernames may hold dots)."""
+
+    kind: TargetKind
+    course: str = ""
+    user: str = ""
+    catalog: str = ""
+    name: str = ""
+    schedule: str = ""
+    label: str = ""  # kind SAVED only: the address as the plan file wrote it
+
+    @property
+    def address(self) -> str:
+        """``course.CODE``, ``catalog_item.CATALOG.COURSE``, ``enrollment.COURSE.USER``, ..."""
+        kind = self.kind
+        if kind is TargetKind.SAVED:
+            return self.label
+        if kind in (TargetKind.COURSE, TargetKind.COURSE_CHECK):
+            return f"course.{self.course}"
+        if kind is TargetKind.CATALOG:
+            return f"catalog.{self.catalog}"
+        if kind is TargetKind.CATALOG_ITEM:
+            return f"catalog_item.{self.catalog}.{self.course}"
+        if kind is TargetKind.ENROLLMENT:
+            return f"enrollment.{self.course}.{self.user}"
+        if kind is TargetKind.NOTIFICATION and self.schedule:
+            return f"notification.{self.name}{SCHEDULE_SEPARATOR}{self.schedule}"
+        return f"{kind.value}.{self.name}"  # group, enrollment rule, notification
+
+    def to_json(self) -> dict[str, str]:
+        """The JSON form: ``kind`` and the key fields that are set."""
+        out = {"kind": self.kind.value}
+        for name in (*TARGET_FIELDS, "label"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+
+def course_target(code: str) -> Target:
+    return Target(TargetKind.COURSE, course=code)
+
+
+def enrollment_target(course: str, user: str) -> Target:
+    return Target(TargetKind.ENROLLMENT, course=course, user=user)
+
+
+# How a digest's rung shows in its address: ``notification.NAME.schedule.weekly``.
+SCHEDULE_SEPARATOR = ".schedule."
+
+
 # Dependencies first (section 5): courses, then catalogs, catalog items and groups,
 # then enrollments; manual steps last, since they name objects the others create.
 TYPE_ORDER: dict[ChangeType, int] = {
@@ -55,7 +135,7 @@ class Change:
     """One change. ``before``/``after`` hold only the fields that change (JSON-able values:
     str, int, float, bool, None, lists; instants as ISO 8601 UTC strings)."""
 
-    address: str
+    target: Target
     type: ChangeType
     action: Action
     product: str | None
@@ -67,6 +147,11 @@ class Change:
     # Set by the classifier once the whole plan is known; None in plans saved before
     # certops classified changes. Not part of the plan digest (it explains, it does not act).
     change_class: ChangeClass | None = None
+
+    @property
+    def address(self) -> str:
+        """The change's address, derived from its target (for display and JSON)."""
+        return self.target.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +188,12 @@ class Skip:
     """A change certops decided not to make (e.g. deactivated learner: no new enrollment)."""
 
     product: str | None
-    address: str
+    target: Target
     reason: str
+
+    @property
+    def address(self) -> str:
+        return self.target.address
 
 
 @dataclass(frozen=True, slots=True)

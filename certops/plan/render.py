@@ -100,14 +100,6 @@ def _by_product(plan: Plan) -> tuple[list[str | None], dict[str | None, list[Cha
     return order, groups
 
 
-def _split_enrollment(address: str) -> tuple[str, str]:
-    """(course code, username) of ``enrollment.COURSE.USERNAME``; usernames may contain
-    dots (e-mail logins), course codes rarely do, so the first dot splits."""
-    rest = address.removeprefix("enrollment.")
-    course, _, user = rest.partition(".")
-    return course, user
-
-
 def _change_lines(change: Change) -> list[_Line]:
     kind = change.action.value
     lines = [_Line(kind, f"{SYMBOL[change.action]} {change.address}", 1)]
@@ -127,10 +119,9 @@ def _change_lines(change: Change) -> list[_Line]:
 
 
 def _enrollment_kind(change: Change) -> tuple[Any, ...]:
-    course, _ = _split_enrollment(change.address)
     return (
         change.action,
-        course,
+        change.target.course,
         tuple(sorted(change.after)),
         _fmt(change.before.get("status")),
         _fmt(change.after.get("status")),
@@ -139,8 +130,8 @@ def _enrollment_kind(change: Change) -> tuple[Any, ...]:
 
 def _summary_lines(group: list[Change]) -> list[_Line]:
     first = group[0]
-    course, _ = _split_enrollment(first.address)
-    names = [_split_enrollment(c.address)[1] for c in group[:NAMES_SHOWN]]
+    course = first.target.course
+    names = [c.target.user for c in group[:NAMES_SHOWN]]
     more = len(group) - len(names)
     if first.action is Action.UPDATE:
         what = "status: {} → {}".format(

@@ -9,7 +9,7 @@ import pytest
 from conftest import FAST, NO_RETRY, Served
 
 from certops.audit import AuditLog
-from certops.plan.model import Action, Change, ChangeType
+from certops.plan.model import Action, Change, ChangeType, course_target
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_a_write_in_doubt_is_settled_by_the_next_apply(
 
 def test_intents_wait_for_an_apply_to_their_own_lms(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
-    change = Change("course.X", ChangeType.COURSE, Action.CREATE, "p", after={"name": "X"})
+    change = Change(course_target("X"), ChangeType.COURSE, Action.CREATE, "p", after={"name": "X"})
     killed = AuditLog(log, "sha256:d", "me", lms="https://a.docebosaas.com")
     killed.intend([change])  # and then the run was killed: no outcome
     killed.close()

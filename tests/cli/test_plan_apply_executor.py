@@ -20,7 +20,6 @@ from certops.apply import (
     Executor,
     Result,
     current_actor,
-    enrollment_key,
 )
 from certops.config import load_config
 from certops.live import read_live
@@ -28,7 +27,7 @@ from certops.lms import connect
 from certops.plan.ack import AckFile
 from certops.plan.build import build_plan
 from certops.plan.jsonio import plan_digest
-from certops.plan.model import Action, Change, ChangeType
+from certops.plan.model import Action, Change, ChangeType, enrollment_target
 from certops.sandbox import create_app
 from certops.sandbox.transport import SandboxTransport
 
@@ -121,18 +120,17 @@ def test_lms_gone_mid_run_stops_and_reports_the_rest_not_attempted(ws: Workspace
     assert ws.audit("audit.jsonl") == []
 
 
-def _enrollment(address: str) -> Change:
-    return Change(address, ChangeType.ENROLLMENT, Action.CREATE, "p")
+def _enrollment(course: str, user: str) -> Change:
+    return Change(enrollment_target(course, user), ChangeType.ENROLLMENT, Action.CREATE, "p")
 
 
-def test_enrollment_addresses_with_dots_split_on_the_known_course_code() -> None:
-    codes = ["MOC", "MOC.2026", "CERT"]
-    assert enrollment_key(_enrollment("enrollment.MOC.2026.j.doe"), codes) == (
-        "MOC.2026",
-        "j.doe",
-    )
-    assert enrollment_key(_enrollment("enrollment.CERT.a.b.c"), codes) == ("CERT", "a.b.c")
-    assert enrollment_key(_enrollment("enrollment.X.y"), codes) == ("X", "y")
+def test_enrollment_targets_keep_dotted_course_codes_and_usernames_apart() -> None:
+    change = _enrollment("MOC.2026", "j.doe")
+    assert change.address == "enrollment.MOC.2026.j.doe"
+    assert (change.target.course, change.target.user) == ("MOC.2026", "j.doe")
+    # The same address from another split is another target: nothing reads the address.
+    other = _enrollment("MOC", "2026.j.doe")
+    assert other.address == change.address and other.target != change.target
 
 
 def test_actor_is_the_ci_user_then_the_login() -> None:
@@ -253,5 +251,5 @@ def test_full_batches_across_courses_and_results_by_row(
     assert {f"enrollment.{c}.{u}" for c, u in new} == set(created)
     for outcome in report.outcomes:
         if outcome.change.address in created:
-            course, user = enrollment_key(outcome.change, state.course_codes)
+            course, user = outcome.change.target.course, outcome.change.target.user
             assert state.status(course, user) == outcome.change.after["status"]

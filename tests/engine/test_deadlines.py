@@ -31,7 +31,7 @@ from certops.engine.deadlines import (
 from certops.engine.enrollments import EnrollmentPlan, PeriodProgress
 from certops.engine.manual import NoAcks, manual_steps
 from certops.plan.ack import AckFile
-from certops.plan.model import Action, Change, ChangeType
+from certops.plan.model import Action, Change, ChangeType, enrollment_target
 
 DIGEST = "Maintenance of certification not yet completed"
 
@@ -265,7 +265,7 @@ def test_deadline_warning_counts_extensions() -> None:
 
 def enroll(code: str, user: str) -> Change:
     return Change(
-        address=f"enrollment.{code}.{user}",
+        target=enrollment_target(code, user),
         type=ChangeType.ENROLLMENT,
         action=Action.CREATE,
         product="widget-pro",

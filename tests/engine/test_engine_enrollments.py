@@ -18,7 +18,15 @@ from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import FactsError, collect_facts
 from certops.engine.safety import check_plan_safety, check_safety
 from certops.lms.records import Enrollment, EnrollmentStatus, User
-from certops.plan.model import Action, Change, ChangeType, PlanWarning, SafetyTrip, Skip
+from certops.plan.model import (
+    Action,
+    Change,
+    ChangeType,
+    PlanWarning,
+    SafetyTrip,
+    Skip,
+    enrollment_target,
+)
 
 IDS = {"CERT-WP": 10, "MOC-WP-2026": 26, "MOC-WP-2027": 27, "MOC-WP-2028": 28}
 COMPLETED = EnrollmentStatus.COMPLETED
@@ -28,15 +36,19 @@ INITIAL_REASON = "completed WP-101 and WP-102 on 2025-03-02 (path classic)"
 VALID_2026 = {"valid_from": at("2026-01-01"), "valid_until": at("2027-01-01")}
 
 
-def change(address: str, action: Action, before: dict, after: dict, reason: str) -> Change:
-    return Change(address, ChangeType.ENROLLMENT, action, "widget-pro", before, after, reason)
+def change(
+    course: str, user: str, action: Action, before: dict, after: dict, reason: str
+) -> Change:
+    target = enrollment_target(course, user)
+    return Change(target, ChangeType.ENROLLMENT, action, "widget-pro", before, after, reason)
 
 
 def test_a_new_learner_gets_the_certified_course_and_the_current_period() -> None:
     plan = plan_enrollments(product(), [facts(completions=CLASSIC_2025)], IDS, at("2026-02-01"))
     assert plan.changes == (
         change(
-            "enrollment.CERT-WP.jdoe",
+            "CERT-WP",
+            "jdoe",
             Action.CREATE,
             {},
             # the completion date is the certification instant, not the day of the apply
@@ -44,7 +56,8 @@ def test_a_new_learner_gets_the_certified_course_and_the_current_period() -> Non
             INITIAL_REASON,
         ),
         change(
-            "enrollment.MOC-WP-2026.jdoe",
+            "MOC-WP-2026",
+            "jdoe",
             Action.CREATE,
             {},
             {
@@ -83,7 +96,8 @@ def test_a_lapse_suspends_the_certified_enrollment_and_never_touches_progress() 
     plan = plan_enrollments(product(), [learner], IDS, at("2027-01-02"))
     assert plan.changes == (
         change(
-            "enrollment.CERT-WP.jdoe",
+            "CERT-WP",
+            "jdoe",
             Action.UPDATE,
             {"status": "completed"},
             {"status": "suspended"},
@@ -105,7 +119,8 @@ def test_an_extension_moves_the_validity_only() -> None:
     plan = plan_enrollments(product(extensions=(leave,)), [learner], IDS, at("2026-12-01"))
     assert plan.changes == (
         change(
-            "enrollment.MOC-WP-2026.jdoe",
+            "MOC-WP-2026",
+            "jdoe",
             Action.UPDATE,
             {"valid_until": "2027-01-01T00:00:00Z"},
             {"valid_until": "2027-02-01T00:00:00Z"},
@@ -164,7 +179,7 @@ def test_a_deactivated_learner_is_updated_but_never_newly_enrolled() -> None:
     assert plan.skipped == (
         Skip(
             "widget-pro",
-            "enrollment.MOC-WP-2026.jdoe",
+            enrollment_target("MOC-WP-2026", "jdoe"),
             "period 2026 is closed (lapsed); no enrollment created",
         ),
     )
@@ -173,7 +188,7 @@ def test_a_deactivated_learner_is_updated_but_never_newly_enrolled() -> None:
     assert owing.skipped == (
         Skip(
             "widget-pro",
-            "enrollment.MOC-WP-2026.jdoe",
+            enrollment_target("MOC-WP-2026", "jdoe"),
             "jdoe is deactivated: no new enrollment in MOC-WP-2026 (owes period 2026: "
             "complete MOC-WP-2026 by 2026-12-31 (UTC))",
         ),

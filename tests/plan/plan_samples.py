@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from certops.plan.model import Action, Change, ChangeType, Plan, PlanWarning, SafetyTrip, Skip
+from certops.plan.model import (
+    Action,
+    Change,
+    ChangeType,
+    Plan,
+    PlanWarning,
+    SafetyTrip,
+    Skip,
+    Target,
+    TargetKind,
+    course_target,
+    enrollment_target,
+)
 
 AT = datetime(2027, 1, 2, tzinfo=UTC)
 
 
 def enrollment(course: str, user: str, old: str, new: str, product: str = "widget-pro") -> Change:
     return Change(
-        address=f"enrollment.{course}.{user}",
+        target=enrollment_target(course, user),
         type=ChangeType.ENROLLMENT,
         action=Action.UPDATE,
         product=product,
@@ -23,7 +35,7 @@ def enrollment(course: str, user: str, old: str, new: str, product: str = "widge
 
 def new_enrollment(course: str, user: str, product: str = "widget-pro") -> Change:
     return Change(
-        address=f"enrollment.{course}.{user}",
+        target=enrollment_target(course, user),
         type=ChangeType.ENROLLMENT,
         action=Action.CREATE,
         product=product,
@@ -39,7 +51,7 @@ def new_enrollment(course: str, user: str, product: str = "widget-pro") -> Chang
 def setup_changes() -> list[Change]:
     return [
         Change(
-            "group.Certified: Widget Pro",
+            Target(TargetKind.GROUP, name="Certified: Widget Pro"),
             ChangeType.GROUP,
             Action.UPDATE,
             "widget-pro",
@@ -48,7 +60,7 @@ def setup_changes() -> list[Change]:
             reason="rules differ",
         ),
         Change(
-            "course.MOC-WP-2028",
+            course_target("MOC-WP-2028"),
             ChangeType.COURSE,
             Action.CREATE,
             "widget-pro",
@@ -56,14 +68,14 @@ def setup_changes() -> list[Change]:
             reason="maintenance course for period 2028 does not exist",
         ),
         Change(
-            "catalog.SF-SYNC",
+            Target(TargetKind.CATALOG, catalog="SF-SYNC"),
             ChangeType.CATALOG,
             Action.CREATE,
             None,
             after={"code": "SF-SYNC", "name": "Salesforce Sync"},
         ),
         Change(
-            "enrollment_rule.Certified: Widget Pro courses",
+            Target(TargetKind.ENROLLMENT_RULE, name="Certified: Widget Pro courses"),
             ChangeType.ENROLLMENT_RULE,
             Action.MANUAL,
             "widget-pro",
@@ -89,6 +101,8 @@ def sample_plan() -> Plan:
         warnings=(
             PlanWarning("widget-pro", "CERT-WP completed without evidence", "enrollment.CERT-WP.x"),
         ),
-        skipped=(Skip("widget-pro", "enrollment.MOC-WP-2027.old", "user is deactivated"),),
+        skipped=(
+            Skip("widget-pro", enrollment_target("MOC-WP-2027", "old"), "user is deactivated"),
+        ),
         products=("widget-pro", "gadget"),
     )

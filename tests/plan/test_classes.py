@@ -23,7 +23,15 @@ from certops.plan.classes import (
     classify_change,
     config_digest,
 )
-from certops.plan.model import Action, Change, ChangeClass, ChangeType
+from certops.plan.model import (
+    Action,
+    Change,
+    ChangeClass,
+    ChangeType,
+    Target,
+    TargetKind,
+    course_target,
+)
 from certops.revision import config_revision
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -31,7 +39,7 @@ T0 = datetime(2026, 12, 1, tzinfo=UTC)
 T1 = datetime(2027, 1, 2, tzinfo=UTC)
 
 COURSE = Change(
-    address="course.MOC-WP-2026",
+    target=course_target("MOC-WP-2026"),
     type=ChangeType.COURSE,
     action=Action.UPDATE,
     product="widget-pro",
@@ -39,7 +47,7 @@ COURSE = Change(
     after={"soft_deadline": False},
 )
 RULE = Change(
-    address="enrollment_rule.Certified: Widget Pro courses",
+    target=Target(TargetKind.ENROLLMENT_RULE, name="Certified: Widget Pro courses"),
     type=ChangeType.ENROLLMENT_RULE,
     action=Action.MANUAL,
     product="widget-pro",
@@ -63,7 +71,9 @@ def test_without_an_earlier_apply_never_drift() -> None:
     assert cls(SUSPEND) is ChangeClass.SCHEDULE
     assert cls(new_enrollment("MOC-WP-2027", "asmith")) is ChangeClass.SCHEDULE
     assert cls(RULE) is ChangeClass.SCHEDULE
-    visibility = dataclasses.replace(RULE, address="course.MOC-WP-2027", type=ChangeType.COURSE)
+    visibility = dataclasses.replace(
+        RULE, target=Target(TargetKind.COURSE_CHECK, course="MOC-WP-2027"), type=ChangeType.COURSE
+    )
     assert cls(visibility) is ChangeClass.CONFIG
 
 

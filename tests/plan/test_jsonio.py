@@ -16,7 +16,7 @@ from certops.plan.jsonio import (
     plan_from_dict,
     plan_to_dict,
 )
-from certops.plan.model import Plan, PlanWarning, SafetyTrip
+from certops.plan.model import Plan, PlanWarning, SafetyTrip, TargetKind
 
 LMS = "https://acme.docebosaas.com"
 
@@ -51,6 +51,7 @@ def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
     first = data["changes"][0]
     assert first == {
         "address": "course.MOC-WP-2028",
+        "target": {"kind": "course", "course": "MOC-WP-2028"},
         "type": "course",
         "action": "create",
         "product": "widget-pro",
@@ -123,6 +124,11 @@ def test_order_by_dependency_then_product_then_address() -> None:
         (lambda d: d["changes"][0].update(after=[1]), "changes[0].after: expected an object"),
         (lambda d: d["safety"][0].update(value="x"), "safety[0].value: expected a number"),
         (lambda d: d["changes"][0]["after"].update(name="edited"), "does not match its changes"),
+        (
+            lambda d: d["changes"][0]["target"].update(course="OTHER"),
+            "changes[0].target: expected the key of 'course.MOC-WP-2028'",
+        ),
+        (lambda d: d["changes"][0]["target"].update(kind="user"), "target.kind: expected one of"),
     ],
 )
 def test_malformed_plan_files_are_refused_clearly(plan: Plan, mutate, message: str) -> None:
@@ -130,6 +136,33 @@ def test_malformed_plan_files_are_refused_clearly(plan: Plan, mutate, message: s
     mutate(data)
     with pytest.raises(PlanFileError, match=message.replace("[", r"\[").replace("]", r"\]")):
         plan_from_dict(data)
+
+
+def test_a_dotted_course_code_round_trips_by_its_parts() -> None:
+    change = new_enrollment("MOC.WP.2027", "j.doe")
+    plan = dataclasses.replace(sample_plan(), changes=(change,), safety=())
+    data = json.loads(json.dumps(plan_to_dict(plan)))
+    assert data["changes"][0]["address"] == "enrollment.MOC.WP.2027.j.doe"
+    assert data["changes"][0]["target"] == {
+        "kind": "enrollment",
+        "course": "MOC.WP.2027",
+        "user": "j.doe",
+    }
+    [back] = plan_from_dict(data).changes
+    assert (back.target.course, back.target.user) == ("MOC.WP.2027", "j.doe")
+
+
+def test_a_plan_saved_before_targets_reads_with_its_digest(plan: Plan) -> None:
+    data = json.loads(json.dumps(plan_to_dict(plan)))
+    for item in (*data["changes"], *data["skipped"]):
+        item.pop("target")
+    back = plan_from_dict(data)  # the digest never covered targets: it still matches
+    assert plan_digest(back.changes, back.at, back.lms) == data["digest"]
+    assert [c.address for c in back.changes] == [c["address"] for c in data["changes"]]
+    kinds = {c.address: c.target.kind for c in back.changes}
+    # What the change's own fields give is recovered; nothing is parsed out of an address.
+    assert kinds["catalog.SF-SYNC"] is TargetKind.CATALOG
+    assert kinds["enrollment.CERT-WP.jdoe"] is TargetKind.SAVED
 
 
 def test_not_an_object_is_refused() -> None:

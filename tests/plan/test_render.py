@@ -10,7 +10,7 @@ from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_chan
 
 from certops.plan.jsonio import plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT, render_markdown
-from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip
+from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip, enrollment_target
 from certops.plan.render import SUMMARISE_OVER, render_json, render_text, safety_text
 
 
@@ -89,7 +89,8 @@ def test_few_enrollments_are_listed_one_by_one() -> None:
 
 def test_many_skips_are_grouped() -> None:
     skips = tuple(
-        Skip("widget-pro", f"enrollment.MOC.u{i}", "user is deactivated") for i in range(40)
+        Skip("widget-pro", enrollment_target("MOC", f"u{i}"), "user is deactivated")
+        for i in range(40)
     )
     text = render_text(dataclasses.replace(sample_plan(), skipped=skips), color=False)
     assert "Skipped (40):" in text
@@ -195,7 +196,9 @@ def test_markdown_never_passes_max_bytes() -> None:
     changes += [enrollment(f"C{i:03d}", "jdoe", "completed", "suspended") for i in range(300)]
     changes += [new_enrollment("MOC-WP-2027", f"é-learner{i:05d}") for i in range(3_000)]
     warnings = tuple(PlanWarning("widget-pro", f"warning {i} " + "x" * 80) for i in range(40))
-    skipped = tuple(Skip("widget-pro", f"enrollment.MOC.u{i}", f"u{i} is away") for i in range(500))
+    skipped = tuple(
+        Skip("widget-pro", enrollment_target("MOC", f"u{i}"), f"u{i} is away") for i in range(500)
+    )
     plan = Plan(
         at=AT,
         lms="sandbox:x",
