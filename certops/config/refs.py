@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from certops.config.model import Config, Location
 from certops.config.problems import format_path
-from certops.config.yamlpos import PosDict, PosList, load_file, locate
+
+if TYPE_CHECKING:
+    from certops.config.yamlpos import PosDict
 
 
 class RefKind(StrEnum):
@@ -59,6 +62,10 @@ def references(config: Config, products: Collection[str] | None = None) -> list[
 
     Re-reads the (already valid) files for their positions; ``products`` limits the result
     to those product ids (all when None)."""
+    # The YAML reader is loaded here, not at import: the engine uses ``Reference`` and
+    # must not load an I/O library.
+    from certops.config.yamlpos import PosDict, load_file
+
     wanted = set(products) if products is not None else {p.id for p in config.products}
     found: list[Reference] = []
     for file in config.files:
@@ -69,6 +76,8 @@ def references(config: Config, products: Collection[str] | None = None) -> list[
 
 
 def _in_file(root: PosDict, wanted: set[str]) -> Iterator[Reference]:
+    from certops.config.yamlpos import PosDict, PosList, locate
+
     products = root.get("products")
     if not isinstance(products, PosList):
         return

@@ -45,7 +45,6 @@ from certops.engine.lifecycle import (
     ProductRules,
     evaluate,
 )
-from certops.lms.records import Enrollment, EnrollmentStatus
 from certops.plan.model import (
     Action,
     ByHand,
@@ -55,6 +54,7 @@ from certops.plan.model import (
     Skip,
     enrollment_target,
 )
+from certops.records import Enrollment, EnrollmentStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from certops.config.model import Product
 from certops.errors import CertopsError
-from certops.lms.records import Enrollment, EnrollmentStatus, User
+from certops.records import Enrollment, EnrollmentStatus, User
 
 
 class FactsError(CertopsError):

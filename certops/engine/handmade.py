@@ -30,8 +30,8 @@ from datetime import datetime
 
 from certops.config.model import Product
 from certops.engine.lifecycle import CertificationState, LearnerState
-from certops.lms.records import Enrollment, EnrollmentStatus
 from certops.plan.model import ByHand
+from certops.records import Enrollment, EnrollmentStatus
 
 HAND_REASON = "set by hand in the LMS before {day}; confirm, and say why"
 

@@ -29,7 +29,6 @@ from typing import Any
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.model import CertifiedCourse, Config, CourseSpec, Period, Product
 from certops.engine.manual import Acknowledgements, fingerprint
-from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 from certops.plan.jsonio import iso_utc
 from certops.plan.model import (
     Action,
@@ -40,6 +39,7 @@ from certops.plan.model import (
     TargetKind,
     course_target,
 )
+from certops.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 
 
 class CourseRole(StrEnum):
