@@ -3,15 +3,12 @@ usernames and initial course codes against a live snapshot, with no extra LMS re
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from certops.config.model import Config
 from certops.config.problems import sort_problems
 from certops.config.refs import references
 from certops.engine.references import check_references
 from certops.errors import ConfigError
 from certops.live import LiveSnapshot
-from certops.plan.build import Planned
 from certops.plan.model import PlanWarning
 
 
@@ -27,11 +24,3 @@ def verify_references(config: Config, live: LiveSnapshot) -> list[PlanWarning]:
     if problems:
         raise ConfigError(sort_problems(problems))
     return warnings
-
-
-def with_warnings(planned: Planned, warnings: list[PlanWarning]) -> Planned:
-    """``planned`` with ``warnings`` added in front of the plan's own."""
-    if not warnings:
-        return planned
-    plan = replace(planned.plan, warnings=(*warnings, *planned.plan.warnings))
-    return replace(planned, plan=plan)

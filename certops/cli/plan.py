@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from certops.apply import ApplyReport, AuditLog, Executor, Result, current_actor, manages
+from certops.apply import ApplyReport, Result, current_actor
 from certops.cli.options import (
     Limits,
     at_option,
@@ -31,27 +31,23 @@ from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
 from certops.engine.manual import manual_steps
 from certops.engine.setup import desired_setup, setup_checks
-from certops.errors import ConfigError, LMSError, SafetyLimitError, StalePlanError
+from certops.errors import ConfigError, LMSError, SafetyLimitError
 from certops.history import (
     DEFAULT_AUDIT_LOG,
-    AuditContext,
     AuditReadError,
     applied_record,
     read_logs,
 )
-from certops.live import read_live
 from certops.lms import connect
 from certops.lms.client import parse_address
 from certops.lock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path
 from certops.plan.ack import AckFile, ack_path
-from certops.plan.build import Planned, build_plan, only_products
-from certops.plan.classes import AppliedRecord, config_digest
+from certops.plan.classes import AppliedRecord
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict, plan_to_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, render_markdown
-from certops.plan.model import Action, ChangeClass, Plan
+from certops.plan.model import ChangeClass, Plan
 from certops.plan.render import render_json, render_text
-from certops.references import verify_references, with_warnings
-from certops.revision import config_revision
+from certops.run import Planned, apply_run, only_products, plan_run
 
 FORMATS = ("text", "json", "markdown")
 SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
@@ -93,10 +89,17 @@ async def _plan(
     limits: Limits,
     record: AppliedRecord | None = None,
 ) -> Planned:
-    async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
-        live = await read_live(reader, config, progress=progress)
-    warnings = verify_references(config, live)
-    return with_warnings(build_plan(config, live, at, acks, record), warnings)
+    # ``connect`` is looked up here, at call time: tests and benchmarks wrap this module's.
+    return await plan_run(
+        config,
+        acks,
+        lms,
+        at,
+        connect=lambda *a, **kw: connect(*a, **kw),
+        record=record,
+        progress=progress,
+        connect_kwargs=limits.connect_kwargs(),
+    )
 
 
 def _render(
@@ -267,53 +270,25 @@ async def _apply(
         # Classes only explain; whether the log can be written is checked before any write.
         progress(f"{exc}; changes are classed as if there were no log")
         record = None
-    connection = connect(lms, writer=True, progress=progress, **limits.connect_kwargs())
-    async with connection as writer:
-        live = await read_live(writer, config, progress=progress)
-        warnings = verify_references(config, live)
-        planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
-        plan_ = planned.plan
-        # A saved plan's digest covers the LMS it names (checked to be this one already,
-        # perhaps spelled differently): compare like with like.
-        digest = plan_digest(plan_.changes, plan_.at, saved_lms or plan_.lms)
-        context = AuditContext(
-            at=plan_.at,
-            revision=config_revision(config.files),
-            config_digests={p: config_digest(config, p) for p in (None, *plan_.products)},
-        )
-        audit = AuditLog(audit_path, digest, current_actor(), plan_.lms, context=context)
-        # Writes an earlier run left in doubt (killed mid-write) are settled first, from
-        # what the LMS now holds, whatever this run then does.
-        pending = audit.pending()
-        if pending:
-            audit.check_writable()
-            resolved = audit.resolve(pending, plan_, manages(planned.desired))
-            progress(
-                f"settled {len(resolved)} write(s) an earlier run left in doubt, in "
-                f"{audit_path}: " + "; ".join(resolved[:5]) + (" ..." if len(resolved) > 5 else "")
-            )
-        if expect_digest is not None and digest != expect_digest:
-            raise StalePlanError(
-                "stale plan: the LMS or the configuration changed since it was saved "
-                f"(saved {expect_digest}, now {digest}); re-run plan"
-            )
-        click.echo(_render(planned, "text", no_color))
-        if plan_.blocked and not force:
-            raise SafetyLimitError(
-                "a safety limit tripped (see above); nothing was applied. "
-                "Review the plan, then re-run with --force to apply it anyway"
-            )
-        if not plan_.changes:
-            return True
-        writes = [c for c in plan_.changes if c.action is not Action.MANUAL]
-        if writes:
-            _confirm(yes)
-            audit.check_writable()
-        executor = Executor(writer, planned.desired, live, progress=progress, audit=audit)
-        try:
-            report = await executor.run(plan_)
-        finally:
-            audit.close()
+    done = await apply_run(
+        config,
+        acks,
+        lms,
+        at,
+        connect=lambda *a, **kw: connect(*a, **kw),
+        audit_path=audit_path,
+        record=record,
+        expect_digest=expect_digest,
+        saved_lms=saved_lms,
+        force=force,
+        show=lambda planned: click.echo(_render(planned, "text", no_color)),
+        confirm=lambda: _confirm(yes),
+        progress=progress,
+        connect_kwargs=limits.connect_kwargs(),
+    )
+    report, writes = done.report, done.wrote
+    if report is None:
+        return True
     _show_problems(report, audit_path if writes else None)
     if report.stopped:
         progress(report.stopped)

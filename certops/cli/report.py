@@ -24,18 +24,25 @@ from certops.cli.options import (
 )
 from certops.config import load_config
 from certops.config.model import Config
-from certops.live import LiveSnapshot, read_live
+from certops.live import LiveSnapshot
 from certops.lms import connect
 from certops.plan.jsonio import iso_utc
 from certops.report.rows import Filters, ReportState, report_rows
+from certops.run import read_snapshot
 
 FORMATS = ("table", "csv", "json", "html")
 
 
 async def _read(config: Config, lms: str, limits: Limits) -> LiveSnapshot:
-    # The same reads as `certops plan`, and no others.
-    async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
-        return await read_live(reader, config, progress=progress)
+    # The same reads as `certops plan`, and no others. ``connect`` is looked up at call
+    # time: tests and benchmarks wrap this module's.
+    return await read_snapshot(
+        config,
+        lms,
+        connect=lambda *a, **kw: connect(*a, **kw),
+        progress=progress,
+        connect_kwargs=limits.connect_kwargs(),
+    )
 
 
 @contextmanager

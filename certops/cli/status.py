@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,13 @@ import click
 from certops.cli.options import at_option, lms_option, now_utc, resolve_lms
 from certops.config import load_config
 from certops.config.model import Config, due_day
-from certops.engine.facts import LearnerFacts, collect_facts
-from certops.engine.lifecycle import LearnerState, evaluate
-from certops.live import Learners, read_learners
+from certops.engine.lifecycle import LearnerState
+from certops.live import Learners
 from certops.lms import connect
-from certops.lms.records import Enrollment, User
 from certops.plan.jsonio import iso_utc
 from certops.report.csvfmt import write_csv
 from certops.report.rows import learner_rows
+from certops.run import learner_states, read_status
 
 
 def _due_date(deadline: datetime | None) -> str | None:
@@ -75,8 +73,8 @@ def state_text(product_name: str, product_id: str, state: LearnerState) -> list[
 
 
 async def _read(config: Config, lms: str, logins: list[str]) -> Learners:
-    async with connect(lms) as reader:
-        return await read_learners(reader, config, logins)
+    # ``connect`` is looked up here, at call time: tests wrap this module's.
+    return await read_status(config, lms, logins, connect=lambda *a, **kw: connect(*a, **kw))
 
 
 def read_users_file(path: str) -> list[str]:
@@ -93,23 +91,6 @@ def read_users_file(path: str) -> list[str]:
         if login:
             logins.append(login)
     return logins
-
-
-def learner_states(
-    config: Config,
-    user: User,
-    course_ids: dict[str, int],
-    enrollments: Sequence[Enrollment],
-    at: datetime,
-) -> list[LearnerState]:
-    """The learner's state in every configured product at ``at``."""
-    codes_by_id = {cid: code for code, cid in course_ids.items()}
-    states = []
-    for product in config.products:
-        facts = collect_facts(product, [user], enrollments, codes_by_id)
-        mine = facts[0] if facts else LearnerFacts(user.username, user.id, user.active)
-        states.append(evaluate(product, mine, at))
-    return states
 
 
 @click.command()

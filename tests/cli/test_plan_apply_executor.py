@@ -25,9 +25,9 @@ from certops.config import load_config
 from certops.live import read_live
 from certops.lms import connect
 from certops.plan.ack import AckFile
-from certops.plan.build import build_plan
 from certops.plan.jsonio import plan_digest
 from certops.plan.model import Action, Change, ChangeType, enrollment_target
+from certops.run import build_plan
 from certops.sandbox import create_app
 from certops.sandbox.transport import SandboxTransport
 

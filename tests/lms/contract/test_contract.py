@@ -30,8 +30,8 @@ from certops.lms.manifest import USED
 from certops.lms.paths import path_template
 from certops.lms.records import EnrollmentPolicy, EnrollmentStatus
 from certops.plan.ack import AckFile
-from certops.plan.build import build_plan
 from certops.probe import write_probe
+from certops.run import build_plan
 from certops.sandbox import create_app, init_sandbox
 from certops.sandbox.transport import SandboxTransport, sandbox_credentials
 

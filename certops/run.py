@@ -1,0 +1,298 @@
+"""The one way through certops: read the LMS, build the plan, check it, execute it.
+
+Every command that plans goes through here (``plan``, ``apply``; ``report`` and
+``status`` read their snapshot with ``read_snapshot``), above the pure engine
+(``certops.engine``) and the plan records (``certops.plan``), below the command line,
+which only parses options, renders and asks. ``build_plan`` is the pipeline of
+docs/architecture.md in one pure function: compile the desired setup, diff it against
+the live setup, add the manual steps, evaluate every learner and plan their enrollments,
+check the safety limits, and order everything by dependency.
+
+The LMS connection is passed in (``connect``, with the signature of
+``certops.lms.connect``), so that callers and tests choose the transport and its retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from certops.apply import ApplyReport, AuditLog, Executor, current_actor, manages
+from certops.config.model import Config
+from certops.engine.deadlines import deadline_warnings
+from certops.engine.enrollments import plan_enrollments
+from certops.engine.facts import LearnerFacts, collect_facts
+from certops.engine.lifecycle import LearnerState, evaluate
+from certops.engine.manual import Acknowledgements, manual_steps
+from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
+from certops.engine.setup import (
+    DesiredSetup,
+    desired_setup,
+    diff_setup,
+    setup_checks,
+    setup_warnings,
+)
+from certops.errors import SafetyLimitError, StalePlanError
+from certops.history import AuditContext
+from certops.live import Learners, LiveSnapshot, read_learners, read_live
+from certops.plan.classes import AppliedRecord, classify, config_digest
+from certops.plan.jsonio import order_changes, plan_digest
+from certops.plan.model import Action, ByHand, Change, Plan, PlanWarning, SafetyTrip, Skip
+from certops.records import Enrollment, User
+from certops.references import verify_references
+from certops.revision import config_revision
+
+# ``certops.lms.connect``'s shape: (lms, *, writer=..., progress=..., limits...) -> an async
+# context manager yielding a reader or writer.
+Connect = Callable[..., AbstractAsyncContextManager[Any]]
+Say = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """Progress nobody asked to see."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Planned:
+    """A plan and what ``apply`` needs to carry it out."""
+
+    plan: Plan
+    desired: DesiredSetup
+
+    def __repr__(self) -> str:
+        # asyncio.run formats the repr of its task's result when it restores the SIGINT
+        # handler (CPython 3.11, python/cpython#112559): with every change in it, that was
+        # seconds and ~100 MB at 100,000 learners. A summary is all a repr needs.
+        return f"Planned(at={self.plan.at.isoformat()}, changes={len(self.plan.changes)})"
+
+
+def only_products(config: Config, product_ids: tuple[str, ...]) -> Config:
+    """``config`` limited to ``product_ids`` (all products when empty)."""
+    if not product_ids:
+        return config
+    return replace(config, products=tuple(p for p in config.products if p.id in product_ids))
+
+
+def build_plan(
+    config: Config,
+    live: LiveSnapshot,
+    t: datetime,
+    acks: Acknowledgements,
+    record: AppliedRecord | None = None,
+) -> Planned:
+    """The plan that brings ``live`` to what ``config`` asks for at ``t``, each change
+    classed (drift / schedule / config) against ``record``, what certops last did (read
+    from the audit log by the caller; None: no log)."""
+    planned = _assemble(config, live, t, acks)
+
+    def changes_at(instant: datetime) -> tuple[Change, ...]:
+        return _assemble(config, live, instant, acks).plan.changes
+
+    changes = classify(planned.plan.changes, config, record, changes_at)
+    return replace(planned, plan=replace(planned.plan, changes=changes))
+
+
+def _assemble(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledgements) -> Planned:
+    """The unclassified plan at ``t``."""
+    desired = desired_setup(config, t)
+    changes: list[Change] = list(diff_setup(desired, live.setup))
+    warnings: list[PlanWarning] = list(setup_warnings(desired, live.setup))
+    skipped: list[Skip] = []
+    safety: list[SafetyTrip] = []
+    by_hand: list[ByHand] = []
+    limits: list[SafetyTrip] = []
+    changes += manual_steps(config, t, acks)
+    changes += setup_checks(desired, acks)
+
+    course_ids: dict[str, int | None] = {code: None for code in desired.courses}
+    course_ids.update(live.course_ids)
+    for product in config.products:
+        planned = plan_enrollments(product, live.learner_facts(product), course_ids, t)
+        changes += planned.changes
+        skipped += planned.skipped
+        warnings += deadline_warnings(product, planned, t, config.settings)
+        warnings += planned.warnings
+        trip = check_plan_safety(planned, config.settings.safety)
+        if trip is not None:
+            safety.append(trip)
+        by_hand += planned.by_hand
+        hand_trip = check_by_hand(planned, config.settings.safety)
+        if hand_trip is not None:
+            safety.append(hand_trip)
+        certified, suspensions = planned.currently_certified, planned.suspensions
+        limits.append(
+            trip
+            or SafetyTrip(
+                product=product.id,
+                limit=MAX_SUSPEND_FRACTION,
+                value=suspensions / certified if certified else 0.0,
+                threshold=config.settings.safety.max_suspend_fraction,
+                suspensions=suspensions,
+                certified=certified,
+            )
+        )
+
+    plan = Plan(
+        at=t,
+        lms=live.lms,
+        changes=order_changes(changes),
+        safety=tuple(safety),
+        warnings=tuple(warnings),
+        skipped=tuple(skipped),
+        products=tuple(p.id for p in config.products),
+        by_hand=tuple(by_hand),
+        limits=tuple(limits),
+    )
+    return Planned(plan=plan, desired=desired)
+
+
+def with_warnings(planned: Planned, warnings: list[PlanWarning]) -> Planned:
+    """``planned`` with ``warnings`` added in front of the plan's own."""
+    if not warnings:
+        return planned
+    plan = replace(planned.plan, warnings=(*warnings, *planned.plan.warnings))
+    return replace(planned, plan=plan)
+
+
+async def read_snapshot(
+    config: Config,
+    lms: str,
+    *,
+    connect: Connect,
+    progress: Say = _quiet,
+    connect_kwargs: Mapping[str, Any] | None = None,
+) -> LiveSnapshot:
+    """What the LMS holds of ``config``, read with a reader (which cannot write)."""
+    async with connect(lms, progress=progress, **dict(connect_kwargs or {})) as reader:
+        return await read_live(reader, config, progress=progress)
+
+
+async def plan_run(
+    config: Config,
+    acks: Acknowledgements,
+    lms: str,
+    at: datetime,
+    *,
+    connect: Connect,
+    record: AppliedRecord | None = None,
+    progress: Say = _quiet,
+    connect_kwargs: Mapping[str, Any] | None = None,
+) -> Planned:
+    """Read the LMS, check the configuration's references against it, build the plan."""
+    live = await read_snapshot(
+        config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
+    )
+    warnings = verify_references(config, live)
+    return with_warnings(build_plan(config, live, at, acks, record), warnings)
+
+
+async def read_status(
+    config: Config, lms: str, logins: Iterable[str], *, connect: Connect
+) -> Learners:
+    """The named learners (by username or e-mail) and their enrollments, for ``status``."""
+    async with connect(lms) as reader:
+        return await read_learners(reader, config, logins)
+
+
+def learner_states(
+    config: Config,
+    user: User,
+    course_ids: dict[str, int],
+    enrollments: Sequence[Enrollment],
+    at: datetime,
+) -> list[LearnerState]:
+    """The learner's state in every configured product at ``at``."""
+    codes_by_id = {cid: code for code, cid in course_ids.items()}
+    states = []
+    for product in config.products:
+        facts = collect_facts(product, [user], enrollments, codes_by_id)
+        mine = facts[0] if facts else LearnerFacts(user.username, user.id, user.active)
+        states.append(evaluate(product, mine, at))
+    return states
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRun:
+    """What an apply did: its ``planned`` plan, the executor's ``report`` (None when the
+    plan had no change), and whether it had writes to make (so the audit log was used)."""
+
+    planned: Planned
+    report: ApplyReport | None
+    wrote: bool
+
+
+async def apply_run(
+    config: Config,
+    acks: Acknowledgements,
+    lms: str,
+    at: datetime,
+    *,
+    connect: Connect,
+    audit_path: Path,
+    record: AppliedRecord | None = None,
+    expect_digest: str | None = None,
+    saved_lms: str | None = None,
+    force: bool = False,
+    show: Callable[[Planned], None] = lambda planned: None,
+    confirm: Callable[[], None] = lambda: None,
+    progress: Say = _quiet,
+    connect_kwargs: Mapping[str, Any] | None = None,
+) -> ApplyRun:
+    """Plan with a writer's reads, settle the writes an earlier run left in doubt, refuse a
+    stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``),
+    ``show`` the plan, ``confirm`` the writes (it raises to stop), then execute, every
+    write logged ahead in the audit log at ``audit_path``.
+
+    Raises ``StalePlanError`` or ``SafetyLimitError`` before anything is written."""
+    kwargs = dict(connect_kwargs or {})
+    async with connect(lms, writer=True, progress=progress, **kwargs) as writer:
+        live = await read_live(writer, config, progress=progress)
+        warnings = verify_references(config, live)
+        planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
+        plan = planned.plan
+        # A saved plan's digest covers the LMS it names (checked to be this one already,
+        # perhaps spelled differently): compare like with like.
+        digest = plan_digest(plan.changes, plan.at, saved_lms or plan.lms)
+        context = AuditContext(
+            at=plan.at,
+            revision=config_revision(config.files),
+            config_digests={p: config_digest(config, p) for p in (None, *plan.products)},
+        )
+        audit = AuditLog(audit_path, digest, current_actor(), plan.lms, context=context)
+        # Writes an earlier run left in doubt (killed mid-write) are settled first, from
+        # what the LMS now holds, whatever this run then does.
+        pending = audit.pending()
+        if pending:
+            audit.check_writable()
+            resolved = audit.resolve(pending, plan, manages(planned.desired))
+            progress(
+                f"settled {len(resolved)} write(s) an earlier run left in doubt, in "
+                f"{audit_path}: " + "; ".join(resolved[:5]) + (" ..." if len(resolved) > 5 else "")
+            )
+        if expect_digest is not None and digest != expect_digest:
+            raise StalePlanError(
+                "stale plan: the LMS or the configuration changed since it was saved "
+                f"(saved {expect_digest}, now {digest}); re-run plan"
+            )
+        show(planned)
+        if plan.blocked and not force:
+            raise SafetyLimitError(
+                "a safety limit tripped (see above); nothing was applied. "
+                "Review the plan, then re-run with --force to apply it anyway"
+            )
+        if not plan.changes:
+            return ApplyRun(planned, None, wrote=False)
+        writes = [c for c in plan.changes if c.action is not Action.MANUAL]
+        if writes:
+            confirm()
+            audit.check_writable()
+        executor = Executor(writer, planned.desired, live, progress=progress, audit=audit)
+        try:
+            report = await executor.run(plan)
+        finally:
+            audit.close()
+    return ApplyRun(planned, report, wrote=bool(writes))
