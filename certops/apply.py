@@ -18,13 +18,14 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from certops.audit import DONE, FAILED, UNKNOWN, AuditLog, AuditLogError
 from certops.engine.setup import DesiredSetup, comparable_fields
 from certops.errors import LMSError
+from certops.instants import parse_instant
 from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import (
@@ -165,7 +166,7 @@ def _count(n: int, noun: str) -> str:
 def _instant(value: Any) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    return parse_instant(str(value))
 
 
 def _depends_on(change: Change) -> list[str]:

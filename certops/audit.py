@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 from certops.errors import CertopsError
 from certops.history import AuditContext
+from certops.instants import format_instant_seconds
 from certops.plan.model import Change, Plan, Target, TargetKind, enrollment_target
 
 FORMAT = 2  # 1: outcome lines only (before the write-ahead log)
@@ -88,7 +89,7 @@ def _last_byte(path: Path) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_instant_seconds(datetime.now(UTC))
 
 
 class AuditLog:

@@ -1,4 +1,49 @@
-"""certops' exception hierarchy: one small family per area, messages people can act on."""
+"""certops' exceptions: one tree, messages people can act on.
+
+Every error certops reports to a person is a ``CertopsError``; the command line turns it
+into its message on stderr and the exit code (1 unless stated). The classes live beside
+the code that raises them; this is the whole tree (a test keeps it complete)::
+
+    Exception
+    ├── CertopsError ............... certops.errors: base of every reported error (exit 1)
+    │   ├── ConfigError ............ certops.errors: the configuration is invalid; every
+    │   │                            located problem (FILE:LINE:COL) at once
+    │   ├── LMSError ............... certops.errors: the LMS failed or answered unusably
+    │   │   │                        (its text never shows a secret)
+    │   │   ├── LMSAddressError .... certops.lms.errors: --lms is not usable
+    │   │   ├── LMSCredentialsError  certops.lms.errors: credentials missing or refused
+    │   │   ├── LMSConnectionError . certops.lms.errors: the host cannot be reached
+    │   │   ├── LMSUnavailableError  certops.lms.errors: 429/5xx after every retry
+    │   │   │   └── OutcomeUnknown . certops.lms.client: a write's answer was lost (the
+    │   │   │                        writer re-reads before anything else)
+    │   │   ├── LMSPermissionError . certops.lms.errors: HTTP 403
+    │   │   ├── LMSNotFoundError ... certops.lms.errors: HTTP 404
+    │   │   ├── LMSRequestError .... certops.lms.errors: HTTP 400 and other 4xx (``field``)
+    │   │   ├── LMSIgnoredFieldError certops.lms.errors: a write did not keep a field
+    │   │   ├── LMSResponseError ... certops.lms.errors: an answer certops cannot read
+    │   │   └── ReadOnlyError ...... certops.lms.errors: a write through a reader (a bug)
+    │   ├── SafetyLimitError ....... certops.errors: a plan trips a safety limit (exit 3)
+    │   ├── StalePlanError ......... certops.errors: a saved plan no longer matches
+    │   ├── PlanFileError .......... certops.plan.jsonio: a saved plan file cannot be read
+    │   ├── AckFileError ........... certops.plan.ack: the ack file cannot be read
+    │   ├── AuditLogError .......... certops.audit: the audit log cannot be written
+    │   ├── AuditReadError ......... certops.history: an audit log cannot be read
+    │   ├── LockTimeoutError ....... certops.lock: another writer kept the LMS's lock
+    │   ├── FactsError ............. certops.engine.facts: inconsistent facts (a bug)
+    │   ├── QueueError ............. certops.listen.queue: listen's queue file fails
+    │   └── SandboxError ........... certops.sandbox.store: a sandbox file is not usable
+    │
+    │   Not shown to a person as such; each is answered or handled where it is raised:
+    ├── ValueError
+    │   ├── DeliveryError .......... certops.listen.envelope: not a webhook delivery
+    │   │                            (listen answers 400)
+    │   └── FaultConfigError ....... certops.sandbox.faults: a bad fault-injection body
+    ├── ConnectionError
+    │   └── ConnectionDropped ...... certops.sandbox.faults: a connection dropped on
+    │                                purpose (fault injection)
+    └── ApiError ................... certops.sandbox.envelope: the sandbox's Docebo-style
+                                     error answer (HTTP status, message, field)
+"""
 
 from __future__ import annotations
 

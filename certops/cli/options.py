@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from certops import instants
+
 DEFAULT_SANDBOX = "sandbox:.certops/sandbox.db"
 
 # Instants certops accepts at all (after conversion to UTC): before 1970 no LMS has data
@@ -25,20 +27,14 @@ NEAR_YEARS = 5
 
 def parse_instant(value: str) -> datetime:
     """Parse an ISO 8601 date or date-time; UTC when no zone is given. Returns aware UTC."""
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
+    instant: datetime | None
     try:
-        parsed = datetime.fromisoformat(text)
+        instant = instants.parse_instant(value.strip())
     except ValueError as exc:
         raise click.BadParameter(
             f"{value!r} is not an ISO 8601 date or date-time (e.g. 2027-01-02 or "
             "2027-01-02T00:00:00Z)"
         ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        instant = parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         instant = None
     if instant is None or not MIN_YEAR <= instant.year <= MAX_YEAR:
@@ -57,7 +53,7 @@ def check_instant_near(at: datetime, now: datetime, *, command: str, lms: str) -
     where rehearsing far instants is the point. None when the instant is near."""
     if abs(at - now) <= timedelta(days=365 * NEAR_YEARS + NEAR_YEARS // 4 + 1):
         return None
-    when = at.isoformat().replace("+00:00", "Z")
+    when = instants.format_instant(at)
     direction = "after" if at > now else "before"
     problem = f"--at {when} is more than {NEAR_YEARS} years {direction} now"
     if command != "apply":

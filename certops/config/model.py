@@ -8,24 +8,14 @@ the loader works on these records, never on raw YAML.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
-
-def start_of_day(d: date) -> datetime:
-    """The instant 00:00:00Z of calendar date ``d``."""
-    return datetime.combine(d, time(0, 0), tzinfo=UTC)
-
-
-def end_of_day(d: date) -> datetime:
-    """The exclusive deadline instant for calendar date ``d``: ``d + 1 day, 00:00:00Z``."""
-    return start_of_day(d) + timedelta(days=1)
-
-
-def due_day(deadline: datetime) -> date:
-    """The inclusive calendar date of an exclusive deadline instant (``end_of_day``'s
-    inverse): ``2027-01-01T00:00:00Z`` is due ``2026-12-31``."""
-    return (deadline - timedelta(days=1)).date()
+# The UTC day helpers live with the other instant helpers; callers of the model import
+# them from here too.
+from certops.instants import due_day as due_day
+from certops.instants import end_of_day as end_of_day
+from certops.instants import start_of_day as start_of_day
 
 
 class LateCompletion(StrEnum):

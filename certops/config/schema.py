@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from certops import instants
 from certops.config.problems import Problem, format_path
 from certops.config.yamlpos import PosDict, locate, locate_key
 
@@ -77,9 +78,8 @@ def parse_instant(text: str) -> datetime:
     """Returns the aware UTC instant of an RFC 3339 date-time with a zone; raises ValueError."""
     if not _INSTANT_RE.match(text):
         raise ValueError(text)
-    value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
     try:
-        instant = value.astimezone(UTC)
+        instant = instants.parse_instant(text)
     except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         raise ValueError(text) from None
     # Before 1970 no LMS holds data; past 9999 the next day cannot even be computed.
@@ -93,7 +93,9 @@ def _well_formed_instant(value: object) -> bool:
     if not isinstance(value, str) or not _INSTANT_RE.match(value):
         return False
     try:
-        datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
+        instants.parse_instant(value)
+    except OverflowError:  # written as an instant, but before year 1 once in UTC
+        return True
     except ValueError:
         return False
     return True

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from certops.config.model import Product, due_day
+from certops.config.model import Product
 from certops.engine.facts import FactsError, LearnerFacts
 from certops.engine.handmade import explained_users, hand_made
 from certops.engine.lifecycle import (
@@ -45,6 +45,7 @@ from certops.engine.lifecycle import (
     ProductRules,
     evaluate,
 )
+from certops.instants import due_day, format_instant_seconds
 from certops.plan.model import (
     Action,
     ByHand,
@@ -97,7 +98,7 @@ class EnrollmentPlan:
 
 def iso(instant: datetime) -> str:
     """``instant`` as ISO 8601 UTC with a ``Z`` suffix, to the second."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_instant_seconds(instant)
 
 
 def _iso_or_none(instant: datetime | None) -> str | None:

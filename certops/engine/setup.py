@@ -29,7 +29,8 @@ from typing import Any
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.model import CertifiedCourse, Config, CourseSpec, Period, Product
 from certops.engine.manual import Acknowledgements, fingerprint
-from certops.plan.jsonio import iso_utc
+from certops.instants import format_instant as iso_utc
+from certops.instants import parse_instant
 from certops.plan.model import (
     Action,
     Change,
@@ -346,8 +347,8 @@ def normalise_instant(value: Any, *, end: bool = False) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            value = parse_instant(value)
+        except (ValueError, OverflowError):
             return value.strip()
     if not isinstance(value, datetime):
         return str(value)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from certops.errors import CertopsError
+from certops.instants import format_instant as iso_utc
+from certops.instants import parse_instant as parse_iso_utc
 from certops.plan.model import (
     TARGET_FIELDS,
     TYPE_ORDER,
@@ -35,26 +37,6 @@ FORMAT_VERSION = 1
 
 class PlanFileError(CertopsError):
     """A saved plan file is not a plan this version of certops can read."""
-
-
-def iso_utc(instant: datetime) -> str:
-    """The instant as ISO 8601 in UTC with a ``Z`` suffix (microseconds only if non-zero).
-
-    A naive datetime is taken to be UTC already (certops never builds naive instants, but
-    a caller's mistake should not shift times by the local zone)."""
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso_utc(text: str) -> datetime:
-    """The aware UTC instant written as ISO 8601 (``Z`` or an offset; no zone means UTC).
-
-    Raises ``ValueError`` with the offending text when it is not an ISO 8601 instant."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def order_changes(changes: Iterable[Change]) -> tuple[Change, ...]:
