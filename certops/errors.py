@@ -47,6 +47,8 @@ the code that raises them; this is the whole tree (a test keeps it complete)::
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CertopsError(Exception):
     """Base of every error certops reports to a user (exit code 1 unless stated)."""
@@ -57,7 +59,7 @@ class CertopsError(Exception):
 class ConfigError(CertopsError):
     """The configuration is invalid; carries every located problem."""
 
-    def __init__(self, problems: list) -> None:  # list[certops.config.problems.Problem]
+    def __init__(self, problems: list[Any]) -> None:  # list[certops.config.problems.Problem]
         self.problems = problems
         super().__init__(f"{len(problems)} configuration problem(s)")
 

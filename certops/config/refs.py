@@ -89,7 +89,7 @@ def _in_file(root: PosDict, wanted: set[str]) -> Iterator[Reference]:
             for j, entry in enumerate(product.get(key) or ()):
                 user = entry.get("user") if isinstance(entry, PosDict) else None
                 if isinstance(user, str):
-                    path = ["products", i, key, j, "user"]
+                    path: list[str | int] = ["products", i, key, j, "user"]
                     yield Reference(kind, user, pid, locate(root, path), format_path(path))
         for j, initial in enumerate(product.get("initial_paths") or ()):
             if not isinstance(initial, PosDict):

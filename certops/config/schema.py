@@ -64,7 +64,8 @@ def schema_path() -> Path:
 @cache
 def load_schema() -> dict[str, Any]:
     """Returns the parsed JSON Schema (read once per process)."""
-    return json.loads(schema_path().read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return schema
 
 
 def parse_date(text: str) -> date:
@@ -104,11 +105,11 @@ def _well_formed_instant(value: object) -> bool:
 def _format_checker() -> FormatChecker:
     checker = FormatChecker(formats=())
 
-    @checker.checks("date", raises=ValueError)
+    @checker.checks("date", raises=ValueError)  # type: ignore[untyped-decorator]
     def _is_date(value: object) -> bool:
         return not isinstance(value, str) or bool(parse_date(value))
 
-    @checker.checks("date-time", raises=ValueError)
+    @checker.checks("date-time", raises=ValueError)  # type: ignore[untyped-decorator]
     def _is_instant(value: object) -> bool:
         return not isinstance(value, str) or bool(parse_instant(value))
 
@@ -264,7 +265,12 @@ def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:
         message = f"{name} must list at least {value} item{'s' if value != 1 else ''}"
     elif kind == "uniqueItems":
         seen: set[str] = set()
-        repeated = next((i for i in instance if str(i) in seen or seen.add(str(i))), None)
+        repeated = None
+        for item in instance:
+            if str(item) in seen:
+                repeated = item
+                break
+            seen.add(str(item))
         message = f"{name} lists {repeated!r} more than once"
     elif kind == "minimum":
         message = f"{name} must be at least {value}, not {instance}"
@@ -286,7 +292,8 @@ def _context(path: list[str | int], root: PosDict) -> str:
         return "the top level"
     if len(path) == 2 and path[0] == "products":
         products = root.get("products")
-        product = products[path[1]] if isinstance(products, list) else None
+        index = path[1]
+        product = products[index] if isinstance(products, list) and isinstance(index, int) else None
         if isinstance(product, dict) and isinstance(product.get("id"), str):
             return f"{format_path(path)} (product '{product['id']}')"
     return format_path(path)

@@ -74,7 +74,7 @@ def mark_location(file: str, mark: yaml.Mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-class PosDict(dict):
+class PosDict(dict[str, Any]):
     """A mapping that knows its own location and the location of each key and value."""
 
     __slots__ = ("key_locs", "loc", "value_locs")
@@ -86,7 +86,7 @@ class PosDict(dict):
         self.value_locs: dict[str, Location] = {}
 
 
-class PosList(list):
+class PosList(list[Any]):
     """A sequence that knows its own location and the location of each item."""
 
     __slots__ = ("item_locs", "loc")
@@ -100,7 +100,7 @@ class PosList(list):
 class _Resolver(yaml.resolver.BaseResolver):
     """YAML 1.2 core-schema resolution of plain scalars (close to JSON)."""
 
-    yaml_implicit_resolvers: ClassVar[dict] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
 
 
 _Resolver.add_implicit_resolver(
@@ -136,7 +136,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 class _Constructor(yaml.constructor.SafeConstructor):
     """Builds ``PosDict``/``PosList``; collects duplicate keys instead of stopping."""
 
-    yaml_constructors: ClassVar[dict] = {}
+    yaml_constructors: ClassVar[dict[Any, Any]] = {}
 
     def __init__(self, file: str) -> None:
         super().__init__()

@@ -286,12 +286,12 @@ class _Planner:
                 )
             return
         if current is None:
-            after = {
+            new = {
                 "status": EnrollmentStatus.ENROLLED.value,
                 "valid_from": self.iso(ob.opens_at),
                 "valid_until": self.iso(ob.deadline),
             }
-            self.create(facts, ob.course, after, _obligation_reason(ob))
+            self.create(facts, ob.course, new, _obligation_reason(ob))
             return
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from certops.config.model import Product
 from certops.errors import CertopsError
@@ -22,7 +23,7 @@ class FactsError(CertopsError):
     """Facts handed to the engine are inconsistent (a bug in the caller, named precisely)."""
 
 
-def _frozen(mapping: Mapping) -> Mapping:
+def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
     # A read-only view over a private copy: the caller's dict may change, the facts do not.
     return MappingProxyType(dict(mapping))
 

@@ -38,8 +38,10 @@ HAND_REASON = "set by hand in the LMS before {day}; confirm, and say why"
 
 def explained_users(product: Product) -> frozenset[str]:
     """Usernames the product's configured exceptions name."""
-    return frozenset(
-        e.user for e in (*product.extensions, *product.reinstatements, *product.revocations)
+    return (
+        frozenset(e.user for e in product.extensions)
+        | frozenset(r.user for r in product.reinstatements)
+        | frozenset(r.user for r in product.revocations)
     )
 
 

@@ -349,7 +349,7 @@ def normalise_instant(value: Any, *, end: bool = False) -> str | None:
         try:
             value = parse_instant(value)
         except (ValueError, OverflowError):
-            return value.strip()
+            return str(value).strip()
     if not isinstance(value, datetime):
         return str(value)
     if value.tzinfo is None:

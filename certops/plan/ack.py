@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from certops.errors import CertopsError
-from certops.plan.jsonio import iso_utc, parse_iso_utc
+from certops.instants import format_instant as iso_utc
+from certops.instants import parse_instant as parse_iso_utc
 
 ACK_FILE_NAME = ".certops-ack.yaml"
 ACK_VERSION = 1
@@ -140,8 +141,10 @@ class AckFile:
                 for a in self.acks
             },
         }
-        return HEADER + yaml.safe_dump(
-            body, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+        return HEADER + str(
+            yaml.safe_dump(
+                body, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+            )
         )
 
     def save(self) -> None:

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from certops.errors import CertopsError
-from certops.instants import format_instant as iso_utc
-from certops.instants import parse_instant as parse_iso_utc
+from certops.instants import format_instant, parse_instant
 from certops.plan.model import (
     TARGET_FIELDS,
     TYPE_ORDER,
@@ -33,6 +32,11 @@ from certops.plan.model import (
 )
 
 FORMAT_VERSION = 1
+
+# The plan's instants are written and read by certops.instants; these names stay for the
+# callers that import them from here.
+iso_utc = format_instant
+parse_iso_utc = parse_instant
 
 
 class PlanFileError(CertopsError):

@@ -160,7 +160,9 @@ def _limit_rows(plan: Plan) -> list[str]:
     return rows
 
 
-def _summary_table(plan: Plan, order: list[str | None], groups: dict) -> list[str]:
+def _summary_table(
+    plan: Plan, order: list[str | None], groups: dict[str | None, list[Change]]
+) -> list[str]:
     classes = [c.value for c in CLASS_ORDER]
     head = "| product | " + " | ".join(COLUMNS) + " | " + " | ".join(classes) + " |"
     rule = "|---|" + "---:|" * (len(COLUMNS) + len(classes))

@@ -94,7 +94,7 @@ def _by_product(plan: Plan) -> tuple[list[str | None], dict[str | None, list[Cha
     groups: dict[str | None, list[Change]] = {p: [] for p in plan.products}
     for change in order_changes(plan.changes):
         groups.setdefault(change.product, []).append(change)
-    named = [p for p in plan.products]
+    named: list[str | None] = [p for p in plan.products]
     named += sorted(p for p in groups if p is not None and p not in plan.products)
     order: list[str | None] = [*named, None] if None in groups else named
     return order, groups
