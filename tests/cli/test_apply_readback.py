@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Served
+from tests.cli.conftest import Served
 
 ROLLOVER_2027 = """\
         - id: "2027"

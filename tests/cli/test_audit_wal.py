@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FAST, NO_RETRY, Served
 
 from certops.audit import AuditLog
 from certops.plan.model import Action, Change, ChangeType, course_target
+from tests.cli.conftest import FAST, NO_RETRY, Served
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import httpx
-from conftest import Served, Workspace
 
 from certops.sandbox import read_credentials
+from tests.cli.conftest import Served, Workspace
 
 
 def plan_json(ws: Workspace, *args: str) -> dict[str, Any]:

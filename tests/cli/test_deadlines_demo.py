@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import Workspace
 
 from certops.sandbox import init_sandbox
 from certops.sandbox.demo import demo_dataset
+from tests.cli.conftest import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DUE = date(2026, 12, 31)

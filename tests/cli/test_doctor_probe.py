@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from conftest import FAST, Served, Workspace
-
 from certops.lms import connect
 from certops.lms.records import Course
 from certops.sandbox.transport import sandbox_credentials
+from tests.cli.conftest import FAST, Served, Workspace
 
 # The course fields certops manages, as they are sent on the wire.
 HONOURED = [

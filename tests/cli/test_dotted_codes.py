@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Workspace
+from tests.cli.conftest import Workspace
 
 DOTTED = """\
 version: 1

@@ -9,9 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import Workspace
-
 from certops.sandbox import init_sandbox
+from tests.cli.conftest import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

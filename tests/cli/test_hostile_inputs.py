@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Workspace
 
 from certops.plan.jsonio import plan_digest, plan_from_dict
+from tests.cli.conftest import Workspace
 
 
 def saved_plan(ws: Workspace, name: str = "plan.json") -> dict:

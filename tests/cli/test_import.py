@@ -8,13 +8,13 @@ import shlex
 import shutil
 from pathlib import Path
 
-from conftest import Workspace
 from test_references_by_hand import _served_demo, _writes
 
 from certops.adopt.discover import Hints, find_products
 from certops.config import load_config
 from certops.lms.records import Course, CourseSettings, Group, GroupRule
 from certops.sandbox import init_sandbox
+from tests.cli.conftest import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
 
 from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT
 from certops.sandbox import init_sandbox
+from tests.cli.conftest import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

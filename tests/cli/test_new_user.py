@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Workspace
-
 from certops.config.schema import schema_path
+from tests.cli.conftest import Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -7,12 +7,12 @@ import json
 from dataclasses import replace
 
 import httpx
-from conftest import AT, FAST, Served, Workspace
 
 from certops.lms import connect
 from certops.lms.api import EnrollmentUpdate
 from certops.lms.records import EnrollmentStatus, GroupRule
 from certops.sandbox import read_credentials
+from tests.cli.conftest import AT, FAST, Served, Workspace
 
 SETUP_ADDRESSES = [
     "course.CERT-G",

@@ -8,13 +8,12 @@ import math
 import shutil
 from pathlib import Path
 
-from conftest import LMSState, Workspace
-
 from certops.config import load_config
 from certops.engine.facts import managed_codes
 from certops.live import read_live
 from certops.lms import connect
 from certops.sandbox import init_sandbox
+from tests.cli.conftest import LMSState, Workspace
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "2026-11-28T00:00:00Z"  # after the demo data (all at or before 2026-11-01)

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FAST, Workspace
 
 from certops.apply import (
     ApplyReport,
@@ -30,6 +29,7 @@ from certops.plan.model import Action, Change, ChangeType, enrollment_target
 from certops.run import build_plan
 from certops.sandbox import create_app
 from certops.sandbox.transport import SandboxTransport
+from tests.cli.conftest import FAST, Workspace
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 

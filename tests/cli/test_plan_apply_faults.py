@@ -7,9 +7,9 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import FAST, NO_RETRY, LMSState, Served, Workspace
 
 from certops.lms.paths import path_template
+from tests.cli.conftest import FAST, NO_RETRY, LMSState, Served, Workspace
 
 # Writes of a full apply of the small setup: PUT course CERT-W, POST three courses, the
 # catalog, its item, two groups, two enrollment batches (one per run: batches span

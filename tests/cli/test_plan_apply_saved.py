@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Workspace
+from tests.cli.conftest import Workspace
 
 
 def saved_plan(ws: Workspace, *args: str, name: str = "plan.json") -> dict:

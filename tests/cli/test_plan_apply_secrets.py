@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import DATASET, Ran, Workspace
-
 from certops.sandbox import SandboxCredentials, init_sandbox
+from tests.cli.conftest import DATASET, Ran, Workspace
 
 CLIENT_SECRET = "cs-Zx81Kq-never-print-me"
 PASSWORD = "pw-Pw93Lm-never-print-me"

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
+
+from tests.cli.conftest import Workspace
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX terminal")
 

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import Served, Workspace
-
 from certops.sandbox import create_app, init_sandbox, read_credentials
+from tests.cli.conftest import Served, Workspace
 from tests.support import serve_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

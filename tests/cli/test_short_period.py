@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import Workspace
-
 from certops.sandbox import init_sandbox
+from tests.cli.conftest import Workspace
 
 LEARNERS = [f"learner{i:02}" for i in range(1, 52)]
 

@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import LMSState, Served, Workspace
-
 from certops.lock import WriterLock, lock_path
+from tests.cli.conftest import LMSState, Served, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 CERTOPS = [sys.executable, "-c", "from certops.cli.main import main; main()"]

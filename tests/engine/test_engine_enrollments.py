@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from engine_builders import CLASSIC_2025, at, enrollment, facts, product
 
 from certops.config.model import (
     Extension,
@@ -27,6 +26,7 @@ from certops.plan.model import (
     Skip,
     enrollment_target,
 )
+from tests.engine.engine_builders import CLASSIC_2025, at, enrollment, facts, product
 
 IDS = {"CERT-WP": 10, "MOC-WP-2026": 26, "MOC-WP-2027": 27, "MOC-WP-2028": 28}
 COMPLETED = EnrollmentStatus.COMPLETED

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from engine_builders import CLASSIC_2025, at, facts, period, product
 
 from certops.config.model import (
     Extension,
@@ -24,6 +23,7 @@ from certops.engine.lifecycle import (
     Transition,
     evaluate,
 )
+from tests.engine.engine_builders import CLASSIC_2025, at, facts, period, product
 
 CERTIFIED = CertificationState.CERTIFIED
 SUSPENDED = CertificationState.SUSPENDED

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
-from engine_builders import at, product
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import LearnerFacts
 from certops.engine.lifecycle import CertificationState, ObligationOutcome, evaluate
 from certops.lms.records import Enrollment, EnrollmentStatus
+from tests.engine.engine_builders import at, product
 
 COURSES = ("WP-101", "WP-102", "WP-EXAM", "MOC-WP-2026", "MOC-WP-2027", "MOC-WP-2028")
 IDS = {"CERT-WP": 10, "MOC-WP-2026": 26, "MOC-WP-2027": 27, "MOC-WP-2028": 28}

@@ -3,12 +3,11 @@ exception explains, told apart from the lifecycle's own due changes."""
 
 from __future__ import annotations
 
-from engine_builders import CLASSIC_2025, at, enrollment, facts, period, product
-
 from certops.config.model import Extension, LateCompletion, Reinstatement, Safety
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.safety import check_by_hand
 from certops.lms.records import EnrollmentStatus
+from tests.engine.engine_builders import CLASSIC_2025, at, enrollment, facts, period, product
 
 COURSES = {"WP-101": 1, "WP-102": 2, "WP-EXAM": 3, "CERT-WP": 4, "MOC-WP-2026": 5}
 ONE_PERIOD = (period(2026),)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from plan_samples import enrollment, new_enrollment
 
 from certops.config import load_config
 from certops.config.model import Location
@@ -33,6 +32,7 @@ from certops.plan.model import (
     course_target,
 )
 from certops.revision import config_revision
+from tests.plan.plan_samples import enrollment, new_enrollment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

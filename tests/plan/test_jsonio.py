@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 from certops.plan.jsonio import (
     PlanFileError,
@@ -17,6 +16,7 @@ from certops.plan.jsonio import (
     plan_to_dict,
 )
 from certops.plan.model import Plan, PlanWarning, SafetyTrip, TargetKind
+from tests.plan.plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 LMS = "https://acme.docebosaas.com"
 

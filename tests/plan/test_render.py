@@ -6,12 +6,11 @@ import dataclasses
 import json
 import time
 
-from plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
-
 from certops.plan.jsonio import plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT, render_markdown
 from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip, enrollment_target
 from certops.plan.render import SUMMARISE_OVER, render_json, render_text, safety_text
+from tests.plan.plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 
 def big_plan(n: int) -> Plan:
