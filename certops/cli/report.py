@@ -30,7 +30,7 @@ from certops.plan.jsonio import iso_utc
 from certops.report.rows import Filters, ReportState, report_rows
 from certops.run import read_snapshot
 
-FORMATS = ("table", "csv", "json", "html")
+FORMATS = ("table", "csv", "json", "jsonl", "html")
 
 
 async def _read(config: Config, lms: str, limits: Limits) -> LiveSnapshot:
@@ -176,6 +176,10 @@ def _write(
         from certops.report.jsonfmt import ReportHeader, write_json
 
         return write_json(ReportHeader(when, live.lms, config, filters), rows, sink)
+    if chosen == "jsonl":
+        from certops.report.jsonlfmt import write_jsonl
+
+        return write_jsonl(rows, sink)
     if chosen == "table":
         from rich.console import Console
 

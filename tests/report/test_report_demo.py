@@ -220,3 +220,13 @@ def test_the_table_and_the_out_file(demo: Demo, tmp_path: Any) -> None:
     assert ran.stdout == "" and f"report saved to {out}" in ran.stderr
     assert out.read_text(encoding="utf-8").splitlines()[0] == ",".join(COLUMNS)
     assert not list(out.parent.glob("*.partial"))
+
+
+def test_json_lines_are_the_json_documents_rows(demo: Demo) -> None:
+    ran = demo.run("report", demo.examples, "--format", "jsonl", "--at", "2027-01-02")
+    assert ran.code == 0, ran.output
+    lines = [json.loads(line) for line in ran.stdout.splitlines()]
+    doc = json.loads(
+        demo.run("report", demo.examples, "--format", "json", "--at", "2027-01-02").stdout
+    )
+    assert lines == doc["rows"] and len(lines) > 600
