@@ -437,6 +437,21 @@ def _group_fields(
 # --- diffing ------------------------------------------------------------------------------
 
 
+def changed_fields(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+    """The keys of ``want`` whose value differs in ``have``, in ``want``'s order.
+
+    Both sides are already normalised to the form that compares; deepdiff compares them
+    field by field, however nested (lists, sets, mappings), so a newly managed field needs
+    one more key, not new comparison code. Numbers compare by value (``1 == 1.0``)."""
+    # deepdiff brings numpy with it: imported when there is something to compare, so that
+    # importing the engine stays light.
+    from deepdiff import DeepDiff
+
+    diff = DeepDiff(dict(have), dict(want), ignore_numeric_type_changes=True)
+    affected = set(diff.affected_root_keys)
+    return [name for name in want if name in affected]
+
+
 def comparable_fields(desired: DesiredCourse, live: Course) -> frozenset[str]:
     """The managed settings of ``live`` that can be compared: those the LMS showed."""
     return desired.managed - live.unread
@@ -447,13 +462,13 @@ def course_differences(desired: DesiredCourse, live: Course) -> dict[str, tuple[
     differs after normalising both sides; empty when the course is as configured. The plan
     and the read-back after an apply both use this, so what apply verifies is exactly what
     the next plan would compare."""
-    out: dict[str, tuple[Any, Any]] = {}
-    for name in sorted(comparable_fields(desired, live)):
-        want = getattr(desired.settings, name)
-        have = getattr(live.settings, name)
-        if _course_compare_value(name, want) != _course_compare_value(name, have):
-            out[name] = (have, want)
-    return out
+    names = sorted(comparable_fields(desired, live))
+    want = {n: _course_compare_value(n, getattr(desired.settings, n)) for n in names}
+    have = {n: _course_compare_value(n, getattr(live.settings, n)) for n in names}
+    return {
+        name: (getattr(live.settings, name), getattr(desired.settings, name))
+        for name in changed_fields(have, want)
+    }
 
 
 def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | None:
@@ -490,13 +505,21 @@ def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | Non
 def group_differences(desired: DesiredGroup, live: Group) -> list[str]:
     """The group fields (``GROUP_FIELDS``) in which ``live`` differs from ``desired``;
     used by the plan and by the read-back after an apply."""
-    same = {
-        "automatic": bool(live.automatic) == bool(desired.automatic),
-        "rules_operator": str(live.rules_operator).strip().upper() == desired.operator.upper(),
-        "rules": _rule_set(live.rules) == _rule_set(desired.rules),
-        "exclude_deactivated": bool(live.exclude_deactivated) == desired.exclude_deactivated,
+    # Both sides in the form that compares (flags as booleans, the operator in capitals,
+    # rules as a set of sets of codes), keyed by GROUP_FIELDS.
+    have = {
+        "automatic": bool(live.automatic),
+        "rules_operator": str(live.rules_operator).strip().upper(),
+        "rules": _rule_set(live.rules),
+        "exclude_deactivated": bool(live.exclude_deactivated),
     }
-    return [name for name in GROUP_FIELDS if not same[name]]
+    want = {
+        "automatic": bool(desired.automatic),
+        "rules_operator": desired.operator.upper(),
+        "rules": _rule_set(desired.rules),
+        "exclude_deactivated": bool(desired.exclude_deactivated),
+    }
+    return changed_fields({n: have[n] for n in GROUP_FIELDS}, {n: want[n] for n in GROUP_FIELDS})
 
 
 def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
