@@ -341,10 +341,10 @@ class Executor:
                 )
                 group_id = made.id
             else:
-                live = self.live.setup.groups[name]
-                group_id = live.id
+                existing = self.live.setup.groups[name]
+                group_id = existing.id
                 await self.writer.update_group(
-                    live.id, live.description, group.rules, group.operator
+                    existing.id, existing.description, group.rules, group.operator
                 )
             await verify_group(self.writer, group, group_id)
             self._record(change, Result.APPLIED)
@@ -354,7 +354,7 @@ class Executor:
 
     async def _enrollments(self, changes: list[Change]) -> None:
         creates: list[tuple[str, Change, NewEnrollment]] = []
-        updates: dict[tuple[str, tuple], list[tuple[Change, int]]] = defaultdict(list)
+        updates: dict[tuple[str, tuple[Any, ...]], list[tuple[Change, int]]] = defaultdict(list)
         for change in changes:
             if self.report.stopped:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
@@ -404,22 +404,23 @@ class Executor:
                 # validity window (a certified-course row has none to check), else the first.
                 created = [i for i, row in enumerate(rows or []) if row.ok]
                 windowed = [i for i in created if batch[i][2].valid_until is not None]
-                first = (windowed or created or [None])[0]
+                chosen = windowed or created
+                first = chosen[0] if chosen else None
                 if first is not None and not self.report.stopped:
                     _, change, row = batch[first]
                     await self._guard([], verify_enrollment(self.writer, row, change.address))
-        for (course, _), batch in sorted(updates.items(), key=lambda kv: kv[0]):
-            after = batch[0][0].after
-            status = after.get("status")
+        for (course, _), same in sorted(updates.items(), key=lambda kv: kv[0]):
+            after = same[0][0].after
+            wanted = after.get("status")
             update = EnrollmentUpdate(
                 course_id=self.course_ids[course],
-                user_ids=tuple(uid for _, uid in batch),
-                status=EnrollmentStatus(status) if status else None,
+                user_ids=tuple(uid for _, uid in same),
+                status=EnrollmentStatus(wanted) if wanted else None,
                 valid_from=_instant(after.get("valid_from")),
                 valid_until=_instant(after.get("valid_until")),
             )
-            self.say(f"updating {_count(len(batch), 'enrollment')} in {course}")
-            await self._rows([c for c, _ in batch], self.writer.update_enrollments(update))
+            self.say(f"updating {_count(len(same), 'enrollment')} in {course}")
+            await self._rows([c for c, _ in same], self.writer.update_enrollments(update))
 
     async def _rows(self, changes: list[Change], work: Any) -> list[RowResult] | None:
         """Await a batch write for ``changes``, record each row's outcome, and return the
