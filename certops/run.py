@@ -1,7 +1,8 @@
 """The one way through certops: read the LMS, build the plan, check it, execute it.
 
-Every command that plans goes through here (``plan``, ``apply``; ``report`` and
-``status`` read their snapshot with ``read_snapshot``), above the pure engine
+Every command that plans goes through here: ``plan`` (``plan_run``), ``apply``
+(``apply_run``), ``report`` (``read_snapshot``), ``status`` (``read_status``,
+``learner_states``) and ``listen`` (``learner_changes``). It sits above the pure engine
 (``certops.engine``) and the plan records (``certops.plan``), below the command line,
 which only parses options, renders and asks. ``build_plan`` is the pipeline of
 docs/architecture.md in one pure function: compile the desired setup, diff it against
@@ -41,8 +42,17 @@ from certops.history import AuditContext
 from certops.live import Learners, LiveSnapshot, read_learners, read_live
 from certops.plan.classes import AppliedRecord, classify, config_digest
 from certops.plan.jsonio import order_changes, plan_digest
-from certops.plan.model import Action, ByHand, Change, Plan, PlanWarning, SafetyTrip, Skip
-from certops.records import Enrollment, User
+from certops.plan.model import (
+    Action,
+    ByHand,
+    Change,
+    ChangeType,
+    Plan,
+    PlanWarning,
+    SafetyTrip,
+    Skip,
+)
+from certops.records import Enrollment, EnrollmentStatus, User
 from certops.references import verify_references
 from certops.revision import config_revision
 
@@ -213,6 +223,37 @@ def learner_states(
         mine = facts[0] if facts else LearnerFacts(user.username, user.id, user.active)
         states.append(evaluate(product, mine, at))
     return states
+
+
+def learner_changes(
+    config: Config,
+    user: User,
+    enrollments: Sequence[Enrollment],
+    course_ids: dict[str, int],
+    t: datetime,
+) -> list[Change]:
+    """The enrollment changes ``listen`` may make for one learner at ``t``: creates and
+    updates in courses that exist, never a suspension (those wait for the nightly apply,
+    which checks the safety limits over everyone)."""
+    codes_by_id = {cid: code for code, cid in course_ids.items()}
+    changes: list[Change] = []
+    for product in config.products:
+        facts = collect_facts(product, [user], enrollments, codes_by_id)
+        if not facts:
+            continue
+        planned = plan_enrollments(product, facts, course_ids, t)
+        changes += [c for c in planned.changes if _listen_may(c, course_ids)]
+    return changes
+
+
+def _listen_may(change: Change, course_ids: dict[str, int]) -> bool:
+    if change.type is not ChangeType.ENROLLMENT:
+        return False
+    if change.action not in (Action.CREATE, Action.UPDATE):
+        return False
+    if change.target.course not in course_ids:
+        return False  # the nightly apply creates the course first
+    return change.after.get("status") != EnrollmentStatus.SUSPENDED.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,18 +31,18 @@ from certops.apply import Executor, Result, current_actor
 from certops.audit import AuditLog, AuditLogError
 from certops.config import load_config
 from certops.config.model import Config
-from certops.engine.enrollments import plan_enrollments
-from certops.engine.facts import collect_facts, product_course_codes
+from certops.engine.facts import product_course_codes
 from certops.engine.setup import LiveSetup, desired_setup
 from certops.errors import CertopsError, ConfigError
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
 from certops.live import LiveSnapshot
 from certops.lms import RetryPolicy, connect
 from certops.lms.api import LMSWriter, gather_settled
-from certops.lms.records import Enrollment, EnrollmentStatus, User
+from certops.lms.records import Enrollment, User
 from certops.lock import LockTimeoutError, WriterLock, lock_path
 from certops.plan.jsonio import order_changes
-from certops.plan.model import Action, Change, ChangeType, Plan
+from certops.plan.model import Change, Plan
+from certops.run import learner_changes
 
 Say = Callable[[str], None]
 
@@ -125,35 +125,6 @@ class Stats:
     lock_waits: int = 0
     last_error: str = ""
     waiting_for_lock: bool = False
-
-
-def _learner_changes(
-    config: Config,
-    user: User,
-    enrollments: Sequence[Enrollment],
-    course_ids: dict[str, int],
-    t: datetime,
-) -> list[Change]:
-    """The enrollment changes ``listen`` may make for one learner at ``t`` (module doc)."""
-    codes_by_id = {cid: code for code, cid in course_ids.items()}
-    changes: list[Change] = []
-    for product in config.products:
-        facts = collect_facts(product, [user], enrollments, codes_by_id)
-        if not facts:
-            continue
-        planned = plan_enrollments(product, facts, course_ids, t)
-        changes += [c for c in planned.changes if _listen_may(c, course_ids)]
-    return changes
-
-
-def _listen_may(change: Change, course_ids: dict[str, int]) -> bool:
-    if change.type is not ChangeType.ENROLLMENT:
-        return False
-    if change.action not in (Action.CREATE, Action.UPDATE):
-        return False
-    if change.target.course not in course_ids:
-        return False  # the nightly apply creates the course first
-    return change.after.get("status") != EnrollmentStatus.SUSPENDED.value
 
 
 class Worker:
@@ -361,7 +332,7 @@ class Worker:
         t = datetime.now(UTC)
         per_learner: dict[int, list[Change]] = {}
         for uid, user in users.items():
-            per_learner[uid] = _learner_changes(config, user, mine[uid], course_ids, t)
+            per_learner[uid] = learner_changes(config, user, mine[uid], course_ids, t)
         unchanged = [e for uid, cs in per_learner.items() if not cs for e in known[uid]]
         if unchanged:
             await self._settle(unchanged, DONE, "no change needed")
@@ -417,8 +388,8 @@ class Worker:
         try:
             report = await executor.run(plan)
             outcomes = {id(o.change): o for o in report.outcomes}
-            for uid, learner_changes in writes.items():
-                results = [outcomes.get(id(c)) for c in learner_changes]
+            for uid, done_changes in writes.items():
+                results = [outcomes.get(id(c)) for c in done_changes]
                 ok = all(o is not None and o.result is Result.APPLIED for o in results)
                 problems = [
                     f"{o.change.address}: {o.message}"
@@ -433,16 +404,16 @@ class Worker:
                         "user_id": uid,
                         "message_ids": message_ids,
                         "events": sorted({e.event for e in events[uid]}),
-                        "changes": [c.address for c in learner_changes],
+                        "changes": [c.address for c in done_changes],
                         "result": "applied" if ok else "failed",
                         **({"message": "; ".join(problems)} if problems else {}),
                     },
                 )
                 if ok:
-                    self.stats.changes_applied += len(learner_changes)
-                    await self._settle(events[uid], DONE, f"{len(learner_changes)} applied")
+                    self.stats.changes_applied += len(done_changes)
+                    await self._settle(events[uid], DONE, f"{len(done_changes)} applied")
                     self.say(
-                        f"{users[uid].username}: {len(learner_changes)} change(s) applied "
+                        f"{users[uid].username}: {len(done_changes)} change(s) applied "
                         f"(message {', '.join(message_ids)})"
                     )
                 else:
