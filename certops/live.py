@@ -72,20 +72,13 @@ async def read_live(
 ) -> LiveSnapshot:
     """Everything ``config`` needs from the LMS, read with as few calls as the API allows.
 
-    After the course list (which maps codes to ids), the users, the enrollments and the
-    setup objects are read concurrently; the client caps the requests in flight.
+    Every read starts at once except those that need the course list (which maps codes to
+    ids): the course details, the enrollments and the group details wait for it; the
+    users, catalogs and group list do not. The client caps the requests in flight.
     """
     say = progress or (lambda _msg: None)
-    say("reading courses")
-    listed = await reader.list_courses()
+    say("reading courses, users, groups and catalogs")
     named = {code for p in config.products for code in product_course_codes(p)}
-    course_ids = {c.code: c.id for c in listed if c.code in named}
-    managed = sorted({code for p in config.products for code in managed_codes(p)} & set(course_ids))
-    ids = sorted(set(course_ids.values()))
-
-    async def details() -> dict[str, Course]:
-        found = await gather_settled(reader.get_course(course_ids[code]) for code in managed)
-        return dict(zip(managed, found, strict=True))
 
     async def catalog_part() -> tuple[dict, set[tuple[str, str]]]:
         catalog = config.settings.salesforce_catalog
@@ -98,19 +91,37 @@ async def read_live(
                 items.add((catalog.code, item.item_code))
         return catalogs, items
 
-    async def groups_part() -> dict[str, Group]:
+    async def course_part() -> tuple[list[Course], dict[str, Course], dict[str, Group], list]:
         group_names = {p.group.name for p in config.products}
-        named_groups = [g for g in await reader.list_groups() if g.name in group_names]
-        found = await gather_settled(reader.get_group(g.id) for g in named_groups)
-        return {g.name: full for g, full in zip(named_groups, found, strict=True)}
+        # The group list beside the course list; the details after both (a group's
+        # rules name courses by id, which the course list maps to codes).
+        listed, all_groups = await gather_settled([reader.list_courses(), reader.list_groups()])
+        course_ids = {c.code: c.id for c in listed if c.code in named}
+        managed = sorted(
+            {code for p in config.products for code in managed_codes(p)} & set(course_ids)
+        )
+        ids = sorted(set(course_ids.values()))
+        named_groups = [g for g in all_groups if g.name in group_names]
+        say(f"reading enrollments in {len(ids)} courses")
 
-    async def enrollments() -> list[Enrollment]:
-        return await reader.list_enrollments(ids) if ids else []
+        async def details() -> dict[str, Course]:
+            found = await gather_settled(reader.get_course(course_ids[code]) for code in managed)
+            return dict(zip(managed, found, strict=True))
 
-    say(f"reading enrollments in {len(ids)} courses, users, groups and catalogs")
-    detailed, (catalogs, items), groups, users, found = await gather_settled(
-        [details(), catalog_part(), groups_part(), reader.list_users(), enrollments()]
+        async def groups() -> dict[str, Group]:
+            found = await gather_settled(reader.get_group(g.id) for g in named_groups)
+            return {g.name: full for g, full in zip(named_groups, found, strict=True)}
+
+        async def enrollments() -> list[Enrollment]:
+            return await reader.list_enrollments(ids) if ids else []
+
+        detailed, full_groups, found = await gather_settled([details(), groups(), enrollments()])
+        return listed, detailed, full_groups, found
+
+    (listed, detailed, groups, found), (catalogs, items), users = await gather_settled(
+        [course_part(), catalog_part(), reader.list_users()]
     )
+    course_ids = {c.code: c.id for c in listed if c.code in named}
     return LiveSnapshot.build(
         reader.lms,
         LiveSetup(

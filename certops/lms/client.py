@@ -10,6 +10,8 @@ certops records live in ``certops.lms.docebo``. This module only moves JSON.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import os
 import random
 import socket
@@ -26,7 +28,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import aclosing, nullcontext
+from contextlib import aclosing, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -331,6 +333,61 @@ class DoceboAuth(httpx.Auth):
         yield request  # pragma: no cover - makes this a generator, as httpx expects
 
 
+# --- request slots --------------------------------------------------------------------
+
+# The priority of a request that is not part of a longer read (a detail, a write).
+SINGLE = 0.0
+# The priority of a paged read whose length is not known yet: as long as any.
+UNKNOWN_LENGTH = float("inf")
+
+
+class Slots:
+    """At most ``size`` requests in flight; a freed slot goes to the waiting request with
+    the highest priority (first come, first served among equals).
+
+    Paged reads are chains: a page's request can only be sent once the page before it has
+    answered. With plain first-come slots, one long chain (the user list, hundreds of
+    pages) gets a quarter of the slots at best while a dozen short chains run, and then
+    runs alone at the end with the other slots idle. Giving the slot to the chain with the
+    most pages left (the critical path first) keeps every slot busy until the last page.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @asynccontextmanager
+    async def hold(self, priority: float = SINGLE) -> AsyncIterator[None]:
+        """Holds one slot for the ``async with`` block."""
+        await self._acquire(priority)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, priority: float) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-priority, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # handed over just as the waiter was cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a cancelled waiter is skipped
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 # --- the HTTP core ----------------------------------------------------------------------
 
 
@@ -357,7 +414,7 @@ class ApiSession:
         self._client = client
         self._credentials = credentials
         self._allow_writes = allow_writes
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = Slots(max_in_flight)
         # Docebo: batch APIs must never run concurrently; certops serialises every write.
         self._write_lock = asyncio.Lock()
         self._budget = budget
@@ -422,8 +479,12 @@ class ApiSession:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         form: Mapping[str, str] | None = None,
+        priority: float = SINGLE,
     ) -> Any:
         """Send one API call with retries; returns the decoded JSON body.
+
+        ``priority`` orders the requests waiting for a slot (see ``Slots``): a paged read
+        passes the pages it has left.
 
         GET and PUT (idempotent) are retried on 429, 502-504 and transport errors. A POST is
         retried only when it surely did not reach the server (429, connection refused);
@@ -450,7 +511,7 @@ class ApiSession:
                 # requests holding every slot must not wait for it.
                 await self.auth.token()
             lock = self._write_lock if method != "GET" and not is_token else nullcontext()
-            slot = nullcontext() if is_token else self._slots
+            slot = nullcontext() if is_token else self._slots.hold(priority)
             async with lock, slot:
                 # Checked again once the slot is ours: a 429 may have paused everyone while
                 # this request queued, and it must not fire into the limited window.
@@ -662,6 +723,7 @@ class ApiSession:
             base["get_cursor"] = 1
         endpoint = f"GET {path}"
         pages = 0
+        total: int | None = None  # pages in all, once the server has said
         next_cursor: str | None = None
         while True:
             query = dict(base)
@@ -671,8 +733,14 @@ class ApiSession:
                 query["cursor"] = next_cursor
             else:
                 query["page"] = pages + 1
-            page = wire.list_page(await self._send("GET", path, params=query), endpoint)
+            # The pages this read has left, this one included: its place in the queue.
+            left = UNKNOWN_LENGTH if total is None else max(1.0, float(total - pages))
+            page = wire.list_page(
+                await self._send("GET", path, params=query, priority=left), endpoint
+            )
             pages += 1
+            if page.total_pages is not None:
+                total = page.total_pages
             yield page
             if not page.has_more or not page.items:
                 return

@@ -278,8 +278,13 @@ class DoceboReader:
         convert: Callable[[dict[str, Any]], Enrollment],
         found: dict[tuple[int, int], Enrollment],
     ) -> None:
-        """One cursor stream of enrollments into ``found``, converted page by page."""
-        async with aclosing(self._api.pages(paths.ENROLLMENTS_READ, params)) as stream:
+        """One cursor stream of enrollments into ``found``, converted page by page.
+
+        The first page asks for the total: a stream that knows its length queues behind
+        the longer ones (the client serves the most pages left first)."""
+        async with aclosing(
+            self._api.pages(paths.ENROLLMENTS_READ, params, first={"get_total_count": 1})
+        ) as stream:
             async for page in stream:
                 _keep(found, map(convert, page.items))
 
