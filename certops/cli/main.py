@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -147,8 +148,17 @@ def cli() -> None:
     """Configuration-as-code for certification programs in the Docebo LMS."""
 
 
+# The cyclic garbage collector's thresholds for a run. A plan holds hundreds of thousands
+# of long-lived records (users, enrollments, facts) and creates almost no reference
+# cycles; with the default thresholds (700, 10, 10) the collector walks the growing heap
+# again and again: about a fifth of the CPU of a no-op plan at 100,000 learners. Rarer
+# collections cost a little memory held by short-lived cycles, nothing else.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def main() -> None:
     """Console entry point: user-facing errors become a message and an exit code."""
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         # Without standalone mode click returns the code of ``ctx.exit(n)`` instead of
         # exiting; pass it on so every command's exit code reaches the shell.
