@@ -716,7 +716,13 @@ class ApiSession:
         page number. ``first`` adds parameters to the first request only (e.g. asking for
         the total count once); ``cursor=False`` never asks for a cursor (for endpoints
         whose documentation shows only page numbers). Callers convert each page as it
-        arrives, so no list of raw JSON items outlives its page."""
+        arrives, so no list of raw JSON items outlives its page.
+
+        The request for the next page is sent before a page is handed over, so the caller
+        converts one page while the next is on the network (at most one page waits). Not
+        after the first page when ``first`` is given: the caller may stop there, having
+        seen the total, and must not pay for a page it will not read.
+        """
         base = dict(params or {})
         base["page_size"] = paths.MAX_PAGE_SIZE
         if cursor:
@@ -724,8 +730,8 @@ class ApiSession:
         endpoint = f"GET {path}"
         pages = 0
         total: int | None = None  # pages in all, once the server has said
-        next_cursor: str | None = None
-        while True:
+
+        def fetch(next_cursor: str | None) -> asyncio.Task[Any]:
             query = dict(base)
             if pages == 0 and first:
                 query.update(first)
@@ -735,18 +741,30 @@ class ApiSession:
                 query["page"] = pages + 1
             # The pages this read has left, this one included: its place in the queue.
             left = UNKNOWN_LENGTH if total is None else max(1.0, float(total - pages))
-            page = wire.list_page(
-                await self._send("GET", path, params=query, priority=left), endpoint
-            )
-            pages += 1
-            if page.total_pages is not None:
-                total = page.total_pages
-            yield page
-            if not page.has_more or not page.items:
-                return
-            next_cursor = page.cursor
-            if pages > 100_000:  # a server that never says "no more" must not loop forever
-                raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
+            return asyncio.ensure_future(self._send("GET", path, params=query, priority=left))
+
+        pending: asyncio.Task[Any] | None = fetch(None)
+        try:
+            while pending is not None:
+                page = wire.list_page(await pending, endpoint)
+                pending = None
+                pages += 1
+                if page.total_pages is not None:
+                    total = page.total_pages
+                more = page.has_more and bool(page.items)
+                if more and pages > 100_000:  # a server that never says "no more"
+                    raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
+                if more and not (pages == 1 and first):
+                    pending = fetch(page.cursor)
+                yield page
+                if more and pending is None:
+                    pending = fetch(page.cursor)
+        finally:
+            if pending is not None:  # the caller stopped early, or failed: nothing left behind
+                pending.cancel()
+                await asyncio.wait([pending])
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: nobody reads this page any more
 
     async def converted(
         self,
