@@ -38,14 +38,6 @@ class LiveSnapshot:
     # Every course code the LMS lists (not only the named ones): the reference checks
     # suggest the nearest one for a typo without another read.
     listed_codes: frozenset[str] = frozenset()
-    # Computed on first use (the plan, its reference checks and the report all ask for
-    # the same products' facts): the enrollments by course code, and the facts by product.
-    _by_code: dict[str, list[int]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    _facts: dict[tuple[tuple[str, ...], str], list[LearnerFacts]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     @classmethod
     def build(
@@ -71,26 +63,8 @@ class LiveSnapshot:
 
     def learner_facts(self, product: Product) -> list[LearnerFacts]:
         """Facts of every learner enrolled in a course ``product`` names, by username."""
-        # The facts depend on the product only through the courses it names and which of
-        # them is the certified one: that is the key (a reloaded product may differ).
-        key = (product_course_codes(product), product.certified_course.code)
-        cached = self._facts.get(key)
-        if cached is None:
-            codes_by_id = {cid: code for code, cid in self.course_ids.items()}
-            if not self._by_code:
-                # One pass over every enrollment, keyed as ``collect_facts`` keys them: each
-                # product then reads only its own courses' rows (by position, so in the
-                # order they were read, as if it had read them all).
-                for at, e in enumerate(self.enrollments):
-                    code = e.course_code or codes_by_id.get(e.course_id, "")
-                    self._by_code.setdefault(code, []).append(at)
-            positions = sorted(
-                at for code in product_course_codes(product) for at in self._by_code.get(code, ())
-            )
-            mine = [self.enrollments[at] for at in positions]
-            cached = collect_facts(product, self.users_by_id.values(), mine, codes_by_id)
-            self._facts[key] = cached
-        return list(cached)
+        codes_by_id = {cid: code for code, cid in self.course_ids.items()}
+        return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
 
 
 async def read_live(
