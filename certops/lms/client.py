@@ -578,10 +578,10 @@ class ApiSession:
                     raise OutcomeUnknown(f"{self.host}: {endpoint} answered HTTP {status}")
                 last_problem = f"HTTP {status}"
                 if status == 429:
-                    wait = _retry_after(response)
+                    told = _retry_after(response)
                     delay = (
-                        min(wait, self.retry.max_retry_after)
-                        if wait is not None
+                        min(told, self.retry.max_retry_after)
+                        if told is not None
                         else self.retry.backoff(min(limited, 6))
                     )
                     self._pause(delay)
@@ -719,7 +719,7 @@ class ApiSession:
         *,
         first: Mapping[str, Any] | None = None,
         cursor: bool = True,
-    ) -> AsyncIterator[wire.Page]:
+    ) -> AsyncGenerator[wire.Page, None]:
         """Every page of a list endpoint, one at a time: by cursor when offered, else by
         page number. ``first`` adds parameters to the first request only (e.g. asking for
         the total count once); ``cursor=False`` never asks for a cursor (for endpoints
@@ -805,7 +805,7 @@ class ReadChannel:
         params: Mapping[str, Any] | None = None,
         *,
         first: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[wire.Page]:
+    ) -> AsyncGenerator[wire.Page, None]:
         return self._http.pages(path, params, first=first)
 
     async def converted(

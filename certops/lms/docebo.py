@@ -256,7 +256,9 @@ class DoceboReader:
             await self._read_split(course_ids, convert, found)
         else:
             user_chunks: list[Sequence[int] | None] = (
-                [None] if user_ids is None else chunked(sorted(set(user_ids)), paths.FILTER_CHUNK)
+                [None]
+                if user_ids is None
+                else [*chunked(sorted(set(user_ids)), paths.FILTER_CHUNK)]
             )
             await gather_settled(
                 self._read_stream(wire.enrollment_filters(courses, users), convert, found)

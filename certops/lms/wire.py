@@ -580,7 +580,8 @@ def _operator(value: Any, field: str, endpoint: str, default: str) -> str:
 def group_from_item(item: Mapping[str, Any], endpoint: str) -> Group:
     """A group from the audience list (rule sets are only in the detail: ``rules`` is
     empty). The id is the audience's UUID."""
-    ruleset = item.get("ruleset") if isinstance(item.get("ruleset"), Mapping) else {}
+    raw_ruleset = item.get("ruleset")
+    ruleset: Mapping[str, Any] = raw_ruleset if isinstance(raw_ruleset, Mapping) else {}
     return Group(
         id=as_str(require(item, "uuid", endpoint), "uuid", endpoint),
         name=as_str(require(item, "name", endpoint), "name", endpoint),
