@@ -12,9 +12,12 @@ exactly as a user would type them:
 4. ``certops plan CONFIG`` again: the no-op plan, which must show no API change.
 
 It prints, per size and phase: API calls by endpoint, the lower bound (see
-``lower_bound_reads`` and ``lower_bound_writes``), calls / lower bound, wall time, certops
-CPU time (``time.process_time`` of this process: the server runs elsewhere), the server's
-CPU time, and the peak resident memory of this process during the phase.
+``lower_bound_reads`` and ``lower_bound_writes``), calls / lower bound, wall time, the
+latency-bound ideal wall time of the phase's own calls (``Phase.ideal_s``: reads as many in
+flight as allowed, writes one at a time, each call exactly the latency) and wall / ideal,
+certops CPU time (``time.process_time`` of this process: the server runs elsewhere) in all
+and per learner, the server's CPU time, and the peak resident memory of this process
+during the phase.
 
     python benchmarks/plan_scale.py --sizes 1000,10000 [--latency-ms 50] [--seed 0] [--keep]
 """
@@ -45,10 +48,10 @@ from typing import Any
 
 import httpx
 
-from certops.cli import plan as cli_plan
 from certops.cli.main import main as certops_main
 from certops.errors import CertopsError, ConfigError
 from certops.lms import connect, paths
+from certops.lms.docebo import Connection
 from certops.sandbox import init_sandbox, read_credentials
 
 # Three products with two periods each, over the demo dataset's courses. Safety limits
@@ -140,6 +143,14 @@ TARGET_NOOP_WALL_S = 60.0
 TARGET_NOOP_SIZE = 100_000
 TARGET_PEAK_MB = 1024.0
 LINEAR_SLACK = 1.5  # CPU per learner may grow at most this much from one size to the next
+# The no-op plan's wall time within this factor of its latency-bound ideal, at these sizes.
+TARGET_WALL_PER_IDEAL = 1.3
+TARGET_WALL_SIZES = (10_000, 100_000)
+# The no-op plan's CPU per learner at 100,000 learners: half of the 172 µs measured before
+# the reads overlapped their work with the network.
+TARGET_NOOP_CPU_US = 86.0
+# certops' default requests in flight (``--max-in-flight``).
+DEFAULT_IN_FLIGHT = 4
 
 
 class BenchmarkError(Exception):
@@ -428,6 +439,8 @@ class Phase:
     exit_code: int
     changes: int | None = None  # non-manual changes in the plan
     note: str = ""
+    latency_ms: int = 0  # the served sandbox's latency per call
+    in_flight: int = 0  # requests certops may have in flight (1 for the naive script)
 
     @property
     def total_calls(self) -> int:
@@ -441,23 +454,40 @@ class Phase:
     def ratio(self) -> float:
         return self.total_calls / self.total_bound if self.total_bound else math.nan
 
+    @property
+    def ideal(self) -> float:
+        """``ideal_s`` at this phase's own latency and requests in flight."""
+        return self.ideal_s(self.latency_ms, self.in_flight)
+
+    @property
+    def wall_per_ideal(self) -> float:
+        return self.wall_s / self.ideal if self.ideal > 0 else math.nan
+
+    def ideal_s(self, latency_ms: int, in_flight: int) -> float:
+        """The latency-bound wall time of this phase's own calls: reads (and the token)
+        ``in_flight`` at a time, writes one at a time (certops serialises every write, as
+        Docebo asks of its batch APIs); each call costs exactly the server's latency."""
+        reads = sum(n for k, n in self.calls.items() if k.startswith("GET ") or "oauth2" in k)
+        writes = self.total_calls - reads
+        return latency_ms / 1000 * (reads / in_flight + writes)
+
 
 @contextlib.contextmanager
 def recorded_connections() -> Iterator[list[Any]]:
-    """Every connection the CLI opens while inside, to read its call counts afterwards."""
+    """Every connection certops opens while inside (whichever module opens it), to read
+    its call counts afterwards."""
     opened: list[Any] = []
-    original = cli_plan.connect
+    original = Connection.open
 
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        connection = original(*args, **kwargs)
-        opened.append(connection)
-        return connection
+    async def recording(self: Connection) -> Any:
+        opened.append(self)
+        return await original(self)
 
-    cli_plan.connect = recording
+    Connection.open = recording  # type: ignore[method-assign]
     try:
         yield opened
     finally:
-        cli_plan.connect = original
+        Connection.open = original  # type: ignore[method-assign]
 
 
 def run_certops(args: list[str], output: Path, server: Server) -> tuple[dict[str, int], dict]:
@@ -566,14 +596,18 @@ def naive_baseline(server: Server, h: Holdings, log: Path) -> Phase:
         peak_mb=math.nan,
         exit_code=0,
         note=f"extrapolated from {len(sample)} learners ({per_learner:.0f} calls each)",
+        in_flight=1,
     )
 
 
-def _report(phase: Phase) -> Phase:
+def _report(phase: Phase, latency_ms: int, in_flight: int) -> Phase:
     """Notes a finished phase on stderr (long runs show progress); returns it."""
+    phase.latency_ms = latency_ms
+    phase.in_flight = phase.in_flight or in_flight
     print(
         f"  {phase.name}: {phase.total_calls:,} calls (bound {phase.total_bound:,}), "
-        f"{phase.wall_s:.1f} s wall, {phase.cpu_s:.2f} s CPU",
+        f"{phase.wall_s:.1f} s wall (latency-bound ideal {phase.ideal:.1f} s, "
+        f"{phase.wall_per_ideal:.2f}x), {phase.cpu_s:.2f} s CPU",
         file=sys.stderr,
         flush=True,
     )
@@ -628,11 +662,14 @@ def run_size(
     with served(db, latency_ms, folder / "server.log") as server:
         fresh = read_holdings(server.url, credentials, sample)
         result = SizeResult(learners, fresh.users, fresh.enrollments, 0, build_s)
+        pace = (latency_ms, max_in_flight or DEFAULT_IN_FLIGHT)
         common = [str(config), "--lms", server.url, "--at", at, "--no-color"]
         if max_in_flight is not None:
             common += ["--max-in-flight", str(max_in_flight)]
         if sample:
-            result.phases.append(_report(naive_baseline(server, fresh, folder / "naive.log")))
+            result.phases.append(
+                _report(naive_baseline(server, fresh, folder / "naive.log"), *pace)
+            )
 
         plan_file = folder / "plan.json"
         out = folder / "plan.out"
@@ -641,7 +678,7 @@ def run_size(
         changes = plan_changes(plan_file)
         reads = lower_bound_reads(fresh)
         result.phases.append(
-            _report(Phase("plan", calls, reads, changes=_api_changes(changes), **m))
+            _report(Phase("plan", calls, reads, changes=_api_changes(changes), **m), *pace)
         )
 
         out = folder / "apply.out"
@@ -651,7 +688,7 @@ def run_size(
         _check_exit("apply", m["exit_code"], (0,), out)
         bound = {**reads, **lower_bound_writes(changes)}
         result.phases.append(
-            _report(Phase("apply", calls, bound, changes=_api_changes(changes), **m))
+            _report(Phase("apply", calls, bound, changes=_api_changes(changes), **m), *pace)
         )
 
         after = read_holdings(server.url, credentials, 0)
@@ -663,7 +700,7 @@ def run_size(
         left = _api_changes(plan_changes(plan_file))
         note = "" if left == 0 else f"NOT A NO-OP: {left} API changes left after apply"
         phase = Phase("no-op plan", calls, lower_bound_reads(after), changes=left, note=note, **m)
-        result.phases.append(_report(phase))
+        result.phases.append(_report(phase, *pace))
     return result
 
 
@@ -685,18 +722,26 @@ def render_table(results: list[SizeResult], latency_ms: int) -> str:
         "",
     ]
     head = (
-        f"{'learners':>9} {'phase':<11} {'calls':>10} {'bound':>7} {'ratio':>8} "
-        f"{'wall s':>10} {'CPU s':>8} {'srv CPU s':>9} {'peak MB':>8} {'changes':>8}  note"
+        f"{'learners':>9} {'phase':<11} {'calls':>10} {'bound':>7} {'ratio':>6} "
+        f"{'wall s':>9} {'ideal s':>8} {'w/ideal':>7} {'CPU s':>7} {'µs/lrn':>7} "
+        f"{'srv CPU':>7} {'peak MB':>7} {'changes':>8}  note"
     )
     lines += [head, "-" * len(head)]
     for r in results:
         for p in r.phases:
             lines.append(
                 f"{r.learners:>9,} {p.name:<11} {p.total_calls:>10,} {p.total_bound:>7,} "
-                f"{_num(p.ratio, 2):>8} {_num(p.wall_s):>10} {_num(p.cpu_s, 2):>8} "
-                f"{_num(p.server_cpu_s):>9} {_num(p.peak_mb, 0):>8} "
+                f"{_num(p.ratio, 2):>6} {_num(p.wall_s):>9} {_num(p.ideal):>8} "
+                f"{_num(p.wall_per_ideal, 2):>7} {_num(p.cpu_s, 2):>7} "
+                f"{_num(p.cpu_s / r.learners * 1e6, 0):>7} "
+                f"{_num(p.server_cpu_s):>7} {_num(p.peak_mb, 0):>7} "
                 f"{'-' if p.changes is None else f'{p.changes:,}':>8}  {p.note}"
             )
+    lines.append(
+        "(ideal: every call takes exactly the latency, reads "
+        "in flight as allowed, writes one at a time; w/ideal = wall / ideal; "
+        "µs/lrn = certops CPU per learner)"
+    )
     lines.append("")
     for r in results:
         lines.append(
@@ -744,6 +789,26 @@ def check_targets(results: list[SizeResult]) -> list[str]:
         )
     else:
         out.append(f"---- no-op plan at {TARGET_NOOP_SIZE:,} learners: not run (add the size)")
+    for r in results:
+        if r.learners not in TARGET_WALL_SIZES:
+            continue
+        for p in r.phases:
+            if p.name == "no-op plan":
+                verdict = "PASS" if p.wall_per_ideal <= TARGET_WALL_PER_IDEAL else "FAIL"
+                out.append(
+                    f"{verdict} no-op plan at {r.learners:,} learners within "
+                    f"{TARGET_WALL_PER_IDEAL}x its latency-bound ideal ({p.wall_s:.1f} s / "
+                    f"{p.ideal:.1f} s = {p.wall_per_ideal:.2f}x)"
+                )
+    for r in results:
+        for p in r.phases:
+            if r.learners >= TARGET_NOOP_SIZE and p.name == "no-op plan":
+                per_learner = p.cpu_s / r.learners * 1e6
+                verdict = "PASS" if per_learner <= TARGET_NOOP_CPU_US else "FAIL"
+                out.append(
+                    f"{verdict} no-op plan CPU at {r.learners:,} learners at most "
+                    f"{TARGET_NOOP_CPU_US:.0f} µs per learner ({per_learner:.0f} µs)"
+                )
     for name in ("plan", "apply", "no-op plan"):
         per = [
             (r.learners, p.cpu_s / r.learners) for r in results for p in r.phases if p.name == name

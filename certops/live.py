@@ -8,8 +8,10 @@ after this module is pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from certops.config.model import Config, Product
 from certops.engine.facts import (
@@ -20,7 +22,7 @@ from certops.engine.facts import (
 )
 from certops.engine.setup import LiveSetup
 from certops.lms.api import LMSReader, gather_settled
-from certops.lms.records import Course, Enrollment, Group, User
+from certops.lms.records import Catalog, Course, Enrollment, Group, User
 
 Progress = Callable[[str], None]
 
@@ -67,27 +69,43 @@ class LiveSnapshot:
         return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
 
 
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+
+
+async def _pair(a: Awaitable[A], b: Awaitable[B]) -> tuple[A, B]:
+    """Both results, run concurrently; both settle before the first error is raised."""
+    ra, rb = await asyncio.gather(a, b, return_exceptions=True)
+    for result in (ra, rb):
+        if isinstance(result, BaseException):
+            raise result
+    return cast(A, ra), cast(B, rb)
+
+
+async def _triple(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C]) -> tuple[A, B, C]:
+    """The three results, run concurrently; all settle before the first error is raised."""
+    ra, rb, rc = await asyncio.gather(a, b, c, return_exceptions=True)
+    for result in (ra, rb, rc):
+        if isinstance(result, BaseException):
+            raise result
+    return cast(A, ra), cast(B, rb), cast(C, rc)
+
+
 async def read_live(
     reader: LMSReader, config: Config, progress: Progress | None = None
 ) -> LiveSnapshot:
     """Everything ``config`` needs from the LMS, read with as few calls as the API allows.
 
-    After the course list (which maps codes to ids), the users, the enrollments and the
-    setup objects are read concurrently; the client caps the requests in flight.
+    Every read starts at once except those that need the course list (which maps codes to
+    ids): the course details, the enrollments and the group details wait for it; the
+    users, catalogs and group list do not. The client caps the requests in flight.
     """
     say = progress or (lambda _msg: None)
-    say("reading courses")
-    listed = await reader.list_courses()
+    say("reading courses, users, groups and catalogs")
     named = {code for p in config.products for code in product_course_codes(p)}
-    course_ids = {c.code: c.id for c in listed if c.code in named}
-    managed = sorted({code for p in config.products for code in managed_codes(p)} & set(course_ids))
-    ids = sorted(set(course_ids.values()))
 
-    async def details() -> dict[str, Course]:
-        found = await gather_settled(reader.get_course(course_ids[code]) for code in managed)
-        return dict(zip(managed, found, strict=True))
-
-    async def catalog_part() -> tuple[dict, set[tuple[str, str]]]:
+    async def catalog_part() -> tuple[dict[str, Catalog], set[tuple[str, str]]]:
         catalog = config.settings.salesforce_catalog
         if catalog is None:
             return {}, set()
@@ -98,19 +116,39 @@ async def read_live(
                 items.add((catalog.code, item.item_code))
         return catalogs, items
 
-    async def groups_part() -> dict[str, Group]:
+    async def course_part() -> tuple[
+        list[Course], dict[str, Course], dict[str, Group], list[Enrollment]
+    ]:
         group_names = {p.group.name for p in config.products}
-        named_groups = [g for g in await reader.list_groups() if g.name in group_names]
-        found = await gather_settled(reader.get_group(g.id) for g in named_groups)
-        return {g.name: full for g, full in zip(named_groups, found, strict=True)}
+        # The group list beside the course list; the details after both (a group's
+        # rules name courses by id, which the course list maps to codes).
+        listed, all_groups = await _pair(reader.list_courses(), reader.list_groups())
+        course_ids = {c.code: c.id for c in listed if c.code in named}
+        managed = sorted(
+            {code for p in config.products for code in managed_codes(p)} & set(course_ids)
+        )
+        ids = sorted(set(course_ids.values()))
+        named_groups = [g for g in all_groups if g.name in group_names]
+        say(f"reading enrollments in {len(ids)} courses")
 
-    async def enrollments() -> list[Enrollment]:
-        return await reader.list_enrollments(ids) if ids else []
+        async def details() -> dict[str, Course]:
+            found = await gather_settled(reader.get_course(course_ids[code]) for code in managed)
+            return dict(zip(managed, found, strict=True))
 
-    say(f"reading enrollments in {len(ids)} courses, users, groups and catalogs")
-    detailed, (catalogs, items), groups, users, found = await gather_settled(
-        [details(), catalog_part(), groups_part(), reader.list_users(), enrollments()]
+        async def groups() -> dict[str, Group]:
+            found = await gather_settled(reader.get_group(g.id) for g in named_groups)
+            return {g.name: full for g, full in zip(named_groups, found, strict=True)}
+
+        async def enrollments() -> list[Enrollment]:
+            return await reader.list_enrollments(ids) if ids else []
+
+        detailed, full_groups, found = await _triple(details(), groups(), enrollments())
+        return listed, detailed, full_groups, found
+
+    (listed, detailed, groups, found), (catalogs, items), users = await _triple(
+        course_part(), catalog_part(), reader.list_users()
     )
+    course_ids = {c.code: c.id for c in listed if c.code in named}
     return LiveSnapshot.build(
         reader.lms,
         LiveSetup(

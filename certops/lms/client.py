@@ -10,6 +10,8 @@ certops records live in ``certops.lms.docebo``. This module only moves JSON.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import os
 import random
 import socket
@@ -26,13 +28,14 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import aclosing, nullcontext
+from contextlib import aclosing, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from certops.lms import paths, wire
 from certops.lms.errors import (
@@ -331,6 +334,61 @@ class DoceboAuth(httpx.Auth):
         yield request  # pragma: no cover - makes this a generator, as httpx expects
 
 
+# --- request slots --------------------------------------------------------------------
+
+# The priority of a request that is not part of a longer read (a detail, a write).
+SINGLE = 0.0
+# The priority of a paged read whose length is not known yet: as long as any.
+UNKNOWN_LENGTH = float("inf")
+
+
+class Slots:
+    """At most ``size`` requests in flight; a freed slot goes to the waiting request with
+    the highest priority (first come, first served among equals).
+
+    Paged reads are chains: a page's request can only be sent once the page before it has
+    answered. With plain first-come slots, one long chain (the user list, hundreds of
+    pages) gets a quarter of the slots at best while a dozen short chains run, and then
+    runs alone at the end with the other slots idle. Giving the slot to the chain with the
+    most pages left (the critical path first) keeps every slot busy until the last page.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @asynccontextmanager
+    async def hold(self, priority: float = SINGLE) -> AsyncIterator[None]:
+        """Holds one slot for the ``async with`` block."""
+        await self._acquire(priority)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, priority: float) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (-priority, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # handed over just as the waiter was cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a cancelled waiter is skipped
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 # --- the HTTP core ----------------------------------------------------------------------
 
 
@@ -357,7 +415,7 @@ class ApiSession:
         self._client = client
         self._credentials = credentials
         self._allow_writes = allow_writes
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = Slots(max_in_flight)
         # Docebo: batch APIs must never run concurrently; certops serialises every write.
         self._write_lock = asyncio.Lock()
         self._budget = budget
@@ -422,8 +480,12 @@ class ApiSession:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         form: Mapping[str, str] | None = None,
+        priority: float = SINGLE,
     ) -> Any:
         """Send one API call with retries; returns the decoded JSON body.
+
+        ``priority`` orders the requests waiting for a slot (see ``Slots``): a paged read
+        passes the pages it has left.
 
         GET and PUT (idempotent) are retried on 429, 502-504 and transport errors. A POST is
         retried only when it surely did not reach the server (429, connection refused);
@@ -450,7 +512,7 @@ class ApiSession:
                 # requests holding every slot must not wait for it.
                 await self.auth.token()
             lock = self._write_lock if method != "GET" and not is_token else nullcontext()
-            slot = nullcontext() if is_token else self._slots
+            slot = nullcontext() if is_token else self._slots.hold(priority)
             async with lock, slot:
                 # Checked again once the slot is ours: a 429 may have paused everyone while
                 # this request queued, and it must not fire into the limited window.
@@ -516,10 +578,10 @@ class ApiSession:
                     raise OutcomeUnknown(f"{self.host}: {endpoint} answered HTTP {status}")
                 last_problem = f"HTTP {status}"
                 if status == 429:
-                    wait = _retry_after(response)
+                    told = _retry_after(response)
                     delay = (
-                        min(wait, self.retry.max_retry_after)
-                        if wait is not None
+                        min(told, self.retry.max_retry_after)
+                        if told is not None
                         else self.retry.backoff(min(limited, 6))
                     )
                     self._pause(delay)
@@ -557,6 +619,13 @@ class ApiSession:
         )
 
     def _json(self, response: httpx.Response, endpoint: str) -> Any:
+        try:
+            # orjson reads the UTF-8 bytes in well under half the standard library's time
+            # (a list page: about 0.1 ms instead of 0.25 ms); anything it refuses (another
+            # charset, a BOM, NaN, an integer beyond 64 bits) gets the standard reading.
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
         try:
             return response.json()
         except ValueError:
@@ -650,20 +719,27 @@ class ApiSession:
         *,
         first: Mapping[str, Any] | None = None,
         cursor: bool = True,
-    ) -> AsyncIterator[wire.Page]:
+    ) -> AsyncGenerator[wire.Page, None]:
         """Every page of a list endpoint, one at a time: by cursor when offered, else by
         page number. ``first`` adds parameters to the first request only (e.g. asking for
         the total count once); ``cursor=False`` never asks for a cursor (for endpoints
         whose documentation shows only page numbers). Callers convert each page as it
-        arrives, so no list of raw JSON items outlives its page."""
+        arrives, so no list of raw JSON items outlives its page.
+
+        The request for the next page is sent before a page is handed over, so the caller
+        converts one page while the next is on the network (at most one page waits). Not
+        after the first page when ``first`` is given: the caller may stop there, having
+        seen the total, and must not pay for a page it will not read.
+        """
         base = dict(params or {})
         base["page_size"] = paths.MAX_PAGE_SIZE
         if cursor:
             base["get_cursor"] = 1
         endpoint = f"GET {path}"
         pages = 0
-        next_cursor: str | None = None
-        while True:
+        total: int | None = None  # pages in all, once the server has said
+
+        def fetch(next_cursor: str | None) -> asyncio.Task[Any]:
             query = dict(base)
             if pages == 0 and first:
                 query.update(first)
@@ -671,14 +747,32 @@ class ApiSession:
                 query["cursor"] = next_cursor
             else:
                 query["page"] = pages + 1
-            page = wire.list_page(await self._send("GET", path, params=query), endpoint)
-            pages += 1
-            yield page
-            if not page.has_more or not page.items:
-                return
-            next_cursor = page.cursor
-            if pages > 100_000:  # a server that never says "no more" must not loop forever
-                raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
+            # The pages this read has left, this one included: its place in the queue.
+            left = UNKNOWN_LENGTH if total is None else max(1.0, float(total - pages))
+            return asyncio.ensure_future(self._send("GET", path, params=query, priority=left))
+
+        pending: asyncio.Task[Any] | None = fetch(None)
+        try:
+            while pending is not None:
+                page = wire.list_page(await pending, endpoint)
+                pending = None
+                pages += 1
+                if page.total_pages is not None:
+                    total = page.total_pages
+                more = page.has_more and bool(page.items)
+                if more and pages > 100_000:  # a server that never says "no more"
+                    raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
+                if more and not (pages == 1 and first):
+                    pending = fetch(page.cursor)
+                yield page
+                if more and pending is None:
+                    pending = fetch(page.cursor)
+        finally:
+            if pending is not None:  # the caller stopped early, or failed: nothing left behind
+                pending.cancel()
+                await asyncio.wait([pending])
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: nobody reads this page any more
 
     async def converted(
         self,
@@ -711,7 +805,7 @@ class ReadChannel:
         params: Mapping[str, Any] | None = None,
         *,
         first: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[wire.Page]:
+    ) -> AsyncGenerator[wire.Page, None]:
         return self._http.pages(path, params, first=first)
 
     async def converted(

@@ -256,7 +256,9 @@ class DoceboReader:
             await self._read_split(course_ids, convert, found)
         else:
             user_chunks: list[Sequence[int] | None] = (
-                [None] if user_ids is None else chunked(sorted(set(user_ids)), paths.FILTER_CHUNK)
+                [None]
+                if user_ids is None
+                else [*chunked(sorted(set(user_ids)), paths.FILTER_CHUNK)]
             )
             await gather_settled(
                 self._read_stream(wire.enrollment_filters(courses, users), convert, found)
@@ -278,8 +280,13 @@ class DoceboReader:
         convert: Callable[[dict[str, Any]], Enrollment],
         found: dict[tuple[int, int], Enrollment],
     ) -> None:
-        """One cursor stream of enrollments into ``found``, converted page by page."""
-        async with aclosing(self._api.pages(paths.ENROLLMENTS_READ, params)) as stream:
+        """One cursor stream of enrollments into ``found``, converted page by page.
+
+        The first page asks for the total: a stream that knows its length queues behind
+        the longer ones (the client serves the most pages left first)."""
+        async with aclosing(
+            self._api.pages(paths.ENROLLMENTS_READ, params, first={"get_total_count": 1})
+        ) as stream:
             async for page in stream:
                 _keep(found, map(convert, page.items))
 
