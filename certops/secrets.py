@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
@@ -23,6 +24,8 @@ MASK = "***"
 _known: set[str] = set()
 _users: set[str] = set()
 _forms: list[str] = []  # every form of every known secret, longest first
+# Clients in several threads (a served sandbox's tests, listen's worker) register at once.
+_lock = threading.Lock()
 
 
 def secret_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
@@ -42,8 +45,9 @@ def secret_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
 
 def _all_forms(secrets: Iterable[str], users: Iterable[str]) -> list[str]:
     users = tuple(users)
+    # A snapshot: the caller's set may grow meanwhile (a token renewed in another task).
     forms = {
-        f for s in secrets if len(s) >= MIN_LENGTH for f in secret_forms(s, users)
+        f for s in tuple(secrets) if len(s) >= MIN_LENGTH for f in secret_forms(s, users)
         if len(f) >= MIN_LENGTH
     }  # fmt: skip
     return sorted(forms, key=len, reverse=True)
@@ -60,11 +64,13 @@ def redact_secrets(text: str, secrets: Iterable[str], users: Iterable[str] = ())
 def remember_secrets(secrets: Iterable[str], users: Iterable[str] = ()) -> None:
     """Adds ``secrets`` (and Basic-header ``users``) to what ``redact_known`` removes."""
     global _forms
-    before = (len(_known), len(_users))
-    _known.update(s for s in secrets if s)
-    _users.update(u for u in users if u)
-    if (len(_known), len(_users)) != before:
-        _forms = _all_forms(_known, _users)
+    new_secrets, new_users = [s for s in tuple(secrets) if s], [u for u in tuple(users) if u]
+    with _lock:
+        before = (len(_known), len(_users))
+        _known.update(new_secrets)
+        _users.update(new_users)
+        if (len(_known), len(_users)) != before:
+            _forms = _all_forms(_known, _users)
 
 
 def redact_known(text: str) -> str:

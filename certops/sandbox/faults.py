@@ -247,11 +247,15 @@ class FaultMiddleware:
         calls: CallLog = state.calls
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
-        status: dict[str, int | None] = {"code": None}
+        logged = False
 
         async def logged_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+            nonlocal logged
+            if message["type"] == "http.response.start" and not logged:
+                # Logged before the answer leaves: a client that has its answer always
+                # finds its call in the log.
+                calls.add(method, path, query, message["status"])
+                logged = True
             await send(message)
 
         cfg = faults.config
@@ -276,10 +280,8 @@ class FaultMiddleware:
             try:
                 await self.app(scope, receive, logged_send)
             finally:
-                calls.add(method, path, query, status["code"])
-            return
-        if status["code"] is not None:
-            calls.add(method, path, query, status["code"])
+                if not logged:  # no answer started: logged as a dropped connection
+                    calls.add(method, path, query, None)
 
     async def _drop(self, scope: Scope, receive: Receive, send: Send, mode: str) -> None:
         if mode == "after":
