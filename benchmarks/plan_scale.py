@@ -421,7 +421,16 @@ def lower_bound_writes(changes: list[dict[str, Any]]) -> dict[str, int]:
     readback += writes.get("enrollment batches", 0)
     if readback:
         writes["read-back"] = readback
+    # One writer at a time cannot be enforced across machines, so right before each create
+    # of a course, group or catalog one narrow read checks another writer has not made it
+    # since the plan was read (a search by code or name, or the catalog list).
+    checks = sum(n for name, n in kinds.items() if name in CHECKED_CREATES)
+    if checks:
+        writes["create checks"] = checks
     return writes
+
+
+CHECKED_CREATES = ("course create", "group create", "catalog create")
 
 
 # --- running certops ----------------------------------------------------------------------------
