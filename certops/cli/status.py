@@ -133,9 +133,9 @@ def status(
     when = at or now_utc()
     read = asyncio.run(_read(config, resolve_lms(lms), logins))
     if read.missing:
-        names = ", ".join(repr(login) for login in read.missing)
+        missing = ", ".join(repr(login) for login in read.missing)
         click.echo(
-            f"Error: no user {names} in the LMS (looked up by username and e-mail)", err=True
+            f"Error: no user {missing} in the LMS (looked up by username and e-mail)", err=True
         )
         sys.exit(1)
     if output_format == "csv":

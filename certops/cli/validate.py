@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from certops.cli.options import config_option, progress
 from certops.config import load_config
 from certops.config.model import Config
 from certops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from certops.plan.model import PlanWarning
 
 
 @click.command()
@@ -71,7 +75,7 @@ def validate(
         click.echo(summary(config))
 
 
-async def _check_lms(config: Config, lms: str) -> list:
+async def _check_lms(config: Config, lms: str) -> list[PlanWarning]:
     """The reference warnings of ``config`` against ``lms``; raises ``ConfigError``."""
     # Only with --lms: a plain validate (a pre-commit hook, an editor) loads no client.
     from certops.live import read_live

@@ -644,7 +644,7 @@ class _RowRejected(LMSRequestError):
     """A batch row the LMS refused (a result for the caller, not an HTTP error)."""
 
 
-class Connection(AbstractAsyncContextManager):
+class Connection(AbstractAsyncContextManager["DoceboReader"]):
     """``async with connect(...) as lms``: opens one HTTP client, closes it on exit."""
 
     def __init__(

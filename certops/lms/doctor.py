@@ -288,7 +288,9 @@ def _resolve(node: Any, document: Mapping[str, Any], seen: frozenset[str]) -> An
     return node
 
 
-def _property_names(node: Any, document: Mapping[str, Any], seen=frozenset()) -> Iterator[str]:
+def _property_names(
+    node: Any, document: Mapping[str, Any], seen: frozenset[str] = frozenset()
+) -> Iterator[str]:
     """Every property name anywhere in a schema (nested objects, arrays, allOf)."""
     if isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]

@@ -269,7 +269,7 @@ def _total_pages(data: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _objects(items: list, field: str, endpoint: str) -> list[dict[str, Any]]:
+def _objects(items: list[Any], field: str, endpoint: str) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict):
             raise _bad(endpoint, field + "[]", item, "objects")
@@ -778,7 +778,9 @@ def enrollment_from_item(
     )
 
 
-def enrollment_filters(course_ids: Iterable[int], user_ids: Iterable[int] | None) -> dict:
+def enrollment_filters(
+    course_ids: Iterable[int], user_ids: Iterable[int] | None
+) -> dict[str, list[str]]:
     params: dict[str, Any] = {"course_id[]": [str(i) for i in course_ids]}
     if user_ids is not None:
         params["user_id[]"] = [str(i) for i in user_ids]
