@@ -499,10 +499,10 @@ def recorded_connections() -> Iterator[list[Any]]:
         Connection.open = original  # type: ignore[method-assign]
 
 
-def run_certops(args: list[str], output: Path, server: Server) -> tuple[dict[str, int], dict]:
-    """Runs ``certops ARGS`` in this process; returns its API calls and measurements."""
+def run_in_process(args: list[str], output: Path) -> tuple[int, float, float, list[Any]]:
+    """Runs ``certops ARGS`` in this process, its stdout and stderr to ``output``; returns
+    (exit code, wall s, CPU s, the connections it opened, for their call counts)."""
     reset_peak_memory()
-    server_before = server.cpu_s()
     saved_argv = sys.argv
     sys.argv = ["certops", *args]
     code = 0
@@ -520,6 +520,13 @@ def run_certops(args: list[str], output: Path, server: Server) -> tuple[dict[str
         finally:
             sys.argv = saved_argv
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return code, wall, cpu, opened
+
+
+def run_certops(args: list[str], output: Path, server: Server) -> tuple[dict[str, int], dict]:
+    """Runs ``certops ARGS`` in this process; returns its API calls and measurements."""
+    server_before = server.cpu_s()
+    code, wall, cpu, opened = run_in_process(args, output)
     server_after = server.cpu_s()
     calls: Counter[str] = Counter()
     for connection in opened:

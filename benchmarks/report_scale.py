@@ -21,17 +21,13 @@ resident memory of this process during the phase.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import sys
 import tempfile
-import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import plan_scale
 from plan_scale import (
@@ -42,13 +38,10 @@ from plan_scale import (
     lower_bound_reads,
     peak_memory_mb,
     read_holdings,
-    reset_peak_memory,
+    run_in_process,
     served,
 )
 
-from certops.cli import plan as cli_plan
-from certops.cli import report as cli_report
-from certops.cli.main import main as certops_main
 from certops.sandbox import init_sandbox, read_credentials
 
 
@@ -72,49 +65,9 @@ class SizeResult:
     phases: list[Phase] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def recorded_connections() -> Iterator[list[Any]]:
-    """Every connection ``plan`` or ``report`` opens while inside (for their call counts)."""
-    opened: list[Any] = []
-    originals = {cli_plan: cli_plan.connect, cli_report: cli_report.connect}
-
-    def recorder(original: Any) -> Any:
-        def recording(*args: Any, **kwargs: Any) -> Any:
-            connection = original(*args, **kwargs)
-            opened.append(connection)
-            return connection
-
-        return recording
-
-    for module, original in originals.items():
-        module.connect = recorder(original)  # type: ignore[attr-defined]
-    try:
-        yield opened
-    finally:
-        for module, original in originals.items():
-            module.connect = original  # type: ignore[attr-defined]
-
-
 def run_phase(name: str, args: list[str], log: Path, result: Path | None = None) -> Phase:
     """Runs ``certops ARGS`` in this process and measures it."""
-    reset_peak_memory()
-    saved = sys.argv
-    sys.argv = ["certops", *args]
-    code = 0
-    with (
-        recorded_connections() as opened,
-        log.open("w", encoding="utf-8") as sink,
-        contextlib.redirect_stdout(sink),
-        contextlib.redirect_stderr(sink),
-    ):
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            certops_main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = saved
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    code, wall, cpu, opened = run_in_process(args, log)
     if code not in (0, 3):
         tail = log.read_text(encoding="utf-8").strip().splitlines()[-3:]
         raise BenchmarkError(f"certops {name} exited {code}: " + (" | ".join(tail) or "-"))
