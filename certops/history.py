@@ -113,6 +113,12 @@ def _instant(entry: Mapping[str, Any], key: str) -> datetime | None:
         return None
 
 
+def _object(entry: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The JSON object under ``key``; empty when absent or not an object (older lines)."""
+    value = entry.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def known_digest(known: LastApply | None, at: datetime) -> str:
     """The digest already recorded for the same instant, if any."""
     return known.config_digest if known is not None and known.at == at else ""
@@ -130,7 +136,7 @@ def applied_record(logs: AuditLines) -> AppliedRecord:
         if at is None:
             continue
         product = entry.get("product") if isinstance(entry.get("product"), str) else None
-        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        config = _object(entry, "config")
         digest = config.get("digest") if isinstance(config.get("digest"), str) else ""
         known = last.get(product)
         # The latest instant wins; at the same instant, a line that names its digest.
@@ -211,15 +217,15 @@ def learner_history(
         product = entry.get("product") if isinstance(entry.get("product"), str) else None
         if wanted and product not in wanted:
             continue
-        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        config = _object(entry, "config")
         item = HistoryEntry(
             time=str(entry.get("time", "")),
             at=str(entry.get("at", "")),
             product=product,
             course=course,
             action=str(entry.get("action", "")),
-            before=entry.get("before") if isinstance(entry.get("before"), dict) else {},
-            after=entry.get("after") if isinstance(entry.get("after"), dict) else {},
+            before=_object(entry, "before"),
+            after=_object(entry, "after"),
             result=str(entry.get("result", "")),
             reason=str(entry.get("reason", "")),
             change_class=str(entry.get("class") or ""),

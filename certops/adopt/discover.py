@@ -116,13 +116,15 @@ def find_products(
     group_name: dict[str, str] = {}
     left_out: list[str] = []
 
-    for product, group in hints.groups.items():
-        found = groups_by_name.get(_key(group))
-        if found is None:
-            raise ValueError(f"--product {product}={group}: the tenant has no group '{group}'")
+    for product, hinted_name in hints.groups.items():
+        hinted_group = groups_by_name.get(_key(hinted_name))
+        if hinted_group is None:
+            raise ValueError(
+                f"--product {product}={hinted_name}: the tenant has no group '{hinted_name}'"
+            )
         names.setdefault(_key(product), product)
-        group_of[_key(product)] = found
-        group_name[_key(product)] = found.name
+        group_of[_key(product)] = hinted_group
+        group_name[_key(product)] = hinted_group.name
     hinted = {_key(g) for g in hints.groups.values()}
     for group in groups:
         if _key(group.name) in hinted or not _completion_group(group):
@@ -153,24 +155,24 @@ def find_products(
             maintenance.setdefault(key, {}).setdefault(match["year"], course)
 
     for product, code in hints.certified.items():
-        course = by_code.get(code)
-        if course is None:
+        hinted_course = by_code.get(code)
+        if hinted_course is None:
             raise ValueError(f"--certified-course {code}: the tenant has no course {code}")
         key = _key(product) if product else _only_without_certified(names, certified, code)
         names.setdefault(key, product)
-        certified[key] = course
+        certified[key] = hinted_course
 
-    found = []
+    found: list[Found] = []
     taken = {c.code for c in certified.values()} | {
         c.code for per in maintenance.values() for c in per.values()
     }
     for key, name in names.items():
-        group = group_of.get(key)
+        product_group = group_of.get(key)
         existing = groups_by_name.get(_key(f"Certified: {name}"))
-        if group is None and existing is not None and _completion_group(existing):
-            group = existing
+        if product_group is None and existing is not None and _completion_group(existing):
+            product_group = existing
         candidates: tuple[Course, ...] = ()
-        if group is None:
+        if product_group is None:
             # No rule sets to read the initial paths from: offer the courses named after
             # the product (e.g. "Widget Pro 101") for a person to sort into paths.
             candidates = tuple(
@@ -181,8 +183,12 @@ def find_products(
         found.append(
             Found(
                 name=name,
-                group_name=group.name if group else group_name.get(key, f"Certified: {name}"),
-                group=group,
+                group_name=(
+                    product_group.name
+                    if product_group
+                    else group_name.get(key, f"Certified: {name}")
+                ),
+                group=product_group,
                 certified=certified.get(key),
                 maintenance=tuple(sorted(maintenance.get(key, {}).items())),
                 candidates=candidates,
@@ -333,10 +339,10 @@ def build_draft(
                 "PLACEHOLDER: neither the course nor its enrollments have dates; the "
                 f"calendar year {year} is assumed"
             )
-        spec = CourseSpec(code=live.code, name=live.settings.name, description="")
+        course_spec = CourseSpec(code=live.code, name=live.settings.name, description="")
         if live.settings.description:
-            spec = CourseSpec(live.code, live.settings.name, live.settings.description)
-        periods.append(Period(id=year, course=spec, opens=opens, due=due))
+            course_spec = CourseSpec(live.code, live.settings.name, live.settings.description)
+        periods.append(Period(id=year, course=course_spec, opens=opens, due=due))
     if not periods:
         year = str(today.year)
         periods.append(

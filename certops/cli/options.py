@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -16,6 +16,10 @@ import click
 from certops import instants
 
 DEFAULT_SANDBOX = "sandbox:.certops/sandbox.db"
+
+# What an option decorator wraps (a command function or a command): click records the
+# option on it and hands the same object back, so the decorators keep its type.
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Instants certops accepts at all (after conversion to UTC): before 1970 no LMS has data
 # and past 9999 Python's dates end.
@@ -80,10 +84,22 @@ def is_local_lms(lms: str) -> bool:
         return False
 
 
-class InstantType(click.ParamType):
+if TYPE_CHECKING:
+    # Newer click types a parameter type by the value it converts to; click 8.1 (which
+    # certops still supports) cannot subscript ParamType at run time.
+    _InstantParam = click.ParamType[datetime]
+else:
+    _InstantParam = click.ParamType
+
+
+class InstantType(_InstantParam):
+    """``--at``: an ISO 8601 date or date-time, converted to aware UTC."""
+
     name = "TIME"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             return value
         try:
@@ -92,7 +108,8 @@ class InstantType(click.ParamType):
             self.fail(str(exc.message), param, ctx)
 
 
-def at_option(f: Callable) -> Callable:
+def at_option(f: F) -> F:
+    """``--at TIME`` (into ``at``, None when not given): the instant to evaluate."""
     return click.option(
         "--at",
         "at",
@@ -103,7 +120,8 @@ def at_option(f: Callable) -> Callable:
     )(f)
 
 
-def lms_option(f: Callable) -> Callable:
+def lms_option(f: F) -> F:
+    """``--lms`` (into ``lms``, None when not given; see ``resolve_lms``)."""
     return click.option(
         "--lms",
         "lms",
@@ -148,7 +166,7 @@ class Limits:
         return {"max_in_flight": self.max_in_flight, "calls_per_hour": self.calls_per_hour}
 
 
-def limits_options(f: Callable) -> Callable:
+def limits_options(f: F) -> F:
     """``--max-in-flight`` and ``--calls-per-hour`` (make a ``Limits`` of them)."""
 
     f = click.option(
@@ -171,7 +189,7 @@ def limits_options(f: Callable) -> Callable:
     return f
 
 
-def config_option(f: Callable) -> Callable:
+def config_option(f: F) -> F:
     """``--config PATH`` (repeatable, into ``config_paths``): the configuration, taken the
     same way by every command; where a command also takes PATH... arguments, both add up."""
     return click.option(
