@@ -161,7 +161,7 @@ def _type(body: dict[str, Any]) -> str | None:
     if "type" not in body:
         return None
     value = body["type"]
-    if value not in TYPES:
+    if not isinstance(value, str) or value not in TYPES:
         raise bad_request("type", f"expected manual or automatic, got {value!r}")
     return value
 
@@ -186,7 +186,8 @@ async def create_audience(request: Request) -> JSONResponse:
     audience_uuid = str(uuid.uuid4())
     with store.write() as conn:
         _name_free(conn, name, None)
-        operator, sets = "AND", []
+        operator = "AND"
+        sets: list[dict[str, Any]] = []
         if "ruleset" in body:
             operator, sets = _ruleset(conn, body["ruleset"], lenient=is_lenient(request))
         if sets and kind == "manual":
@@ -210,8 +211,8 @@ async def create_audience(request: Request) -> JSONResponse:
     return ok({"uuid": audience_uuid})
 
 
-def _audience_row(conn: sqlite3.Connection, audience_uuid: str) -> tuple:
-    row = conn.execute(
+def _audience_row(conn: sqlite3.Connection, audience_uuid: str) -> tuple[Any, ...]:
+    row: tuple[Any, ...] | None = conn.execute(
         "SELECT id, uuid, name, description, automatic, exclude_deactivated, rule_set_operator,"
         " rule_sets, updated_at FROM user_groups WHERE uuid = ?",
         (audience_uuid,),
@@ -309,14 +310,15 @@ async def list_audiences(request: Request) -> JSONResponse:
     direction = (params.get("sort_dir") or "asc").lower()
     if direction not in ("asc", "desc"):
         raise bad_request("sort_dir", f"expected asc or desc, got {direction!r}")
-    where, args = "", ()
+    where = ""
+    args: tuple[str, ...] = ()
     search = params.get("search_text")
     if search:
         like = like_pattern(search)
         where = " WHERE (name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')"
         args = (like, like)
 
-    def item(row: tuple) -> dict[str, Any]:
+    def item(row: tuple[Any, ...]) -> dict[str, Any]:
         audience_uuid, name, description, automatic, exclude, operator, updated = row
         return {
             "uuid": audience_uuid,
@@ -366,7 +368,7 @@ async def list_users(request: Request) -> JSONResponse:
     """``GET /audiences/v1/audience/{uuid}/users``: the audience's members, paged."""
     store = store_of(request)
 
-    def item(row: tuple) -> dict[str, Any]:
+    def item(row: tuple[Any, ...]) -> dict[str, Any]:
         user_id, username, first, last, email = row
         return {
             "user_id": user_id,

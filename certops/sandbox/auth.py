@@ -11,6 +11,7 @@ import base64
 import binascii
 import hmac
 import secrets
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -77,7 +78,7 @@ async def token_endpoint(request: Request) -> JSONResponse:
     return JSONResponse(_issue(store, creds.client_id, username))
 
 
-def _client_ok(creds: SandboxCredentials, fields: dict[str, object]) -> bool:
+def _client_ok(creds: SandboxCredentials, fields: Mapping[str, object]) -> bool:
     return _same(str(fields.get("client_id", "")), creds.client_id) and _same(
         str(fields.get("client_secret", "")), creds.client_secret
     )
@@ -103,7 +104,8 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 def _use_refresh_token(store: Store, refresh: str, client_id: str) -> str | JSONResponse | None:
     now = store.now_wire()
     with store.write() as conn:
-        row = conn.execute(
+        # A token issued without a user (client_credentials) has no username.
+        row: tuple[str | None, str] | None = conn.execute(
             "SELECT username, expires_at FROM tokens WHERE token = ? AND kind = 'refresh'"
             " AND client_id = ?",
             (refresh, client_id),

@@ -18,6 +18,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from certops.sandbox import webhooks
 
@@ -227,7 +228,7 @@ def _combine(found: list[set[int]], operator: str) -> set[int]:
 
 def _matching_users(
     conn: sqlite3.Connection,
-    rule_sets: list[dict],
+    rule_sets: list[dict[str, Any]],
     operator: str,
     user_ids: set[int] | None,
 ) -> set[int]:
@@ -240,7 +241,9 @@ def _matching_users(
     return matching & user_ids if user_ids is not None else matching
 
 
-def _rule_users(conn: sqlite3.Connection, rule: dict, user_ids: set[int] | None) -> set[int]:
+def _rule_users(
+    conn: sqlite3.Connection, rule: dict[str, Any], user_ids: set[int] | None
+) -> set[int]:
     """Returns the users a rule holds for: a ``CourseEnrollmentStatus`` rule, those who
     completed every listed course; a rule of another type (kept in lenient mode) none."""
     if rule.get("type") != COURSE_STATUS_RULE:

@@ -34,7 +34,7 @@ KNOWN_CREATE = Known(body=obj(items=ListOf(obj("code", "name", "description"))))
 KNOWN_ADD_ITEMS = Known(body=obj(items=ListOf(obj("catalog_code", "item_code", "item_type"))))
 
 
-def catalog_item_entry(row: tuple) -> dict[str, Any]:
+def catalog_item_entry(row: tuple[Any, ...]) -> dict[str, Any]:
     """Returns a course as a catalog item (``item_id`` is a string)."""
     course_id, code, name, visibility, policy = row
     return {
@@ -67,7 +67,8 @@ async def list_catalogs(request: Request) -> JSONResponse:
     if direction not in ("asc", "desc"):
         raise bad_request("sort_dir", f"expected asc or desc, got {direction!r}")
     show_items = query_flag(params, "show_item_list")
-    where, args = "", ()
+    where = ""
+    args: tuple[str, ...] = ()
     search = params.get("search_text")
     if search:
         like = like_pattern(search)
@@ -75,7 +76,7 @@ async def list_catalogs(request: Request) -> JSONResponse:
     columns = ("id",) if attr == "id" else (SORT_ATTRS[attr], "id")
     with store.read() as conn:
 
-        def item(row: tuple) -> dict[str, Any]:
+        def item(row: tuple[Any, ...]) -> dict[str, Any]:
             catalog_id, code, name, description, count = row
             entry: dict[str, Any] = {
                 "catalogue_id": catalog_id,

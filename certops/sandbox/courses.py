@@ -69,7 +69,7 @@ KNOWN_CREATE = Known(body=CREATE_BODY)
 KNOWN_UPDATE = Known(body=Obj({k: v for k, v in CREATE_BODY.fields.items() if k != "course_type"}))
 
 
-def course_item(row: tuple) -> dict[str, Any]:
+def course_item(row: tuple[Any, ...]) -> dict[str, Any]:
     """Returns a course in the list shape."""
     (cid, uid, code, name, desc, ctype, published, _unenroll, policy, start, end, _soft, _vis,
      updated, _completed) = row  # fmt: skip
@@ -89,7 +89,7 @@ def course_item(row: tuple) -> dict[str, Any]:
     }
 
 
-def course_detail(row: tuple) -> dict[str, Any]:
+def course_detail(row: tuple[Any, ...]) -> dict[str, Any]:
     """Returns a course in the detail shape."""
     (cid, uid, code, name, desc, ctype, published, unenroll, policy, start, end, soft, _vis,
      _updated, completed) = row  # fmt: skip
@@ -126,7 +126,8 @@ async def list_courses(request: Request) -> JSONResponse:
         # Docebo ignores sort_by when the direction is missing or invalid.
         sort_by, direction = "id_course", "asc"
     columns = ("id",) if sort_by == "id_course" else (SORT_COLUMNS[sort_by], "id")
-    where, args = "", ()
+    where = ""
+    args: tuple[str, ...] = ()
     search = params.get("search_text")
     if search:
         like = like_pattern(search)
@@ -149,9 +150,9 @@ def course_id_by_code(conn: sqlite3.Connection, code: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def fetch_course(conn: sqlite3.Connection, course_id: int) -> tuple:
+def fetch_course(conn: sqlite3.Connection, course_id: int) -> tuple[Any, ...]:
     """Returns the course's row, or raises a 404."""
-    row = conn.execute(
+    row: tuple[Any, ...] | None = conn.execute(
         f"SELECT {COURSE_COLUMNS} FROM courses WHERE id = ?", (course_id,)
     ).fetchone()
     if row is None:

@@ -247,7 +247,9 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _row(user: str, course: str, enrolled: datetime, completed: datetime | None, status: str):
+def _row(
+    user: str, course: str, enrolled: datetime, completed: datetime | None, status: str
+) -> dict[str, Any]:
     row: dict[str, Any] = {"user": user, "course": course, "status": status,
                            "enrolled_at": _iso(enrolled)}  # fmt: skip
     if completed is not None:

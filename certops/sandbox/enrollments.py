@@ -107,7 +107,7 @@ COURSE_V1_COLUMNS = (
 FROM_JOINED = "FROM enrollments e JOIN courses c ON c.id = e.course_id"
 
 
-def learn_item(row: tuple) -> dict[str, Any]:
+def learn_item(row: tuple[Any, ...]) -> dict[str, Any]:
     """Returns an enrollment in the ``learn/v1`` shape (``id`` is the course id)."""
     course_id, user_id, ctype, code, name, status, level, enrolled, begin, end, done, soft = row
     return {
@@ -126,7 +126,7 @@ def learn_item(row: tuple) -> dict[str, Any]:
     }
 
 
-def course_v1_item(row: tuple) -> dict[str, Any]:
+def course_v1_item(row: tuple[Any, ...]) -> dict[str, Any]:
     """Returns an enrollment in the ``course/v1`` shape."""
     user_id, course_id, status, level, enrolled, done, begin, end, updated = row
     return {
@@ -247,7 +247,9 @@ def _id_list(body: dict[str, Any], *names: str) -> list[int]:
     raise bad_request(names[0], "is required (a list of ids)")
 
 
-def _date_field(body: dict[str, Any], key: str, end_of_day: bool, clear: set[str], column: str):
+def _date_field(
+    body: dict[str, Any], key: str, end_of_day: bool, clear: set[str], column: str
+) -> str | None:
     if key not in body:
         return None
     try:

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -46,7 +46,7 @@ class ApiError(Exception):
         status: int,
         message: str,
         field: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         errors: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
@@ -92,7 +92,7 @@ def ok(data: object) -> JSONResponse:
 async def read_body(request: Request) -> dict[str, Any]:
     """Returns the body an API handler works on: the one the known-fields check left
     (unknown fields pruned in lenient mode, ``drop_fields`` removed), else the parsed body."""
-    checked = getattr(request.state, "body", None)
+    checked: dict[str, Any] | None = getattr(request.state, "body", None)
     if checked is not None:
         return checked
     return await parse_body(request)
@@ -227,7 +227,7 @@ def list_response(
     conn: sqlite3.Connection,
     query: Query,
     order: Order,
-    to_item: Callable[[tuple], dict[str, Any]],
+    to_item: Callable[[tuple[Any, ...]], dict[str, Any]],
     *,
     default_page_size: int,
     max_page_size: int,
@@ -311,7 +311,7 @@ def _rows(
     limit: int,
     offset: int = 0,
     values: Sequence[Any] | None = None,
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Returns up to ``limit`` rows (order key first, then ``query.select``) in order."""
     direction = "DESC" if order.descending else "ASC"
     order_sql = ", ".join(f"{c} {direction}" for c in order.columns)
@@ -335,7 +335,7 @@ def _values_after(values: Sequence[Any], key: Any, descending: bool) -> list[Any
 
 def _rows_after(
     conn: sqlite3.Connection, query: Query, order: Order, key: list[Any], limit: int
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Returns up to ``limit`` rows after ``key`` in ``order``.
 
     The key is split on its first column: first the rest of the key's own group
@@ -346,7 +346,7 @@ def _rows_after(
     """
     comparison = "<" if order.descending else ">"
     first, *rest = order.columns
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     lead = query.lead_values
     later = None if lead is None else _values_after(lead, key[0], order.descending)
     if rest and (lead is None or key[0] in lead):

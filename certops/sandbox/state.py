@@ -21,9 +21,10 @@ class SandboxState:
 
 def sandbox_of(request: Request) -> SandboxState:
     """Returns the sandbox state of the application serving ``request``."""
-    return request.app.state.sandbox
+    state: SandboxState = request.app.state.sandbox
+    return state
 
 
 def store_of(request: Request) -> Store:
     """Returns the store of the application serving ``request``."""
-    return request.app.state.sandbox.store
+    return sandbox_of(request).store

@@ -226,6 +226,14 @@ class Store:
             raw = self._meta_raw(key)
         return default if raw is None else json.loads(raw)
 
+    def _meta_int(self, key: str, default: int) -> int:
+        """Returns the number stored under ``key`` (the settings endpoint stores only
+        integers there), or ``default``."""
+        value = self.meta(key, default)
+        if not isinstance(value, int | float | str):
+            raise TypeError(f"sandbox setting {key} is not a number: {value!r}")
+        return int(value)
+
     def credentials(self) -> SandboxCredentials:
         """Returns the credentials this sandbox accepts."""
         creds = self.meta("credentials")
@@ -234,11 +242,11 @@ class Store:
 
     def max_page_size(self) -> int:
         """Returns the page size above which requests are clamped."""
-        return int(self.meta("max_page_size", DEFAULT_MAX_PAGE_SIZE))  # type: ignore[arg-type]
+        return self._meta_int("max_page_size", DEFAULT_MAX_PAGE_SIZE)
 
     def token_ttl_s(self) -> int:
         """Returns the lifetime of an access token, in seconds."""
-        return int(self.meta("token_ttl_s", DEFAULT_TOKEN_TTL_S))  # type: ignore[arg-type]
+        return self._meta_int("token_ttl_s", DEFAULT_TOKEN_TTL_S)
 
     def lenient(self) -> bool:
         """Returns whether the API ignores unknown request fields (as Docebo does) instead

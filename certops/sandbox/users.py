@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -24,7 +26,7 @@ KNOWN_VIEW = Known()
 LEVEL_NAMES = {3: "godadmin", 4: "power_user", 6: "user"}
 
 
-def user_item(row: tuple) -> dict[str, object]:
+def user_item(row: tuple[Any, ...]) -> dict[str, object]:
     """Returns a user in Docebo's list shape (``user_id`` and ``status`` are strings)."""
     user_id, username, first, last, email, active, level, created, updated = row
     return {

@@ -144,7 +144,11 @@ def parse_choice(value: object, choices: dict[str, int] | tuple[str, ...]) -> ob
     """Returns ``value`` if it is one of ``choices`` (mapped through them if a dict)."""
     key = value.strip().lower() if isinstance(value, str) else value
     if key in choices:
-        return choices[key] if isinstance(choices, dict) else key
+        if isinstance(choices, dict):
+            # A dict's keys are all strings, so only a string can be one of them.
+            assert isinstance(key, str)
+            return choices[key]
+        return key
     names = ", ".join(str(c) for c in choices)
     raise ValueError(f"expected one of {names}, got {value!r}")
 

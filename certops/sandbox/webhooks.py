@@ -311,7 +311,7 @@ class Deliverer:
             self._rngs[webhook_id] = random.Random(seed)
         return self._rngs[webhook_id]
 
-    def _send_rows(self, hook: tuple, rows: list[tuple[int, str, int, int]]) -> None:
+    def _send_rows(self, hook: tuple[Any, ...], rows: list[tuple[int, str, int, int]]) -> None:
         webhook_id, url, username, password, group_size, raw_faults = hook
         faults = DeliveryFaults.from_json(json.loads(raw_faults))
         rng = self._rng(webhook_id, faults.seed)
@@ -403,7 +403,8 @@ def deliverer_of(request: Request) -> Deliverer:
     state = request.app.state
     if getattr(state, "webhooks", None) is None:
         state.webhooks = Deliverer(store_of(request))
-    return state.webhooks
+    deliverer: Deliverer = state.webhooks
+    return deliverer
 
 
 # --- /_sandbox/webhooks ------------------------------------------------------------------
