@@ -89,7 +89,9 @@ async def _read_capped(request: Request, cap: int) -> bytes | None:
 
 
 def _service(request: Request) -> Service:
-    return request.app.state.listen
+    # ``create_app`` puts the Service on the app's state, which Starlette leaves untyped.
+    service: Service = request.app.state.listen
+    return service
 
 
 async def receive(request: Request) -> JSONResponse:
@@ -173,7 +175,9 @@ async def _watch(service: Service) -> None:
             service.worker.wake.set()
 
 
-def _lifespan(service: Service) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager]:
+def _lifespan(
+    service: Service,
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.started_at = time.time()

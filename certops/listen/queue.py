@@ -186,7 +186,9 @@ class EventQueue:
             row = self._conn.execute(
                 "SELECT MIN(next_at) FROM events WHERE state = ?", (PENDING,)
             ).fetchone()
-        return row[0]
+        # MIN over no rows is NULL: an aggregate always answers one row.
+        earliest: float | None = row[0]
+        return earliest
 
     def settle(self, seqs: Iterable[int], state: str, outcome: str) -> None:
         """Marks events ``done`` (reconciled) or ``dropped`` (nothing to reconcile), with

@@ -44,10 +44,18 @@ def _figure() -> tuple[Figure, Axes]:
     return figure, axes
 
 
-def trend_svg(points: tuple[TrendPoint, ...], at: datetime, *, salt: str) -> str:
-    """Certified, suspended and owing learners over time; the projection dashed."""
+def _month_ticks(axes: Axes) -> None:
     import matplotlib.dates as mdates
 
+    # matplotlib.dates ships no type hints (the rest of matplotlib does).
+    formatter = mdates.DateFormatter("%Y-%m")  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_formatter(formatter)
+
+
+def trend_svg(points: tuple[TrendPoint, ...], at: datetime, *, salt: str) -> str:
+    """Certified, suspended and owing learners over time; the projection dashed."""
+    # The x values are datetimes: matplotlib's date units convert them, but its type hints
+    # take floats only (they do not model units), hence the ignores on those arguments.
     figure, axes = _figure()
     past = [p for p in points if not p.projected]
     # The projection starts from the report's instant so the dashed line joins the solid one.
@@ -56,7 +64,7 @@ def trend_svg(points: tuple[TrendPoint, ...], at: datetime, *, salt: str) -> str
         ahead = [past[-1], *ahead]
     for key in ("certified", "suspended", "owing"):
         axes.plot(
-            [p.at for p in past],
+            [p.at for p in past],  # type: ignore[arg-type]
             [getattr(p, key) for p in past],
             color=COLORS[key],
             label=key,
@@ -65,17 +73,17 @@ def trend_svg(points: tuple[TrendPoint, ...], at: datetime, *, salt: str) -> str
         )
         if ahead:
             axes.plot(
-                [p.at for p in ahead],
+                [p.at for p in ahead],  # type: ignore[arg-type]
                 [getattr(p, key) for p in ahead],
                 color=COLORS[key],
                 linewidth=1.4,
                 linestyle="--",
                 drawstyle="steps-post",
             )
-    axes.axvline(at, color="#555555", linewidth=0.8, linestyle=":")
+    axes.axvline(at, color="#555555", linewidth=0.8, linestyle=":")  # type: ignore[arg-type]
     axes.set_ylabel("learners")
     axes.set_ylim(bottom=0)
-    axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    _month_ticks(axes)
     axes.legend(loc="upper left", frameon=False, ncols=3, fontsize=8)
     axes.tick_params(labelsize=8)
     return _svg(figure, salt)
@@ -83,8 +91,6 @@ def trend_svg(points: tuple[TrendPoint, ...], at: datetime, *, salt: str) -> str
 
 def burnup_svg(figures: PeriodFigures, at: datetime, *, salt: str) -> str:
     """Completions of the period's course over time against the learners who owe it."""
-    import matplotlib.dates as mdates
-
     figure, axes = _figure()
     period = figures.period
     start = min([period.opens_at, *figures.completions[:1]])
@@ -92,13 +98,22 @@ def burnup_svg(figures: PeriodFigures, at: datetime, *, salt: str) -> str:
     shown = [t for t in figures.completions if t <= end]
     times = [start, *shown, end]
     done = [0, *range(1, len(shown) + 1), len(shown)]
-    axes.plot(times, done, color=COLORS["certified"], drawstyle="steps-post", label="completed")
+    # Datetimes on x, as in ``trend_svg``: converted by matplotlib's date units, which its
+    # type hints (floats only) do not model.
+    axes.plot(
+        times,  # type: ignore[arg-type]
+        done,
+        color=COLORS["certified"],
+        drawstyle="steps-post",
+        label="completed",
+    )
     axes.axhline(figures.owed_by, color=COLORS["owing"], linestyle="--", label="owe the period")
-    axes.axvline(period.deadline, color=COLORS["suspended"], linewidth=0.8)
-    axes.set_xlim(start, max(period.deadline, end))
+    deadline = period.deadline
+    axes.axvline(deadline, color=COLORS["suspended"], linewidth=0.8)  # type: ignore[arg-type]
+    axes.set_xlim(start, max(deadline, end))  # type: ignore[arg-type]
     axes.set_ylim(0, max(1, figures.owed_by) * 1.08)
     axes.set_ylabel("learners")
-    axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    _month_ticks(axes)
     axes.legend(loc="upper left", frameon=False, fontsize=8)
     axes.tick_params(labelsize=8)
     return _svg(figure, salt)

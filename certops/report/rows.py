@@ -250,27 +250,29 @@ def row_of_state(
     current: Period | None,
 ) -> ReportRow:
     """The report row of an engine result ``state`` (``evaluate`` of ``facts`` at ``at``)."""
-    common = {
-        "username": user.username,
-        "name": display_name(user),
-        "email": user.email,
-        "active": user.active,
-        "product": product.id,
-    }
+    # The identity columns, the same for every state; named one by one so each keeps its type.
+    username, name, email = user.username, display_name(user), user.email
     if state.state is CertificationState.NEVER:
-        return ReportRow(state=ReportState.NEVER, **common)
+        return ReportRow(
+            username=username,
+            name=name,
+            email=email,
+            active=user.active,
+            product=product.id,
+            state=ReportState.NEVER,
+        )
     ob, status = _row_period(state, current)
-    maintenance: dict[str, Any] = {}
+    # The maintenance columns stay empty unless a period is described.
+    period: str | None = None
+    course: str | None = None
+    extension_until: date | None = None
+    extension_reason: str | None = None
     if ob is not None:
         if status is None:
             status = _maintenance(facts.enrollments.get(ob.course), at)
-        maintenance = {
-            "period": ob.period,
-            "maintenance_course": ob.course,
-            "maintenance": status,
-            "extension_until": None if ob.extension is None else due_day(ob.deadline),
-            "extension_reason": ob.extension,
-        }
+        period, course = ob.period, ob.course
+        extension_until = None if ob.extension is None else due_day(ob.deadline)
+        extension_reason = ob.extension
     change = _last_change(state)
     lapsed = next(
         (o for o in reversed(state.obligations) if o.outcome is ObligationOutcome.LAPSED), None
@@ -288,8 +290,16 @@ def row_of_state(
         lapsed_period=None if lapsed is None else lapsed.period,
         lapsed_at=None if lapsed is None else lapsed.deadline,
         needs_review=state.needs_review,
-        **common,
-        **maintenance,
+        username=username,
+        name=name,
+        email=email,
+        active=user.active,
+        product=product.id,
+        period=period,
+        maintenance_course=course,
+        maintenance=status,
+        extension_until=extension_until,
+        extension_reason=extension_reason,
     )
 
 
