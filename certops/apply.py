@@ -192,12 +192,15 @@ class Executor:
         live: LiveSnapshot,
         progress: Progress | None = None,
         audit: AuditLog | None = None,
+        on_settled: Callable[[int], None] | None = None,
     ) -> None:
         self.writer = writer
         self.desired = desired
         self.live = live
         self.say = progress or (lambda _m: None)
         self.audit = audit
+        # Told how many changes each step settled (a progress display counts them).
+        self.on_settled = on_settled
         self.course_ids = dict(live.course_ids)
         self.report = ApplyReport()
         # Objects that were to be created and were not: what needs them must skip.
@@ -246,6 +249,8 @@ class Executor:
             self.report.outcomes.append(outcome)
             if outcome.change.action is Action.CREATE and outcome.result is not Result.APPLIED:
                 self.missing.add(outcome.change.address)
+        if self.on_settled is not None:
+            self.on_settled(sum(o.change.action is not Action.MANUAL for o in outcomes))
         if self.audit is not None:
             self.audit.settle_many(
                 (o.change, _audit_kind(o), o.message)

@@ -282,11 +282,14 @@ async def apply_run(
     confirm: Callable[[], None] = lambda: None,
     progress: Say = _quiet,
     connect_kwargs: Mapping[str, Any] | None = None,
+    on_writes: Callable[[int], None] | None = None,
+    on_settled: Callable[[int], None] | None = None,
 ) -> ApplyRun:
     """Plan with a writer's reads, settle the writes an earlier run left in doubt, refuse a
     stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``),
     ``show`` the plan, ``confirm`` the writes (it raises to stop), then execute, every
-    write logged ahead in the audit log at ``audit_path``.
+    write logged ahead in the audit log at ``audit_path``. ``on_writes`` is told how many
+    changes are about to be written, ``on_settled`` how many each step settled.
 
     Raises ``StalePlanError`` or ``SafetyLimitError`` before anything is written."""
     kwargs = dict(connect_kwargs or {})
@@ -331,7 +334,11 @@ async def apply_run(
         if writes:
             confirm()
             audit.check_writable()
-        executor = Executor(writer, planned.desired, live, progress=progress, audit=audit)
+        if on_writes is not None:
+            on_writes(len(writes))
+        executor = Executor(
+            writer, planned.desired, live, progress=progress, audit=audit, on_settled=on_settled
+        )
         try:
             report = await executor.run(plan)
         finally:

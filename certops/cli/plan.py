@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from certops.apply import ApplyReport, Result, current_actor
+from certops.cli.meter import Meter
 from certops.cli.options import (
     Limits,
     at_option,
@@ -88,8 +89,10 @@ async def _plan(
     at: datetime,
     limits: Limits,
     record: AppliedRecord | None = None,
+    meter: Meter | None = None,
 ) -> Planned:
     # ``connect`` is looked up here, at call time: tests and benchmarks wrap this module's.
+    meter = meter or Meter(live=False)
     return await plan_run(
         config,
         acks,
@@ -97,8 +100,8 @@ async def _plan(
         at,
         connect=lambda *a, **kw: connect(*a, **kw),
         record=record,
-        progress=progress,
-        connect_kwargs=limits.connect_kwargs(),
+        progress=meter,
+        connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
     )
 
 
@@ -225,7 +228,8 @@ def plan(
     if far:
         progress(far)
     record = _record(audit_logs or (DEFAULT_AUDIT_LOG,))
-    planned = asyncio.run(_plan(config, acks, target, at or now, limits, record))
+    with Meter(no_color=no_color) as meter:
+        planned = asyncio.run(_plan(config, acks, target, at or now, limits, record, meter))
     shown = planned
     if drift_only:
         drift = tuple(c for c in planned.plan.changes if c.change_class is ChangeClass.DRIFT)
@@ -270,22 +274,30 @@ async def _apply(
         # Classes only explain; whether the log can be written is checked before any write.
         progress(f"{exc}; changes are classed as if there were no log")
         record = None
-    done = await apply_run(
-        config,
-        acks,
-        lms,
-        at,
-        connect=lambda *a, **kw: connect(*a, **kw),
-        audit_path=audit_path,
-        record=record,
-        expect_digest=expect_digest,
-        saved_lms=saved_lms,
-        force=force,
-        show=lambda planned: click.echo(_render(planned, "text", no_color)),
-        confirm=lambda: _confirm(yes),
-        progress=progress,
-        connect_kwargs=limits.connect_kwargs(),
-    )
+    with Meter(no_color=no_color) as meter:
+
+        def show(planned: Planned) -> None:
+            meter.pause()  # the plan and the prompt need the screen
+            click.echo(_render(planned, "text", no_color))
+
+        done = await apply_run(
+            config,
+            acks,
+            lms,
+            at,
+            connect=lambda *a, **kw: connect(*a, **kw),
+            audit_path=audit_path,
+            record=record,
+            expect_digest=expect_digest,
+            saved_lms=saved_lms,
+            force=force,
+            show=show,
+            confirm=lambda: _confirm(yes),
+            progress=meter,
+            connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
+            on_writes=meter.writing,
+            on_settled=meter.settled,
+        )
     report, writes = done.report, done.wrote
     if report is None:
         return True

@@ -12,6 +12,7 @@ from typing import TextIO
 
 import click
 
+from certops.cli.meter import Meter
 from certops.cli.options import (
     Limits,
     at_option,
@@ -33,15 +34,15 @@ from certops.run import read_snapshot
 FORMATS = ("table", "csv", "json", "jsonl", "html")
 
 
-async def _read(config: Config, lms: str, limits: Limits) -> LiveSnapshot:
+async def _read(config: Config, lms: str, limits: Limits, meter: Meter) -> LiveSnapshot:
     # The same reads as `certops plan`, and no others. ``connect`` is looked up at call
     # time: tests and benchmarks wrap this module's.
     return await read_snapshot(
         config,
         lms,
         connect=lambda *a, **kw: connect(*a, **kw),
-        progress=progress,
-        connect_kwargs=limits.connect_kwargs(),
+        progress=meter,
+        connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
     )
 
 
@@ -145,7 +146,8 @@ def report(
         )
     when = at or now_utc()
     lms_address = resolve_lms(lms)
-    live = asyncio.run(_read(config, lms_address, Limits(max_in_flight, calls_per_hour)))
+    with Meter() as meter:
+        live = asyncio.run(_read(config, lms_address, Limits(max_in_flight, calls_per_hour), meter))
     filters = Filters(
         products=products,
         states=tuple(ReportState(s) for s in states),

@@ -406,6 +406,7 @@ class ApiSession:
         budget: CallBudget | None,
         retry: RetryPolicy,
         progress: Progress | None,
+        on_call: Callable[[str], None] | None = None,
     ) -> None:
         self.lms = lms
         # The name messages use: the tenant's host, or the sandbox address itself.
@@ -420,6 +421,7 @@ class ApiSession:
         self._write_lock = asyncio.Lock()
         self._budget = budget
         self._progress = progress
+        self._on_call = on_call  # told ``METHOD /path/{id}`` of every request sent
         self._pause_until = 0.0
         self._secrets: set[str] = set(credentials.secrets)
         self.auth = DoceboAuth(
@@ -458,7 +460,10 @@ class ApiSession:
         return await self.auth.token()
 
     async def _count(self, request: httpx.Request) -> None:
-        self.call_counts[f"{request.method} {paths.path_template(request.url.path)}"] += 1
+        endpoint = f"{request.method} {paths.path_template(request.url.path)}"
+        self.call_counts[endpoint] += 1
+        if self._on_call is not None:
+            self._on_call(endpoint)
 
     # --- requests ---------------------------------------------------------------------
 

@@ -658,6 +658,7 @@ class Connection(AbstractAsyncContextManager["DoceboReader"]):
         retry: RetryPolicy | None,
         transport: httpx.AsyncBaseTransport | None,
         credentials: Credentials | None,
+        on_call: Callable[[str], None] | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise LMSAddressError("max_in_flight must be at least 1")
@@ -671,6 +672,7 @@ class Connection(AbstractAsyncContextManager["DoceboReader"]):
         self._retry = retry or RetryPolicy()
         self._transport = transport
         self._credentials = credentials
+        self._on_call = on_call
         self.client: DoceboReader | None = None
 
     @property
@@ -720,6 +722,7 @@ class Connection(AbstractAsyncContextManager["DoceboReader"]):
             budget=budget,
             retry=self._retry,
             progress=self._progress,
+            on_call=self._on_call,
         )
         self.client = DoceboWriter(http) if self._writer else DoceboReader(http)
         return self.client
@@ -742,13 +745,15 @@ def connect(
     retry: RetryPolicy | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     credentials: Credentials | None = None,
+    on_call: Callable[[str], None] | None = None,
 ) -> Connection:
     """A connection to ``lms`` (``https://...`` or ``sandbox:PATH``) for ``async with``.
 
     Yields a ``DoceboReader`` (no write methods), or a ``DoceboWriter`` with ``writer=True``.
     ``calls_per_hour`` (else env ``CERTOPS_CALLS_PER_HOUR``) caps calls in any rolling hour.
     ``transport`` and ``credentials`` override the defaults (e.g. a served sandbox in tests);
-    ``progress`` receives human-readable notes about waits and retries.
+    ``progress`` receives human-readable notes about waits and retries; ``on_call`` is told
+    ``METHOD /path/{id}`` of every request as it is sent (a progress display counts them).
     """
     return Connection(
         lms,
@@ -759,4 +764,5 @@ def connect(
         retry=retry,
         transport=transport,
         credentials=credentials,
+        on_call=on_call,
     )
