@@ -143,7 +143,8 @@ def like_pattern(text: str) -> str:
 def parse_choice(value: object, choices: dict[str, int] | tuple[str, ...]) -> object:
     """Returns ``value`` if it is one of ``choices`` (mapped through them if a dict)."""
     key = value.strip().lower() if isinstance(value, str) else value
-    if key in choices:
+    # A list or an object is never a choice (and cannot even be looked up in a dict).
+    if isinstance(key, str | int | float | bool | None) and key in choices:
         if isinstance(choices, dict):
             # A dict's keys are all strings, so only a string can be one of them.
             assert isinstance(key, str)

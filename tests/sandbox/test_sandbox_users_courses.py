@@ -129,6 +129,8 @@ async def test_new_course_defaults(client):
         ({"name": "X", "course_type": "elearning", "code": "A-101"}, "code"),
         ({"name": "X", "course_type": "elearning", "enrollment_policy": 7}, "enrollment_policy"),
         ({"name": "X", "course_type": "elearning", "status": "live"}, "status"),
+        ({"name": "X", "course_type": ["elearning"]}, "course_type"),
+        ({"name": "X", "course_type": "elearning", "status": {"a": 1}}, "status"),
         ({"name": "X", "course_type": "elearning",
           "self_unenrollment_settings": {"allow_self_unenrollment_from_course": "maybe"}},
          "self_unenrollment_settings.allow_self_unenrollment_from_course"),

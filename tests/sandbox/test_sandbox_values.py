@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from certops.sandbox.values import parse_bool, parse_datetime, parse_int
+from certops.sandbox.values import parse_bool, parse_choice, parse_datetime, parse_int
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,11 @@ def test_parse_int_and_bool():
     assert parse_bool("1") is True and parse_bool("false") is False and parse_bool(0) is False
     with pytest.raises(ValueError, match="true or false"):
         parse_bool("maybe")
+
+
+def test_a_list_or_an_object_is_no_choice():
+    for value in ([], ["elearning"], {"a": 1}):
+        with pytest.raises(ValueError, match="expected one of"):
+            parse_choice(value, ("elearning", "classroom"))
+        with pytest.raises(ValueError, match="expected one of"):
+            parse_choice(value, {"published": 2})
