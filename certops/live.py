@@ -8,10 +8,8 @@ after this module is pure.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
 
 from certops.config.model import Config, Product
 from certops.engine.facts import (
@@ -21,7 +19,7 @@ from certops.engine.facts import (
     product_course_codes,
 )
 from certops.engine.setup import LiveSetup
-from certops.lms.api import LMSReader, gather_settled
+from certops.lms.api import LMSReader, gather_settled, settled_pair, settled_triple
 from certops.lms.records import Catalog, Course, Enrollment, Group, User
 
 Progress = Callable[[str], None]
@@ -69,29 +67,6 @@ class LiveSnapshot:
         return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
 
 
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
-
-
-async def _pair(a: Awaitable[A], b: Awaitable[B]) -> tuple[A, B]:
-    """Both results, run concurrently; both settle before the first error is raised."""
-    ra, rb = await asyncio.gather(a, b, return_exceptions=True)
-    for result in (ra, rb):
-        if isinstance(result, BaseException):
-            raise result
-    return cast(A, ra), cast(B, rb)
-
-
-async def _triple(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C]) -> tuple[A, B, C]:
-    """The three results, run concurrently; all settle before the first error is raised."""
-    ra, rb, rc = await asyncio.gather(a, b, c, return_exceptions=True)
-    for result in (ra, rb, rc):
-        if isinstance(result, BaseException):
-            raise result
-    return cast(A, ra), cast(B, rb), cast(C, rc)
-
-
 async def read_live(
     reader: LMSReader, config: Config, progress: Progress | None = None
 ) -> LiveSnapshot:
@@ -122,7 +97,7 @@ async def read_live(
         group_names = {p.group.name for p in config.products}
         # The group list beside the course list; the details after both (a group's
         # rules name courses by id, which the course list maps to codes).
-        listed, all_groups = await _pair(reader.list_courses(), reader.list_groups())
+        listed, all_groups = await settled_pair(reader.list_courses(), reader.list_groups())
         course_ids = {c.code: c.id for c in listed if c.code in named}
         managed = sorted(
             {code for p in config.products for code in managed_codes(p)} & set(course_ids)
@@ -142,10 +117,10 @@ async def read_live(
         async def enrollments() -> list[Enrollment]:
             return await reader.list_enrollments(ids) if ids else []
 
-        detailed, full_groups, found = await _triple(details(), groups(), enrollments())
+        detailed, full_groups, found = await settled_triple(details(), groups(), enrollments())
         return listed, detailed, full_groups, found
 
-    (listed, detailed, groups, found), (catalogs, items), users = await _triple(
+    (listed, detailed, groups, found), (catalogs, items), users = await settled_triple(
         course_part(), catalog_part(), reader.list_users()
     )
     course_ids = {c.code: c.id for c in listed if c.code in named}

@@ -7,11 +7,9 @@ found allow; everything else is pure (``discover``, ``infer``, ``yamlout``).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar, cast
 
 from certops.adopt.discover import Draft, Found, Hints, build_draft, find_products
 from certops.adopt.infer import infer_rules
@@ -20,14 +18,11 @@ from certops.adopt.yamlout import product_yaml, settings_yaml
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.schema import schema_path
 from certops.engine.facts import collect_facts
-from certops.lms.api import LMSReader, gather_settled
+from certops.lms.api import LMSReader, gather_settled, settled_triple
 from certops.lms.records import Course, Enrollment, EnrollmentStatus, Group, User
 
 Progress = Callable[[str], None]
 
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
 
 __all__ = ["Hints", "Imported", "import_tenant"]
 
@@ -43,16 +38,6 @@ class Imported:
     left_out: tuple[str, ...]
     files: dict[str, str]
     remaining: dict[str, int]  # product id -> learner changes still due at the instant
-
-
-async def _settled3(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C]) -> tuple[A, B, C]:
-    """The three results, run concurrently, each keeping its type (``gather_settled``
-    takes one type); all settle before the first error is raised."""
-    ra, rb, rc = await asyncio.gather(a, b, c, return_exceptions=True)
-    for result in (ra, rb, rc):
-        if isinstance(result, BaseException):
-            raise result
-    return cast(A, ra), cast(B, rb), cast(C, rc)
 
 
 async def _groups(reader: LMSReader) -> list[Group]:
@@ -82,7 +67,7 @@ async def import_tenant(
     contradicts."""
     say = progress or (lambda _msg: None)
     say("reading courses, groups and catalogs")
-    courses, groups, catalogs = await _settled3(
+    courses, groups, catalogs = await settled_triple(
         reader.list_courses(), _groups(reader), _catalogs(reader)
     )
     found, left_out = find_products(courses, groups, hints)
@@ -102,7 +87,7 @@ async def import_tenant(
         ids = sorted({by_code[code].id for code in named})
         return await reader.list_enrollments(ids) if ids else []
 
-    detailed, users, rows = await _settled3(details(), reader.list_users(), enrollments())
+    detailed, users, rows = await settled_triple(details(), reader.list_users(), enrollments())
     codes_by_id = {by_code[code].id: code for code in named}
     validity: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
     for row in rows:

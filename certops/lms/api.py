@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from certops.lms.records import (
     Catalog,
@@ -28,6 +28,9 @@ from certops.lms.records import (
 )
 
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +138,15 @@ async def gather_settled(work: Iterable[Awaitable[T]]) -> list[T]:
         if isinstance(result, BaseException):
             raise result
     return list(results)  # type: ignore[arg-type]  # no exceptions left
+
+
+async def settled_pair(a: Awaitable[A], b: Awaitable[B]) -> tuple[A, B]:
+    """``gather_settled`` for two reads of different types, each keeping its own."""
+    ra, rb = await gather_settled([a, b])
+    return cast(A, ra), cast(B, rb)
+
+
+async def settled_triple(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C]) -> tuple[A, B, C]:
+    """``gather_settled`` for three reads of different types, each keeping its own."""
+    ra, rb, rc = await gather_settled([a, b, c])
+    return cast(A, ra), cast(B, rb), cast(C, rc)
