@@ -12,13 +12,11 @@ validity window are checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from certops.engine.setup import (
     DesiredCourse,
     DesiredGroup,
-    comparable_fields,
     course_differences,
     group_differences,
 )
@@ -39,14 +37,6 @@ _ADVICE = (
     "nothing after it was applied. Check that the API user may change this setting, then run "
     "'certops doctor --write-probe' to see which fields this tenant keeps"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Verified:
-    """A setup object read back after a write: what matched, and what cannot be read."""
-
-    address: str
-    unverifiable: tuple[str, ...] = ()  # managed fields the LMS does not show
 
 
 def shown(value: object) -> str:
@@ -71,20 +61,18 @@ def _ignored(lms: str, what: str, differences: dict[str, tuple[object, object]])
     )
 
 
-async def verify_course(reader: LMSReader, desired: DesiredCourse, course_id: int) -> Verified:
+async def verify_course(reader: LMSReader, desired: DesiredCourse, course_id: int) -> None:
     """Read course ``course_id`` back and compare every managed setting with ``desired``.
 
     Raises ``LMSIgnoredFieldError`` naming each setting the tenant did not keep; settings it
-    does not show at all are returned as unverifiable."""
+    does not show at all cannot be compared (``doctor --write-probe`` lists them)."""
     live: Course = await reader.get_course(course_id)
     differences = course_differences(desired, live)
     if differences:
         raise _ignored(reader.lms, f"course {desired.code}", differences)
-    unread = sorted(desired.managed - comparable_fields(desired, live))
-    return Verified(f"course.{desired.code}", tuple(COURSE_FIELD_WIRE_NAMES[n] for n in unread))
 
 
-async def verify_group(reader: LMSReader, desired: DesiredGroup, group_id: str) -> Verified:
+async def verify_group(reader: LMSReader, desired: DesiredGroup, group_id: str) -> None:
     """Read group ``group_id`` back and compare its type, rules and operator with ``desired``."""
     live = await reader.get_group(group_id)
     changed = group_differences(desired, live)
@@ -97,10 +85,9 @@ async def verify_group(reader: LMSReader, desired: DesiredGroup, group_id: str) 
             "changed " + _ADVICE,
             fields=tuple(_GROUP_WIRE_NAMES[n] for n in changed),
         )
-    return Verified(f"group.{desired.name}")
 
 
-async def verify_catalog_item(reader: LMSReader, catalog_code: str, course_code: str) -> Verified:
+async def verify_catalog_item(reader: LMSReader, catalog_code: str, course_code: str) -> None:
     """Check that ``course_code`` is now listed in catalog ``catalog_code``."""
     catalog = {c.code: c for c in await reader.list_catalogs()}.get(catalog_code)
     items = await reader.list_catalog_items(catalog.id) if catalog else []
@@ -110,7 +97,6 @@ async def verify_catalog_item(reader: LMSReader, catalog_code: str, course_code:
             f"catalog {catalog_code}; certops stopped and changed " + _ADVICE,
             fields=("item_code",),
         )
-    return Verified(f"catalog_item.{catalog_code}.{course_code}")
 
 
 def _window_problems(row: NewEnrollment, live: Enrollment) -> dict[str, tuple[str, str]]:
