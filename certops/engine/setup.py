@@ -88,10 +88,11 @@ class DesiredCourse:
     period: str | None = None  # maintenance courses: the period id
 
     def settings_for(self, live: CourseSettings | None) -> CourseSettings:
-        """The settings to send: all of ``settings`` when creating (``live`` is None);
-        when updating, ``live`` with only the managed fields replaced, so that what
-        certops does not manage (the certified course's dates and visibility, a
-        description the config leaves empty, the course type) is written back unchanged."""
+        """What the course holds once certops has written it: all of ``settings`` when it
+        is created (``live`` is None); after an update, ``live`` with only the managed
+        fields replaced, since an update sends nothing else (what certops does not manage,
+        such as the certified course's dates, a description the config leaves empty or the
+        course type, stays as it is). The tests' model of the LMS after an apply."""
         if live is None:
             return self.settings
         return replace(live, **{name: getattr(self.settings, name) for name in self.managed})
