@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from certops.config.model import Config, Product
 from certops.engine.facts import (
     LearnerFacts,
-    collect_facts,
+    enrolled_usernames,
+    facts_from_index,
+    index_by_code,
     managed_codes,
     product_course_codes,
 )
@@ -38,6 +40,11 @@ class LiveSnapshot:
     # Every course code the LMS lists (not only the named ones): the reference checks
     # suggest the nearest one for a typo without another read.
     listed_codes: frozenset[str] = frozenset()
+    # The enrollments grouped by course code, built on first use: each product then reads
+    # only its own courses' enrollments, not every one (pointers, no copies).
+    _by_code: dict[str, list[Enrollment]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -61,10 +68,21 @@ class LiveSnapshot:
             listed_codes=frozenset(listed_codes),
         )
 
+    def by_code(self) -> dict[str, list[Enrollment]]:
+        """The enrollments grouped by course code (built once)."""
+        if self._by_code is None:
+            codes_by_id = {cid: code for code, cid in self.course_ids.items()}
+            object.__setattr__(self, "_by_code", index_by_code(self.enrollments, codes_by_id))
+        assert self._by_code is not None
+        return self._by_code
+
     def learner_facts(self, product: Product) -> list[LearnerFacts]:
         """Facts of every learner enrolled in a course ``product`` names, by username."""
-        codes_by_id = {cid: code for code, cid in self.course_ids.items()}
-        return collect_facts(product, self.users_by_id.values(), self.enrollments, codes_by_id)
+        return facts_from_index(product, self.users_by_id, self.by_code())
+
+    def enrolled_usernames(self, product: Product) -> set[str]:
+        """The usernames ``learner_facts`` would return, without building the facts."""
+        return enrolled_usernames(product, self.users_by_id, self.by_code())
 
 
 async def read_live(

@@ -19,7 +19,7 @@ def verify_references(config: Config, live: LiveSnapshot) -> list[PlanWarning]:
     code is not in the LMS (before anything is planned or written)."""
     users = {u.username: u.active for u in live.users_by_id.values()}
     codes = set(live.listed_codes) | set(live.course_ids)
-    enrolled = {p.id: {f.username for f in live.learner_facts(p)} for p in config.products}
+    enrolled = {p.id: live.enrolled_usernames(p) for p in config.products}
     problems, warnings = check_references(references(config), users, codes, enrolled)
     if problems:
         raise ConfigError(sort_problems(problems))

@@ -8,7 +8,7 @@ rest of the engine never touches ``User`` lists or course ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -28,6 +28,15 @@ def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(mapping))
 
 
+def _check_completions(username: str, completions: Mapping[str, Any]) -> None:
+    for code, instant in completions.items():
+        if not isinstance(instant, datetime) or instant.tzinfo is None:
+            raise FactsError(
+                f"learner {username!r}: completion of {code!r} must be a "
+                f"timezone-aware datetime, got {instant!r}"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class LearnerFacts:
     """One learner's evidence for one product.
@@ -45,12 +54,7 @@ class LearnerFacts:
     enrollments: Mapping[str, Enrollment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for code, instant in self.completions.items():
-            if not isinstance(instant, datetime) or instant.tzinfo is None:
-                raise FactsError(
-                    f"learner {self.username!r}: completion of {code!r} must be a "
-                    f"timezone-aware datetime, got {instant!r}"
-                )
+        _check_completions(self.username, self.completions)
         # frozen dataclass: __post_init__ must go through object.__setattr__
         object.__setattr__(self, "completions", _frozen(self.completions))
         object.__setattr__(self, "enrollments", _frozen(self.enrollments))
@@ -91,6 +95,96 @@ def _preferred(current: Enrollment | None, candidate: Enrollment) -> Enrollment:
     return current
 
 
+def index_by_code(
+    enrollments: Iterable[Enrollment], course_codes: Mapping[int, str]
+) -> dict[str, list[Enrollment]]:
+    """``enrollments`` grouped by course code, each group in the order given.
+
+    ``course_codes`` maps LMS course ids to codes, for enrollments that carry no code.
+    Built once per snapshot, it lets each product read only the enrollments of the
+    courses it names instead of every enrollment read."""
+    by_code: dict[str, list[Enrollment]] = {}
+    for enrollment in enrollments:
+        code = enrollment.course_code or course_codes.get(enrollment.course_id, "")
+        group = by_code.get(code)
+        if group is None:
+            by_code[code] = [enrollment]
+        else:
+            group.append(enrollment)
+    return by_code
+
+
+def _per_user(
+    product: Product,
+    users: Mapping[int, User],
+    by_code: Mapping[str, Sequence[Enrollment]],
+) -> dict[int, dict[str, Enrollment]]:
+    # Each known user's enrollment in each course the product names (one per course).
+    per_user: dict[int, dict[str, Enrollment]] = {}
+    for code in product_course_codes(product):
+        for enrollment in by_code.get(code, ()):
+            user_id = enrollment.user_id
+            if user_id not in users:
+                continue
+            mine = per_user.get(user_id)
+            if mine is None:
+                per_user[user_id] = {code: enrollment}
+            else:
+                mine[code] = _preferred(mine.get(code), enrollment)
+    return per_user
+
+
+def facts_from_index(
+    product: Product,
+    users: Mapping[int, User],
+    by_code: Mapping[str, Sequence[Enrollment]],
+) -> list[LearnerFacts]:
+    """``collect_facts`` over users by id and enrollments grouped by ``index_by_code``."""
+    evidence = set(product_course_codes(product)) - {product.certified_course.code}
+    completed = EnrollmentStatus.COMPLETED
+    facts = []
+    for user_id, mine in _per_user(product, users, by_code).items():
+        user = users[user_id]
+        completions = {
+            code: e.completed_at
+            for code, e in mine.items()
+            if code in evidence and e.status is completed and e.completed_at is not None
+        }
+        facts.append(_owned_facts(user, completions, mine))
+    facts.sort(key=lambda f: f.username)
+    return facts
+
+
+def enrolled_usernames(
+    product: Product,
+    users: Mapping[int, User],
+    by_code: Mapping[str, Sequence[Enrollment]],
+) -> set[str]:
+    """The usernames ``facts_from_index`` would return facts for, without building them."""
+    return {
+        users[e.user_id].username
+        for code in product_course_codes(product)
+        for e in by_code.get(code, ())
+        if e.user_id in users
+    }
+
+
+def _owned_facts(
+    user: User, completions: dict[str, datetime], enrollments: dict[str, Enrollment]
+) -> LearnerFacts:
+    # LearnerFacts over two dicts built here and never shared: viewed read-only without
+    # the copies the public constructor makes (it guards against a caller's dict changing).
+    _check_completions(user.username, completions)
+    facts = object.__new__(LearnerFacts)
+    set_field = object.__setattr__
+    set_field(facts, "username", user.username)
+    set_field(facts, "user_id", user.id)
+    set_field(facts, "active", user.active)
+    set_field(facts, "completions", MappingProxyType(completions))
+    set_field(facts, "enrollments", MappingProxyType(enrollments))
+    return facts
+
+
 def collect_facts(
     product: Product,
     users: Iterable[User],
@@ -105,34 +199,5 @@ def collect_facts(
     such a user is active, so it must not create anything for them. The certified course's
     own completion is not evidence (it is certops' output), so it is not a completion.
     """
-    named = set(product_course_codes(product))
-    evidence = named - {product.certified_course.code}
     by_id = {u.id: u for u in users}
-    per_user: dict[int, dict[str, Enrollment]] = {}
-    for enrollment in enrollments:
-        code = enrollment.course_code or course_codes.get(enrollment.course_id, "")
-        if code not in named or enrollment.user_id not in by_id:
-            continue
-        mine = per_user.setdefault(enrollment.user_id, {})
-        mine[code] = _preferred(mine.get(code), enrollment)
-    facts = []
-    for user_id, mine in per_user.items():
-        user = by_id[user_id]
-        completions = {
-            code: e.completed_at
-            for code, e in mine.items()
-            if code in evidence
-            and e.status is EnrollmentStatus.COMPLETED
-            and e.completed_at is not None
-        }
-        facts.append(
-            LearnerFacts(
-                username=user.username,
-                user_id=user.id,
-                active=user.active,
-                completions=completions,
-                enrollments=mine,
-            )
-        )
-    facts.sort(key=lambda f: f.username)
-    return facts
+    return facts_from_index(product, by_id, index_by_code(enrollments, course_codes))

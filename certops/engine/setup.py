@@ -444,8 +444,11 @@ def changed_fields(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[str
     Both sides are already normalised to the form that compares; deepdiff compares them
     field by field, however nested (lists, sets, mappings), so a newly managed field needs
     one more key, not new comparison code. Numbers compare by value (``1 == 1.0``)."""
-    # deepdiff brings numpy with it: imported when there is something to compare, so that
-    # importing the engine stays light.
+    if have == want:
+        # Equal mappings differ nowhere (the usual case: a plan with nothing to change).
+        # deepdiff, which imports numpy (and pandas when installed, half a second of CPU),
+        # is only loaded when something differs.
+        return []
     from deepdiff import DeepDiff
 
     diff = DeepDiff(dict(have), dict(want), ignore_numeric_type_changes=True)
