@@ -61,6 +61,7 @@ ENV_PASSWORD = "DOCEBO_PASSWORD"
 ENV_NAMES = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_USERNAME, ENV_PASSWORD)
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+_READ = httpx.ByteStream(b"")  # the stream of a response whose body has been read
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -414,6 +415,10 @@ class ApiSession:
         self.retry = retry
         self.call_counts: Counter[str] = Counter()
         self._client = client
+        # Requests are built against this prefix (the address with one trailing slash, as
+        # httpx joins a base URL and a path) with this timeout (see ``_request``).
+        self._base = str(client.base_url).rstrip("/") + "/"
+        self._timeout = httpx.Timeout(retry.read_timeout, connect=10.0).as_dict()
         self._credentials = credentials
         self._allow_writes = allow_writes
         self._slots = Slots(max_in_flight)
@@ -524,15 +529,15 @@ class ApiSession:
                 while (wait := self._pause_until - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
                 try:
-                    response = await self._client.request(
-                        method,
-                        path,
-                        params=params,
-                        json=body,
-                        data=form,
+                    response = await self._client.send(
+                        self._request(method, path, params, body, form),
                         auth=None if is_token else self.auth,
-                        timeout=httpx.Timeout(self.retry.read_timeout, connect=10.0),
                     )
+                    # The body is read. httpx binds the response's stream back to the
+                    # response, a reference cycle that keeps every page's bytes alive
+                    # until the cyclic collector runs; without it a page is freed as soon
+                    # as it is decoded.
+                    response.stream = _READ
                 except httpx.TransportError as exc:
                     response = None
                     error = exc
@@ -621,6 +626,34 @@ class ApiSession:
         raise LMSUnavailableError(
             f"{self.host} did not answer {endpoint} after {attempt} attempts "
             f"(last: {last_problem or 'no answer'}); try again later"
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        form: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        """The request for ``path`` (under the LMS address unless absolute), with the
+        client's headers.
+
+        Built here, in one URL parse, rather than by ``AsyncClient.request``, which parses
+        and merges the address three times per call: a thousandth of a second of CPU per
+        call on a slow machine, across thousands of pages. The result is the same request
+        (same URL, query encoding, headers and timeout)."""
+        # An absolute address (a service document the tenant lists) is used as it is.
+        url = path if "://" in path else self._base + path.lstrip("/")
+        if params:
+            url += "?" + str(httpx.QueryParams(params))
+        return httpx.Request(
+            method,
+            url,
+            headers=self._client.headers,
+            json=body,
+            data=form,
+            extensions={"timeout": self._timeout},
         )
 
     def _json(self, response: httpx.Response, endpoint: str) -> Any:
