@@ -131,7 +131,8 @@ def as_int(value: Any, field: str, endpoint: str) -> int:
         raise _bad(endpoint, field, value, "an integer id")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
         return int(value.strip())
     raise _bad(endpoint, field, value, "an integer id")
 
@@ -304,6 +305,22 @@ def error_detail(payload: Any) -> tuple[str, str]:
 
 def user_from_item(item: Mapping[str, Any], endpoint: str) -> User:
     """A user from a ``/manage/v1/user`` list item (or a detail's ``user_data``)."""
+    # Fast path for the shape tenants send (the id as digits or an int, text fields as
+    # text, status "1"/"0"); any other value goes through the general readers below,
+    # which accept every variant or name the field.
+    user_id, username = item.get("user_id"), item.get("username")
+    email, first, last = item.get("email"), item.get("first_name"), item.get("last_name")
+    status = item.get("status", "1")
+    if (
+        (type(user_id) is int or (type(user_id) is str and user_id.isdecimal()))
+        and type(username) is str
+        and (email is None or type(email) is str)
+        and (first is None or type(first) is str)
+        and (last is None or type(last) is str)
+        and (status == "1" or status == "0")
+    ):
+        # Positional, in the record's field order.
+        return User(int(user_id), username, email or "", first or "", last or "", status == "1")
     return User(
         id=as_int(require(item, "user_id", endpoint), "user_id", endpoint),
         username=as_str(require(item, "username", endpoint), "username", endpoint),

@@ -106,3 +106,71 @@ def test_the_datetime_suffix_wins_and_a_missing_window_is_none() -> None:
 def test_odd_rows_are_named_errors(row: dict, message: str) -> None:
     with pytest.raises(LMSResponseError, match=message):
         wire.enrollment_from_item(row, E)
+
+
+def test_a_repeated_window_reads_the_same_each_time_and_a_bad_one_always_fails() -> None:
+    # Each distinct window text is parsed once and kept: the kept value must be the one
+    # a fresh parse gives, for either end and either suffix, and a bad text is never kept.
+    row = {
+        "user_id": 5,
+        "course_id": 7,
+        "enrollment_status": "enrolled",
+        "enrollment_validity_begin_date": "2031-01-01",
+        "enrollment_validity_end_date": "2031-12-31",
+    }
+    first, again = wire.enrollment_from_item(row, E), wire.enrollment_from_item(row, E)
+    assert first == again
+    assert first.valid_from == datetime(2031, 1, 1, tzinfo=UTC)
+    assert first.valid_until == datetime(2032, 1, 1, tzinfo=UTC)  # through the end of the day
+    # The same text as the other end reads as that end, not as the value kept for the first.
+    swapped = dict(row, enrollment_validity_begin_date="2031-12-31")
+    assert wire.enrollment_from_item(swapped, E).valid_from == datetime(2031, 12, 31, tzinfo=UTC)
+    bad = dict(row, enrollment_validity_end_date="2031-02-30")
+    for _ in range(2):
+        with pytest.raises(LMSResponseError, match="'enrollment_validity_end_date'"):
+            wire.enrollment_from_item(bad, E)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"user_id": 12},
+        {"user_id": " 12"},
+        {"status": 1},
+        {"status": True},
+        {"email": None, "first_name": None},
+        {"last_name": 7},
+    ],
+)
+def test_user_rows_read_the_same_through_either_path(variant: dict) -> None:
+    plain = {
+        "user_id": "12",
+        "username": "ann",
+        "email": "ann@example.com",
+        "first_name": "Ann",
+        "last_name": "7" if variant.get("last_name") == 7 else "Lee",
+        "status": "1",
+    }
+    fast = wire.user_from_item(plain, "GET /manage/v1/user")
+    general = wire.user_from_item({**plain, **variant}, "GET /manage/v1/user")
+    if "email" in variant:
+        assert general == type(fast)(12, "ann", "", "", fast.last_name, True)
+    else:
+        assert general == fast
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"user_id": "²", "username": "ann"}, "'user_id' is '²'"),
+        ({"user_id": "12", "username": 5, "status": "1"}, None),
+        ({"user_id": "12", "username": "ann", "status": "2"}, "'status' is '2'"),
+        ({"username": "ann"}, "'user_id' is missing"),
+    ],
+)
+def test_odd_user_rows_are_named_errors(row: dict, message: str | None) -> None:
+    if message is None:  # a numeric username is text to certops, as before
+        assert wire.user_from_item(row, "GET /manage/v1/user").username == "5"
+        return
+    with pytest.raises(LMSResponseError, match=message):
+        wire.user_from_item(row, "GET /manage/v1/user")
