@@ -61,6 +61,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 
 from certops.config.model import (
@@ -238,6 +239,8 @@ def initial_certification(
 
 # Event priorities at one instant (see the module docstring, "Same instant").
 _MET, _EXTENSION, _LAPSE, _REINSTATE, _REVOKE, _OBLIGATION = range(6)
+_WHEN = itemgetter(0, 1)  # a candidate's (instant, priority)
+_AT = attrgetter("at")
 
 
 @dataclass(slots=True)
@@ -309,8 +312,8 @@ class _Replay:
         self.obligations: list[Obligation] = []
         self.history: list[Transition] = []
         # revocations and reinstatements dated before c0 never apply
-        self.vi = bisect_left(self.revocations, c0, key=lambda v: v.at)
-        self.ri = bisect_left(self.reinstatements, c0, key=lambda r: r.at)
+        self.vi = bisect_left(self.revocations, c0, key=_AT) if self.revocations else 0
+        self.ri = bisect_left(self.reinstatements, c0, key=_AT) if self.reinstatements else 0
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -323,7 +326,7 @@ class _Replay:
         return due, None
 
     def _note(self, at: datetime, reason: str) -> None:
-        self.history.append(Transition(at, self.state, reason, note=True))
+        self.history.append(Transition(at, self.state, reason, True))  # a note
 
     def _become(self, state: CertificationState, at: datetime, reason: str) -> None:
         self.state = state
@@ -332,14 +335,17 @@ class _Replay:
 
     def close(self, ob: _Open, outcome: ObligationOutcome, met_at: datetime | None) -> None:
         self.obligations.append(
+            # Positional, in field order (period, course, opens_at, deadline, outcome,
+            # met_at, extension): keyword arguments cost a frozen dataclass twice the time,
+            # once per obligation of every learner.
             Obligation(
-                period=ob.period.id,
-                course=ob.period.course.code,
-                opens_at=self.windows[ob.index][0],
-                deadline=ob.deadline,
-                outcome=outcome,
-                met_at=met_at,
-                extension=None if ob.extension is None else ob.extension.reason,
+                ob.period.id,
+                ob.period.course.code,
+                self.windows[ob.index][0],
+                ob.deadline,
+                outcome,
+                met_at,
+                None if ob.extension is None else ob.extension.reason,
             )
         )
 
@@ -351,7 +357,7 @@ class _Replay:
     def _next_reinstatement(self) -> Reinstatement | None:
         # Only a reinstatement at or after the lapse (strictly after a revocation) restores.
         lo = (bisect_left if self.state is CertificationState.SUSPENDED else bisect_right)(
-            self.reinstatements, self.since, lo=self.ri, key=lambda r: r.at
+            self.reinstatements, self.since, lo=self.ri, key=_AT
         )
         self.ri = lo
         if lo < len(self.reinstatements) and self.reinstatements[lo].at <= self.t:
@@ -406,11 +412,13 @@ class _Replay:
         return found
 
     def run(self) -> None:
+        t = self.t
         while True:
-            found = [c for c in self.candidates() if c[0] <= self.t]
+            found = [c for c in self.candidates() if c[0] <= t]
             if not found:
                 return
-            at, kind, what = min(found, key=lambda c: (c[0], c[1]))
+            # Earliest instant first, then the lowest priority (never compares ``what``).
+            at, kind, what = found[0] if len(found) == 1 else min(found, key=_WHEN)
             self.now = at
             if kind == _OBLIGATION:
                 assert isinstance(what, int)
@@ -533,16 +541,17 @@ def evaluate(
         ob = replay.open
         replay.close(ob, ObligationOutcome.OUTSTANDING, None)
         owes, deadline = ob.period.id, ob.deadline
+    # Positional, in field order (see ``close``).
     return LearnerState(
-        username=facts.username,
-        product=product.id,
-        state=replay.state,
-        since=replay.since,
-        path=path,
-        certified_at=c0,
-        owes=owes,
-        deadline=deadline,
-        obligations=tuple(replay.obligations),
-        history=tuple(replay.history),
-        needs_review=replay.needs_review,
+        facts.username,
+        product.id,
+        replay.state,
+        replay.since,
+        path,
+        c0,  # certified_at
+        owes,
+        deadline,
+        tuple(replay.obligations),
+        tuple(replay.history),
+        replay.needs_review,
     )
