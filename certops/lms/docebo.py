@@ -18,7 +18,6 @@ import httpx
 from certops.lms import paths, wire
 from certops.lms.api import EnrollmentUpdate, NewEnrollment, gather_settled
 from certops.lms.client import (
-    TIMEOUT,
     ApiSession,
     CallBudget,
     Credentials,
@@ -32,6 +31,7 @@ from certops.lms.client import (
     credentials_from_env,
     display_address,
     missing_credentials_error,
+    network_transport,
     parse_address,
 )
 from certops.lms.errors import (
@@ -700,22 +700,14 @@ class Connection(AbstractAsyncContextManager["DoceboReader"]):
             credentials = credentials_from_env()
         if credentials is None:
             raise missing_credentials_error()
-        client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            timeout=TIMEOUT,
-            limits=httpx.Limits(
-                max_connections=self._max_in_flight,
-                max_keepalive_connections=self._max_in_flight,
-            ),
-            headers={"Accept": "application/json", "User-Agent": "certops"},
-            follow_redirects=False,
-        )
+        if transport is None:
+            transport = network_transport(base_url, self._max_in_flight)
         per_hour = self._calls_per_hour or calls_per_hour_from_env()
         budget = CallBudget(per_hour, progress=self._progress) if per_hour else None
         http = ApiSession(
             display_address(self._lms),
-            client,
+            transport,
+            base_url,
             credentials,
             allow_writes=self._writer,
             max_in_flight=self._max_in_flight,

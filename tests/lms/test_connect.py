@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
+from certops.errors import LMSError
 from certops.lms import CallBudget, Credentials, RetryPolicy, connect, credentials_from_env
-from certops.lms.client import parse_address
+from certops.lms.client import environment_proxy, parse_address
 from certops.lms.docebo import DoceboReader, DoceboWriter
 from certops.lms.errors import LMSAddressError, LMSCredentialsError
 
@@ -151,3 +152,69 @@ def test_call_budget_applies_to_real_calls(empty):
 
     limit, used = asyncio.run(go())
     assert limit == 1000 and used == 2  # the token call counts too
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "expected"),
+    [
+        ({}, "https://acme.docebosaas.com", None),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, "https://acme.docebosaas.com", "http://proxy:3128"),
+        ({"https_proxy": "http://p:1"}, "https://acme.docebosaas.com", "http://p:1"),
+        ({"HTTP_PROXY": "http://p:1"}, "https://acme.docebosaas.com", None),
+        ({"HTTP_PROXY": "http://p:1"}, "http://127.0.0.1:8000", "http://p:1"),
+        ({"ALL_PROXY": "http://all:1"}, "https://acme.docebosaas.com", "http://all:1"),
+        ({"ALL_PROXY": "http://all:1", "HTTPS_PROXY": "http://s:1"}, "https://a.b", "http://s:1"),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, "https://acme.docebosaas.com", None),
+        (
+            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "docebosaas.com"},
+            "https://acme.docebosaas.com",
+            None,
+        ),
+        (
+            {"HTTPS_PROXY": "http://p:1", "no_proxy": ".docebosaas.com"},
+            "https://acme.docebosaas.com",
+            None,
+        ),
+        (
+            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.com, acme.docebosaas.com"},
+            "https://ACME.docebosaas.com",
+            None,
+        ),
+        (
+            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "saas.com"},
+            "https://acme.docebosaas.com",
+            "http://p:1",
+        ),
+        ({"HTTPS_PROXY": "  "}, "https://acme.docebosaas.com", None),
+    ],
+)
+def test_the_environment_names_the_proxy(env, url, expected):
+    assert environment_proxy(url, env) == expected
+
+
+def test_a_tenant_behind_a_proxy_is_reached_through_it(monkeypatch):
+    # A real proxy address on loopback: certops must open its tunnel there (CONNECT), not
+    # go to the tenant directly. The stand-in proxy records the request and hangs up.
+    seen: list[bytes] = []
+
+    async def run() -> None:
+        async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(await reader.readline())
+            writer.close()
+
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        credentials = Credentials("app", "secret-value")
+        retry = RetryPolicy(attempts=1)
+        async with (
+            server,
+            connect("https://acme.docebosaas.com", credentials=credentials, retry=retry) as reader,
+        ):
+            with pytest.raises(LMSError):
+                await reader.list_courses()
+
+    asyncio.run(run())
+    assert seen and seen[0].startswith(b"CONNECT acme.docebosaas.com:443 ")
