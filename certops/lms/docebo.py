@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import replace
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import httpx
@@ -265,7 +266,7 @@ class DoceboReader:
                 for courses in chunked(course_ids, paths.FILTER_CHUNK)
                 for users in user_chunks
             )
-        return sorted(found.values(), key=lambda e: (e.course_id, e.user_id))
+        return _by_course_then_user(found.values())
 
     @staticmethod
     def _enrollment_converter(
@@ -327,6 +328,26 @@ class DoceboReader:
             self._read_stream(wire.enrollment_filters(chunk, None), convert, found)
             for chunk in chunked(rest, paths.FILTER_CHUNK)
         )
+
+
+def _by_course_then_user(enrollments: Iterable[Enrollment]) -> list[Enrollment]:
+    """``enrollments`` sorted by course id, then user id: each course's rows sorted on
+    their int user ids (they arrive as sorted pages), instead of one sort comparing
+    pairs over every row (twice the CPU at 460,000 rows)."""
+    by_course: dict[int, list[Enrollment]] = {}
+    for e in enrollments:
+        rows = by_course.get(e.course_id)
+        if rows is None:
+            by_course[e.course_id] = [e]
+        else:
+            rows.append(e)
+    out: list[Enrollment] = []
+    for course_id in sorted(by_course):
+        out += sorted(by_course[course_id], key=_USER_ID)
+    return out
+
+
+_USER_ID = attrgetter("user_id")
 
 
 def _keep(found: dict[tuple[int, int], Enrollment], enrollments: Iterable[Enrollment]) -> None:
