@@ -215,11 +215,12 @@ async def plan_run(
     connect_kwargs: Mapping[str, Any] | None = None,
 ) -> Planned:
     """Read the LMS, check the configuration's references against it, build the plan."""
-    live = await read_snapshot(
-        config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
-    )
-    warnings = verify_references(config, live)
-    return with_warnings(build_plan(config, live, at, acks, record), warnings)
+    with collector_paused():
+        live = await read_snapshot(
+            config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
+        )
+        warnings = verify_references(config, live)
+        return with_warnings(build_plan(config, live, at, acks, record), warnings)
 
 
 async def read_status(
@@ -318,8 +319,8 @@ async def apply_run(
     async with connect(lms, writer=True, progress=progress, **kwargs) as writer:
         with collector_paused():
             live = await read_live(writer, config, progress=progress)
-        warnings = verify_references(config, live)
-        planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
+            warnings = verify_references(config, live)
+            planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
         plan = planned.plan
         # A saved plan's digest covers the LMS it names (checked to be this one already,
         # perhaps spelled differently): compare like with like.

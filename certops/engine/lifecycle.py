@@ -173,6 +173,7 @@ class ProductRules:
     extensions: Mapping[str, Mapping[str, Extension]]  # username -> period id -> extension
     reinstatements: Mapping[str, tuple[Reinstatement, ...]]  # sorted by (at, reason)
     revocations: Mapping[str, tuple[Revocation, ...]]  # sorted by (at, reason)
+    grace: timedelta  # new_learner_grace_days, once per product
 
     @classmethod
     def of(cls, product: Product) -> ProductRules:
@@ -195,6 +196,7 @@ class ProductRules:
             revocations.setdefault(rev.user, []).append(rev)
         return cls(
             product=product,
+            grace=timedelta(days=product.maintenance.new_learner_grace_days),
             windows=tuple((p.opens_at, p.deadline) for p in product.maintenance.periods),
             extensions=MappingProxyType({u: MappingProxyType(m) for u, m in extensions.items()}),
             reinstatements=MappingProxyType(
@@ -241,6 +243,7 @@ def initial_certification(
 _MET, _EXTENSION, _LAPSE, _REINSTATE, _REVOKE, _OBLIGATION = range(6)
 _WHEN = itemgetter(0, 1)  # a candidate's (instant, priority)
 _AT = attrgetter("at")
+_NO_EXTENSIONS: Mapping[str, Extension] = MappingProxyType({})
 
 
 @dataclass(slots=True)
@@ -288,9 +291,9 @@ class _Replay:
         self.t = t
         self.periods = product.maintenance.periods
         self.windows = rules.windows
-        self.grace = timedelta(days=product.maintenance.new_learner_grace_days)
+        self.grace = rules.grace
         self.late = product.maintenance.late_completion
-        self.extensions = rules.extensions.get(facts.username, {})
+        self.extensions = rules.extensions.get(facts.username, _NO_EXTENSIONS)
         self.reinstatements = rules.reinstatements.get(facts.username, ())
         self.revocations = rules.revocations.get(facts.username, ())
         completions = facts.completions
