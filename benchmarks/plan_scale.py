@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import gc
 import itertools
 import json
 import math
@@ -146,9 +148,10 @@ LINEAR_SLACK = 1.5  # CPU per learner may grow at most this much from one size t
 # The no-op plan's wall time within this factor of its latency-bound ideal, at these sizes.
 TARGET_WALL_PER_IDEAL = 1.3
 TARGET_WALL_SIZES = (10_000, 100_000)
-# The no-op plan's CPU per learner at 100,000 learners: half of the 172 µs measured before
-# the reads overlapped their work with the network.
-TARGET_NOOP_CPU_US = 86.0
+# The no-op plan's CPU per learner at 100,000 learners: at most half of what it was before
+# the work on speed (172 µs on the machine where that target was set). CPU time depends on
+# the machine: ``--baseline-noop-us`` gives the figure measured on this one.
+BASELINE_NOOP_CPU_US = 172.0
 # certops' default requests in flight (``--max-in-flight``).
 DEFAULT_IN_FLIGHT = 4
 
@@ -170,12 +173,24 @@ def _status_kb(name: str) -> int | None:
 
 
 def reset_peak_memory() -> bool:
-    """Resets this process's resident high-water mark (Linux); returns whether it could."""
+    """Resets this process's resident high-water mark (Linux); returns whether it could.
+
+    The phases share this process, so what an earlier phase freed is first collected and
+    handed back to the system (glibc's ``malloc_trim``): otherwise a phase's peak would
+    start from the memory the previous one held, not from what is still live."""
+    gc.collect()
+    _malloc_trim()
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         return False
     return True
+
+
+def _malloc_trim() -> None:
+    # Not glibc: nothing to call, and the peak includes what the allocator kept.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def peak_memory_mb() -> float:
@@ -729,7 +744,9 @@ def _num(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def render_table(results: list[SizeResult], latency_ms: int) -> str:
+def render_table(
+    results: list[SizeResult], latency_ms: int, baseline_noop_us: float = BASELINE_NOOP_CPU_US
+) -> str:
     """The summary table, the calls by endpoint, and the targets with PASS/FAIL."""
     lines = [
         f"certops plan_scale: latency {latency_ms} ms per call, page size "
@@ -773,12 +790,16 @@ def render_table(results: list[SizeResult], latency_ms: int) -> str:
             lines.append(f"  {p.name}: calls: {calls}")
             lines.append(f"  {' ' * len(p.name)}  bound: {bound}")
     lines += ["", "Targets:"]
-    lines += [f"  {line}" for line in check_targets(results)]
+    lines += [f"  {line}" for line in check_targets(results, baseline_noop_us)]
     return "\n".join(lines)
 
 
-def check_targets(results: list[SizeResult]) -> list[str]:
-    """One line per target: PASS, FAIL, or not measured."""
+def check_targets(
+    results: list[SizeResult], baseline_noop_us: float = BASELINE_NOOP_CPU_US
+) -> list[str]:
+    """One line per target: PASS, FAIL, or not measured. ``baseline_noop_us`` is the no-op
+    plan's CPU per learner at 100,000 learners before the work on speed."""
+    target_noop_us = baseline_noop_us / 2
     out = []
     ratios = [
         (r.learners, p.name, p.ratio)
@@ -820,10 +841,11 @@ def check_targets(results: list[SizeResult]) -> list[str]:
         for p in r.phases:
             if r.learners >= TARGET_NOOP_SIZE and p.name == "no-op plan":
                 per_learner = p.cpu_s / r.learners * 1e6
-                verdict = "PASS" if per_learner <= TARGET_NOOP_CPU_US else "FAIL"
+                verdict = "PASS" if per_learner <= target_noop_us else "FAIL"
                 out.append(
                     f"{verdict} no-op plan CPU at {r.learners:,} learners at most "
-                    f"{TARGET_NOOP_CPU_US:.0f} µs per learner ({per_learner:.0f} µs)"
+                    f"{target_noop_us:.0f} µs per learner, half the {baseline_noop_us:.0f} "
+                    f"µs before ({per_learner:.0f} µs, {per_learner / baseline_noop_us:.2f}x)"
                 )
     for name in ("plan", "apply", "no-op plan"):
         per = [
@@ -894,6 +916,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the sandboxes and outputs")
     parser.add_argument("--work", type=Path, help="folder for sandboxes (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--baseline-noop-us",
+        type=float,
+        default=BASELINE_NOOP_CPU_US,
+        help="the no-op plan's CPU per learner at 100,000 learners before the speed work, "
+        f"measured on this machine (default {BASELINE_NOOP_CPU_US:.0f}, the reference "
+        "machine's); the target is half of it",
+    )
     return parser
 
 
@@ -930,13 +960,13 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchmarkError, CertopsError, httpx.HTTPError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if results:
-            print(render_table(results, args.latency_ms))
+            print(render_table(results, args.latency_ms, args.baseline_noop_us))
         print(f"(sandboxes and outputs kept in {work})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    table = render_table(results, args.latency_ms)
+    table = render_table(results, args.latency_ms, args.baseline_noop_us)
     print(table)
     if args.json:
         args.json.write_text(
@@ -947,7 +977,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(sandboxes and outputs kept in {work})", file=sys.stderr)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(line.startswith(("PASS", "----")) for line in check_targets(results)) else 1
+    verdicts = check_targets(results, args.baseline_noop_us)
+    return 0 if all(line.startswith(("PASS", "----")) for line in verdicts) else 1
 
 
 if __name__ == "__main__":

@@ -206,7 +206,12 @@ class _QuietDrops(logging.Filter):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="0 picks a free port.")  # fmt: skip
-@click.option("--latency-ms", default=0, type=click.IntRange(min=0), help="Delay every call.")
+@click.option(
+    "--latency-ms",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Answer every call this long after it arrives (the sandbox works meanwhile).",
+)
 @click.option("--rate-limit", default=None, help="CALLS/SECONDS, then 429 with Retry-After.")
 @click.option("--error-503-share", default=0.0, type=click.FloatRange(0, 1),
               help="Share of calls answered 503.")  # fmt: skip

@@ -1,8 +1,8 @@
 """The Docebo client's transport: auth, concurrency, rate limits, retries and paging.
 
-One ``httpx.AsyncClient`` per run, against a tenant over HTTPS or the sandbox application
-mounted in-process (``sandbox:PATH``, through the transport ``certops.sandbox.transport``
-provides): the same code path for both. Docebo's field names
+One httpx transport per run: httpx's connection pool to a tenant over HTTPS, or the
+sandbox application mounted in-process (``sandbox:PATH``, through the transport
+``certops.sandbox.transport`` provides): the same code path for both. Docebo's field names
 and formats live in ``certops.lms.wire``; the reader and writer that turn them into
 certops records live in ``certops.lms.docebo``. This module only moves JSON.
 """

@@ -1,9 +1,10 @@
 """Fault injection and the call log, for rehearsing a misbehaving tenant.
 
 Faults apply to every call outside ``/_sandbox/`` (the token endpoint included), in this
-order: fixed latency, the rate limit (N calls per window, then 429 with ``Retry-After``),
-a seeded share of 503 answers, and dropping the connection on the Nth write (a POST, PUT,
-PATCH or DELETE to the API), either before the write is committed or after it. The
+order: fixed latency (each answer leaves that long after its call arrived), the rate
+limit (N calls per window, then 429 with ``Retry-After``), a seeded share of 503 answers,
+and dropping the connection on the Nth write (a POST, PUT, PATCH or DELETE to the API),
+either before the write is committed or after it. The
 ``drop_fields`` fault (request fields every write silently ignores) is applied by the
 known-fields check in ``fields.py``, where the body is read.
 
@@ -248,19 +249,28 @@ class FaultMiddleware:
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
         logged = False
+        cfg = faults.config
+        # The answer leaves ``latency_ms`` after the call arrived: the sandbox's own work
+        # is done meanwhile, as a tenant's is within its answer time (work that takes
+        # longer is answered as soon as it is done). Were the delay added before the
+        # work, every call would take the latency plus the sandbox's few milliseconds,
+        # queued behind the calls that arrived with it.
+        answer_at = time.monotonic() + cfg.latency_ms / 1000
+
+        async def answer_time() -> None:
+            if (wait := answer_at - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
 
         async def logged_send(message: Message) -> None:
             nonlocal logged
             if message["type"] == "http.response.start" and not logged:
+                await answer_time()
                 # Logged before the answer leaves: a client that has its answer always
                 # finds its call in the log.
                 calls.add(method, path, query, message["status"])
                 logged = True
             await send(message)
 
-        cfg = faults.config
-        if cfg.latency_ms:
-            await asyncio.sleep(cfg.latency_ms / 1000)
         retry_after = faults.rate_limited()
         if retry_after is not None:
             error = ApiError(
@@ -275,6 +285,7 @@ class FaultMiddleware:
             await error_response(error)(scope, receive, logged_send)
         elif method in WRITE_METHODS and path != TOKEN_PATH and faults.drop_this_write():
             calls.add(method, path, query, None)
+            await answer_time()
             await self._drop(scope, receive, send, cfg.drop_write_mode)
         else:
             try:

@@ -28,6 +28,26 @@ async def test_no_faults_by_default(client):
     }
 
 
+async def test_the_work_is_done_within_the_latency_not_after_it(client):
+    # A write is committed as soon as its call arrives; only the answer waits out the
+    # latency (as a tenant's answer time includes its own work). Seen from a second call
+    # sent with no latency while the first still waits for its answer.
+    await client.put("/_sandbox/faults", json={"latency_ms": 1500})
+    async with anyio.create_task_group() as tasks:
+        answers: list[int] = []
+
+        async def create() -> None:
+            body = {"name": "Latency probe", "code": "LAT-1", "course_type": "elearning"}
+            answers.append((await client.post("/learn/v1/courses", json=body)).status_code)
+
+        tasks.start_soon(create)
+        await anyio.sleep(0.5)
+        await client.put("/_sandbox/faults", json={"latency_ms": 0})
+        assert "LAT-1" in await _course_codes(client)
+        assert answers == []  # its answer is still held back
+    assert answers == [200]
+
+
 async def test_latency_per_call(client):
     await client.put("/_sandbox/faults", json={"latency_ms": 60})
     start = time.perf_counter()
