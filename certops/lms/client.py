@@ -553,7 +553,8 @@ class ApiSession:
                 while (wait := self._pause_until - time.monotonic()) > 0:
                     await asyncio.sleep(wait)
                 try:
-                    response = await self._exchange(method, path, params, body, form)
+                    request = self._request(method, path, params, body, form)
+                    response = await self._exchange(request, method, path)
                 except httpx.TransportError as exc:
                     response = None
                     error = exc
@@ -644,18 +645,10 @@ class ApiSession:
             f"(last: {last_problem or 'no answer'}); try again later"
         )
 
-    async def _exchange(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        form: Mapping[str, str] | None,
-    ) -> httpx.Response:
+    async def _exchange(self, request: httpx.Request, method: str, path: str) -> httpx.Response:
         """One call and its whole answer, with the bearer token (but for the token
         request); a 401 renews the token once and sends the call again, a second 401 is
         the answer (the credentials lost their rights)."""
-        request = self._request(method, path, params, body, form)
         if path == paths.TOKEN:
             return await self._roundtrip(request, method, path)
         token = await self.auth.token()
