@@ -290,7 +290,7 @@ def environment_proxy(url: str, env: Mapping[str, str] | None = None) -> str | N
 def network_transport(url: str, max_in_flight: int) -> httpx.AsyncBaseTransport:
     """httpx's HTTP transport to the tenant at ``url``: a pool of at most
     ``max_in_flight`` connections, through the environment's proxy, if any (TLS trusts
-    the system's certificates, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``)."""
+    certifi's certificates, or those ``SSL_CERT_FILE``/``SSL_CERT_DIR`` name)."""
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
     return httpx.AsyncHTTPTransport(limits=limits, proxy=environment_proxy(url), trust_env=True)
 
