@@ -48,6 +48,7 @@ from certops.lms.errors import (
     LMSUnavailableError,
     ReadOnlyError,
 )
+from certops.lms.http11 import Http11Transport
 from certops.secrets import redact_secrets, remember_secrets
 
 Progress = Callable[[str], None]
@@ -288,11 +289,16 @@ def environment_proxy(url: str, env: Mapping[str, str] | None = None) -> str | N
 
 
 def network_transport(url: str, max_in_flight: int) -> httpx.AsyncBaseTransport:
-    """httpx's HTTP transport to the tenant at ``url``: a pool of at most
-    ``max_in_flight`` connections, through the environment's proxy, if any (TLS trusts
-    certifi's certificates, or those ``SSL_CERT_FILE``/``SSL_CERT_DIR`` name)."""
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    return httpx.AsyncHTTPTransport(limits=limits, proxy=environment_proxy(url), trust_env=True)
+    """The HTTP/1.1 transport to the tenant at ``url`` (``certops.lms.http11``), keeping
+    as many connections open as requests may be in flight (and the token request), through
+    the environment's proxy, if any (TLS trusts certifi's certificates, or those
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` name)."""
+    try:
+        return Http11Transport(max_idle=max_in_flight + 1, proxy=environment_proxy(url))
+    except ValueError as exc:
+        raise LMSAddressError(
+            f"{exc}: set HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY) to http://HOST:PORT, or unset it"
+        ) from None
 
 
 # --- authentication ------------------------------------------------------------------
