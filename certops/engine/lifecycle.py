@@ -75,6 +75,7 @@ from certops.config.model import (
     end_of_day,
 )
 from certops.engine.facts import FactsError, LearnerFacts
+from certops.records import positional
 
 
 class CertificationState(StrEnum):
@@ -141,6 +142,13 @@ class LearnerState:
             if not entry.note:
                 return entry.reason
         return ""
+
+
+# Every learner's replay makes these by the hundred thousand: built positionally without
+# the frozen ``__init__``'s per-field check (same instances; see ``positional``).
+_obligation = positional(Obligation)
+_transition = positional(Transition)
+_learner_state = positional(LearnerState)
 
 
 def _day(instant: datetime) -> str:
@@ -329,19 +337,18 @@ class _Replay:
         return due, None
 
     def _note(self, at: datetime, reason: str) -> None:
-        self.history.append(Transition(at, self.state, reason, True))  # a note
+        self.history.append(_transition(at, self.state, reason, True))  # a note
 
     def _become(self, state: CertificationState, at: datetime, reason: str) -> None:
         self.state = state
         self.since = at
-        self.history.append(Transition(at, state, reason))
+        self.history.append(_transition(at, state, reason, False))
 
     def close(self, ob: _Open, outcome: ObligationOutcome, met_at: datetime | None) -> None:
         self.obligations.append(
-            # Positional, in field order (period, course, opens_at, deadline, outcome,
-            # met_at, extension): keyword arguments cost a frozen dataclass twice the time,
-            # once per obligation of every learner.
-            Obligation(
+            # Every field, in order: period, course, opens_at, deadline, outcome, met_at,
+            # extension.
+            _obligation(
                 ob.period.id,
                 ob.period.course.code,
                 self.windows[ob.index][0],
@@ -532,10 +539,11 @@ def evaluate(
     c0, path, courses = first
     replay = _Replay(rules, facts, t, c0)
     replay.history.append(
-        Transition(
+        _transition(
             c0,
             CertificationState.CERTIFIED,
             f"completed {and_list(courses)} on {_day(c0)} (path {path})",
+            False,
         )
     )
     replay.run()
@@ -544,8 +552,8 @@ def evaluate(
         ob = replay.open
         replay.close(ob, ObligationOutcome.OUTSTANDING, None)
         owes, deadline = ob.period.id, ob.deadline
-    # Positional, in field order (see ``close``).
-    return LearnerState(
+    # Every field, in order.
+    return _learner_state(
         facts.username,
         product.id,
         replay.state,

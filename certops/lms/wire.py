@@ -29,6 +29,7 @@ from certops.lms.records import (
     GroupRule,
     User,
 )
+from certops.records import positional
 
 # --- enrollment status and policy codes ------------------------------------------------
 
@@ -303,6 +304,9 @@ def error_detail(payload: Any) -> tuple[str, str]:
 # --- users ------------------------------------------------------------------------------
 
 
+_user = positional(User)
+
+
 def user_from_item(item: Mapping[str, Any], endpoint: str) -> User:
     """A user from a ``/manage/v1/user`` list item (or a detail's ``user_data``)."""
     # Fast path for the shape tenants send (the id as digits or an int, text fields as
@@ -319,8 +323,8 @@ def user_from_item(item: Mapping[str, Any], endpoint: str) -> User:
         and (last is None or type(last) is str)
         and (status == "1" or status == "0")
     ):
-        # Positional, in the record's field order.
-        return User(int(user_id), username, email or "", first or "", last or "", status == "1")
+        # Every field, in the record's order.
+        return _user(int(user_id), username, email or "", first or "", last or "", status == "1")
     return User(
         id=as_int(require(item, "user_id", endpoint), "user_id", endpoint),
         username=as_str(require(item, "username", endpoint), "username", endpoint),
@@ -759,6 +763,9 @@ def _window_instant(value: Any, name: str, endpoint: str, end: bool) -> datetime
     return parsed
 
 
+_enrollment = positional(Enrollment)
+
+
 def enrollment_from_item(
     item: Mapping[str, Any],
     endpoint: str,
@@ -796,8 +803,8 @@ def enrollment_from_item(
         end = get("enrollment_validity_end_date")
         if end is not None:
             end_name = "enrollment_validity_end_date"
-    # Positional, in the record's field order: a fifth faster than keywords, per row.
-    return Enrollment(
+    # Every field, in the record's order (``_enrollment``: built once per row).
+    return _enrollment(
         user_id,
         course_id,
         status,
