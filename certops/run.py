@@ -120,16 +120,29 @@ def build_plan(
     from the audit log by the caller; None: no log)."""
     with collector_paused():
         planned = _assemble(config, live, t, acks)
+        # Each change is looked up among the plan's changes at the last apply's instant.
+        # Enrollment changes only ever match enrollment changes (their addresses are their
+        # own): without one now, the learners need not be planned again at that instant,
+        # which is most of a plan's work (a plan with only manual steps left, every run).
+        learners = any(c.type is ChangeType.ENROLLMENT for c in planned.plan.changes)
 
         def changes_at(instant: datetime) -> tuple[Change, ...]:
-            return _assemble(config, live, instant, acks).plan.changes
+            return _assemble(config, live, instant, acks, learners=learners).plan.changes
 
         changes = classify(planned.plan.changes, config, record, changes_at)
     return replace(planned, plan=replace(planned.plan, changes=changes))
 
 
-def _assemble(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledgements) -> Planned:
-    """The unclassified plan at ``t``."""
+def _assemble(
+    config: Config,
+    live: LiveSnapshot,
+    t: datetime,
+    acks: Acknowledgements,
+    *,
+    learners: bool = True,
+) -> Planned:
+    """The unclassified plan at ``t``; without ``learners``, only its setup and manual
+    steps (no product's learners are evaluated)."""
     desired = desired_setup(config, t)
     changes: list[Change] = list(diff_setup(desired, live.setup))
     warnings: list[PlanWarning] = list(setup_warnings(desired, live.setup))
@@ -142,7 +155,7 @@ def _assemble(config: Config, live: LiveSnapshot, t: datetime, acks: Acknowledge
 
     course_ids: dict[str, int | None] = {code: None for code in desired.courses}
     course_ids.update(live.course_ids)
-    for product in config.products:
+    for product in config.products if learners else ():
         planned = plan_enrollments(product, live.learner_facts(product), course_ids, t)
         changes += planned.changes
         skipped += planned.skipped
