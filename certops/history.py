@@ -14,11 +14,13 @@ versions lack some of these; readers take what is there. Lines that are not JSON
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from certops.errors import CertopsError
 from certops.plan.classes import AppliedRecord, LastApply
@@ -70,37 +72,60 @@ class AuditLines:
     skipped: int = 0
 
 
-def read_logs(paths: Sequence[str | Path], *, missing_ok: bool = False) -> AuditLines:
-    """Every line of the audit logs at ``paths``, each tagged with ``log`` (its file).
+class LogLines:
+    """The JSON-object lines of the audit logs at ``paths``, in file order, read one at a
+    time (a log grows by two lines per change applied: hundreds of MB after a large
+    rollover, never held whole), each tagged with ``log`` (its file). ``skipped`` counts
+    the lines that were not JSON objects, once iterated.
 
-    Raises ``AuditReadError`` for a log that cannot be read, unless ``missing_ok`` and the
-    file does not exist (a first plan has no log yet)."""
-    lines: list[dict[str, Any]] = []
-    skipped = 0
-    for path in paths:
-        file = Path(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            if missing_ok:
-                continue
-            raise AuditReadError(f"no audit log at {file}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
-        for raw in text.splitlines():
-            if not raw.strip():
-                continue
+    Iterating raises ``AuditReadError`` for a log that cannot be read, unless
+    ``missing_ok`` and the file does not exist (a first plan has no log yet)."""
+
+    def __init__(self, paths: Sequence[str | Path], *, missing_ok: bool = False) -> None:
+        self.paths = [Path(path) for path in paths]
+        self.missing_ok = missing_ok
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for file in self.paths:
             try:
-                entry = json.loads(raw)
+                with file.open("rb") as handle:
+                    for raw in handle:
+                        entry = self._entry(raw, file)
+                        if entry is not None:
+                            yield entry
+            except FileNotFoundError:
+                if not self.missing_ok:
+                    raise AuditReadError(f"no audit log at {file}") from None
+            except OSError as exc:
+                raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
+
+    def _entry(self, raw: bytes, file: Path) -> dict[str, Any] | None:
+        if not raw.strip():
+            return None
+        try:
+            entry = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # What orjson refuses that the standard reader takes (NaN, huge integers);
+            # text that is not UTF-8 makes the log unreadable, as it always has.
+            try:
+                entry = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
             except json.JSONDecodeError:
-                skipped += 1
-                continue
-            if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
-                skipped += 1
-                continue
-            entry["log"] = str(file)
-            lines.append(entry)
-    return AuditLines(tuple(lines), skipped)
+                entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+            self.skipped += 1
+            return None
+        entry["log"] = str(file)
+        return entry
+
+
+def read_logs(paths: Sequence[str | Path], *, missing_ok: bool = False) -> AuditLines:
+    """Every line of the audit logs at ``paths`` (see ``LogLines``), held."""
+    reader = LogLines(paths, missing_ok=missing_ok)
+    lines = tuple(reader)
+    return AuditLines(lines, reader.skipped)
 
 
 def _instant(entry: Mapping[str, Any], key: str) -> datetime | None:
@@ -124,15 +149,25 @@ def known_digest(known: LastApply | None, at: datetime) -> str:
     return known.config_digest if known is not None and known.at == at else ""
 
 
-def applied_record(logs: AuditLines) -> AppliedRecord:
-    """What certops last did according to ``logs``: per product, the latest instant an
-    apply evaluated (lines without ``at`` say nothing about it) with its configuration
-    digest, and per address the last value written to each field (lines that record a
-    success only, in ``at`` then wall-time order, so several logs merge correctly)."""
+def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRecord:
+    """What certops last did according to ``logs`` (held lines, or ``LogLines`` read as
+    they come): per product, the latest instant an apply evaluated (lines without ``at``
+    say nothing about it) with its configuration digest, and per address the last value
+    written to each field (lines that record a success only, in ``at`` then wall-time
+    order, so several logs merge correctly)."""
     last: dict[str | None, LastApply] = {}
-    writes: list[tuple[datetime, str, int, dict[str, Any]]] = []
-    for index, entry in enumerate(logs.lines):
-        at = _instant(entry, "at")
+    # Per address and field, the latest write so far: its (at, wall time, line) order and
+    # value. Folded line by line, so only the newest value of each field is held.
+    latest: dict[str, dict[str, tuple[tuple[datetime, str, int], Any]]] = {}
+    instants: dict[str, datetime | None] = {}  # every line of an apply shares its ``at``
+    for index, entry in enumerate(logs.lines if isinstance(logs, AuditLines) else logs):
+        raw_at = entry.get("at")
+        if isinstance(raw_at, str) and raw_at in instants:
+            at = instants[raw_at]
+        else:
+            at = _instant(entry, "at")
+            if isinstance(raw_at, str):
+                instants[raw_at] = at
         if at is None:
             continue
         product = entry.get("product") if isinstance(entry.get("product"), str) else None
@@ -142,11 +177,18 @@ def applied_record(logs: AuditLines) -> AppliedRecord:
         # The latest instant wins; at the same instant, a line that names its digest.
         if known is None or at > known.at or (at == known.at and digest):
             last[product] = LastApply(at=at, config_digest=digest or known_digest(known, at))
-        if entry.get("result") in WRITTEN and isinstance(entry.get("after"), dict):
-            writes.append((at, str(entry.get("time", "")), index, entry))
-    written: dict[str, dict[str, Any]] = {}
-    for *_, entry in sorted(writes, key=lambda w: w[:3]):
-        written.setdefault(entry["address"], {}).update(entry["after"])
+        after = entry.get("after")
+        if entry.get("result") in WRITTEN and isinstance(after, dict):
+            order = (at, str(entry.get("time", "")), index)
+            fields = latest.setdefault(entry["address"], {})
+            for name, value in after.items():
+                held = fields.get(name)
+                if held is None or order > held[0]:
+                    fields[name] = (order, value)
+    written = {
+        address: {name: value for name, (_, value) in fields.items()}
+        for address, fields in latest.items()
+    }
     return AppliedRecord(last=last, written=written)
 
 

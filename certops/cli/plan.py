@@ -35,8 +35,8 @@ from certops.errors import ConfigError, LMSError, SafetyLimitError
 from certops.history import (
     DEFAULT_AUDIT_LOG,
     AuditReadError,
+    LogLines,
     applied_record,
-    read_logs,
 )
 from certops.lms import connect
 from certops.lms.client import parse_address
@@ -75,10 +75,11 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
 def _record(paths: tuple[str, ...]) -> AppliedRecord:
     """What certops last did, from the audit logs at ``paths`` (missing ones are fine: a
     first plan has no log)."""
-    logs = read_logs(paths, missing_ok=True)
+    logs = LogLines(paths, missing_ok=True)
+    record = applied_record(logs)
     if logs.skipped:
         progress(f"audit log: skipped {logs.skipped} line(s) that are not JSON objects")
-    return applied_record(logs)
+    return record
 
 
 async def _plan(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from certops.config import load_config
 from certops.config.model import Location
-from certops.history import applied_record, read_logs
+from certops.history import AuditReadError, LogLines, applied_record, read_logs
 from certops.plan.classes import (
     AppliedRecord,
     LastApply,
@@ -187,3 +188,64 @@ def test_config_revision_of_a_git_work_tree(
     assert config_revision([str(conf)]).dirty is True
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
     assert config_revision([str(conf)]).to_dict() == {"commit": None, "dirty": None}
+
+
+def _sorted_record(lines: list[dict]) -> dict[str, dict]:
+    """What certops last wrote to each address, by the plain definition: every successful
+    write with an instant, applied in (at, wall time, line) order."""
+    writes = [
+        (entry["at"], str(entry.get("time", "")), index, entry)
+        for index, entry in enumerate(lines)
+        if isinstance(entry.get("at"), str)
+        and entry.get("result") in ("applied", "done")
+        and isinstance(entry.get("after"), dict)
+    ]
+    written: dict[str, dict] = {}
+    for *_, entry in sorted(writes, key=lambda w: w[:3]):
+        written.setdefault(entry["address"], {}).update(entry["after"])
+    return written
+
+
+def test_the_record_read_line_by_line_is_the_plain_definition(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    files = [tmp_path / f"{name}.jsonl" for name in "abc"]
+    every: list[dict] = []
+    for file in files:
+        lines = []
+        for _ in range(300):
+            entry = {
+                "address": f"enrollment.C{rng.randint(1, 3)}.u{rng.randint(1, 20)}",
+                "at": rng.choice(["2026-12-01T00:00:00Z", "2027-01-08T00:00:00Z", None]),
+                "time": rng.choice(["2026-12-02T10:00:00Z", "2026-12-02T10:00:01Z"]),
+                "result": rng.choice(["applied", "done", "failed"]),
+                "after": {rng.choice(["status", "valid_until"]): rng.randint(0, 9)},
+                "product": "widget-pro",
+            }
+            if entry["at"] is None:
+                del entry["at"]
+            lines.append(entry)
+        file.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+        every += lines
+    streamed = applied_record(LogLines(files))
+    assert streamed.written == _sorted_record(every)
+    assert streamed == applied_record(read_logs(files))
+
+
+def test_log_lines_skip_what_is_not_an_object_and_refuse_what_is_not_utf8(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(
+        b'{"address": "course.X", "at": "2027-01-02T00:00:00Z", "after": {"n": NaN}}\n'
+        b"[1, 2]\n\n{cut short\n"
+        b'{"no_address": 1}\n'
+    )
+    reader = LogLines([log, tmp_path / "missing.jsonl"], missing_ok=True)
+    lines = list(reader)
+    assert [e["address"] for e in lines] == ["course.X"]  # NaN: the standard reader's
+    assert reader.skipped == 3
+    with pytest.raises(AuditReadError, match="no audit log at"):
+        list(LogLines([tmp_path / "missing.jsonl"]))
+    log.write_bytes(b'{"address": "course.\xff"}\n')
+    with pytest.raises(AuditReadError, match="cannot read the audit log"):
+        list(LogLines([log]))
