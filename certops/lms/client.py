@@ -1,10 +1,11 @@
 """The Docebo client's transport: auth, concurrency, rate limits, retries and paging.
 
-One httpx transport per run: httpx's connection pool to a tenant over HTTPS, or the
-sandbox application mounted in-process (``sandbox:PATH``, through the transport
-``certops.sandbox.transport`` provides): the same code path for both. Docebo's field names
-and formats live in ``certops.lms.wire``; the reader and writer that turn them into
-certops records live in ``certops.lms.docebo``. This module only moves JSON.
+One httpx transport per run: certops' HTTP/1.1 connections to a tenant over HTTPS
+(``certops.lms.http11``), or the sandbox application mounted in-process (``sandbox:PATH``,
+through the transport ``certops.sandbox.transport`` provides): the same code path for
+both. Docebo's field names and formats live in ``certops.lms.wire``; the reader and writer
+that turn them into certops records live in ``certops.lms.docebo``. This module only
+moves JSON.
 """
 
 from __future__ import annotations
@@ -419,8 +420,8 @@ class Slots:
 class ApiSession:
     """Auth, concurrency cap, budget, back-off and retries over one httpx transport.
 
-    Requests go straight to the transport (httpx's connection pool for a tenant, the
-    sandbox application in-process): certops needs none of what ``httpx.AsyncClient``
+    Requests go straight to the transport (``Http11Transport`` for a tenant, the sandbox
+    application in-process): certops needs none of what ``httpx.AsyncClient``
     adds per call (cookies, redirects, auth flows, event hooks, merging a base URL and
     parameters), which cost about a third of a millisecond of CPU per call on a slow
     machine, and the client's response-to-stream binding is a reference cycle that kept
