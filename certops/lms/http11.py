@@ -251,7 +251,8 @@ class Http11Transport(httpx.AsyncBaseTransport):
         if scheme != "https":
             return reader, writer  # plain http: requests go to the proxy in absolute form
         try:
-            authority = f"{host}:{port}".encode("idna")
+            name = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed
+            authority = f"{name}:{port}".encode("idna")
             lines = [b"CONNECT " + authority + b" HTTP/1.1", b"Host: " + authority]
             if proxy.authorization:
                 lines.append(b"Proxy-Authorization: " + proxy.authorization)
