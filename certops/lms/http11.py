@@ -15,6 +15,10 @@ never after ``Connection: close``; TLS with httpx's choice of certificates (cert
 tunnel to an https tenant, the absolute address to an http one), with Basic credentials
 from the proxy's address. What it does not: HTTP/2, SOCKS, upgrades, streamed bodies.
 
+The request's httpx ``timeout`` extension bounds each step: ``connect`` the connection
+(TLS and any tunnel included), ``write`` sending the request (only when the system cannot
+take it at once), ``read`` the whole answer, head and body, from the request sent.
+
 Failures are httpx's exceptions, with the cause chained (``socket.gaierror``,
 ``ssl.SSLError``, ``ConnectionRefusedError``): the client tells a DNS, TLS or refused
 failure from one worth retrying by them. A connection that failed or was cancelled during
@@ -150,14 +154,20 @@ class Http11Transport(httpx.AsyncBaseTransport):
             connection = await self._open(request, origin, connect_timeout)
         try:
             await self._write(connection, message, write_timeout, request)
-            status, reason, headers, keep = await _read_head(
-                connection.reader, read_timeout, request
-            )
-            if request.method == "HEAD" or status in NO_BODY:
-                body = b""
-            else:
-                body, framed = await _read_body(connection.reader, headers, read_timeout, request)
-                keep = keep and framed
+            try:
+                # One deadline for the whole answer, head and body: a timer per request,
+                # not per read (timers cost CPU on every exchange).
+                async with asyncio.timeout(read_timeout):
+                    status, reason, headers, keep = await _read_head(connection.reader, request)
+                    if request.method == "HEAD" or status in NO_BODY:
+                        body = b""
+                    else:
+                        body, framed = await _read_body(connection.reader, headers, request)
+                        keep = keep and framed
+            except TimeoutError:
+                raise httpx.ReadTimeout(
+                    "timed out waiting for the answer", request=request
+                ) from None
         except BaseException:
             connection.close()  # in an unknown state: a failed or cancelled exchange
             raise
@@ -204,10 +214,15 @@ class Http11Transport(httpx.AsyncBaseTransport):
     async def _write(
         connection: _Connection, message: bytes, timeout: float | None, request: httpx.Request
     ) -> None:
+        writer = connection.writer
         try:
-            connection.writer.write(message)
-            async with asyncio.timeout(timeout):
-                await connection.writer.drain()
+            writer.write(message)
+            if writer.transport.get_write_buffer_size():
+                # The system took less than the whole request: wait for room, bounded.
+                async with asyncio.timeout(timeout):
+                    await writer.drain()
+            else:
+                await writer.drain()  # never waits here; raises if the connection was lost
         except TimeoutError:
             raise httpx.WriteTimeout("timed out sending the request", request=request) from None
         except OSError as exc:
@@ -259,7 +274,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
             writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
             await writer.drain()
             try:
-                status, reason, _, _ = await _read_head(reader, None, request)
+                status, reason, _, _ = await _read_head(reader, request)
             except httpx.TransportError as exc:
                 raise ConnectionError(f"the proxy ended the tunnel request: {exc}") from None
             if not 200 <= status < 300:
@@ -278,16 +293,13 @@ class Http11Transport(httpx.AsyncBaseTransport):
 
 
 async def _read_head(
-    reader: asyncio.StreamReader, timeout: float | None, request: httpx.Request
+    reader: asyncio.StreamReader, request: httpx.Request
 ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bool]:
     """The next final answer's status, reason, headers and whether the connection may be
-    kept (informational answers are read past)."""
+    kept (informational answers are read past). The caller bounds the wait."""
     while True:
         try:
-            async with asyncio.timeout(timeout):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except TimeoutError:
-            raise httpx.ReadTimeout("timed out waiting for the answer", request=request) from None
+            head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             said = "without sending an answer" if not exc.partial else "in the answer's headers"
             raise httpx.RemoteProtocolError(
@@ -339,11 +351,10 @@ def _parse_head(
 async def _read_body(
     reader: asyncio.StreamReader,
     headers: list[tuple[bytes, bytes]],
-    timeout: float | None,
     request: httpx.Request,
 ) -> tuple[bytes, bool]:
     """The answer's body, and whether it was framed (else the connection's end framed it
-    and it cannot be reused)."""
+    and it cannot be reused). The caller bounds the wait."""
     coding = length = None
     for name, value in headers:
         lowered = name.lower()
@@ -354,20 +365,17 @@ async def _read_body(
                 raise httpx.RemoteProtocolError("conflicting Content-Length", request=request)
             length = value
     try:
-        async with asyncio.timeout(timeout):
-            if coding is not None:
-                if coding.rsplit(b",", 1)[-1].strip() == b"chunked":
-                    return await _read_chunked(reader, request), length is None
-                return await reader.read(), False
-            if length is not None:
-                if not length.isdigit():
-                    raise httpx.RemoteProtocolError(
-                        f"malformed Content-Length {length[:40]!r}", request=request
-                    )
-                return await reader.readexactly(int(length)), True
+        if coding is not None:
+            if coding.rsplit(b",", 1)[-1].strip() == b"chunked":
+                return await _read_chunked(reader, request), length is None
             return await reader.read(), False
-    except TimeoutError:
-        raise httpx.ReadTimeout("timed out reading the answer", request=request) from None
+        if length is not None:
+            if not length.isdigit():
+                raise httpx.RemoteProtocolError(
+                    f"malformed Content-Length {length[:40]!r}", request=request
+                )
+            return await reader.readexactly(int(length)), True
+        return await reader.read(), False
     except asyncio.IncompleteReadError:
         raise httpx.RemoteProtocolError(
             "the server closed the connection before the whole answer arrived", request=request
