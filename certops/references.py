@@ -3,7 +3,9 @@ usernames and initial course codes against a live snapshot, with no extra LMS re
 
 from __future__ import annotations
 
-from certops.config.model import Config
+from collections.abc import Collection, Iterator, Mapping
+
+from certops.config.model import Config, Product
 from certops.config.problems import sort_problems
 from certops.config.refs import references
 from certops.engine.references import check_references
@@ -19,8 +21,31 @@ def verify_references(config: Config, live: LiveSnapshot) -> list[PlanWarning]:
     code is not in the LMS (before anything is planned or written)."""
     users = {u.username: u.active for u in live.users_by_id.values()}
     codes = set(live.listed_codes) | set(live.course_ids)
-    enrolled = {p.id: live.enrolled_usernames(p) for p in config.products}
+    enrolled = _Enrolled(live, config.products)
     problems, warnings = check_references(references(config), users, codes, enrolled)
     if problems:
         raise ConfigError(sort_problems(problems))
     return warnings
+
+
+class _Enrolled(Mapping[str, Collection[str]]):
+    """Each product's enrolled usernames, built when first asked: the check asks only for
+    a product one of whose configured usernames is deactivated, and building the set
+    walks every enrollment of the product's courses (hundreds of thousands of rows)."""
+
+    def __init__(self, live: LiveSnapshot, products: tuple[Product, ...]) -> None:
+        self._live = live
+        self._products = {p.id: p for p in products}
+        self._built: dict[str, Collection[str]] = {}
+
+    def __getitem__(self, product_id: str) -> Collection[str]:
+        if product_id not in self._built:
+            product = self._products[product_id]  # KeyError: not a product, as a dict's
+            self._built[product_id] = self._live.enrolled_usernames(product)
+        return self._built[product_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._products)
+
+    def __len__(self) -> int:
+        return len(self._products)
