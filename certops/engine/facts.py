@@ -161,12 +161,7 @@ def enrolled_usernames(
     by_code: Mapping[str, Sequence[Enrollment]],
 ) -> set[str]:
     """The usernames ``facts_from_index`` would return facts for, without building them."""
-    return {
-        users[e.user_id].username
-        for code in product_course_codes(product)
-        for e in by_code.get(code, ())
-        if e.user_id in users
-    }
+    return {users[user_id].username for user_id in _per_user(product, users, by_code)}
 
 
 def _owned_facts(
