@@ -8,9 +8,11 @@ so an event exists exactly when the change it reports committed. A background th
 fired them never waits for the target. ``POST /_sandbox/webhooks/flush`` delivers
 everything pending at once, for tests that want determinism instead of timing.
 
-Docebo's grouped deliveries hold up to 25 events; the field that carries them is not in
-the public record, so the sandbox sends ``{"payloads": [envelope, ...]}`` (a receiver
-should also accept a bare array).
+A registration with ``group_size`` above 1 gets grouped deliveries as Docebo sends them:
+one envelope per group of events of one kind, with its own ``message_id`` and ``event``
+and the events' payload objects in ``payloads`` (up to 25; docs/wire.md). A group keeps
+its id, members and order for good, so a retry or a duplicate delivery is the same
+message again.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     delivered_at REAL,
     failed INTEGER NOT NULL DEFAULT 0,
     last_status TEXT,
-    duplicate INTEGER NOT NULL DEFAULT 0
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    group_id TEXT,
+    group_pos INTEGER
 );
 CREATE INDEX IF NOT EXISTS webhook_due ON webhook_deliveries (delivered_at, failed, next_at);
 """
@@ -126,10 +130,15 @@ class DeliveryFaults:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Creates the webhook tables if this sandbox file has none yet."""
+    """Creates the webhook tables if this sandbox file has none yet (and adds the group
+    columns to a file made before deliveries were grouped)."""
     for statement in SCHEMA.strip().split(";"):
         if statement.strip():
             conn.execute(statement)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(webhook_deliveries)")}
+    for column, kind in (("group_id", "TEXT"), ("group_pos", "INTEGER")):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE webhook_deliveries ADD COLUMN {column} {kind}")
 
 
 def _registrations(conn: sqlite3.Connection, event: str) -> list[tuple[int, dict[str, Any]]]:
@@ -280,38 +289,45 @@ class Deliverer:
         events were attempted."""
         with self._send_lock:
             now = time.time()
-            with self.store.read() as conn:
-                try:
-                    hooks = {
-                        row[0]: row
-                        for row in conn.execute(
-                            "SELECT id, url, username, password, group_size, faults FROM webhooks"
-                        )
-                    }
-                    due = conn.execute(
-                        "SELECT id, webhook_id, envelope, attempts, duplicate"
-                        " FROM webhook_deliveries WHERE delivered_at IS NULL AND failed = 0"
-                        " AND next_at <= ?"
-                        " ORDER BY next_at, id LIMIT 500",
-                        (float("inf") if ignore_schedule else now,),
-                    ).fetchall()
-                except sqlite3.OperationalError:
-                    return 0
-            by_hook: dict[int, list[tuple[int, str, int, int]]] = {}
-            for row_id, webhook_id, envelope, attempts, duplicate in due:
-                by_hook.setdefault(webhook_id, []).append((row_id, envelope, attempts, duplicate))
+            try:
+                hooks, due = self._due(now, ignore_schedule)
+            except sqlite3.OperationalError as exc:
+                if "no such column" not in str(exc):
+                    return 0  # no webhook was ever registered in this file
+                with self.store.write() as conn:  # a file from before grouped deliveries
+                    ensure_schema(conn)
+                hooks, due = self._due(now, ignore_schedule)
+            by_hook: dict[int, list[_Row]] = {}
+            for row in due:
+                by_hook.setdefault(row.webhook_id, []).append(row)
             for webhook_id, rows in by_hook.items():
                 hook = hooks.get(webhook_id)
                 if hook is not None:
                     self._send_rows(hook, rows)
             return len(due)
 
+    def _due(self, now: float, ignore_schedule: bool) -> tuple[dict[int, Any], list[_Row]]:
+        with self.store.read() as conn:
+            hooks = {
+                row[0]: row
+                for row in conn.execute(
+                    "SELECT id, url, username, password, group_size, faults FROM webhooks"
+                )
+            }
+            due = conn.execute(
+                "SELECT id, webhook_id, envelope, attempts, duplicate, group_id, group_pos"
+                " FROM webhook_deliveries WHERE delivered_at IS NULL AND failed = 0"
+                " AND next_at <= ? ORDER BY next_at, id LIMIT 500",
+                (float("inf") if ignore_schedule else now,),
+            ).fetchall()
+        return hooks, [_Row(*row) for row in due]
+
     def _rng(self, webhook_id: int, seed: int) -> random.Random:
         if webhook_id not in self._rngs:
             self._rngs[webhook_id] = random.Random(seed)
         return self._rngs[webhook_id]
 
-    def _send_rows(self, hook: tuple[Any, ...], rows: list[tuple[int, str, int, int]]) -> None:
+    def _send_rows(self, hook: tuple[Any, ...], rows: list[_Row]) -> None:
         webhook_id, url, username, password, group_size, raw_faults = hook
         faults = DeliveryFaults.from_json(json.loads(raw_faults))
         rng = self._rng(webhook_id, faults.seed)
@@ -322,13 +338,11 @@ class Deliverer:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         size = max(1, min(group_size, MAX_GROUP))
+        chunks = [_Chunk(None, [row]) for row in rows] if size == 1 else _groups(rows, size)
 
-        def send(chunk: list[tuple[int, str, int, int]]) -> None:
-            envelopes = [json.loads(envelope) for _, envelope, _, _ in chunk]
-            body: Any = envelopes[0] if size == 1 else {"payloads": envelopes}
-            self._settle(chunk, self._post(url, headers, body), faults, rng)
+        def send(chunk: _Chunk) -> None:
+            self._settle(chunk, self._post(url, headers, chunk.body()), faults, rng)
 
-        chunks = [rows[start : start + size] for start in range(0, len(rows), size)]
         # Docebo sends several deliveries at once; so does the sandbox (which also keeps
         # one slow target from holding back a burst).
         if self._pool is None:
@@ -353,49 +367,107 @@ class Deliverer:
         return str(answer.status_code)
 
     def _settle(
-        self,
-        chunk: list[tuple[int, str, int, int]],
-        status: str,
-        faults: DeliveryFaults,
-        rng: random.Random,
+        self, chunk: _Chunk, status: str, faults: DeliveryFaults, rng: random.Random
     ) -> None:
         ok = status.isdigit() and 200 <= int(status) < 400
         now = time.time()
+        # A second delivery of the same message (never a third: it is a fault), the whole
+        # group at once, as Docebo would send it again.
+        again = (
+            ok
+            and bool(faults.duplicate_share)
+            and not chunk.rows[0].duplicate
+            and rng.random() < faults.duplicate_share
+        )
+        at = now + rng.uniform(0, 1.0) if again else 0.0
         with self.store.write() as conn:
-            for row_id, _envelope, attempts, duplicate in chunk:
-                tries = attempts + 1
+            for pos, row in enumerate(chunk.rows):
+                tries = row.attempts + 1
+                # A group keeps its id and order for good: retries resend the same message.
+                conn.execute(
+                    "UPDATE webhook_deliveries SET group_id = ?, group_pos = ? WHERE id = ?",
+                    (chunk.group_id, pos if chunk.group_id else None, row.id),
+                )
                 if ok:
                     conn.execute(
                         "UPDATE webhook_deliveries SET attempts = ?, delivered_at = ?,"
                         " last_status = ? WHERE id = ?",
-                        (tries, now, status, row_id),
+                        (tries, now, status, row.id),
                     )
-                    # A second delivery of the same message (never a third: it is a fault).
-                    if (
-                        faults.duplicate_share
-                        and not duplicate
-                        and rng.random() < faults.duplicate_share
-                    ):
-                        self._duplicate(conn, row_id, now + rng.uniform(0, 1.0))
+                    if again:
+                        self._duplicate(conn, row.id, at)
                     continue
                 failed = int(tries >= self.max_attempts)
                 wait = min(self.retry_cap_s, self.retry_base_s * 2 ** (tries - 1))
                 conn.execute(
                     "UPDATE webhook_deliveries SET attempts = ?, next_at = ?, failed = ?,"
                     " last_status = ? WHERE id = ?",
-                    (tries, now + wait, failed, status, row_id),
+                    (tries, now + wait, failed, status, row.id),
                 )
 
     @staticmethod
     def _duplicate(conn: sqlite3.Connection, row_id: int, at: float) -> None:
-        # The same envelope (same message_id) once more: at-least-once delivery.
+        # The same envelope (same message_id, same group) once more: at-least-once delivery.
         conn.execute(
             "INSERT INTO webhook_deliveries (webhook_id, message_id, event, user_id, course_id,"
-            " envelope, fired_at, next_at, duplicate) SELECT webhook_id, message_id, event,"
-            " user_id, course_id, envelope, fired_at, ?, 1 FROM webhook_deliveries"
-            " WHERE id = ?",
+            " envelope, fired_at, next_at, duplicate, group_id, group_pos) SELECT webhook_id,"
+            " message_id, event, user_id, course_id, envelope, fired_at, ?, 1, group_id,"
+            " group_pos FROM webhook_deliveries WHERE id = ?",
             (at, row_id),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A due delivery row."""
+
+    id: int
+    webhook_id: int
+    envelope: str
+    attempts: int
+    duplicate: int
+    group_id: str | None
+    group_pos: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """What one POST carries: one event alone (``group_id`` None), or a group."""
+
+    group_id: str | None
+    rows: list[_Row]
+
+    def body(self) -> dict[str, Any]:
+        envelopes: list[dict[str, Any]] = [json.loads(row.envelope) for row in self.rows]
+        if self.group_id is None:
+            return envelopes[0]
+        head = {k: v for k, v in envelopes[0].items() if k != "payload"}
+        return {
+            **head,
+            "message_id": self.group_id,
+            "fired_by_batch_action": any(e.get("fired_by_batch_action") for e in envelopes),
+            "payloads": [e["payload"] for e in envelopes],
+        }
+
+
+def _groups(rows: list[_Row], size: int) -> list[_Chunk]:
+    """``rows`` as grouped deliveries: rows sent before keep their group (its id, members
+    and order); new rows form groups of at most ``size`` events of one kind, in order."""
+    kept: dict[str, list[_Row]] = {}
+    fresh: dict[str, list[_Row]] = {}
+    for row in rows:
+        if row.group_id is not None:
+            kept.setdefault(row.group_id, []).append(row)
+        else:
+            fresh.setdefault(json.loads(row.envelope)["event"], []).append(row)
+    chunks = [
+        _Chunk(gid, sorted(members, key=lambda r: r.group_pos or 0))
+        for gid, members in kept.items()
+    ]
+    for members in fresh.values():
+        for start in range(0, len(members), size):
+            chunks.append(_Chunk(uuid.uuid4().hex, members[start : start + size]))
+    return chunks
 
 
 def deliverer_of(request: Request) -> Deliverer:
@@ -498,8 +570,10 @@ async def update_webhook(request: Request) -> JSONResponse:
 
 async def deliveries(request: Request) -> JSONResponse:
     """``GET /_sandbox/webhooks/deliveries``: every delivery row, oldest first, with its
-    event, learner, course, when it fired and was delivered (epoch seconds), attempts and
-    last answer; filters ``event``, ``user`` (username), ``course`` (code)."""
+    event, learner, course, when it fired and was delivered (epoch seconds), attempts,
+    last answer, and the group it went in (``group_id``: the grouped envelope's
+    ``message_id``; ``group_pos``: its place in ``payloads``); filters ``event``, ``user``
+    (username), ``course`` (code)."""
     where, args = [], []
     if request.query_params.get("event"):
         where.append("d.event = ?")
@@ -512,7 +586,8 @@ async def deliveries(request: Request) -> JSONResponse:
         args.append(request.query_params["course"])
     sql = (
         "SELECT d.id, d.webhook_id, d.message_id, d.event, u.username, c.code, d.fired_at,"
-        " d.delivered_at, d.attempts, d.failed, d.last_status, d.duplicate"
+        " d.delivered_at, d.attempts, d.failed, d.last_status, d.duplicate, d.group_id,"
+        " d.group_pos"
         " FROM webhook_deliveries d JOIN users u ON u.id = d.user_id"
         " JOIN courses c ON c.id = d.course_id"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -524,7 +599,8 @@ async def deliveries(request: Request) -> JSONResponse:
         except sqlite3.OperationalError:
             rows = []
     keys = ("id", "webhook_id", "message_id", "event", "user", "course", "fired_at",
-            "delivered_at", "attempts", "failed", "last_status", "duplicate")  # fmt: skip
+            "delivered_at", "attempts", "failed", "last_status", "duplicate", "group_id",
+            "group_pos")  # fmt: skip
     items = [dict(zip(keys, row, strict=True)) for row in rows]
     for item in items:
         item["failed"] = bool(item["failed"])

@@ -24,17 +24,40 @@ def _bytes(data: object) -> bytes:
     return json.dumps(data).encode()
 
 
-def test_single_and_grouped_deliveries_parse_alike():
+def _group(message_id: str = "g1", event: str = "course.enrollment.completed", *payloads):
+    """A grouped delivery as Docebo sends it: one message_id and event, many payloads."""
+    return {"message_id": message_id, "event": event, "webhook_id": 1,
+            "fired_by_batch_action": True, "payloads": list(payloads)}  # fmt: skip
+
+
+def _payload(**changes):
+    return {"user_id": 7, "username": "jdoe", "course_id": 3, **changes}
+
+
+def test_single_and_grouped_deliveries():
     single = parse_delivery(_bytes(_envelope()))
     assert [(e.message_id, e.user_id, e.username, e.course_id) for e in single.events] == [
         ("m1", 7, "jdoe", 3)
     ]
-    group = [_envelope("a"), _envelope("b", user_id="8"), _envelope("c", event="user.created")]
+    payloads = (_payload(), _payload(user_id="8"), _payload())
+    grouped = parse_delivery(_bytes(_group("g1", "course.enrollment.completed", *payloads)))
+    # Each payload is its own event, keyed by the message and its place in the group.
+    assert [e.message_id for e in grouped.events] == ["g1#0", "g1#1", "g1#2"]
+    assert grouped.events[1].user_id == 8  # ids as strings of digits are accepted
+    kept = json.loads(grouped.events[1].envelope)
+    assert kept["payload"]["user_id"] == "8" and "payloads" not in kept
+    assert kept["message_id"] == "g1#1" and kept["fired_by_batch_action"] is True
+    # A group of events certops does not act on is acknowledged and counted.
+    other = parse_delivery(_bytes(_group("g2", "user.created", _payload(), _payload())))
+    assert (other.events, other.ignored) == ((), 2)
+
+
+def test_the_guessed_group_shapes_are_not_deliveries():
+    # Docebo groups payloads under one envelope; a list of envelopes is not its shape.
+    group = [_envelope("a"), _envelope("b")]
     for shape in (group, {"payloads": group}, {"events": group}, {"messages": group}):
-        parsed = parse_delivery(_bytes(shape))
-        assert [e.message_id for e in parsed.events] == ["a", "b"]
-        assert parsed.events[1].user_id == 8  # ids as strings of digits are accepted
-        assert parsed.ignored == 1
+        with pytest.raises(DeliveryError):
+            parse_delivery(_bytes(shape))
 
 
 @pytest.mark.parametrize(
@@ -43,7 +66,9 @@ def test_single_and_grouped_deliveries_parse_alike():
         (b"", "not JSON"),
         (b"\xff\xfe", "not JSON"),
         (b"42", "expected a JSON object"),
-        (b"[]", "holds no event"),
+        (b"[]", "expected a JSON object"),
+        (_bytes(_group("g", "course.enrollment.completed")), "holds no event"),
+        (_bytes({**_group("g", "x"), "payloads": {}}), "payloads must be a list"),
         (_bytes({"hello": 1}), "message_id is missing"),
         (_bytes({**_envelope(), "message_id": ""}), "message_id is missing"),
         (_bytes({**_envelope(), "message_id": "x" * 201}), "longer than 200"),
@@ -53,8 +78,14 @@ def test_single_and_grouped_deliveries_parse_alike():
         (_bytes(_envelope(user_id=True)), "payload.user_id"),
         (_bytes(_envelope(course_id="3a")), "payload.course_id"),
         (_bytes(_envelope(username=5)), "payload.username"),
-        (_bytes([_envelope(str(i)) for i in range(101)]), "at most 100"),
-        (_bytes({"payloads": [_envelope(), 1]}), "payloads[1]: expected an object"),
+        (_bytes(_envelope(user_id=2**63)), "payload.user_id"),
+        (_bytes(_group("g", "x", *[_payload()] * 101)), "at most 100"),
+        (_bytes(_group("g", "course.enrollment.completed", _payload(), 1)), "payloads[1] is"),
+        (
+            _bytes(_group("g", "course.enrollment.completed", _payload(), _payload(user_id=0))),
+            "payloads[1].user_id",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
     ],
 )
 def test_malformed_deliveries_say_why(body: bytes, reason: str):
@@ -62,10 +93,25 @@ def test_malformed_deliveries_say_why(body: bytes, reason: str):
         parse_delivery(body)
 
 
+def test_a_grouped_delivery_queues_each_event_once(tmp_path: Path):
+    queue = EventQueue(tmp_path / "q.db")
+    payloads = [_payload(user_id=10 + i) for i in range(25)]
+    delivery = parse_delivery(_bytes(_group("g9", "course.enrollment.completed", *payloads)))
+    first = queue.add(delivery.events, delivery.ignored)
+    assert (first.queued, first.duplicates) == (25, 0)
+    # Docebo delivers at least once: the same group again queues nothing new.
+    again = parse_delivery(_bytes(_group("g9", "course.enrollment.completed", *payloads)))
+    second = queue.add(again.events, again.ignored)
+    assert (second.queued, second.duplicates) == (0, 25)
+    assert sorted(e.user_id for e in queue.due()) == list(range(10, 35))
+    queue.close()
+
+
 def test_the_queue_dedupes_retries_and_dead_letters(tmp_path: Path):
     path = tmp_path / "q.db"
     queue = EventQueue(path)
-    events = parse_delivery(_bytes([_envelope("a"), _envelope("b")])).events
+    events = (*parse_delivery(_bytes(_envelope("a"))).events,
+              *parse_delivery(_bytes(_envelope("b"))).events)  # fmt: skip
     assert queue.add(events, ignored=1).queued == 2
     again = queue.add(events[:1])
     assert (again.queued, again.duplicates) == (0, 1)

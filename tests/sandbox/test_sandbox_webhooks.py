@@ -41,10 +41,10 @@ class Receiver:
         self.bodies.append(json.loads(await request.body()))
         return JSONResponse({"ok": True})
 
-    def envelopes(self) -> list[dict[str, Any]]:
+    def payloads(self) -> list[dict[str, Any]]:
         found = []
         for body in self.bodies:
-            found += body["payloads"] if isinstance(body, dict) and "payloads" in body else [body]
+            found += body["payloads"] if "payloads" in body else [body["payload"]]
         return found
 
 
@@ -137,8 +137,37 @@ def test_grouped_deliveries_hold_up_to_the_group_size(sandbox, receiver, db_path
     for n in range(1, 8):
         _complete(sandbox, f"learner{n:04d}", "C-1")
     _flush(sandbox)
+    # Docebo's grouped shape: one envelope, one message_id and event, payload objects.
     assert sorted(len(b["payloads"]) for b in target.bodies) == [1, 3, 3]
-    assert len({e["message_id"] for e in target.envelopes()}) == 7
+    for body in target.bodies:
+        assert body["event"] == "course.enrollment.completed" and "payload" not in body
+        assert {"message_id", "webhook_id", "original_domain", "fired_by_batch_action"} <= set(body)
+        assert all("message_id" not in p and p["course_code"] == "C-1" for p in body["payloads"])
+    assert len({b["message_id"] for b in target.bodies}) == 3
+    assert sorted(p["username"] for p in target.payloads()) == [
+        f"learner{n:04d}" for n in range(1, 8)
+    ]
+
+
+def test_a_group_is_redelivered_whole_with_its_message_id(sandbox, receiver, db_path):
+    target, url = receiver
+    _register(sandbox, url, group_size=5)
+    target.fail_first = 1
+    for n in range(1, 4):
+        _complete(sandbox, f"learner{n:04d}", "C-1")
+    _flush(sandbox)
+    # The first try failed (503): the retry is the same message, same payloads in order.
+    [body] = target.bodies
+    assert [p["username"] for p in body["payloads"]] == [f"learner{n:04d}" for n in (1, 2, 3)]
+    rows = sandbox.get("/_sandbox/webhooks/deliveries").json()["items"]
+    assert {r["attempts"] for r in rows} == {2}
+    sandbox.patch("/_sandbox/webhooks/1", json={"faults": {"duplicate_share": 1.0}})
+    for n in range(4, 6):
+        _complete(sandbox, f"learner{n:04d}", "C-1")
+    _flush(sandbox)
+    # At-least-once: the new group and its duplicate carry one message_id.
+    assert [b["message_id"] for b in target.bodies[1:]] == [target.bodies[1]["message_id"]] * 2
+    assert target.bodies[1]["payloads"] == target.bodies[2]["payloads"]
 
 
 def test_failed_deliveries_retry_with_back_off(sandbox, receiver, db_path):
@@ -167,9 +196,9 @@ def test_faults_duplicate_and_reorder_deliveries(sandbox, receiver):
     for n in range(1, 9):
         _complete(sandbox, f"learner{n:04d}", "C-1")
     _flush(sandbox)
-    ids = [e["message_id"] for e in target.envelopes()]
+    ids = [b["message_id"] for b in target.bodies]
     assert len(ids) == 16 and len(set(ids)) == 8  # every event twice, same message_id
-    users = [e["payload"]["username"] for e in target.envelopes()[:8]]
+    users = [b["payload"]["username"] for b in target.bodies[:8]]
     assert users != sorted(users)  # not in the order they fired
 
 
@@ -194,7 +223,7 @@ def test_batch_writes_say_so_and_loads_fire_nothing(sandbox, receiver):
     )  # fmt: skip
     assert loaded.status_code == 200, loaded.text
     _flush(sandbox)
-    assert [(e["event"], e["fired_by_batch_action"]) for e in target.envelopes()] == [
+    assert [(b["event"], b["fired_by_batch_action"]) for b in target.bodies] == [
         ("course.enrollment.created", True)
     ]
 
