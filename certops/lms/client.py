@@ -50,6 +50,7 @@ from certops.lms.errors import (
     ReadOnlyError,
 )
 from certops.lms.http11 import Http11Transport
+from certops.lms.paging import PagingGuard
 from certops.secrets import redact_secrets, remember_secrets
 
 Progress = Callable[[str], None]
@@ -822,14 +823,17 @@ class ApiSession:
         pages = 0
         total: int | None = None  # pages in all, once the server has said
 
+        guard = PagingGuard(endpoint)
+
         def fetch(next_cursor: str | None) -> asyncio.Task[Any]:
             query = dict(base)
             if pages == 0 and first:
                 query.update(first)
+            # The page number always, the cursor with it when the tenant gave one: a
+            # tenant that pages by number and ignores the cursor still advances.
+            query["page"] = pages + 1
             if next_cursor:
                 query["cursor"] = next_cursor
-            else:
-                query["page"] = pages + 1
             # The pages this read has left, this one included: its place in the queue.
             left = UNKNOWN_LENGTH if total is None else max(1.0, float(total - pages))
             return asyncio.ensure_future(self._send("GET", path, params=query, priority=left))
@@ -840,11 +844,10 @@ class ApiSession:
                 page = wire.list_page(await pending, endpoint)
                 pending = None
                 pages += 1
+                guard.check(page)
                 if page.total_pages is not None:
                     total = page.total_pages
                 more = page.has_more and bool(page.items)
-                if more and pages > 100_000:  # a server that never says "no more"
-                    raise LMSResponseError(f"unexpected response from {endpoint}: endless paging")
                 if more and not (pages == 1 and first):
                     pending = fetch(page.cursor)
                 yield page
