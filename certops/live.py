@@ -106,7 +106,8 @@ async def read_live(
         items: set[tuple[str, str]] = set()
         if catalog.code in catalogs:
             for item in await reader.list_catalog_items(catalogs[catalog.code].id):
-                items.add((catalog.code, item.item_code))
+                if item.item_type == "course":  # a learning plan may share a course's code
+                    items.add((catalog.code, item.item_code))
         return catalogs, items
 
     async def course_part() -> tuple[

@@ -91,7 +91,7 @@ async def verify_catalog_item(reader: LMSReader, catalog_code: str, course_code:
     """Check that ``course_code`` is now listed in catalog ``catalog_code``."""
     catalog = {c.code: c for c in await reader.list_catalogs()}.get(catalog_code)
     items = await reader.list_catalog_items(catalog.id) if catalog else []
-    if not any(i.item_code == course_code for i in items):
+    if not any(i.item_code == course_code and i.item_type == "course" for i in items):
         raise LMSIgnoredFieldError(
             f"{reader.lms}: the tenant answered success but course {course_code} is not in "
             f"catalog {catalog_code}; certops stopped and changed " + _ADVICE,

@@ -50,7 +50,10 @@ async def _catalogs(reader: LMSReader) -> dict[str, tuple[CatalogSpec, frozenset
     catalogs = await reader.list_catalogs()
     items = await gather_settled(reader.list_catalog_items(c.id) for c in catalogs)
     return {
-        c.code: (CatalogSpec(c.code, c.name), frozenset(i.item_code for i in found))
+        c.code: (
+            CatalogSpec(c.code, c.name),
+            frozenset(i.item_code for i in found if i.item_type == "course"),
+        )
         for c, found in zip(catalogs, items, strict=True)
     }
 

@@ -23,6 +23,26 @@ LENIENT_HELP = (
     " (default: reject them with a 400 naming the field). Stored in the sandbox file."
 )
 
+SHAPE_HELP = (
+    "KEY=VALUE: answer in one of the response shapes real tenants show (repeatable): "
+    "course_list_dates=date|epoch_ms, enrollment_validity=date|datetime|both, "
+    "catalog_item_type=learning_course_type|course, paging=cursor|page_only. Stored in the "
+    "sandbox file."
+)
+shape_option = click.option(
+    "--shape", "shapes", multiple=True, metavar="KEY=VALUE", help=SHAPE_HELP
+)
+
+
+def _shapes(pairs: tuple[str, ...]) -> dict[str, str]:
+    from certops.sandbox.shapes import ShapesError, parse_shape_options
+
+    try:
+        return parse_shape_options(pairs)
+    except ShapesError as exc:
+        raise click.BadParameter(f"{exc.field}: {exc}", param_hint="--shape") from None
+
+
 db_option = click.option(
     "--db",
     "db",
@@ -69,6 +89,7 @@ def sandbox() -> None:
 @click.option("--password", default="admin", help="Admin password. [default: admin]")
 @click.option("--force", is_flag=True, help="Replace an existing sandbox file.")
 @click.option("--lenient", is_flag=True, help=LENIENT_HELP)
+@shape_option
 def init(
     path: str,
     demo: bool,
@@ -80,6 +101,7 @@ def init(
     password: str,
     force: bool,
     lenient: bool,
+    shapes: tuple[str, ...],
 ) -> None:
     """Create a sandbox at PATH (default .certops/sandbox.db)."""
     from certops.sandbox import SandboxCredentials, init_sandbox
@@ -98,6 +120,7 @@ def init(
             credentials=creds,
             overwrite=force,
             lenient=lenient,
+            shapes=_shapes(shapes),
         )
     what = f"with the demo dataset ({summary})" if demo else "empty"
     mode = "lenient: unknown request fields are ignored" if lenient else "strict"
@@ -223,6 +246,7 @@ class _QuietDrops(logging.Filter):
     help="NAME,NAME...: request fields every write silently ignores while answering success.",
 )
 @click.option("--lenient", is_flag=True, help=LENIENT_HELP)
+@shape_option
 @click.option("--allow-remote", is_flag=True,
               help="Allow a --host other machines can reach (the /_sandbox/ admin API has no "
               "authentication).")  # fmt: skip
@@ -237,6 +261,7 @@ def serve(
     fault_seed: int,
     drop_fields: str | None,
     lenient: bool,
+    shapes: tuple[str, ...],
     allow_remote: bool,
 ) -> None:
     """Serve the sandbox over HTTP, like a Docebo tenant (Ctrl+C stops)."""
@@ -253,6 +278,7 @@ def serve(
             "serve on 127.0.0.1"
         )
 
+    chosen = _shapes(shapes)
     rate = _rate_limit(rate_limit)
     drop = _drop_write(drop_write)
     faults = FaultConfig(
@@ -271,6 +297,8 @@ def serve(
         if lenient:
             # Stored, not held in this process: `sandbox:PATH` in-process agrees with it.
             store.set_lenient(True)
+        if chosen:
+            store.set_shapes(chosen)
         # The app has the sandbox open already: no second open for the credentials.
         creds = store.credentials()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -301,6 +329,8 @@ def serve(
         click.echo("  lenient:       unknown request fields are ignored, as Docebo does")
     else:
         click.echo("  strict:        unknown request fields are rejected (400 naming them)")
+    shown = ", ".join(f"{k}={v}" for k, v in store.shapes().to_json().items())
+    click.echo(f"  shapes:        {shown}")
     click.echo(
         f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
         f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"

@@ -515,7 +515,7 @@ class DoceboWriter(DoceboReader):
         if catalog is None:
             return False
         items = await self.list_catalog_items(catalog.id)
-        return any(i.item_code == course_code for i in items)
+        return any(i.item_code == course_code and i.item_type == "course" for i in items)
 
     # --- groups -----------------------------------------------------------------------
 

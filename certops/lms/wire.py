@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from certops.lms.api import EnrollmentUpdate, NewEnrollment
 from certops.lms.errors import LMSRequestError, LMSResponseError
@@ -30,6 +30,8 @@ from certops.lms.records import (
     User,
 )
 from certops.records import positional
+
+T = TypeVar("T")
 
 # --- enrollment status and policy codes ------------------------------------------------
 
@@ -160,34 +162,80 @@ def as_bool(value: Any, field: str, endpoint: str) -> bool:
     raise _bad(endpoint, field, value, "a boolean or 0/1")
 
 
-_ZERO_DATES = {"", "0000-00-00", "0000-00-00 00:00:00"}
+_ZERO_DATES = {"", "0", "0000-00-00", "0000-00-00 00:00:00"}
+# Epoch numbers at or above this are milliseconds (1e11 seconds is the year 5138; 1e11
+# milliseconds is March 1973, before any LMS record).
+_EPOCH_MS_FROM = 100_000_000_000
+_EXPECTED_INSTANT = (
+    "a date-time 'YYYY-MM-DD HH:MM:SS', a date 'YYYY-MM-DD', ISO 8601, epoch seconds or "
+    "milliseconds, or null"
+)
+
+
+def _epoch(number: int | float, field: str, endpoint: str, raw: Any) -> datetime | None:
+    """Epoch seconds or milliseconds (by size) as an aware UTC instant; 0 means none."""
+    if number == 0:
+        return None
+    seconds = number / 1000 if abs(number) >= _EPOCH_MS_FROM else number
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _bad(endpoint, field, raw, _EXPECTED_INSTANT) from None
+
+
+def _numeric(text: str) -> bool:
+    """Digits only, with an optional sign and one decimal point (an epoch number as text)."""
+    body = text[1:] if text[:1] in "+-" else text
+    whole, _, fraction = body.partition(".")
+    return (
+        bool(whole)
+        and whole.isascii()
+        and whole.isdigit()
+        and (not fraction or (fraction.isascii() and fraction.isdigit()))
+    )
 
 
 def parse_instant(value: Any, field: str, endpoint: str) -> datetime | None:
-    """A Docebo date or date-time (UTC) as an aware datetime; zero dates and null as None."""
+    """A Docebo instant as an aware UTC datetime; zero dates and null as None.
+
+    Every shape the public record shows is read: ``YYYY-MM-DD HH:MM:SS`` (UTC), a date
+    ``YYYY-MM-DD``, ISO 8601 with a zone or ``Z``, zero dates with or without a time part,
+    and epoch seconds or milliseconds as a number or a string of digits (a production
+    course list sends ``"1693586500594"``). Anything else is a named error.
+    """
     if value is None:
         return None
     if type(value) is str and len(value) == 19 and value[10] == " ":
-        # The common shape, ``YYYY-MM-DD HH:MM:SS`` in UTC, parsed aware in one C call
-        # (hundreds of thousands per plan); a zero date or anything odd takes the path below.
+        # The common shape, ``YYYY-MM-DD HH:MM:SS`` in UTC, parsed aware in one C call;
+        # a zero date or anything odd takes the path below.
         try:
             return datetime.fromisoformat(value + "+00:00")
         except ValueError:
             pass
+    if isinstance(value, bool):
+        raise _bad(endpoint, field, value, _EXPECTED_INSTANT)
+    if isinstance(value, int | float):
+        return _epoch(value, field, endpoint, value)
     if not isinstance(value, str):
-        raise _bad(endpoint, field, value, "a date 'YYYY-MM-DD HH:MM:SS' or null")
+        raise _bad(endpoint, field, value, _EXPECTED_INSTANT)
     text = value.strip()
-    if text in _ZERO_DATES:
+    if text in _ZERO_DATES or text.startswith("0000-00-00"):
         return None
-    if text.endswith("Z"):
+    if _numeric(text):
+        return _epoch(float(text) if "." in text else int(text), field, endpoint, value)
+    if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise _bad(endpoint, field, value, "a date 'YYYY-MM-DD HH:MM:SS' or null") from None
+        raise _bad(endpoint, field, value, _EXPECTED_INSTANT) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def _date_only(value: Any) -> bool:
+    return isinstance(value, str) and len(value.strip()) == 10 and value.strip()[4:5] == "-"
 
 
 def parse_end_instant(value: Any, field: str, endpoint: str) -> datetime | None:
@@ -199,8 +247,7 @@ def parse_end_instant(value: Any, field: str, endpoint: str) -> datetime | None:
     parsed = parse_instant(value, field, endpoint)
     if parsed is None:
         return None
-    text = value.strip()
-    if len(text) == 10:  # date only: through the end of that day
+    if _date_only(value):  # date only: through the end of that day
         return parsed + timedelta(days=1)
     return parsed + timedelta(seconds=1)
 
@@ -244,6 +291,7 @@ class Page:
     has_more: bool
     cursor: str | None
     total_pages: int | None = None  # when the server says (total_page_count or total_count)
+    number: int | None = None  # ``current_page``, when the server says
 
 
 def list_page(payload: Any, endpoint: str) -> Page:
@@ -257,14 +305,29 @@ def list_page(payload: Any, endpoint: str) -> Page:
     has_more = as_bool(data.get("has_more_data", False), "data.has_more_data", endpoint)
     cursor = data.get("cursor")
     cursor = cursor if isinstance(cursor, str) and cursor else None
-    return Page(_objects(items, "data.items", endpoint), has_more, cursor, _total_pages(data))
+    return Page(
+        _objects(items, "data.items", endpoint),
+        has_more,
+        cursor,
+        _total_pages(data),
+        _count(data.get("current_page")),
+    )
+
+
+def _count(value: Any) -> int | None:
+    """A page number or count sent as an int or a string of digits; None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _total_pages(data: Mapping[str, Any]) -> int | None:
     """The page count a list answer states, or None when it states none usable."""
-    pages = data.get("total_page_count")
-    if isinstance(pages, int | str) and str(pages).isdigit():
-        return int(pages)
+    pages = _count(data.get("total_page_count"))
+    if pages is not None:
+        return pages
     total, size = data.get("total_count"), data.get("current_page_size")
     if isinstance(total, int) and isinstance(size, int) and size > 0:
         return -(-total // size)
@@ -364,7 +427,7 @@ def _policy(value: Any, endpoint: str) -> EnrollmentPolicy:
 
 # Course settings the list view does not carry (``can_self_unenroll`` there is the
 # *caller's* right to leave the course, not the course setting; publication is not in any
-# public list shape).
+# public list shape, and ``is_published`` where a tenant sends it is not relied on).
 _LIST_UNREAD = frozenset(
     {"published", "self_unenrollment", "soft_deadline", "visible_only_to_enrolled"}
 )
@@ -385,22 +448,61 @@ COURSE_FIELD_WIRE_NAMES: dict[str, str] = {
 }
 
 
+def _optional(read: Callable[[], T], field: str, unread: set[str], default: T) -> T:
+    """``read()``, or ``default`` with ``field`` added to ``unread`` when the tenant sends a
+    value certops cannot parse: for a field no decision rests on, which must never stop a
+    read (the detail view is what certops compares)."""
+    try:
+        return read()
+    except LMSResponseError:
+        unread.add(field)
+        return default
+
+
 def course_from_item(item: Mapping[str, Any], endpoint: str) -> Course:
-    """A course from a ``/learn/v1/courses`` list item (settings partial: see ``unread``)."""
+    """A course from a ``/learn/v1/courses`` list item.
+
+    Only ``id_course`` is required: the list gives ids and codes, and every decision about
+    a managed course rests on its detail view. The list's settings are read where they
+    parse (dates in any shape ``parse_instant`` knows, epoch milliseconds included); a
+    value that does not is left out (named in ``unread``), never an error."""
+    unread = set(_LIST_UNREAD)
+    get = item.get
     settings = CourseSettings(
-        name=as_str(require(item, "name", endpoint), "name", endpoint),
-        description=as_str(item.get("description"), "description", endpoint),
-        course_type=as_str(item.get("course_type") or "elearning", "course_type", endpoint),
-        published=as_bool(item.get("is_published", False), "is_published", endpoint),
-        enrollment_policy=_policy(item.get("enrollment_policy", 2), endpoint),
-        date_begin=parse_instant(item.get("start_date"), "start_date", endpoint),
-        date_end=parse_end_instant(item.get("end_date"), "end_date", endpoint),
+        name=_optional(lambda: as_str(get("name"), "name", endpoint), "name", unread, ""),
+        description=_optional(
+            lambda: as_str(get("description"), "description", endpoint), "description", unread, ""
+        ),
+        course_type=_optional(
+            lambda: as_str(get("course_type") or "elearning", "course_type", endpoint),
+            "course_type",
+            unread,
+            "elearning",
+        ),
+        enrollment_policy=_optional(
+            lambda: _policy(get("enrollment_policy", 2), endpoint),
+            "enrollment_policy",
+            unread,
+            EnrollmentPolicy.FREE,
+        ),
+        date_begin=_optional(
+            lambda: parse_instant(get("start_date"), "start_date", endpoint),
+            "date_begin",
+            unread,
+            None,
+        ),
+        date_end=_optional(
+            lambda: parse_end_instant(get("end_date"), "end_date", endpoint),
+            "date_end",
+            unread,
+            None,
+        ),
     )
     return Course(
         id=as_int(require(item, "id_course", endpoint), "id_course", endpoint),
-        code=as_str(item.get("code"), "code", endpoint),
+        code=_optional(lambda: as_str(get("code"), "code", endpoint), "code", unread, ""),
         settings=settings,
-        unread=_LIST_UNREAD,
+        unread=frozenset(unread),
     )
 
 
@@ -540,13 +642,25 @@ def catalog_from_item(item: Mapping[str, Any], endpoint: str) -> Catalog:
     )
 
 
+def item_kind(value: Any) -> str:
+    """A catalog item's type in certops' words, ``course`` or ``learning_plan``: reads say
+    ``learning_course_type`` where writes say ``course`` (docs/wire.md); a word certops
+    does not know is kept as sent (such an item never counts as a course)."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not text or text in ("course", "courses", "learning_course_type", "course_type"):
+        return "course"
+    if "plan" in text:
+        return "learning_plan"
+    return text
+
+
 def catalog_item_from(item: Mapping[str, Any], catalog: Catalog, endpoint: str) -> CatalogItem:
     return CatalogItem(
         catalog_id=catalog.id,
         catalog_code=catalog.code,
         item_id=as_int(require(item, "item_id", endpoint), "item_id", endpoint),
         item_code=as_str(item.get("item_code"), "item_code", endpoint),
-        item_type=as_str(item.get("item_type") or "course", "item_type", endpoint),
+        item_type=item_kind(item.get("item_type")),
     )
 
 

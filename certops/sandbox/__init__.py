@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from certops.config.model import Location
@@ -16,6 +17,7 @@ from certops.sandbox.app import create_app
 from certops.sandbox.dataset import LoadSummary, load_file_into, load_into
 from certops.sandbox.demo import DEMO_NOW, demo_dataset
 from certops.sandbox.faults import ConnectionDropped, FaultConfig
+from certops.sandbox.shapes import Shapes, ShapesError
 from certops.sandbox.store import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -50,21 +52,30 @@ def init_sandbox(
     credentials: SandboxCredentials | None = None,
     overwrite: bool = False,
     lenient: bool = False,
+    shapes: Mapping[str, str] | None = None,
 ) -> LoadSummary:
     """Creates a sandbox file (empty, or with the demo dataset); returns what was loaded.
 
     Credentials default to client ``certops-sandbox`` / ``sandbox-secret`` and admin
     ``admin`` / ``admin``. Refuses to replace an existing file unless ``overwrite``.
     ``lenient``: the API ignores unknown request fields (as Docebo does) instead of
-    rejecting them.
+    rejecting them. ``shapes``: response shapes other than the defaults
+    (``certops.sandbox.shapes``).
     """
     if learners < 0:
         raise SandboxError(f"learners must be 0 or more, got {learners}")
     creds = credentials or SandboxCredentials(
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USERNAME, DEFAULT_PASSWORD
     )
-    init = {"demo": demo, "learners": learners, "seed": seed, "lenient": lenient}
-    settings: dict[str, object] = {"init": init, "lenient": lenient}
+    try:
+        chosen = Shapes().with_changes(dict(shapes or {})).to_json()
+    except ShapesError as exc:
+        raise SandboxError(f"{exc.field}: {exc}") from None
+    init: dict[str, object] = {"demo": demo, "learners": learners, "seed": seed}
+    init["lenient"] = lenient
+    if shapes:
+        init["shapes"] = dict(shapes)
+    settings: dict[str, object] = {"init": init, "lenient": lenient, "shapes": chosen}
     target = Path(db_path)
     if target.exists() and not overwrite:
         raise SandboxError(
@@ -122,6 +133,7 @@ def reset_sandbox(db_path: str | Path) -> LoadSummary:
         credentials=creds,
         overwrite=True,
         lenient=bool(init.get("lenient", False)),
+        shapes=init.get("shapes") or None,
     )
 
 

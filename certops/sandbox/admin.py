@@ -23,6 +23,7 @@ from certops.sandbox.courses import course_id_by_code
 from certops.sandbox.dataset import body_locator, load_into
 from certops.sandbox.envelope import ApiError, bad_request, read_body
 from certops.sandbox.faults import FaultConfig, FaultConfigError
+from certops.sandbox.shapes import ShapesError
 from certops.sandbox.state import sandbox_of, store_of
 from certops.sandbox.store import set_meta
 from certops.sandbox.values import iso_instant, parse_bool, parse_instant, parse_int, to_wire
@@ -38,7 +39,7 @@ ENDPOINTS = {
     "GET|PUT|PATCH /_sandbox/faults": "latency, rate limit, 503 share, dropped writes,"
     " drop_fields (PUT replaces, PATCH merges)",
     "GET|DELETE /_sandbox/calls": "the call log: {method, path, status}",
-    "GET|PUT /_sandbox/settings": "{max_page_size, token_ttl_s, lenient}",
+    "GET|PUT /_sandbox/settings": "{max_page_size, token_ttl_s, lenient, shapes}",
     "GET|POST /_sandbox/webhooks": "webhook targets: {url, events, username?, password?,"
     " group_size?, faults?}",
     "PATCH /_sandbox/webhooks/{id}": "{active?, faults?}",
@@ -394,25 +395,28 @@ async def clear_calls(request: Request) -> JSONResponse:
     return JSONResponse({"items": []})
 
 
-SETTINGS = ("max_page_size", "token_ttl_s", "lenient")
+SETTINGS = ("max_page_size", "token_ttl_s", "lenient", "shapes")
 
 
 async def get_settings(request: Request) -> JSONResponse:
-    """``GET /_sandbox/settings``: page-size maximum, token lifetime, and whether the API
-    ignores unknown request fields (``lenient``) instead of rejecting them."""
+    """``GET /_sandbox/settings``: page-size maximum, token lifetime, whether the API
+    ignores unknown request fields (``lenient``) instead of rejecting them, and the
+    response ``shapes`` it answers in (``certops.sandbox.shapes``)."""
     store = store_of(request)
     return JSONResponse(
         {
             "max_page_size": store.max_page_size(),
             "token_ttl_s": store.token_ttl_s(),
             "lenient": store.lenient(),
+            "shapes": store.shapes().to_json(),
         }
     )
 
 
 async def put_settings(request: Request) -> JSONResponse:
-    """``PUT /_sandbox/settings``: sets ``max_page_size``, ``token_ttl_s`` and/or
-    ``lenient`` (stored in the sandbox file, so every process serving it agrees)."""
+    """``PUT /_sandbox/settings``: sets ``max_page_size``, ``token_ttl_s``, ``lenient``
+    and/or some ``shapes`` (stored in the sandbox file, so every process serving it
+    agrees)."""
     store = store_of(request)
     body = await read_body(request)
     unknown = sorted(set(body) - set(SETTINGS))
@@ -433,6 +437,11 @@ async def put_settings(request: Request) -> JSONResponse:
             values["lenient"] = parse_bool(body["lenient"])
         except ValueError as exc:
             raise bad_request("lenient", str(exc)) from None
+    if "shapes" in body:
+        try:
+            values["shapes"] = store.shapes().with_changes(body["shapes"]).to_json()
+        except ShapesError as exc:
+            raise bad_request(exc.field, str(exc)) from None
     with store.write() as conn:
         for key, value in values.items():
             set_meta(conn, key, value)

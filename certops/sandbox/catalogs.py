@@ -6,6 +6,7 @@ Catalog item ids come back as strings, one of the quirks clients must coerce.
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.fields import Known, ListOf, listing, obj
+from certops.sandbox.shapes import Shapes
 from certops.sandbox.state import store_of
 from certops.sandbox.values import like_pattern
 
@@ -34,12 +36,13 @@ KNOWN_CREATE = Known(body=obj(items=ListOf(obj("code", "name", "description"))))
 KNOWN_ADD_ITEMS = Known(body=obj(items=ListOf(obj("catalog_code", "item_code", "item_type"))))
 
 
-def catalog_item_entry(row: tuple[Any, ...]) -> dict[str, Any]:
-    """Returns a course as a catalog item (``item_id`` is a string)."""
+def catalog_item_entry(row: tuple[Any, ...], shapes: Shapes) -> dict[str, Any]:
+    """Returns a course as a catalog item (``item_id`` is a string; ``item_type`` the read
+    side's word, ``shapes.catalog_item_type``)."""
     course_id, code, name, visibility, policy = row
     return {
         "item_id": str(course_id),
-        "item_type": "course",
+        "item_type": shapes.catalog_item_type,
         "item_code": code,
         "item_name": name,
         "item_visibility": visibility,
@@ -47,13 +50,13 @@ def catalog_item_entry(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _sub_items(conn: sqlite3.Connection, catalog_id: int) -> list[dict[str, Any]]:
+def _sub_items(conn: sqlite3.Connection, catalog_id: int, shapes: Shapes) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {ITEM_COLUMNS} FROM catalog_items i JOIN courses c ON c.id = i.course_id"
         " WHERE i.catalog_id = ? ORDER BY c.id",
         (catalog_id,),
     ).fetchall()
-    return [catalog_item_entry(r) for r in rows]
+    return [catalog_item_entry(r, shapes) for r in rows]
 
 
 async def list_catalogs(request: Request) -> JSONResponse:
@@ -74,6 +77,7 @@ async def list_catalogs(request: Request) -> JSONResponse:
         like = like_pattern(search)
         where, args = " WHERE (name LIKE ? ESCAPE '\\' OR code LIKE ? ESCAPE '\\')", (like, like)
     columns = ("id",) if attr == "id" else (SORT_ATTRS[attr], "id")
+    shapes = store.shapes()
     with store.read() as conn:
 
         def item(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -86,7 +90,7 @@ async def list_catalogs(request: Request) -> JSONResponse:
                 "number_items": count,
             }
             if show_items:
-                entry["sub_items"] = _sub_items(conn, catalog_id)
+                entry["sub_items"] = _sub_items(conn, catalog_id, shapes)
             return entry
 
         select = (
@@ -120,7 +124,7 @@ async def view_catalog(request: Request) -> JSONResponse:
                 (catalog_id,),
             ),
             Order("item_id", ("c.id",)),
-            catalog_item_entry,
+            partial(catalog_item_entry, shapes=store.shapes()),
             default_page_size=200,
             max_page_size=store.max_page_size(),
         )

@@ -10,6 +10,7 @@ admin, who is not enrolled); the course's setting is ``self_unenrollment_setting
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.fields import Known, Obj, listing, obj
+from certops.sandbox.shapes import Shapes
 from certops.sandbox.state import store_of
 from certops.sandbox.values import (
     like_pattern,
@@ -33,6 +35,7 @@ from certops.sandbox.values import (
     parse_datetime,
     parse_int,
     show_date,
+    show_epoch_ms,
 )
 
 COURSE_TYPES = ("elearning", "classroom", "webinar")
@@ -69,10 +72,11 @@ KNOWN_CREATE = Known(body=CREATE_BODY)
 KNOWN_UPDATE = Known(body=Obj({k: v for k, v in CREATE_BODY.fields.items() if k != "course_type"}))
 
 
-def course_item(row: tuple[Any, ...]) -> dict[str, Any]:
-    """Returns a course in the list shape."""
+def course_item(row: tuple[Any, ...], shapes: Shapes) -> dict[str, Any]:
+    """Returns a course in the list shape (its dates as ``shapes.course_list_dates``)."""
     (cid, uid, code, name, desc, ctype, published, _unenroll, policy, start, end, _soft, _vis,
      updated, _completed) = row  # fmt: skip
+    epoch = shapes.course_list_dates == "epoch_ms"
     return {
         "id_course": cid,
         "uidCourse": uid,
@@ -82,10 +86,10 @@ def course_item(row: tuple[Any, ...]) -> dict[str, Any]:
         "course_type": ctype,
         "can_self_unenroll": CALLER_CAN_SELF_UNENROLL,
         "enrollment_policy": policy,
-        "start_date": show_date(start),
-        "end_date": show_date(end),
+        "start_date": show_epoch_ms(start) if epoch else show_date(start),
+        "end_date": show_epoch_ms(end) if epoch else show_date(end),
         "is_published": bool(published),
-        "date_last_updated": updated[:10],
+        "date_last_updated": show_epoch_ms(updated) if epoch else updated[:10],
     }
 
 
@@ -138,7 +142,7 @@ async def list_courses(request: Request) -> JSONResponse:
             conn,
             Query(COURSE_COLUMNS, "FROM courses" + where, args),
             Order(sort_by, columns, descending=direction == "desc"),
-            course_item,
+            partial(course_item, shapes=store.shapes()),
             default_page_size=20,
             max_page_size=store.max_page_size(),
         )

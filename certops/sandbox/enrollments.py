@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from certops.sandbox.envelope import (
     read_body,
 )
 from certops.sandbox.fields import Known, ListOf, is_lenient, listing, obj
+from certops.sandbox.shapes import Shapes
 from certops.sandbox.state import store_of
 from certops.sandbox.store import row_exists
 from certops.sandbox.values import parse_bool, parse_datetime, parse_int, show_datetime
@@ -126,23 +128,27 @@ def learn_item(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def course_v1_item(row: tuple[Any, ...]) -> dict[str, Any]:
-    """Returns an enrollment in the ``course/v1`` shape."""
+def course_v1_item(row: tuple[Any, ...], shapes: Shapes) -> dict[str, Any]:
+    """Returns an enrollment in the ``course/v1`` shape; the validity fields are named
+    ``_date`` (what production readers of course rows use), ``_datetime`` or both, as
+    ``shapes.enrollment_validity`` says."""
     user_id, course_id, status, level, enrolled, done, begin, end, updated = row
-    return {
+    item = {
         "user_id": user_id,
         "course_id": course_id,
         "enrollment_status": COURSE_STATUS.get(status, str(status)),
         "enrollment_level": {4: "tutor", 6: "instructor"}.get(level, "student"),
         "enrollment_created_at": enrolled,
         "enrollment_completion_date": done,
-        # Production readers use "_date", Docebo's own tables have both: emit both.
-        "enrollment_validity_begin_date": begin,
-        "enrollment_validity_end_date": end,
-        "enrollment_validity_begin_datetime": begin,
-        "enrollment_validity_end_datetime": end,
         "enrollment_date_last_updated": updated,
     }
+    if shapes.enrollment_validity != "datetime":
+        item["enrollment_validity_begin_date"] = begin
+        item["enrollment_validity_end_date"] = end
+    if shapes.enrollment_validity != "date":
+        item["enrollment_validity_begin_datetime"] = begin
+        item["enrollment_validity_end_datetime"] = end
+    return item
 
 
 def _in(column: str, values: list[Any], where: list[str], args: list[Any]) -> None:
@@ -223,7 +229,7 @@ async def list_course_enrollments(request: Request) -> JSONResponse:
             conn,
             Query(COURSE_V1_COLUMNS, from_where, tuple(args), _lead(set(course_ids) or None)),
             Order("course_id", ("e.course_id", "e.user_id")),
-            course_v1_item,
+            partial(course_v1_item, shapes=store.shapes()),
             default_page_size=200,
             max_page_size=store.max_page_size(),
         )

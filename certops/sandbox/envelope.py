@@ -21,7 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from certops.sandbox.store import change_stamp
+from certops.sandbox.store import Store, change_stamp
 from certops.sandbox.values import parse_bool, parse_int
 
 VERSION = "1.0.0"
@@ -236,7 +236,8 @@ def list_response(
 
     ``page`` is 1-based; ``page_size`` above ``max_page_size`` is clamped silently, below 1
     is a 400. With ``cursor`` the page continues after the cursor's key (keyset paging, so
-    deep pages stay fast) and ``page`` is ignored. ``total_page_count`` (and
+    deep pages stay fast) and ``page`` is ignored (unless the sandbox pages by number
+    alone, ``shapes.paging``: then the cursor is ignored). ``total_page_count`` (and
     ``total_count``) are always exact: a cursor page reuses the count of an earlier page of
     its walk only when the store has not changed since.
     """
@@ -249,8 +250,12 @@ def list_response(
         raise bad_request("page_size", f"must be 1 or more, got {page_size}")
     page_size = min(page_size, max_page_size)
     want_total = query_flag(params, "get_total_count")
-    want_cursor = query_flag(params, "get_cursor")
-    cursor_text = params.get("cursor")
+    # A tenant that pages by number alone ignores both the request for a cursor and one
+    # passed back (``shapes.paging``).
+    store: Store = request.app.state.sandbox.store
+    by_cursor = store.shapes().paging == "cursor"
+    want_cursor = by_cursor and query_flag(params, "get_cursor")
+    cursor_text = params.get("cursor") if by_cursor else None
     cursor = _decode_cursor(cursor_text, len(order.columns)) if cursor_text else None
 
     stamp = change_stamp(conn)

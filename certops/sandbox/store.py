@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from certops.errors import CertopsError
+from certops.sandbox.shapes import Shapes
 from certops.sandbox.values import from_wire, to_wire
 
 SCHEMA_VERSION = "2"  # 2: audiences (uuid, ruleset), self-unenrollment settings
@@ -247,6 +248,17 @@ class Store:
     def token_ttl_s(self) -> int:
         """Returns the lifetime of an access token, in seconds."""
         return self._meta_int("token_ttl_s", DEFAULT_TOKEN_TTL_S)
+
+    def shapes(self) -> Shapes:
+        """The response shapes this sandbox answers in (``certops.sandbox.shapes``)."""
+        raw = self.meta("shapes", {})
+        return Shapes().with_changes(raw if isinstance(raw, dict) else {})
+
+    def set_shapes(self, changes: dict[str, str]) -> None:
+        """Stores the response shapes named in ``changes`` (the others are kept)."""
+        shapes = self.shapes().with_changes(changes).to_json()
+        with self.write() as conn:
+            set_meta(conn, "shapes", shapes)
 
     def lenient(self) -> bool:
         """Returns whether the API ignores unknown request fields (as Docebo does) instead

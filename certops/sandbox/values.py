@@ -96,6 +96,14 @@ def show_date(stored: str | None) -> str:
     return stored[:10] if stored else ZERO_DATE
 
 
+def show_epoch_ms(stored: str | None) -> str | None:
+    """Returns a stored date-time as a string of epoch milliseconds (UTC), or null."""
+    if not stored:
+        return None
+    instant = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return str(int(instant.timestamp()) * 1000)
+
+
 def iso_instant(stored: str | None) -> str | None:
     """Returns a stored date-time as ISO 8601 UTC (``...Z``), for the ``/_sandbox/`` API."""
     return stored.replace(" ", "T") + "Z" if stored else None

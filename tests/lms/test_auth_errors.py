@@ -129,10 +129,11 @@ def test_403_names_the_endpoint_and_the_permission():
 
 
 def test_unexpected_shape_names_field_and_endpoint():
-    body = {"data": {"items": [{"id_course": 1, "code": "X"}], "has_more_data": False}}
+    # The course's id is what every later read and write needs: without it, a named error.
+    body = {"data": {"items": [{"code": "X", "name": "X"}], "has_more_data": False}}
     with pytest.raises(LMSResponseError) as err:
         asyncio.run(_call(_tenant(lambda r: httpx.Response(200, json=body))))
-    assert "GET /learn/v1/courses" in str(err.value) and "'name'" in str(err.value)
+    assert "GET /learn/v1/courses" in str(err.value) and "'id_course'" in str(err.value)
 
 
 def test_non_json_answer_is_named():

@@ -89,8 +89,8 @@ def test_the_datetime_suffix_wins_and_a_missing_window_is_none() -> None:
         ({"user_id": 1, "course_id": 7, "enrollment_status": "weird"}, "'enrollment_status'"),
         ({"user_id": 1, "course_id": 7}, "'enrollment_status' is missing"),
         (
-            {"user_id": 1, "course_id": 7, "enrollment_status": "0", "enrollment_created_at": 5},
-            "'enrollment_created_at' is 5",
+            {"user_id": 1, "course_id": 7, "enrollment_status": "0", "enrollment_created_at": [5]},
+            "'enrollment_created_at' is \\[5\\]",
         ),
         (
             {

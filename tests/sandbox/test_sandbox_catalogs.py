@@ -67,7 +67,8 @@ async def test_catalog_items_batch_and_views(client):
     view = (await client.get(f"/learn/v1/catalog/{catalog['catalogue_id']}")).json()["data"]
     assert view["count"] == 1
     item = view["items"][0]
-    assert item["item_type"] == "course" and item["item_id"].isdigit()
+    # Reads name a course `learning_course_type` (writes say `course`), as tenants do.
+    assert item["item_type"] == "learning_course_type" and item["item_id"].isdigit()
     assert item["item_can_enroll"] == 2 and item["item_visibility"] == 0
 
 
