@@ -361,7 +361,7 @@ def read_holdings(url: str, credentials: dict[str, str], sample: int) -> Holding
 # --- the lower bound ---------------------------------------------------------------------------
 
 
-def pages(count: int, size: int = paths.MAX_PAGE_SIZE) -> int:
+def pages(count: int, size: int = paths.DEFAULT_PAGE_SIZE) -> int:
     """List calls needed for ``count`` items at ``size`` per page (an empty list is 1 call)."""
     return max(1, math.ceil(count / size))
 
@@ -751,7 +751,7 @@ def render_table(
     """The summary table, the calls by endpoint, and the targets with PASS/FAIL."""
     lines = [
         f"certops plan_scale: latency {latency_ms} ms per call, page size "
-        f"{paths.MAX_PAGE_SIZE}, enrollment batch {paths.ENROLL_CHUNK}, update chunk "
+        f"{paths.DEFAULT_PAGE_SIZE}, enrollment batch {paths.ENROLL_CHUNK}, update chunk "
         f"{paths.UPDATE_CHUNK}",
         "",
     ]

@@ -47,7 +47,7 @@ async def _session_reads(
         url, credentials=credentials, retry=RetryPolicy(), transport=transport
     ) as reader:
         session = reader._api._http  # the session a plan's reads go through
-        query = {"course_id[]": [str(course)], "page_size": paths.MAX_PAGE_SIZE}
+        query = {"course_id[]": [str(course)], "page_size": paths.DEFAULT_PAGE_SIZE}
         await session._send("GET", paths.ENROLLMENTS_READ, params={**query, "page": 1})
         started = time.process_time()
         for index in range(requests):

@@ -21,6 +21,7 @@ the code that raises them; this is the whole tree (a test keeps it complete)::
     │   │   ├── LMSRequestError .... certops.lms.errors: HTTP 400 and other 4xx (``field``)
     │   │   ├── LMSIgnoredFieldError certops.lms.errors: a write did not keep a field
     │   │   ├── LMSResponseError ... certops.lms.errors: an answer certops cannot read
+    │   │   │   └── PagingError .... certops.lms.paging: a paged read did not advance
     │   │   └── ReadOnlyError ...... certops.lms.errors: a write through a reader (a bug)
     │   ├── SafetyLimitError ....... certops.errors: a plan trips a safety limit (exit 3)
     │   ├── StalePlanError ......... certops.errors: a saved plan no longer matches
@@ -37,7 +38,8 @@ the code that raises them; this is the whole tree (a test keeps it complete)::
     ├── ValueError
     │   ├── DeliveryError .......... certops.listen.envelope: not a webhook delivery
     │   │                            (listen answers 400)
-    │   └── FaultConfigError ....... certops.sandbox.faults: a bad fault-injection body
+    │   ├── FaultConfigError ....... certops.sandbox.faults: a bad fault-injection body
+    │   └── ShapesError ............ certops.sandbox.shapes: an unknown response shape
     ├── ConnectionError
     │   └── ConnectionDropped ...... certops.sandbox.faults: a connection dropped on
     │                                purpose (fault injection)

@@ -11,14 +11,19 @@ field that merely kept an old value is not mistaken for one that took the new on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from certops.engine.setup import MAINTENANCE_FIELDS, CourseRole, DesiredCourse, course_differences
 from certops.errors import LMSError
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.doctor import Check, Outcome
 from certops.lms.records import CourseSettings, EnrollmentPolicy, EnrollmentStatus
-from certops.lms.wire import COURSE_FIELD_WIRE_NAMES, format_end_instant, format_instant
+from certops.lms.wire import (
+    COURSE_FIELD_WIRE_NAMES,
+    UPDATE_ID_NAMES,
+    format_end_instant,
+    format_instant,
+)
 from certops.readback import shown
 
 PROBE_CODE = "CERTOPS-PROBE"
@@ -101,6 +106,7 @@ async def write_probe(writer: LMSWriter) -> list[Check]:
             checks.append(Check(label, Outcome.OK, "honoured"))
 
     checks.extend(await _enrollment_checks(writer, course_id, settings))
+    checks.extend(await _update_id_checks(writer, course_id, settings))
     return checks
 
 
@@ -144,6 +150,57 @@ async def _enrollment_checks(
             checks.append(
                 Check(label, Outcome.FAIL, f"ignored: sent {form(want)}, reads back {got}")
             )
+    return checks
+
+
+_EITHER = " (certops sends both names; the other one is enough)"
+
+
+async def _update_id_checks(
+    writer: LMSWriter, course_id: int, settings: CourseSettings
+) -> list[Check]:
+    """Which names of the multi-update's id arrays the tenant honours: one update per pair
+    of names, alone, each moving the API user's validity end to a day of its own, read
+    back. certops sends both pairs, so one honoured pair is enough."""
+    end = settings.date_end
+    assert end is not None
+    honoured: list[bool] = []
+    checks: list[Check] = []
+    for days, names in enumerate(UPDATE_ID_NAMES, start=1):
+        label = f"probe: multi-update ids {'/'.join(names)}"
+        want = end + timedelta(days=days)
+        try:
+            me = await writer.current_user()
+            await writer.update_enrollments(
+                EnrollmentUpdate(course_id, (me.id,), valid_until=want), id_names=(names,)
+            )
+            back = await writer.list_enrollments([course_id], [me.id])
+        except LMSError as exc:
+            honoured.append(False)
+            checks.append(Check(label, Outcome.WARN, f"refused: {exc}{_EITHER}"))
+            continue
+        have = back[0].valid_until if back else None
+        honoured.append(have == want)
+        if have == want:
+            checks.append(Check(label, Outcome.OK, "honoured"))
+        else:
+            got = format_end_instant(have) if have else "nothing"
+            checks.append(
+                Check(
+                    label,
+                    Outcome.WARN,
+                    f"ignored: sent {format_end_instant(want)}, reads back {got}{_EITHER}",
+                )
+            )
+    if not any(honoured):
+        checks.append(
+            Check(
+                "probe: multi-update",
+                Outcome.FAIL,
+                "the tenant ignored the id arrays under every name the record shows: "
+                "certops cannot update enrollments here (docs/wire.md, PUT /learn/v1/enrollments)",
+            )
+        )
     return checks
 
 

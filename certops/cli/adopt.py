@@ -72,8 +72,7 @@ def import_(
     products: tuple[str, ...],
     certified: tuple[str, ...],
     force: bool,
-    max_in_flight: int,
-    calls_per_hour: int | None,
+    limits: Limits,
 ) -> None:
     """Write configuration (one YAML file per product, settings and the JSON Schema) for the
     certification programs the LMS already has. Reads only; never writes to the LMS.
@@ -97,9 +96,7 @@ def import_(
     )
     when = at or now_utc()
     try:
-        imported = asyncio.run(
-            _read(resolve_lms(lms), hints, when, out, Limits(max_in_flight, calls_per_hour))
-        )
+        imported = asyncio.run(_read(resolve_lms(lms), hints, when, out, limits))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if not imported.drafts:

@@ -4,7 +4,10 @@ proves, on one probe course, which fields the tenant keeps."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +15,13 @@ from certops.cli.options import lms_option, progress, resolve_lms
 from certops.lms import connect
 from certops.lms.doctor import Check, Outcome, run_checks
 from certops.probe import PROBE_CODE, write_probe
+
+
+async def _shapes(address: str) -> dict[str, Any]:
+    from certops.lms.shapes import record_shapes
+
+    async with connect(address, progress=progress) as reader:
+        return await record_shapes(reader)
 
 
 async def _probe(address: str) -> list[Check]:
@@ -30,7 +40,16 @@ async def _probe(address: str) -> list[Check]:
         "and report field by field what the tenant kept. Never deletes anything."
     ),
 )
-def doctor(lms: str | None, write_probe: bool) -> None:
+@click.option(
+    "--shapes",
+    "shapes_file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="Also write the shapes of the tenant's answers to FILE (field names, types and "
+    "formats; no value: no name, e-mail, id or code), to attach to a bug report.",
+)
+def doctor(lms: str | None, write_probe: bool, shapes_file: str | None) -> None:
     """Check credentials, token, every endpoint certops uses, permissions and fields.
 
     Prints one line per check (ok, FAIL with the fix, warn, skipped); exits 1 if any fails.
@@ -46,6 +65,16 @@ def doctor(lms: str | None, write_probe: bool) -> None:
             checks += asyncio.run(_probe(address))
         else:
             checks.append(Check("write probe", Outcome.SKIPPED, "the LMS could not be reached"))
+    if shapes_file is not None:
+        if reachable:
+            record = asyncio.run(_shapes(address))
+            Path(shapes_file).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            answers = len(record["answers"])
+            checks.append(
+                Check("shapes file", Outcome.OK, f"{answers} answers written to {shapes_file}")
+            )
+        else:
+            checks.append(Check("shapes file", Outcome.SKIPPED, "the LMS could not be reached"))
     for check in checks:
         line = f"{check.outcome.value:<7} {check.name}"
         if check.detail:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
@@ -161,23 +162,48 @@ class Limits:
 
     max_in_flight: int = 4
     calls_per_hour: int | None = None  # None: the client reads CERTOPS_CALLS_PER_HOUR
+    page_size: int | None = None  # None: the client reads CERTOPS_PAGE_SIZE, else 200
 
     def connect_kwargs(self) -> dict[str, Any]:
-        return {"max_in_flight": self.max_in_flight, "calls_per_hour": self.calls_per_hour}
+        return {
+            "max_in_flight": self.max_in_flight,
+            "calls_per_hour": self.calls_per_hour,
+            "page_size": self.page_size,
+        }
 
 
 def limits_options(f: F) -> F:
-    """``--max-in-flight`` and ``--calls-per-hour`` (make a ``Limits`` of them)."""
+    """``--max-in-flight``, ``--calls-per-hour`` and ``--page-size``, handed to the command
+    as one ``limits: Limits``."""
 
-    f = click.option(
+    @functools.wraps(f)
+    def command(
+        *args: Any,
+        max_in_flight: int,
+        calls_per_hour: int | None,
+        page_size: int | None,
+        **kwargs: Any,
+    ) -> Any:
+        return f(*args, limits=Limits(max_in_flight, calls_per_hour, page_size), **kwargs)
+
+    wrapped: Any = command
+    wrapped = click.option(
+        "--page-size",
+        type=click.IntRange(min=1, max=10_000),
+        envvar="CERTOPS_PAGE_SIZE",
+        default=None,
+        help="Rows per page of every list read (default 200; 'certops doctor' tells whether "
+        "the tenant honours more). Env: CERTOPS_PAGE_SIZE.",
+    )(wrapped)
+    wrapped = click.option(
         "--calls-per-hour",
         type=click.IntRange(min=1),
         envvar="CERTOPS_CALLS_PER_HOUR",
         default=None,
         help="Never make more API calls than this in any hour (a tenant's contractual "
         "limit). Env: CERTOPS_CALLS_PER_HOUR.",
-    )(f)
-    f = click.option(
+    )(wrapped)
+    wrapped = click.option(
         "--max-in-flight",
         type=click.IntRange(min=1, max=32),
         envvar="CERTOPS_MAX_IN_FLIGHT",
@@ -185,8 +211,8 @@ def limits_options(f: F) -> F:
         show_default=True,
         help="API requests in flight at once (writes are always one at a time). "
         "Env: CERTOPS_MAX_IN_FLIGHT.",
-    )(f)
-    return f
+    )(wrapped)
+    return cast(F, wrapped)
 
 
 def config_option(f: F) -> F:

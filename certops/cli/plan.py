@@ -214,8 +214,7 @@ def plan(
     audit_logs: tuple[str, ...],
     drift_only: bool,
     max_bytes: int,
-    max_in_flight: int,
-    calls_per_hour: int | None,
+    limits: Limits,
 ) -> None:
     """Read the LMS and show what apply would change. Never writes to the LMS.
 
@@ -223,7 +222,6 @@ def plan(
     config, acks = load(paths + config_paths, products)
     if out:
         _check_writable(out)
-    limits = Limits(max_in_flight, calls_per_hour)
     now = now_utc()
     target = resolve_lms(lms)
     far = check_instant_near(at or now, now, command="plan", lms=target)
@@ -374,8 +372,7 @@ def apply(
     plan_file: str | None,
     audit_log: str,
     lock_timeout: float,
-    max_in_flight: int,
-    calls_per_hour: int | None,
+    limits: Limits,
 ) -> None:
     """Plan, confirm, and make the changes in the LMS (one writer at a time per LMS)."""
     expect = None
@@ -407,7 +404,7 @@ def apply(
                 yes=yes or bool(plan_file),
                 force=force,
                 audit_path=Path(audit_log),
-                limits=Limits(max_in_flight, calls_per_hour),
+                limits=limits,
             )
         )
     if not ok:

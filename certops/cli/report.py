@@ -127,8 +127,7 @@ def report(
     users: tuple[str, ...],
     output_format: str | None,
     out: str | None,
-    max_in_flight: int,
-    calls_per_hour: int | None,
+    limits: Limits,
 ) -> None:
     """Every learner's certification status in every product, at one instant.
 
@@ -147,7 +146,7 @@ def report(
     when = at or now_utc()
     lms_address = resolve_lms(lms)
     with Meter() as meter:
-        live = asyncio.run(_read(config, lms_address, Limits(max_in_flight, calls_per_hour), meter))
+        live = asyncio.run(_read(config, lms_address, limits, meter))
     filters = Filters(
         products=products,
         states=tuple(ReportState(s) for s in states),

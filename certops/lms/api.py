@@ -125,8 +125,11 @@ class LMSWriter(LMSReader, Protocol):
         """Create enrollments in chunks; one ``RowResult`` per row, in order."""
         ...
 
-    async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
-        """Set fields on existing enrollments; one ``RowResult`` per user, in order."""
+    async def update_enrollments(
+        self, update: EnrollmentUpdate, *, id_names: Sequence[tuple[str, str]] = ...
+    ) -> list[RowResult]:
+        """Set fields on existing enrollments; one ``RowResult`` per user, in order.
+        ``id_names``: the wire names of the id arrays (the write probe tries each)."""
         ...
 
 

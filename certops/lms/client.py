@@ -441,8 +441,10 @@ class ApiSession:
         retry: RetryPolicy,
         progress: Progress | None,
         on_call: Callable[[str], None] | None = None,
+        page_size: int = paths.DEFAULT_PAGE_SIZE,
     ) -> None:
         self.lms = lms
+        self.page_size = page_size  # rows asked for per page of a list read
         # The name messages use: the tenant's host, or the sandbox address itself.
         self.host = lms if lms.startswith("sandbox:") else urlsplit(lms).hostname or lms
         self.retry = retry
@@ -816,7 +818,7 @@ class ApiSession:
         seen the total, and must not pay for a page it will not read.
         """
         base = dict(params or {})
-        base["page_size"] = paths.MAX_PAGE_SIZE
+        base["page_size"] = self.page_size
         if cursor:
             base["get_cursor"] = 1
         endpoint = f"GET {path}"
@@ -958,6 +960,19 @@ def display_address(lms: str) -> str:
 
 
 ENV_CALLS_PER_HOUR = "CERTOPS_CALLS_PER_HOUR"
+ENV_PAGE_SIZE = "CERTOPS_PAGE_SIZE"
+
+
+def page_size_from_env() -> int | None:
+    """The page size ``CERTOPS_PAGE_SIZE`` sets, if any."""
+    text = os.environ.get(ENV_PAGE_SIZE, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= paths.MAX_PAGE_SIZE:
+        raise LMSAddressError(
+            f"{ENV_PAGE_SIZE}={text!r} is not a page size from 1 to {paths.MAX_PAGE_SIZE}"
+        )
+    return int(text)
 
 
 def calls_per_hour_from_env() -> int | None:

@@ -33,6 +33,7 @@ from certops.lms.client import (
     display_address,
     missing_credentials_error,
     network_transport,
+    page_size_from_env,
     parse_address,
 )
 from certops.lms.errors import (
@@ -636,18 +637,23 @@ class DoceboWriter(DoceboReader):
             raise self._gave_up(f"enrolling {len(pending)} learner(s)")
         return [done[i] for i in range(len(rows))]
 
-    async def update_enrollments(self, update: EnrollmentUpdate) -> list[RowResult]:
+    async def update_enrollments(
+        self,
+        update: EnrollmentUpdate,
+        *,
+        id_names: Sequence[tuple[str, str]] = wire.UPDATE_ID_NAMES,
+    ) -> list[RowResult]:
         """Set fields on existing enrollments of one course, in bulk; one result per user.
 
         A pair the LMS reports as not updated is a failed row carrying the LMS's message,
-        never an exception (the other rows were saved)."""
+        never an exception (the other rows were saved). ``id_names`` chooses the names of
+        the id arrays sent (both pairs the record shows, unless the write probe tries one).
+        """
         endpoint = f"PUT {paths.ENROLLMENTS}"
         results: list[RowResult] = []
         for chunk in chunked(list(update.user_ids), paths.UPDATE_CHUNK):
-            answer = wire.update_answer(
-                await self._api.put(paths.ENROLLMENTS, wire.enrollment_update_body(update, chunk)),
-                endpoint,
-            )
+            body = wire.enrollment_update_body(update, chunk, id_names)
+            answer = wire.update_answer(await self._api.put(paths.ENROLLMENTS, body), endpoint)
             for user_id in chunk:
                 pair = (user_id, update.course_id)
                 key = (str(user_id), str(update.course_id))
@@ -680,9 +686,13 @@ class Connection(AbstractAsyncContextManager["DoceboReader"]):
         transport: httpx.AsyncBaseTransport | None,
         credentials: Credentials | None,
         on_call: Callable[[str], None] | None = None,
+        page_size: int | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise LMSAddressError("max_in_flight must be at least 1")
+        if page_size is not None and not 1 <= page_size <= paths.MAX_PAGE_SIZE:
+            raise LMSAddressError(f"page_size must be from 1 to {paths.MAX_PAGE_SIZE}")
+        self._page_size = page_size
         if calls_per_hour is not None and calls_per_hour < 1:
             raise LMSAddressError("calls_per_hour must be at least 1")
         self._lms = lms
@@ -736,6 +746,7 @@ class Connection(AbstractAsyncContextManager["DoceboReader"]):
             retry=self._retry,
             progress=self._progress,
             on_call=self._on_call,
+            page_size=self._page_size or page_size_from_env() or paths.DEFAULT_PAGE_SIZE,
         )
         self.client = DoceboWriter(http) if self._writer else DoceboReader(http)
         return self.client
@@ -759,6 +770,7 @@ def connect(
     transport: httpx.AsyncBaseTransport | None = None,
     credentials: Credentials | None = None,
     on_call: Callable[[str], None] | None = None,
+    page_size: int | None = None,
 ) -> Connection:
     """A connection to ``lms`` (``https://...`` or ``sandbox:PATH``) for ``async with``.
 
@@ -767,6 +779,7 @@ def connect(
     ``transport`` and ``credentials`` override the defaults (e.g. a served sandbox in tests);
     ``progress`` receives human-readable notes about waits and retries; ``on_call`` is told
     ``METHOD /path/{id}`` of every request as it is sent (a progress display counts them).
+    ``page_size`` (else env ``CERTOPS_PAGE_SIZE``, else 200) is the rows asked per page.
     """
     return Connection(
         lms,
@@ -778,4 +791,5 @@ def connect(
         transport=transport,
         credentials=credentials,
         on_call=on_call,
+        page_size=page_size,
     )

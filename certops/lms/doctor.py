@@ -83,6 +83,7 @@ async def run_checks(
             return checks
         checks.append(Check("token", Outcome.OK, f"obtained from {paths.TOKEN}"))
         checks.extend([check async for check in _read_checks(reader)])
+        checks.append(await _page_size_check(reader))
         checks.append(await _rule_type_check(reader))
         checks.append(await _level_check(reader))
         checks.extend(await _service_document_checks(reader))
@@ -128,6 +129,45 @@ async def _read_checks(reader: DoceboReader) -> Any:
         yield Check("response shapes", Outcome.FAIL, str(exc))
     else:
         yield Check("response shapes", Outcome.OK, "records parse as certops expects")
+
+
+async def _page_size_check(reader: DoceboReader) -> Check:
+    """Whether the tenant honours a page larger than certops' default: one page of the
+    user list asked at ``PROBE_PAGE_SIZE``, and what ``current_page_size`` (or the rows
+    themselves) says came back. Reads dominate a plan's calls, so this is the cheapest
+    saving a tenant can give."""
+    name = f"page size ({paths.PROBE_PAGE_SIZE} asked)"
+    asked = paths.PROBE_PAGE_SIZE
+    try:
+        payload = await reader._api.get(paths.USERS, {"page": 1, "page_size": asked})
+        page = wire.list_page(payload, f"GET {paths.USERS}")
+    except LMSError as exc:
+        return Check(name, Outcome.FAIL, str(exc))
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    stated = data.get("current_page_size") if isinstance(data, Mapping) else None
+    size = stated if isinstance(stated, int) and not isinstance(stated, bool) else None
+    rows = len(page.items)
+    now = reader._http.page_size
+    if size == asked or rows > paths.DEFAULT_PAGE_SIZE:
+        return Check(
+            name,
+            Outcome.OK,
+            f"honoured ({rows} rows came back): set CERTOPS_PAGE_SIZE={asked} (or "
+            f"--page-size {asked}) to read with up to {asked // paths.DEFAULT_PAGE_SIZE}x fewer "
+            f"calls (now {now})",
+        )
+    if size is not None and size < asked:
+        return Check(
+            name,
+            Outcome.OK,
+            f"clamped to {size}: keep CERTOPS_PAGE_SIZE at or below {size} (now {now})",
+        )
+    return Check(
+        name,
+        Outcome.SKIPPED,
+        f"cannot tell: the tenant states no current_page_size and has only {rows} users "
+        f"(now {now})",
+    )
 
 
 # Automatic groups read in detail to learn the tenant's own rule vocabulary.

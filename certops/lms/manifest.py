@@ -177,6 +177,8 @@ USED: tuple[EndpointUse, ...] = (
         "PUT",
         paths.ENROLLMENTS,
         body=(
+            "user_id",
+            "course_id",
             "user_ids",
             "course_ids",
             "status",

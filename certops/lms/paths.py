@@ -37,9 +37,13 @@ def audience_path(uuid: str) -> str:
     return f"{AUDIENCES}/{uuid}"
 
 
-# Largest page size the API accepts (larger values are clamped silently, so asking for
-# more would only hide how many pages there really are).
-MAX_PAGE_SIZE = 200
+# Rows asked for per page of a list read. Docebo documents no maximum; its own defaults
+# are 200 for users and catalogs, and production clients ask 500 to 5,000 (docs/wire.md).
+# Whether a tenant honours more is its own: ``certops doctor`` asks for
+# ``PROBE_PAGE_SIZE`` once and says, and ``CERTOPS_PAGE_SIZE`` (or ``--page-size``) sets it.
+DEFAULT_PAGE_SIZE = 200
+PROBE_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
 # Rows per batch enrollment call; Docebo documents no maximum, 200 keeps bodies small.
 ENROLL_CHUNK = 200
 # Users per multi-update call (the community's documented 1,000 cap, halved for margin).

@@ -388,12 +388,18 @@ def user_from_item(item: Mapping[str, Any], endpoint: str) -> User:
     ):
         # Every field, in the record's order.
         return _user(int(user_id), username, email or "", first or "", last or "", status == "1")
+    # Names are shown, never decided on: an odd value reads as empty, never an error.
+    ignored: set[str] = set()
     return User(
         id=as_int(require(item, "user_id", endpoint), "user_id", endpoint),
         username=as_str(require(item, "username", endpoint), "username", endpoint),
         email=as_str(item.get("email"), "email", endpoint),
-        first_name=as_str(item.get("first_name"), "first_name", endpoint),
-        last_name=as_str(item.get("last_name"), "last_name", endpoint),
+        first_name=_optional(
+            lambda: as_str(item.get("first_name"), "first_name", endpoint), "", ignored, ""
+        ),
+        last_name=_optional(
+            lambda: as_str(item.get("last_name"), "last_name", endpoint), "", ignored, ""
+        ),
         active=as_bool(item.get("status", "1"), "status", endpoint),
     )
 
@@ -983,9 +989,27 @@ def enroll_batch_body(rows: Sequence[NewEnrollment]) -> dict[str, Any]:
     }
 
 
-def enrollment_update_body(update: EnrollmentUpdate, user_ids: Sequence[int]) -> dict[str, Any]:
-    """The ``PUT /learn/v1/enrollments`` body for some users of one course."""
-    body: dict[str, Any] = {"user_ids": list(user_ids), "course_ids": [update.course_id]}
+# The id arrays of ``PUT /learn/v1/enrollments``: the schema's names (``user_id`` /
+# ``course_id``, arrays) and a community answer's (``user_ids`` / ``course_ids``). The
+# evidence is split, so both go in every body: a tenant honours the ones it knows (and
+# ``doctor --write-probe`` reports which); apply reads every update back either way.
+UPDATE_ID_NAMES: tuple[tuple[str, str], ...] = (
+    ("user_id", "course_id"),
+    ("user_ids", "course_ids"),
+)
+
+
+def enrollment_update_body(
+    update: EnrollmentUpdate,
+    user_ids: Sequence[int],
+    id_names: Sequence[tuple[str, str]] = UPDATE_ID_NAMES,
+) -> dict[str, Any]:
+    """The ``PUT /learn/v1/enrollments`` body for some users of one course, the id arrays
+    under every pair of ``id_names`` (users' name, courses' name)."""
+    body: dict[str, Any] = {}
+    for users, courses in id_names:
+        body[users] = list(user_ids)
+        body[courses] = [update.course_id]
     if update.status is not None:
         body["status"] = STATUS_CODE[update.status]
     if update.completed_at is not None:

@@ -51,6 +51,8 @@ def assert_all_honoured(lines: list[str], window: tuple[str, str]) -> None:
     assert "ok      probe: enrollment of the API user: user admin" in lines
     for field in window:
         assert f"ok      probe: enrollment field {field}: honoured" in lines, (field, lines)
+    for names in ("user_id/course_id", "user_ids/course_ids"):
+        assert f"ok      probe: multi-update ids {names}: honoured" in lines, (names, lines)
     assert not [line for line in lines if line.startswith("FAIL")], lines
 
 
@@ -60,8 +62,9 @@ def test_write_probe_reports_every_field_honoured_and_reuses_the_course(ws: Work
     lines = probe_lines(first.stdout)
     created = [line for line in lines if "probe course CERTOPS-PROBE: created" in line]
     assert len(created) == 1, lines
-    # 1 course line + 8 honoured fields + visibility + the enrollment + its 2 window fields.
-    assert len(lines) == 1 + len(HONOURED) + 1 + 1 + 2, lines
+    # 1 course line + 8 honoured fields + visibility + the enrollment + its 2 window fields
+    # + the multi-update's two names for its id arrays.
+    assert len(lines) == 1 + len(HONOURED) + 1 + 1 + 2 + 2, lines
     assert_all_honoured(lines, ("active_from", "active_until"))
     assert "certops can work with this LMS." in first.stderr
     count, course = probe_course(ws)
@@ -108,3 +111,25 @@ def test_write_probe_names_a_field_the_tenant_drops(served: Served) -> None:
     assert ws.run("doctor").code == 0
     writes = [c for c in served.calls() if c["method"] != "GET" and c["path"] != "/oauth2/token"]
     assert writes == []
+
+
+def test_write_probe_tells_which_names_of_the_update_ids_a_tenant_honours(
+    served: Served,
+) -> None:
+    ws = served.ws
+    served.admin("PUT", "settings", {"lenient": True})
+    assert ws.run("doctor", "--write-probe").code == 0  # enrolls the API user
+    # A tenant that knows only the schema's names: certops sends both, so it still works.
+    served.faults(drop_fields=["user_ids", "course_ids"])
+    ran = ws.run("doctor", "--write-probe")
+    assert ran.code == 0, ran.output
+    lines = probe_lines(ran.stdout)
+    assert "ok      probe: multi-update ids user_id/course_id: honoured" in lines, lines
+    [ignored] = [line for line in lines if "multi-update ids user_ids/course_ids" in line]
+    assert ignored.startswith("warn") and "the other one is enough" in ignored
+    # One that knows neither: no update can work there, and doctor says so.
+    served.faults(drop_fields=["user_ids", "course_ids", "user_id", "course_id"])
+    ran = ws.run("doctor", "--write-probe")
+    assert ran.code == 1, ran.output
+    failed = [line for line in probe_lines(ran.stdout) if line.startswith("FAIL")]
+    assert any(line.startswith("FAIL    probe: multi-update:") for line in failed), failed

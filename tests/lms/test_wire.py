@@ -232,7 +232,10 @@ def test_enrollment_bodies_use_documented_fields_and_inclusive_end():
         "active_until": "2026-12-31 23:59:59",
     }
     update = EnrollmentUpdate(course_id=42, user_ids=(5, 6), status=EnrollmentStatus.SUSPENDED)
+    # The id arrays under both names the record shows (the schema's and a community's).
     assert wire.enrollment_update_body(update, [5, 6]) == {
+        "user_id": [5, 6],
+        "course_id": [42],
         "user_ids": [5, 6],
         "course_ids": [42],
         "status": 3,

@@ -23,6 +23,7 @@ import pytest
 
 from certops.apply import Executor
 from certops.config import load_config
+from certops.listen.envelope import parse_delivery
 from certops.live import read_live
 from certops.lms import connect, wire
 from certops.lms.client import Credentials
@@ -94,6 +95,37 @@ def test_course_list_and_detail():
     assert detail.settings.published is bool(data["is_published"])
     assert isinstance(detail.settings.enrollment_policy, EnrollmentPolicy)
     assert wire.created_id(_body("course_create"), "id_course", "POST courses") > 0
+
+
+def test_a_course_list_with_epoch_millisecond_dates():
+    # Every date shape reads; the list is never where a managed course's dates are taken.
+    courses = [wire.course_from_item(i, "GET courses") for i in _items("course_list_epoch_ms")]
+    assert [(c.id, c.code) for c in courses] == [(1, "IT_TEST_01"), (2, "FLS-2026")]
+    first = courses[0].settings
+    assert first.date_begin == datetime(2023, 9, 1, 16, 41, 40, 594000, tzinfo=UTC)
+    assert first.date_end is not None and first.date_end.year == 2026
+    assert courses[1].settings.date_begin is None and courses[1].settings.date_end is None
+
+
+def test_catalog_reads_name_courses_learning_course_type():
+    catalog = wire.catalog_from_item(_items("catalog_list")[0], "GET catalogs")
+    items = [
+        wire.catalog_item_from(i, catalog, "GET items")
+        for i in _items("catalog_items_learning_course_type")
+    ]
+    assert [(i.item_code, i.item_type) for i in items] == [
+        ("FLS-2026", "course"),
+        ("FLS-2026", "learning_plan"),
+    ]
+
+
+def test_a_grouped_webhook_delivery_is_one_event_per_payload():
+    delivery = parse_delivery(json.dumps(_body("webhook_grouped")).encode())
+    base = _body("webhook_grouped")["message_id"]
+    assert [(e.message_id, e.user_id, e.course_id) for e in delivery.events] == [
+        (f"{base}#0", 1001, 512),
+        (f"{base}#1", 1002, 512),
+    ]
 
 
 def test_catalogs_and_batch_rows():
