@@ -1,13 +1,17 @@
 """Executing a plan against the LMS: the only place where certops writes.
 
-Changes run in the plan's dependency order. A create that fails makes every change that
-needs its object skip (an enrollment in a course that could not be created, a catalog item
-of a missing catalog); everything else still runs, including changes to an object whose
-update failed (it exists, so what depends on it can still be done). When the LMS becomes
-unreachable the run stops and the rest is reported as not attempted. Each attempted change
-is announced in the audit log before it is sent and settled there as soon as its outcome
-is known (``certops.audit``: a write-ahead log), so an interrupted run leaves a true record.
-Manual changes are never "done" by certops: they are reported as such.
+Each change carries its own write, whole and typed (``certops.plan.model``): the executor
+sends exactly that and reads nothing of the configuration or of the snapshot the plan was
+made from; the only reads are the create-once check before a create and the read-back
+after each write. Changes run in the plan's dependency order. A create that fails makes
+every change that needs its object skip (an enrollment in a course that could not be
+created, a catalog item of a missing catalog); everything else still runs, including
+changes to an object whose update failed (it exists, so what depends on it can still be
+done). When the LMS becomes unreachable the run stops and the rest is reported as not
+attempted. Each attempted change is announced in the audit log before it is sent and
+settled there as soon as its outcome is known (``certops.audit``: a write-ahead log), so
+an interrupted run leaves a true record. Manual changes are never "done" by certops: they
+are reported as such.
 """
 
 from __future__ import annotations
@@ -18,15 +22,12 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from certops.audit import DONE, FAILED, UNKNOWN, AuditLog, AuditLogError
-from certops.engine.setup import DesiredSetup, comparable_fields
+from certops.engine.setup import DesiredSetup
 from certops.errors import LMSError
-from certops.instants import parse_instant
-from certops.live import LiveSnapshot
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import (
     LMSConnectionError,
@@ -36,7 +37,19 @@ from certops.lms.errors import (
 )
 from certops.lms.paths import ENROLL_CHUNK
 from certops.lms.records import EnrollmentStatus, RowResult
-from certops.plan.model import Action, Change, ChangeType, Plan, Target, TargetKind, course_target
+from certops.plan.model import (
+    Action,
+    CatalogItemWrite,
+    CatalogWrite,
+    Change,
+    ChangeType,
+    CourseWrite,
+    EnrollmentWrite,
+    GroupWrite,
+    Target,
+    TargetKind,
+    course_target,
+)
 from certops.readback import (
     verify_catalog_item,
     verify_course,
@@ -163,12 +176,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _instant(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return parse_instant(str(value))
-
-
 def _depends_on(change: Change) -> list[str]:
     """The addresses of the objects ``change`` needs to exist."""
     target = change.target
@@ -183,33 +190,33 @@ def _depends_on(change: Change) -> list[str]:
 
 
 class Executor:
-    """Runs one plan's changes with a writer, in order, tracking what each one became."""
+    """Runs changes with a writer, in order, tracking what each one became. Each change's
+    ``write`` is all it sends."""
 
     def __init__(
         self,
         writer: LMSWriter,
-        desired: DesiredSetup,
-        live: LiveSnapshot,
         progress: Progress | None = None,
         audit: AuditLog | None = None,
         on_settled: Callable[[int], None] | None = None,
     ) -> None:
         self.writer = writer
-        self.desired = desired
-        self.live = live
         self.say = progress or (lambda _m: None)
         self.audit = audit
         # Told how many changes each step settled (a progress display counts them).
         self.on_settled = on_settled
-        self.course_ids = dict(live.course_ids)
         self.report = ApplyReport()
         # Objects that were to be created and were not: what needs them must skip.
         self.missing: set[str] = set()
+        # The ids of the courses this run created (or found made by another writer): the
+        # enrollments planned in them could not know them.
+        self.created: dict[str, int] = {}
 
-    async def run(self, plan: Plan) -> ApplyReport:
-        """Execute ``plan``; returns the report of every change's outcome."""
-        setup = [c for c in plan.changes if c.type not in (ChangeType.ENROLLMENT,)]
-        enrollments = [c for c in plan.changes if c.type is ChangeType.ENROLLMENT]
+    async def run(self, changes: Sequence[Change]) -> ApplyReport:
+        """Execute ``changes`` (in dependency order, as a plan holds them); returns the
+        report of every change's outcome."""
+        setup = [c for c in changes if c.type is not ChangeType.ENROLLMENT]
+        enrollments = [c for c in changes if c.type is ChangeType.ENROLLMENT]
         for change in setup:
             # Manual steps are a person's job whether or not the run stopped.
             if change.action is Action.MANUAL:
@@ -268,7 +275,7 @@ class Executor:
             if target.kind is TargetKind.COURSE:
                 found = await self.writer.find_course(target.course, detail=False)
                 if found is not None:
-                    self.course_ids[target.course] = found.id
+                    self.created[target.course] = found.id
                 return found is not None
             if target.kind is TargetKind.GROUP:
                 groups = await self.writer.list_groups(target.name)
@@ -315,43 +322,39 @@ class Executor:
         return result if result is not None else []
 
     async def _setup_change(self, change: Change) -> list[Any]:
-        target = change.target
-        if target.kind is TargetKind.COURSE:
+        """Send one setup change's write, then read the object back."""
+        target, write = change.target, change.write
+        if isinstance(write, CourseWrite):
             code = target.course
-            desired = self.desired.courses[code]
-            if change.action is Action.CREATE:
-                course = await self.writer.create_course(code, desired.settings)
-                self.course_ids[code] = course.id
+            if write.course_id is None:
+                course_id = (await self.writer.create_course(code, write.settings)).id
+                self.created[code] = course_id
             else:
-                live = self.live.setup.courses[code]
-                fields = comparable_fields(desired, live)
-                await self.writer.update_course(self.course_ids[code], desired.settings, fields)
-            await verify_course(self.writer, desired, self.course_ids[code])
+                course_id = write.course_id
+                await self.writer.update_course(course_id, write.settings, write.send)
+            await verify_course(self.writer, code, write, course_id)
             self._record(change, Result.APPLIED)
-        elif target.kind is TargetKind.CATALOG:
-            await self.writer.create_catalog(target.catalog, str(change.after["name"]))
+        elif isinstance(write, CatalogWrite):
+            await self.writer.create_catalog(write.code, write.name)
             self._record(change, Result.APPLIED)
-        elif target.kind is TargetKind.CATALOG_ITEM:
-            catalog, course_code = target.catalog, target.course
-            row = await self.writer.add_catalog_item(catalog, course_code)
+        elif isinstance(write, CatalogItemWrite):
+            row = await self.writer.add_catalog_item(write.catalog, write.course)
             if row.ok:
-                await verify_catalog_item(self.writer, catalog, course_code)
+                await verify_catalog_item(self.writer, write.catalog, write.course)
             self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
-        elif target.kind is TargetKind.GROUP:
+        elif isinstance(write, GroupWrite):
             name = target.name
-            group = self.desired.groups[name]
-            if change.action is Action.CREATE:
+            if write.group_id is None:
                 made = await self.writer.create_group(
-                    name, group.description, group.rules, group.operator
+                    name, write.description, write.rules, write.operator
                 )
                 group_id = made.id
             else:
-                existing = self.live.setup.groups[name]
-                group_id = existing.id
+                group_id = write.group_id
                 await self.writer.update_group(
-                    existing.id, existing.description, group.rules, group.operator
+                    group_id, write.description, write.rules, write.operator
                 )
-            await verify_group(self.writer, group, group_id)
+            await verify_group(self.writer, name, write, group_id)
             self._record(change, Result.APPLIED)
         else:
             self._record(change, Result.FAILED, f"certops cannot apply {change.type} changes")
@@ -359,38 +362,46 @@ class Executor:
 
     async def _enrollments(self, changes: list[Change]) -> None:
         creates: list[tuple[str, Change, NewEnrollment]] = []
-        updates: dict[tuple[str, tuple[Any, ...]], list[tuple[Change, int]]] = defaultdict(list)
+        # Updates that set the same values in one course go in one call.
+        updates: dict[tuple[Any, ...], list[tuple[Change, int]]] = defaultdict(list)
         for change in changes:
             if self.report.stopped:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
                 continue
-            course, username = change.target.course, change.target.user
+            write = change.write
+            course = change.target.course
             needed = course_target(course).address
             if needed in self.missing:
                 why = f"needs {needed}, which was not created"
                 self._record(change, Result.SKIPPED, why)
                 continue
-            course_id = self.course_ids.get(course)
-            user_id = self.live.user_ids.get(username)
-            if course_id is None or user_id is None:
-                missing = f"course {course}" if course_id is None else f"user {username}"
-                self._record(change, Result.FAILED, f"{missing} not found in the LMS")
+            if not isinstance(write, EnrollmentWrite):
+                self._record(change, Result.FAILED, f"certops cannot apply {change.address}")
                 continue
-            after = change.after
+            course_id = write.course_id if write.course_id is not None else self.created.get(course)
+            if course_id is None:
+                self._record(change, Result.FAILED, f"course {course} not found in the LMS")
+                continue
             if change.action is Action.CREATE:
-                status = EnrollmentStatus(after.get("status", EnrollmentStatus.ENROLLED.value))
                 row = NewEnrollment(
-                    user_id=user_id,
+                    user_id=write.user_id,
                     course_id=course_id,
-                    status=status,
-                    completed_at=_instant(after.get("completed_at")),
-                    valid_from=_instant(after.get("valid_from")),
-                    valid_until=_instant(after.get("valid_until")),
+                    status=write.status or EnrollmentStatus.ENROLLED,
+                    completed_at=write.completed_at,
+                    valid_from=write.valid_from,
+                    valid_until=write.valid_until,
                 )
                 creates.append((course, change, row))
             else:
-                key = (course, tuple(sorted((k, str(v)) for k, v in after.items())))
-                updates[key].append((change, user_id))
+                key = (
+                    course,
+                    course_id,
+                    write.status,
+                    write.completed_at,
+                    write.valid_from,
+                    write.valid_until,
+                )
+                updates[key].append((change, write.user_id))
 
         if creates:
             # Rows carry their course, so the batches span courses and are all full instead
@@ -414,15 +425,16 @@ class Executor:
                 if first is not None and not self.report.stopped:
                     _, change, row = batch[first]
                     await self._guard([], verify_enrollment(self.writer, row, change.address))
-        for (course, _), same in sorted(updates.items(), key=lambda kv: kv[0]):
-            after = same[0][0].after
-            wanted = after.get("status")
+        # By course (stable: updates of one course in the order the plan lists them).
+        for key, same in sorted(updates.items(), key=lambda kv: kv[0][0]):
+            course, course_id, status, completed_at, valid_from, valid_until = key
             update = EnrollmentUpdate(
-                course_id=self.course_ids[course],
+                course_id=course_id,
                 user_ids=tuple(uid for _, uid in same),
-                status=EnrollmentStatus(wanted) if wanted else None,
-                valid_from=_instant(after.get("valid_from")),
-                valid_until=_instant(after.get("valid_until")),
+                status=status,
+                completed_at=completed_at,
+                valid_from=valid_from,
+                valid_until=valid_until,
             )
             self.say(f"updating {_count(len(same), 'enrollment')} in {course}")
             await self._rows([c for c, _ in same], self.writer.update_enrollments(update))

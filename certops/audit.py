@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 from certops.errors import CertopsError
 from certops.history import AuditContext
 from certops.instants import format_instant_seconds
+from certops.plan.jsonio import display
 from certops.plan.model import Change, Plan, Target, TargetKind, enrollment_target
 
 FORMAT = 2  # 1: outcome lines only (before the write-ahead log)
@@ -155,8 +156,8 @@ class AuditLog:
             "lms": self.lms,
             "address": change.address,
             "action": change.action.value,
-            "before": change.before,
-            "after": change.after,
+            "before": display(change.before),
+            "after": display(change.after),
             **(self.context.fields(change) if self.context is not None else {}),
         }
 
@@ -274,7 +275,7 @@ class AuditLog:
             elif change is None:
                 result = "applied"
                 why = "the LMS holds what it would have sent"
-            elif change.action.value == item.action and dict(change.after) == item.after:
+            elif change.action.value == item.action and display(change.after) == item.after:
                 result = "not_applied"
                 why = "the LMS does not hold it; this apply's plan makes it again"
             else:

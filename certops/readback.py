@@ -14,16 +14,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from certops.engine.setup import (
-    DesiredCourse,
-    DesiredGroup,
-    course_differences,
-    group_differences,
-)
+from certops.engine.setup import group_differences, settings_differences
 from certops.lms.api import LMSReader, NewEnrollment
 from certops.lms.errors import LMSIgnoredFieldError
 from certops.lms.records import Course, Enrollment
 from certops.lms.wire import COURSE_FIELD_WIRE_NAMES, format_end_instant, format_instant
+from certops.plan.model import CourseWrite, GroupWrite
 
 # What each group field is sent as (for messages).
 _GROUP_WIRE_NAMES = {
@@ -61,26 +57,28 @@ def _ignored(lms: str, what: str, differences: dict[str, tuple[object, object]])
     )
 
 
-async def verify_course(reader: LMSReader, desired: DesiredCourse, course_id: int) -> None:
-    """Read course ``course_id`` back and compare every managed setting with ``desired``.
+async def verify_course(reader: LMSReader, code: str, written: CourseWrite, course_id: int) -> None:
+    """Read course ``course_id`` (``code``) back and compare every setting ``written``
+    verifies with what it wrote.
 
     Raises ``LMSIgnoredFieldError`` naming each setting the tenant did not keep; settings it
     does not show at all cannot be compared (``doctor --write-probe`` lists them)."""
     live: Course = await reader.get_course(course_id)
-    differences = course_differences(desired, live)
+    differences = settings_differences(written.settings, written.verify, live)
     if differences:
-        raise _ignored(reader.lms, f"course {desired.code}", differences)
+        raise _ignored(reader.lms, f"course {code}", differences)
 
 
-async def verify_group(reader: LMSReader, desired: DesiredGroup, group_id: str) -> None:
-    """Read group ``group_id`` back and compare its type, rules and operator with ``desired``."""
+async def verify_group(reader: LMSReader, name: str, written: GroupWrite, group_id: str) -> None:
+    """Read group ``group_id`` (``name``) back and compare its type, rules and operator
+    with what was ``written``."""
     live = await reader.get_group(group_id)
-    changed = group_differences(desired, live)
+    changed = group_differences(written, live)
     if changed:
         names = [f"`{_GROUP_WIRE_NAMES[n]}`" for n in changed]
         raise LMSIgnoredFieldError(
             f"{reader.lms}: the tenant did not keep {', '.join(names)} of group "
-            f"{desired.name!r} (rules read back: "
+            f"{name!r} (rules read back: "
             f"{[list(r.completed_all) for r in live.rules] or 'none'}); certops stopped and "
             "changed " + _ADVICE,
             fields=tuple(_GROUP_WIRE_NAMES[n] for n in changed),

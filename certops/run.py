@@ -48,6 +48,7 @@ from certops.plan.model import (
     ByHand,
     Change,
     ChangeType,
+    EnrollmentWrite,
     Plan,
     PlanWarning,
     SafetyTrip,
@@ -290,7 +291,8 @@ def _listen_may(change: Change, course_ids: dict[str, int]) -> bool:
         return False
     if change.target.course not in course_ids:
         return False  # the nightly apply creates the course first
-    return change.after.get("status") != EnrollmentStatus.SUSPENDED.value
+    write = change.write
+    return isinstance(write, EnrollmentWrite) and write.status is not EnrollmentStatus.SUSPENDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,11 +376,24 @@ async def apply_run(
             audit.check_writable()
         if on_writes is not None:
             on_writes(len(writes))
-        executor = Executor(
-            writer, planned.desired, live, progress=progress, audit=audit, on_settled=on_settled
-        )
         try:
-            report = await executor.run(plan)
+            report = await execute(
+                writer, plan.changes, audit=audit, progress=progress, on_settled=on_settled
+            )
         finally:
             audit.close()
     return ApplyRun(planned, report, wrote=bool(writes))
+
+
+async def execute(
+    writer: Any,
+    changes: Sequence[Change],
+    *,
+    audit: AuditLog | None,
+    progress: Say = _quiet,
+    on_settled: Callable[[int], None] | None = None,
+) -> ApplyReport:
+    """Carry out ``changes`` (in dependency order) with ``writer``, each write logged ahead
+    in ``audit``: what ``apply`` and ``listen`` both do once they hold their changes."""
+    executor = Executor(writer, progress=progress, audit=audit, on_settled=on_settled)
+    return await executor.run(changes)

@@ -97,9 +97,9 @@ def with_exceptions(
             code, user = change.target.course, change.target.user
             period = periods.get(code)
             live, rule = change.before.get("valid_until"), change.after.get("valid_until")
-            if period is None or not live or not rule or live <= rule:
+            if period is None or live is None or rule is None or live <= rule:
                 continue
-            until = due_day(parse_iso_utc(live))
+            until = due_day(live)
             extensions.append(
                 Extension(
                     user,

@@ -17,6 +17,8 @@ Choices where the contract is silent:
 
 - ``valid_until`` in a change is the *exclusive* instant ``D+1 00:00:00Z`` (the records'
   convention); the client writes it to Docebo as ``D 23:59:59``.
+- A change's write carries the learner's and the course's LMS ids; a course the same
+  apply creates has none yet (``course_id`` None, filled in when it is created).
 - A maintenance enrollment is wanted for every period in ``LearnerState.obligations``,
   including ones that already lapsed or were interrupted by a revocation: the contract
   says every learner who owed the period has its enrollment, and it keeps training history
@@ -51,6 +53,7 @@ from certops.plan.model import (
     ByHand,
     Change,
     ChangeType,
+    EnrollmentWrite,
     PlanWarning,
     Skip,
     enrollment_target,
@@ -99,10 +102,6 @@ class EnrollmentPlan:
 def iso(instant: datetime) -> str:
     """``instant`` as ISO 8601 UTC with a ``Z`` suffix, to the second."""
     return format_instant_seconds(instant)
-
-
-def _iso_or_none(instant: datetime | None) -> str | None:
-    return None if instant is None else iso(instant)
 
 
 def _address(course: str, username: str) -> str:
@@ -169,7 +168,9 @@ class _Planner:
     def _suffix(self, code: str) -> str:
         return " (course created by this apply)" if self.course_ids.get(code) is None else ""
 
-    def create(self, facts: LearnerFacts, code: str, after: dict[str, Any], reason: str) -> None:
+    def create(self, facts: LearnerFacts, code: str, values: dict[str, Any], reason: str) -> None:
+        """A new enrollment in ``code`` holding ``values`` (status, then completion or the
+        validity window), or a skip for a deactivated learner."""
         target = enrollment_target(code, facts.username)
         rank = self.rank.get(code, len(self.rank))
         if not facts.active:
@@ -185,8 +186,8 @@ class _Planner:
             type=ChangeType.ENROLLMENT,
             action=Action.CREATE,
             product=self.product.id,
-            before={},
-            after=after,
+            write=EnrollmentWrite(facts.user_id, self.course_ids.get(code), **values),
+            changed=tuple(values),
             reason=reason + self._suffix(code),
         )
         self.changes.append((rank, facts.username, change))
@@ -195,17 +196,21 @@ class _Planner:
         self,
         facts: LearnerFacts,
         code: str,
+        live: Enrollment,
         before: dict[str, Any],
         after: dict[str, Any],
         reason: str,
     ) -> None:
+        """Set the fields ``after`` names on the learner's enrollment ``live`` in ``code``
+        (``before``: their live values)."""
         change = Change(
             target=enrollment_target(code, facts.username),
             type=ChangeType.ENROLLMENT,
             action=Action.UPDATE,
             product=self.product.id,
+            write=EnrollmentWrite(facts.user_id, live.course_id, **after),
+            changed=tuple(after),
             before=before,
-            after=after,
             reason=reason,
         )
         self.changes.append((self.rank.get(code, len(self.rank)), facts.username, change))
@@ -232,12 +237,12 @@ class _Planner:
             return
         want = EnrollmentStatus.COMPLETED if state.certified else EnrollmentStatus.SUSPENDED
         if cert is None:
-            after: dict[str, Any] = {"status": want.value}
+            values: dict[str, Any] = {"status": want}
             if state.certified and state.since is not None:
                 # The LMS would otherwise record the day of the apply; Salesforce and
                 # reports should show when the learner was actually certified.
-                after["completed_at"] = self.iso(state.since)
-            self.create(facts, code, after, state.reason)
+                values["completed_at"] = state.since.replace(microsecond=0)
+            self.create(facts, code, values, state.reason)
         elif cert.status is not want:
             if cert.status is EnrollmentStatus.COMPLETED:
                 self.suspensions += 1
@@ -245,9 +250,7 @@ class _Planner:
             mark = hand_made(product, cert, state, address, self.t, self.explained, self.iso)
             if mark is not None:
                 self.by_hand.append(mark)
-            self.update(
-                facts, code, {"status": cert.status.value}, {"status": want.value}, state.reason
-            )
+            self.update(facts, code, cert, {"status": cert.status}, {"status": want}, state.reason)
         for ob in state.obligations:
             self.maintenance(facts, ob)
             self.tally(facts, ob)
@@ -287,22 +290,22 @@ class _Planner:
             return
         if current is None:
             new = {
-                "status": EnrollmentStatus.ENROLLED.value,
-                "valid_from": self.iso(ob.opens_at),
-                "valid_until": self.iso(ob.deadline),
+                "status": EnrollmentStatus.ENROLLED,
+                "valid_from": ob.opens_at,
+                "valid_until": ob.deadline,
             }
             self.create(facts, ob.course, new, _obligation_reason(ob))
             return
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         if current.valid_from != ob.opens_at:
-            before["valid_from"] = _iso_or_none(current.valid_from)
-            after["valid_from"] = self.iso(ob.opens_at)
+            before["valid_from"] = current.valid_from
+            after["valid_from"] = ob.opens_at
         if current.valid_until != ob.deadline:
-            before["valid_until"] = _iso_or_none(current.valid_until)
-            after["valid_until"] = self.iso(ob.deadline)
+            before["valid_until"] = current.valid_until
+            after["valid_until"] = ob.deadline
         if after:
-            self.update(facts, ob.course, before, after, _obligation_reason(ob))
+            self.update(facts, ob.course, current, before, after, _obligation_reason(ob))
 
 
 def plan_enrollments(

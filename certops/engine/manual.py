@@ -377,7 +377,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                 type=ask.type,
                 action=Action.MANUAL,
                 product=ask.products[0] if len(ask.products) == 1 else None,
-                after=dict(ask.asked),
+                asked=dict(ask.asked),
                 reason=ask.reason,
                 steps=tuple(ask.steps),
                 fingerprint=asked_print,

@@ -24,7 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.model import CertifiedCourse, Config, CourseSpec, Period, Product
@@ -33,8 +33,12 @@ from certops.instants import format_instant as iso_utc
 from certops.instants import parse_instant
 from certops.plan.model import (
     Action,
+    CatalogItemWrite,
+    CatalogWrite,
     Change,
     ChangeType,
+    CourseWrite,
+    GroupWrite,
     PlanWarning,
     Target,
     TargetKind,
@@ -403,36 +407,8 @@ def _course_compare_value(name: str, value: Any) -> Any:
     return normalise_scalar(value)
 
 
-# --- JSON-able forms ----------------------------------------------------------------------
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
-def course_fields(settings: CourseSettings) -> dict[str, Any]:
-    """Every setting of a course as JSON-able values (instants as ISO UTC with ``Z``)."""
-    return {f.name: _json_value(getattr(settings, f.name)) for f in fields(CourseSettings)}
-
-
-def _rules_json(rules: Collection[GroupRule]) -> list[list[str]]:
-    # Sorted so that the plan (and its digest) does not depend on the order read back.
-    return sorted(sorted(str(c) for c in rule.completed_all) for rule in rules)
-
-
-def _group_fields(
-    automatic: bool, operator: str, rules: Collection[GroupRule], exclude_deactivated: bool
-) -> dict[str, Any]:
-    return {
-        "automatic": automatic,
-        "rules_operator": operator,
-        "rules": _rules_json(rules),
-        "exclude_deactivated": exclude_deactivated,
-    }
+# Every setting of a course, in the order a created course shows them.
+SETTINGS = tuple(f.name for f in fields(CourseSettings))
 
 
 # --- diffing ------------------------------------------------------------------------------
@@ -461,18 +437,38 @@ def comparable_fields(desired: DesiredCourse, live: Course) -> frozenset[str]:
     return desired.managed - live.unread
 
 
-def course_differences(desired: DesiredCourse, live: Course) -> dict[str, tuple[Any, Any]]:
-    """``{field: (live value, desired value)}`` for every comparable managed setting that
-    differs after normalising both sides; empty when the course is as configured. The plan
-    and the read-back after an apply both use this, so what apply verifies is exactly what
-    the next plan would compare."""
-    names = sorted(comparable_fields(desired, live))
-    want = {n: _course_compare_value(n, getattr(desired.settings, n)) for n in names}
+def settings_differences(
+    settings: CourseSettings, managed: frozenset[str], live: Course
+) -> dict[str, tuple[Any, Any]]:
+    """``{field: (live value, wanted value)}`` for every ``managed`` setting the LMS shows
+    that differs from ``settings`` after normalising both sides; empty when the course is
+    as wanted. The plan and the read-back after an apply both use this, so what apply
+    verifies is exactly what the next plan would compare."""
+    names = sorted(managed - live.unread)
+    want = {n: _course_compare_value(n, getattr(settings, n)) for n in names}
     have = {n: _course_compare_value(n, getattr(live.settings, n)) for n in names}
     return {
-        name: (getattr(live.settings, name), getattr(desired.settings, name))
+        name: (getattr(live.settings, name), getattr(settings, name))
         for name in changed_fields(have, want)
     }
+
+
+def course_differences(desired: DesiredCourse, live: Course) -> dict[str, tuple[Any, Any]]:
+    """``settings_differences`` of the configured course ``desired``."""
+    return settings_differences(desired.settings, desired.managed, live)
+
+
+class GroupShape(Protocol):
+    """What a group's comparison looks at: a configured group or a group's write."""
+
+    @property
+    def automatic(self) -> bool: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def rules(self) -> tuple[GroupRule, ...]: ...
+    @property
+    def exclude_deactivated(self) -> bool: ...
 
 
 def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | None:
@@ -487,26 +483,30 @@ def _course_changes(desired: DesiredCourse, live: Course | None) -> Change | Non
             type=ChangeType.COURSE,
             action=Action.CREATE,
             product=desired.product,
-            after=course_fields(desired.settings),
+            write=CourseWrite(desired.settings, frozenset(SETTINGS), desired.managed),
+            changed=SETTINGS,
             reason=f"{what} does not exist",
         )
     differences = course_differences(desired, live)
     if not differences:
         return None
-    before = {name: _json_value(have) for name, (have, _) in differences.items()}
-    after = {name: _json_value(want) for name, (_, want) in differences.items()}
     return Change(
         target=course_target(desired.code),
         type=ChangeType.COURSE,
         action=Action.UPDATE,
         product=desired.product,
-        before=before,
-        after=after,
-        reason=f"{what}: {', '.join(after)} differ from the configuration",
+        # An update sends every managed setting the LMS shows (the ones that differ and
+        # the ones that agree), never one it does not show.
+        write=CourseWrite(
+            desired.settings, comparable_fields(desired, live), desired.managed, live.id
+        ),
+        changed=tuple(differences),
+        before={name: have for name, (have, _) in differences.items()},
+        reason=f"{what}: {', '.join(differences)} differ from the configuration",
     )
 
 
-def group_differences(desired: DesiredGroup, live: Group) -> list[str]:
+def group_differences(desired: GroupShape, live: Group) -> list[str]:
     """The group fields (``GROUP_FIELDS``) in which ``live`` differs from ``desired``;
     used by the plan and by the read-back after an apply."""
     # Both sides in the form that compares (flags as booleans, the operator in capitals,
@@ -527,29 +527,47 @@ def group_differences(desired: DesiredGroup, live: Group) -> list[str]:
 
 
 def _group_change(desired: DesiredGroup, live: Group | None) -> Change | None:
-    want = _group_fields(
-        desired.automatic, desired.operator, desired.rules, desired.exclude_deactivated
-    )
     if live is None:
         return Change(
             target=Target(TargetKind.GROUP, name=desired.name),
             type=ChangeType.GROUP,
             action=Action.CREATE,
             product=desired.product,
-            after={"description": desired.description, **want},
+            write=GroupWrite(
+                desired.description,
+                desired.rules,
+                desired.operator,
+                desired.automatic,
+                desired.exclude_deactivated,
+            ),
+            changed=("description", *GROUP_FIELDS),
             reason="certified group does not exist",
         )
-    have = _group_fields(live.automatic, live.rules_operator, live.rules, live.exclude_deactivated)
     changed = group_differences(desired, live)
     if not changed:
         return None
+    have = {
+        "automatic": live.automatic,
+        "rules_operator": live.rules_operator,
+        "rules": live.rules,
+        "exclude_deactivated": live.exclude_deactivated,
+    }
     return Change(
         target=Target(TargetKind.GROUP, name=desired.name),
         type=ChangeType.GROUP,
         action=Action.UPDATE,
         product=desired.product,
+        # The description is the admins' once the group exists: sent back as it is.
+        write=GroupWrite(
+            live.description,
+            desired.rules,
+            desired.operator,
+            desired.automatic,
+            desired.exclude_deactivated,
+            group_id=live.id,
+        ),
+        changed=tuple(changed),
         before={name: have[name] for name in changed},
-        after={name: want[name] for name in changed},
         reason="membership must follow the initial paths: " + ", ".join(changed) + " differ",
     )
 
@@ -584,7 +602,8 @@ def diff_setup(
                 type=ChangeType.CATALOG,
                 action=Action.CREATE,
                 product=None,  # shared by every product that syncs to Salesforce
-                after={"code": desired.catalog.code, "name": desired.catalog.name},
+                write=CatalogWrite(desired.catalog.code, desired.catalog.name),
+                changed=("code", "name"),
                 reason="the Salesforce Sync catalog does not exist",
             )
         )
@@ -598,11 +617,8 @@ def diff_setup(
                     type=ChangeType.CATALOG_ITEM,
                     action=Action.CREATE,
                     product=item.product,
-                    after={
-                        "catalog": item.catalog_code,
-                        "course": item.course_code,
-                        "item_type": "course",
-                    },
+                    write=CatalogItemWrite(item.catalog_code, item.course_code),
+                    changed=("catalog", "course", "item_type"),
                     reason="salesforce_sync: the certified course must be in the catalog",
                 )
             )
@@ -673,7 +689,7 @@ def setup_checks(desired: DesiredSetup, acks: Acknowledgements) -> list[Change]:
                 type=ChangeType.COURSE,
                 action=Action.MANUAL,
                 product=course.product,
-                after={"visible_only_to_enrolled": course.settings.visible_only_to_enrolled},
+                asked={"visible_only_to_enrolled": course.settings.visible_only_to_enrolled},
                 reason=(
                     "Docebo's API does not show a course's visibility, so certops sets it when "
                     "it creates the course but cannot verify it: check it once"

@@ -27,22 +27,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from certops.apply import Executor, Result, current_actor
+from certops.apply import Result, current_actor
 from certops.audit import AuditLog, AuditLogError
 from certops.config import load_config
 from certops.config.model import Config
 from certops.engine.facts import product_course_codes
-from certops.engine.setup import LiveSetup, desired_setup
 from certops.errors import CertopsError, ConfigError
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
-from certops.live import LiveSnapshot
 from certops.lms import RetryPolicy, connect
 from certops.lms.api import LMSWriter, gather_settled
 from certops.lms.records import Enrollment, User
 from certops.lock import LockTimeoutError, WriterLock, lock_path
 from certops.plan.jsonio import order_changes
-from certops.plan.model import Change, Plan
-from certops.run import learner_changes
+from certops.plan.model import Change
+from certops.run import execute, learner_changes
 
 Say = Callable[[str], None]
 
@@ -340,7 +338,7 @@ class Worker:
         self.stats.learners_reconciled += len(users)
         if not writes:
             return
-        await self._write(lms, config, t, course_ids, users, enrollments, known, writes)
+        await self._write(lms, users, known, writes)
 
     async def _users(self, lms: LMSWriter, learners: dict[int, list[Queued]]) -> dict[int, User]:
         """One lookup per learner, by the username the events carry; the id must match."""
@@ -360,33 +358,19 @@ class Worker:
     async def _write(
         self,
         lms: LMSWriter,
-        config: Config,
-        t: datetime,
-        course_ids: dict[str, int],
         users: dict[int, User],
-        enrollments: Sequence[Enrollment],
         events: dict[int, list[Queued]],
         writes: dict[int, list[Change]],
     ) -> None:
+        """Apply the learners' ``writes`` and record, per learner, what came of them."""
         changes = order_changes(c for cs in writes.values() for c in cs)
-        plan = Plan(
-            at=t, lms=lms.lms, changes=changes, products=tuple(p.id for p in config.products)
-        )
-        live = LiveSnapshot.build(
-            lms.lms,
-            LiveSetup(courses={}, catalogs={}, catalog_items=frozenset(), groups={}),
-            course_ids,
-            users.values(),
-            enrollments,
-        )
         audit = AuditLog(self.settings.audit_path, "listen", self._actor, lms.lms)
         try:
             audit.check_writable()
         except AuditLogError as exc:
             raise CertopsError(str(exc)) from None
-        executor = Executor(lms, desired_setup(config, t), live, audit=audit)
         try:
-            report = await executor.run(plan)
+            report = await execute(lms, changes, audit=audit)
             outcomes = {id(o.change): o for o in report.outcomes}
             for uid, done_changes in writes.items():
                 results = [outcomes.get(id(c)) for c in done_changes]

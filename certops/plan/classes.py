@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from certops.config.model import Config
+from certops.plan.jsonio import display
 from certops.plan.model import Action, Change, ChangeClass, ChangeType
 
 # Manual steps that follow the calendar (a rule or notification pointing at the current
@@ -78,14 +79,16 @@ def config_digest(config: Config, product: str | None) -> str:
 def change_key(change: Change) -> tuple[str, str, str]:
     """What identifies "the same change" at two instants: address, action, and the new
     values (a manual step's fingerprint, which hashes what it asks)."""
-    what = change.fingerprint if change.action is Action.MANUAL else change.after
+    what = change.fingerprint if change.action is Action.MANUAL else display(change.after)
     return (change.address, change.action.value, json.dumps(what, sort_keys=True, default=str))
 
 
 def _contradicts_last_write(change: Change, written: Mapping[str, Any] | None) -> bool:
+    # ``written`` comes from the audit log, in the JSON form the log keeps.
     if not written or change.action is not Action.UPDATE:
         return False
-    return any(name in written and written[name] != value for name, value in change.before.items())
+    before = display(change.before)
+    return any(name in written and written[name] != value for name, value in before.items())
 
 
 def classify_change(

@@ -1,16 +1,20 @@
 """The plan's JSON form (docs/plan.md), its digest, and the dependency order.
 
-``plan_to_dict`` / ``plan_from_dict`` are inverses: a plan saved with ``--out`` and read
-back is the same ``Plan``. ``plan_digest`` hashes the canonical change list, ``at`` and ``lms``;
-``apply --plan FILE`` re-plans at the saved ``at`` and compares digests to refuse stale plans.
+The only place where a plan becomes JSON and back. ``plan_to_dict`` / ``plan_from_dict``
+are inverses: a plan saved with ``--out`` and read back is the same ``Plan``, its changes
+typed as the engine made them, so a decoded plan applies exactly the writes the plan it
+came from would. ``plan_digest`` hashes the canonical change list, ``at`` and ``lms``;
+``apply --plan FILE`` re-plans at the saved ``at`` and compares digests to refuse stale
+plans.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from certops.errors import CertopsError
@@ -20,18 +24,28 @@ from certops.plan.model import (
     TYPE_ORDER,
     Action,
     ByHand,
+    CatalogItemWrite,
+    CatalogWrite,
     Change,
     ChangeClass,
     ChangeType,
+    CourseWrite,
+    EnrollmentWrite,
+    GroupWrite,
     Plan,
     PlanWarning,
     SafetyTrip,
     Skip,
     Target,
     TargetKind,
+    Write,
 )
+from certops.records import CourseSettings, EnrollmentPolicy, EnrollmentStatus, GroupRule
 
-FORMAT_VERSION = 1
+# 2: every create and update carries its whole ``write`` (with the LMS ids it needs). A
+# plan file of format 1 is refused with a message: saved plans live from a review to its
+# apply, and a plan made again reads the same.
+FORMAT_VERSION = 2
 
 # The plan's instants are written and read by certops.instants; these names stay for the
 # callers that import them from here.
@@ -57,18 +71,88 @@ def order_changes(changes: Iterable[Change]) -> tuple[Change, ...]:
     )
 
 
+# --- typed values as JSON ----------------------------------------------------------------
+
+
+def json_value(value: Any) -> Any:
+    """A typed value in its JSON form: instants as ISO 8601 UTC (``Z``), enums by value,
+    rule sets as a sorted list of sorted course codes; plain values as they are."""
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, GroupRule):
+        return sorted(str(c) for c in value.completed_all)
+    if isinstance(value, frozenset | set) or (
+        isinstance(value, tuple) and value and all(isinstance(v, GroupRule) for v in value)
+    ):
+        # Unordered: rule sets (read back in any order) and sets come out sorted, so that
+        # a plan and its digest do not depend on the order the LMS answered in.
+        return sorted(json_value(v) for v in value)
+    if isinstance(value, tuple | list):
+        return [json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return value
+
+
+def display(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (a change's ``before`` or ``after``) as JSON values."""
+    return {name: json_value(value) for name, value in values.items()}
+
+
+_SETTINGS_FIELDS = tuple(CourseSettings.__dataclass_fields__)
+
+
+def write_to_json(write: Write) -> dict[str, Any]:
+    """The JSON form of what a change writes."""
+    if isinstance(write, CourseWrite):
+        return {
+            "course_id": write.course_id,
+            "settings": {n: json_value(getattr(write.settings, n)) for n in _SETTINGS_FIELDS},
+            "send": sorted(write.send),
+            "verify": sorted(write.verify),
+        }
+    if isinstance(write, CatalogWrite):
+        return {"code": write.code, "name": write.name}
+    if isinstance(write, CatalogItemWrite):
+        return {"catalog": write.catalog, "course": write.course}
+    if isinstance(write, GroupWrite):
+        return {
+            "group_id": write.group_id,
+            "description": write.description,
+            "rules": json_value(write.rules),
+            "operator": write.operator,
+            "automatic": write.automatic,
+            "exclude_deactivated": write.exclude_deactivated,
+        }
+    return {
+        "user_id": write.user_id,
+        "course_id": write.course_id,
+        **{
+            name: json_value(getattr(write, name))
+            for name in ("status", "completed_at", "valid_from", "valid_until")
+            if getattr(write, name) is not None
+        },
+    }
+
+
 def change_to_dict(change: Change) -> dict[str, Any]:
-    """The JSON form of one change; ``steps`` and ``fingerprint`` only when present."""
+    """The JSON form of one change: ``before``/``after`` hold the fields it changes (as a
+    reviewer reads them), ``write`` what apply sends; ``steps`` and ``fingerprint`` only
+    when present."""
     out: dict[str, Any] = {
         "address": change.address,
         "target": change.target.to_json(),
         "type": change.type.value,
         "action": change.action.value,
         "product": change.product,
-        "before": dict(change.before),
-        "after": dict(change.after),
+        "before": display(change.before),
+        "after": display(change.after),
         "reason": change.reason,
     }
+    if change.write is not None:
+        out["write"] = write_to_json(change.write)
     if change.steps:
         out["steps"] = list(change.steps)
     if change.fingerprint:
@@ -244,30 +328,11 @@ def _count(obj: Mapping[str, Any], key: str, where: str) -> int | None:
     return value
 
 
-def _target(obj: Mapping[str, Any], where: str, change_type: ChangeType) -> Target:
+def _target(obj: Mapping[str, Any], where: str) -> Target:
     """The target of the change (or skip) ``obj``: its ``target`` key, which must give its
-    ``address``; in a plan saved before certops wrote targets, what the change's own fields
-    give (a catalog's code, a catalog item's catalog and course), else its address alone as
-    a ``saved`` target (nothing is parsed out of an address)."""
+    ``address`` (nothing is parsed out of an address)."""
     address = _str(obj, "address", where)
-    raw = obj.get("target")
-    if raw is None:
-        after = obj.get("after")
-        after = after if isinstance(after, Mapping) else {}
-        if change_type is ChangeType.CATALOG and isinstance(after.get("code"), str):
-            target = Target(TargetKind.CATALOG, catalog=after["code"])
-        elif (
-            change_type is ChangeType.CATALOG_ITEM
-            and isinstance(after.get("catalog"), str)
-            and isinstance(after.get("course"), str)
-        ):
-            target = Target(
-                TargetKind.CATALOG_ITEM, catalog=after["catalog"], course=after["course"]
-            )
-        else:
-            target = Target(TargetKind.SAVED, label=address)
-        return target if target.address == address else Target(TargetKind.SAVED, label=address)
-    item = _mapping(raw, f"{where}.target")
+    item = _mapping(_field(obj, "target", where), f"{where}.target")
     kind_text = _str(item, "kind", f"{where}.target")
     try:
         kind = TargetKind(kind_text)
@@ -283,6 +348,179 @@ def _target(obj: Mapping[str, Any], where: str, change_type: ChangeType) -> Targ
     if target.address != address:
         raise _fail(f"{where}.target", f"the key of {address!r}", target.to_json())
     return target
+
+
+# --- typed values from JSON ----------------------------------------------------------------
+
+
+def _instant(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail(where, "an ISO 8601 instant or null", value)
+    try:
+        return parse_iso_utc(value)
+    except (ValueError, OverflowError):
+        raise _fail(where, "an ISO 8601 instant such as 2027-01-01T00:00:00Z", value) from None
+
+
+def _of(kind: type, expected: str) -> Callable[[Any, str], Any]:
+    def read(value: Any, where: str) -> Any:
+        # A bool is an int to Python: only a bool is a flag, and no flag is a number.
+        if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
+            raise _fail(where, expected, value)
+        return value
+
+    return read
+
+
+def _optional_flag(value: Any, where: str) -> bool | None:
+    return None if value is None else _of(bool, "true, false or null")(value, where)
+
+
+def _enum(kind: type[Enum]) -> Callable[[Any, str], Any]:
+    def read(value: Any, where: str) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(str(m.value) for m in kind)
+            raise _fail(where, f"one of {choices}", value) from None
+
+    return read
+
+
+def _rules(value: Any, where: str) -> tuple[GroupRule, ...]:
+    rules = _list(value, where)
+    out = []
+    for i, rule in enumerate(rules):
+        codes = _list(rule, f"{where}[{i}]")
+        if not all(isinstance(c, str) for c in codes):
+            raise _fail(f"{where}[{i}]", "a list of course codes", codes)
+        out.append(GroupRule(completed_all=tuple(codes)))
+    return tuple(out)
+
+
+_TEXT = _of(str, "a string")
+_FLAG = _of(bool, "true or false")
+# How each field a change shows reads back from JSON, by change type.
+_FIELDS: dict[ChangeType, dict[str, Callable[[Any, str], Any]]] = {
+    ChangeType.COURSE: {
+        "name": _TEXT,
+        "description": _TEXT,
+        "course_type": _TEXT,
+        "published": _FLAG,
+        "self_unenrollment": _FLAG,
+        "enrollment_policy": _enum(EnrollmentPolicy),
+        "date_begin": _instant,
+        "date_end": _instant,
+        "soft_deadline": _FLAG,
+        "visible_only_to_enrolled": _optional_flag,
+    },
+    ChangeType.CATALOG: {"code": _TEXT, "name": _TEXT},
+    ChangeType.CATALOG_ITEM: {"catalog": _TEXT, "course": _TEXT, "item_type": _TEXT},
+    ChangeType.GROUP: {
+        "description": _TEXT,
+        "automatic": _FLAG,
+        "rules_operator": _TEXT,
+        "rules": _rules,
+        "exclude_deactivated": _FLAG,
+    },
+    ChangeType.ENROLLMENT: {
+        "status": _enum(EnrollmentStatus),
+        "completed_at": _instant,
+        "valid_from": _instant,
+        "valid_until": _instant,
+    },
+}
+
+
+def _values(change_type: ChangeType, raw: Any, where: str) -> dict[str, Any]:
+    """The typed values of a change's ``before`` (field by field, as ``_FIELDS`` says)."""
+    readers = _FIELDS.get(change_type, {})
+    out = {}
+    for name, value in _mapping(raw, where).items():
+        read = readers.get(name)
+        if read is None:
+            raise _fail(f"{where}.{name}", f"a field of a {change_type.value}", value)
+        out[name] = read(value, f"{where}.{name}")
+    return out
+
+
+def _id(obj: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(f"{where}.{key}", "an LMS id (a whole number) or null", value)
+    return value
+
+
+def _names(value: Any, where: str) -> frozenset[str]:
+    names = _list(value, where)
+    unknown = [n for n in names if n not in _SETTINGS_FIELDS]
+    if unknown:
+        raise _fail(where, f"course settings ({', '.join(_SETTINGS_FIELDS)})", unknown)
+    return frozenset(names)
+
+
+def _write(change_type: ChangeType, target: Target, raw: Any, where: str) -> Write:
+    """The typed write of a change of ``change_type`` from its JSON form."""
+    obj = _mapping(raw, where)
+    if change_type is ChangeType.COURSE:
+        settings = _mapping(_field(obj, "settings", where), f"{where}.settings")
+        values = {
+            name: _FIELDS[ChangeType.COURSE][name](
+                _field(settings, name, f"{where}.settings"), f"{where}.settings.{name}"
+            )
+            for name in _SETTINGS_FIELDS
+        }
+        return CourseWrite(
+            settings=CourseSettings(**values),
+            send=_names(_field(obj, "send", where), f"{where}.send"),
+            verify=_names(_field(obj, "verify", where), f"{where}.verify"),
+            course_id=_id(obj, "course_id", where),
+        )
+    if change_type is ChangeType.CATALOG:
+        catalog = CatalogWrite(code=_str(obj, "code", where), name=_str(obj, "name", where))
+        if catalog.code != target.catalog:
+            raise _fail(f"{where}.code", f"the catalog of {target.address!r}", catalog.code)
+        return catalog
+    if change_type is ChangeType.CATALOG_ITEM:
+        item = CatalogItemWrite(
+            catalog=_str(obj, "catalog", where), course=_str(obj, "course", where)
+        )
+        if (item.catalog, item.course) != (target.catalog, target.course):
+            raise _fail(where, f"the catalog and course of {target.address!r}", obj)
+        return item
+    if change_type is ChangeType.GROUP:
+        group_id = obj.get("group_id")
+        if group_id is not None and not isinstance(group_id, str):
+            raise _fail(f"{where}.group_id", "a group's uuid or null", group_id)
+        return GroupWrite(
+            description=_str(obj, "description", where),
+            rules=_rules(_field(obj, "rules", where), f"{where}.rules"),
+            operator=_str(obj, "operator", where),
+            automatic=_FLAG(_field(obj, "automatic", where), f"{where}.automatic"),
+            exclude_deactivated=_FLAG(
+                _field(obj, "exclude_deactivated", where), f"{where}.exclude_deactivated"
+            ),
+            group_id=group_id,
+        )
+    if change_type is ChangeType.ENROLLMENT:
+        user_id = _id(obj, "user_id", where)
+        if user_id is None:
+            raise _fail(f"{where}.user_id", "the learner's LMS id", None)
+        readers = _FIELDS[ChangeType.ENROLLMENT]
+        return EnrollmentWrite(
+            user_id=user_id,
+            course_id=_id(obj, "course_id", where),
+            **{
+                name: readers[name](obj[name], f"{where}.{name}")
+                for name in ("status", "completed_at", "valid_from", "valid_until")
+                if obj.get(name) is not None
+            },
+        )
+    raise _fail(f"{where}", "no write: a change of this type is done by a person", obj)
 
 
 def _change_from_dict(raw: Any, where: str) -> Change:
@@ -311,18 +549,34 @@ def _change_from_dict(raw: Any, where: str) -> Change:
     steps = _list(obj.get("steps", []), f"{where}.steps")
     if not all(isinstance(s, str) for s in steps):
         raise _fail(f"{where}.steps", "a list of strings", steps)
-    return Change(
-        target=_target(obj, where, change_type),
-        type=change_type,
-        action=action,
-        product=_str(obj, "product", where, optional=True),
-        before=dict(_mapping(obj.get("before", {}), f"{where}.before")),
-        after=dict(_mapping(obj.get("after", {}), f"{where}.after")),
-        reason=_str(obj, "reason", where, optional=True) or "",
-        steps=tuple(steps),
-        fingerprint=_str(obj, "fingerprint", where, optional=True) or "",
-        change_class=change_class,
+    target = _target(obj, where)
+    after = dict(_mapping(obj.get("after", {}), f"{where}.after"))
+    common: dict[str, Any] = {
+        "target": target,
+        "type": change_type,
+        "action": action,
+        "product": _str(obj, "product", where, optional=True),
+        "reason": _str(obj, "reason", where, optional=True) or "",
+        "steps": tuple(steps),
+        "fingerprint": _str(obj, "fingerprint", where, optional=True) or "",
+        "change_class": change_class,
+    }
+    if action is Action.MANUAL:
+        return Change(**common, before={}, asked=after)
+    change = Change(
+        **common,
+        write=_write(change_type, target, _field(obj, "write", where), f"{where}.write"),
+        changed=tuple(after),
+        before=_values(change_type, obj.get("before", {}), f"{where}.before"),
     )
+    # What a reviewer read as ``after`` must be what the change writes (the digest covers
+    # the changes as decoded, so an edit of ``after`` alone would pass it otherwise).
+    if display(change.after) != after:
+        raise PlanFileError(
+            f"plan file: {where}.after is not what its write sets: the file was edited or "
+            "damaged and its digest no longer holds: run certops plan --out again"
+        )
+    return change
 
 
 def _trips(obj: Mapping[str, Any], key: str) -> list[SafetyTrip]:
@@ -352,6 +606,11 @@ def plan_from_dict(data: Any) -> Plan:
     file was edited by hand)."""
     obj = _mapping(data, "top level")
     version = _field(obj, "format_version", "top level")
+    if version == 1:
+        raise PlanFileError(
+            "plan file: format_version 1 was written by an earlier certops, whose changes "
+            "do not carry what apply writes: run certops plan --out again"
+        )
     if version != FORMAT_VERSION:
         raise _fail("format_version", f"{FORMAT_VERSION} (this certops reads only that)", version)
     at_text = _str(obj, "at", "top level")
@@ -385,7 +644,7 @@ def plan_from_dict(data: Any) -> Plan:
         skipped.append(
             Skip(
                 product=_str(item, "product", where, optional=True),
-                target=_target(item, where, ChangeType.ENROLLMENT),
+                target=_target(item, where),
                 reason=_str(item, "reason", where),
             )
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from certops.plan.jsonio import class_counts, iso_utc
+from certops.plan.jsonio import class_counts, display, iso_utc
 from certops.plan.model import Action, Change, ChangeClass, ChangeType, Plan, SafetyTrip, Skip
 from certops.plan.render import (
     BY_HAND_TITLE,
@@ -53,7 +53,7 @@ def _code(text: str) -> str:
 
 def _status(change: Change) -> str | None:
     value = change.after.get("status")
-    return value if isinstance(value, str) else None
+    return str(value) if isinstance(value, str) else None
 
 
 def column(change: Change) -> str:
@@ -368,14 +368,13 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
         w.add(f"#### Drift ({len(drift)}): the LMS moved away from what certops set")
         w.add("")
         for change in drift:
+            before, after = display(change.before), display(change.after)
             if change.type is ChangeType.ENROLLMENT:
-                detail = ", ".join(
-                    f"{k}: {change.before.get(k)} → {v}" for k, v in change.after.items()
-                )
+                detail = ", ".join(f"{k}: {before.get(k)} → {v}" for k, v in after.items())
             else:
                 detail = ", ".join(
-                    f"{k}: {change.before.get(k)!r} → {change.after.get(k)!r}"
-                    for k in sorted(set(change.before) | set(change.after))
+                    f"{k}: {before.get(k)!r} → {after.get(k)!r}"
+                    for k in sorted(set(before) | set(after))
                 )
             w.add(
                 f"- `{_code(change.address)}` ({_cell(_label(change.product))}): "

@@ -1,11 +1,22 @@
-"""The plan records (docs/plan.md is the contract for their JSON form)."""
+"""The plan records (docs/plan.md is the contract for their JSON form).
+
+A change carries what it writes, typed and whole (``write``: a ``CourseWrite``,
+``CatalogWrite``, ``CatalogItemWrite``, ``GroupWrite`` or ``EnrollmentWrite``, with the LMS
+ids the write needs), the live values it replaces (``before``) and the names of the fields
+it changes (``changed``). What a reviewer sees as ``after`` is read off the write, so what
+is written is what was reviewed. JSON exists only at the plan file's edge
+(``certops.plan.jsonio``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from certops.records import CourseSettings, EnrollmentStatus, GroupRule
 
 
 class Action(StrEnum):
@@ -130,17 +141,101 @@ TYPE_ORDER: dict[ChangeType, int] = {
 }
 
 
+# --- what a change writes -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourseWrite:
+    """A course to create (``course_id`` None) or to update, whole: ``settings`` as the
+    configuration wants them; ``send``, the settings an update sends (a create sends them
+    all); ``verify``, the settings read back and compared once written."""
+
+    settings: CourseSettings
+    send: frozenset[str]
+    verify: frozenset[str]
+    course_id: int | None = None
+
+    def value(self, name: str) -> Any:
+        return getattr(self.settings, name)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogWrite:
+    """A catalog to create."""
+
+    code: str
+    name: str
+
+    def value(self, name: str) -> Any:
+        return {"code": self.code, "name": self.name}[name]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogItemWrite:
+    """A course to put in a catalog."""
+
+    catalog: str
+    course: str
+
+    def value(self, name: str) -> Any:
+        return {"catalog": self.catalog, "course": self.course, "item_type": "course"}[name]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupWrite:
+    """An automatic group to create (``group_id`` None) or whose rules to set, whole: an
+    update sends the live description back unchanged (admins own it once created)."""
+
+    description: str
+    rules: tuple[GroupRule, ...]
+    operator: str = "ANY"  # how rule sets combine: ANY or ALL
+    automatic: bool = True
+    exclude_deactivated: bool = True
+    group_id: str | None = None
+
+    def value(self, name: str) -> Any:
+        if name == "rules_operator":
+            return self.operator
+        return getattr(self, name)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentWrite:
+    """An enrollment to create, or the fields to set on one (None: left as it is).
+    ``course_id`` is None for a course the same apply creates (its id is known once it
+    is)."""
+
+    user_id: int
+    course_id: int | None
+    status: EnrollmentStatus | None = None
+    completed_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None  # exclusive instant
+
+    def value(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+Write = CourseWrite | CatalogWrite | CatalogItemWrite | GroupWrite | EnrollmentWrite
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One change. ``before``/``after`` hold only the fields that change (JSON-able values:
-    str, int, float, bool, None, lists; instants as ISO 8601 UTC strings)."""
+    """One change. ``write`` is what apply sends (None for a ``manual`` change, which a
+    person does); ``changed`` names the fields the change sets, in the order they are
+    shown; ``before`` holds their live values (typed: instants as aware datetimes, a
+    status as ``EnrollmentStatus``, rule sets as ``GroupRule`` tuples); ``after`` is read
+    off the write (a manual change's is ``asked``: what a person is asked to set, plain
+    JSON-able values that its ``fingerprint`` hashes)."""
 
     target: Target
     type: ChangeType
     action: Action
     product: str | None
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
+    write: Write | None = None
+    changed: tuple[str, ...] = ()
+    before: Mapping[str, Any] = field(default_factory=dict)
+    asked: Mapping[str, Any] = field(default_factory=dict)
     reason: str = ""
     steps: tuple[str, ...] = ()  # manual changes: the UI actions, in words
     fingerprint: str = ""  # manual changes: hash of what is asked (for `certops ack`)
@@ -152,6 +247,14 @@ class Change:
     def address(self) -> str:
         """The change's address, derived from its target (for display and JSON)."""
         return self.target.address
+
+    @property
+    def after(self) -> Mapping[str, Any]:
+        """The new values of the ``changed`` fields, as the write holds them (typed); for a
+        manual change, what is asked."""
+        if self.write is None:
+            return self.asked
+        return {name: self.write.value(name) for name in self.changed}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 from certops.plan.jsonio import (
     class_counts,
     iso_utc,
+    json_value,
     order_changes,
     plan_to_dict,
     summary_counts,
@@ -73,7 +74,7 @@ def _label(product: str | None) -> str:
 
 
 def _fmt(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = json.dumps(json_value(value), ensure_ascii=False, default=str)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
 
 

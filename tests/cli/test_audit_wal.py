@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from certops.audit import AuditLog
-from certops.plan.model import Action, Change, ChangeType, course_target
+from certops.plan.jsonio import display
+from certops.records import CourseSettings
+from tests.changes import course_create
 from tests.cli.conftest import FAST, NO_RETRY, Served
 
 
@@ -54,7 +56,7 @@ def test_a_write_in_doubt_is_settled_by_the_next_apply(
 
 def test_intents_wait_for_an_apply_to_their_own_lms(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
-    change = Change(course_target("X"), ChangeType.COURSE, Action.CREATE, "p", after={"name": "X"})
+    change = course_create("X", CourseSettings(name="X"), product="p")
     killed = AuditLog(log, "sha256:d", "me", lms="https://a.docebosaas.com")
     killed.intend([change])  # and then the run was killed: no outcome
     killed.close()
@@ -62,4 +64,5 @@ def test_intents_wait_for_an_apply_to_their_own_lms(tmp_path: Path) -> None:
     assert other.pending() == []  # another LMS cannot tell whether it happened there
     same = AuditLog(log, "sha256:e", "me", lms="https://a.docebosaas.com")
     [pending] = same.pending()
-    assert (pending.address, pending.action, pending.after) == ("course.X", "create", {"name": "X"})
+    shown = (pending.address, pending.action, pending.after)
+    assert shown == ("course.X", "create", display(change.after))

@@ -75,7 +75,7 @@ def test_plan_text_shows_summary_per_product_then_changes(ws: Workspace) -> None
 
 def test_plan_json_is_the_contract_in_dependency_order(ws: Workspace) -> None:
     data = plan_json(ws)
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["at"] == "2026-06-01T00:00:00Z"
     assert data["lms"] == "sandbox:.certops/sandbox.db"
     assert data["digest"].startswith("sha256:") and len(data["digest"]) == 7 + 64

@@ -25,10 +25,11 @@ from certops.live import read_live
 from certops.lms import connect
 from certops.plan.ack import AckFile
 from certops.plan.jsonio import plan_digest
-from certops.plan.model import Action, Change, ChangeType, enrollment_target
+from certops.plan.model import Action, Change, ChangeType
 from certops.run import build_plan
 from certops.sandbox import create_app
 from certops.sandbox.transport import SandboxTransport
+from tests.changes import enrollment_create
 from tests.cli.conftest import FAST, Workspace
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
@@ -53,7 +54,7 @@ async def apply_with_interference(ws: Workspace, interfere: tuple[str, str, Any]
         digest = plan_digest(planned.plan.changes, AT, planned.plan.lms)
         audit = AuditLog(ws.root / "audit.jsonl", digest, "tester")
         try:
-            return await Executor(writer, planned.desired, live, audit=audit).run(planned.plan)
+            return await Executor(writer, audit=audit).run(planned.plan.changes)
         finally:
             audit.close()
 
@@ -121,7 +122,7 @@ def test_lms_gone_mid_run_stops_and_reports_the_rest_not_attempted(ws: Workspace
 
 
 def _enrollment(course: str, user: str) -> Change:
-    return Change(enrollment_target(course, user), ChangeType.ENROLLMENT, Action.CREATE, "p")
+    return enrollment_create(course, user, product="p")
 
 
 def test_enrollment_targets_keep_dotted_course_codes_and_usernames_apart() -> None:
@@ -158,7 +159,7 @@ async def _apply_cancelled_mid_write(ws: Workspace) -> ApplyReport:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
         await _admin(app, "PUT", "faults", {"latency_ms": 400})
-        run = asyncio.create_task(Executor(writer, planned.desired, live).run(planned.plan))
+        run = asyncio.create_task(Executor(writer).run(planned.plan.changes))
         # Past the check that the first course does not exist yet (one slow read), into
         # its create (a slow write).
         await asyncio.sleep(0.6)
@@ -208,7 +209,7 @@ async def _apply_counting_batches(ws: Workspace) -> tuple[ApplyReport, list[list
     async with connection as writer:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
-        report = await Executor(writer, planned.desired, live).run(planned.plan)
+        report = await Executor(writer).run(planned.plan.changes)
     return report, batches
 
 

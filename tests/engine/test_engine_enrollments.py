@@ -17,10 +17,10 @@ from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import FactsError, collect_facts
 from certops.engine.safety import check_plan_safety, check_safety
 from certops.lms.records import Enrollment, EnrollmentStatus, User
+from certops.plan.jsonio import display
 from certops.plan.model import (
     Action,
     Change,
-    ChangeType,
     PlanWarning,
     SafetyTrip,
     Skip,
@@ -36,16 +36,21 @@ INITIAL_REASON = "completed WP-101 and WP-102 on 2025-03-02 (path classic)"
 VALID_2026 = {"valid_from": at("2026-01-01"), "valid_until": at("2027-01-01")}
 
 
-def change(
-    course: str, user: str, action: Action, before: dict, after: dict, reason: str
-) -> Change:
-    target = enrollment_target(course, user)
-    return Change(target, ChangeType.ENROLLMENT, action, "widget-pro", before, after, reason)
+def change(course: str, user: str, action: Action, before: dict, after: dict, reason: str) -> tuple:
+    """A change as a reviewer reads it: address, action, before and after (JSON values),
+    reason (compared with ``shown``)."""
+    return (enrollment_target(course, user).address, action, before, after, reason)
+
+
+def shown(changes: tuple[Change, ...]) -> tuple:
+    return tuple(
+        (c.address, c.action, display(c.before), display(c.after), c.reason) for c in changes
+    )
 
 
 def test_a_new_learner_gets_the_certified_course_and_the_current_period() -> None:
     plan = plan_enrollments(product(), [facts(completions=CLASSIC_2025)], IDS, at("2026-02-01"))
-    assert plan.changes == (
+    assert shown(plan.changes) == (
         change(
             "CERT-WP",
             "jdoe",
@@ -94,7 +99,7 @@ def test_a_lapse_suspends_the_certified_enrollment_and_never_touches_progress() 
         ),
     )
     plan = plan_enrollments(product(), [learner], IDS, at("2027-01-02"))
-    assert plan.changes == (
+    assert shown(plan.changes) == (
         change(
             "CERT-WP",
             "jdoe",
@@ -117,7 +122,7 @@ def test_an_extension_moves_the_validity_only() -> None:
         ),
     )
     plan = plan_enrollments(product(extensions=(leave,)), [learner], IDS, at("2026-12-01"))
-    assert plan.changes == (
+    assert shown(plan.changes) == (
         change(
             "MOC-WP-2026",
             "jdoe",
@@ -142,7 +147,7 @@ def test_reinstatement_by_late_completion_completes_the_certified_enrollment() -
         product(late=LateCompletion.REINSTATE), [learner], IDS, at("2027-01-20")
     )
     late = "completed MOC-WP-2026 late on 2027-01-15 (late_completion: reinstate)"
-    assert [(c.address, c.action, c.before, c.after, c.reason) for c in plan.changes] == [
+    assert list(shown(plan.changes)) == [
         ("enrollment.CERT-WP.jdoe", Action.UPDATE, {"status": "suspended"},
          {"status": "completed"}, late),
         ("enrollment.MOC-WP-2027.jdoe", Action.CREATE, {},
@@ -163,7 +168,7 @@ def test_a_revoked_learner_is_suspended_with_the_revocation_reason() -> None:
         ),
     )
     plan = plan_enrollments(revoked, [learner], IDS, at("2026-06-02"))
-    assert [(c.address, c.after, c.reason) for c in plan.changes] == [
+    assert [(c.address, display(c.after), c.reason) for c in plan.changes] == [
         ("enrollment.CERT-WP.jdoe", {"status": "suspended"}, "revoked: misconduct")
     ]
 
@@ -173,7 +178,7 @@ def test_a_deactivated_learner_is_updated_but_never_newly_enrolled() -> None:
         completions=CLASSIC_2025, enrollments=(enrollment("CERT-WP", COMPLETED),), active=False
     )
     plan = plan_enrollments(product(), [learner], IDS, at("2027-01-02"))
-    assert [(c.address, c.after) for c in plan.changes] == [
+    assert [(c.address, display(c.after)) for c in plan.changes] == [
         ("enrollment.CERT-WP.jdoe", {"status": "suspended"})
     ]
     assert plan.skipped == (
@@ -373,7 +378,7 @@ def test_a_maintenance_enrollment_without_validity_gets_both_ends() -> None:
         enrollments=(enrollment("CERT-WP", COMPLETED), enrollment("MOC-WP-2026", IN_PROGRESS)),
     )
     plan = plan_enrollments(product(), [learner], IDS, at("2026-02-01"))
-    assert [(c.address, c.before, c.after) for c in plan.changes] == [
+    assert [(c.address, display(c.before), display(c.after)) for c in plan.changes] == [
         (
             "enrollment.MOC-WP-2026.jdoe",
             {"valid_from": None, "valid_until": None},

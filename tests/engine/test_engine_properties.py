@@ -180,10 +180,7 @@ def apply(people: list[LearnerFacts], changes) -> list[LearnerFacts]:
             )
             fields: dict[str, object] = {}
             for key, value in after.items():
-                if key == "status":
-                    fields["status"] = EnrollmentStatus(value)
-                else:  # valid_from / valid_until
-                    fields[key] = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                fields[key] = value  # typed: a status, or an instant
             live[code] = dataclasses.replace(current, **fields)  # type: ignore[arg-type]
         result.append(dataclasses.replace(person, enrollments=live))
     return result

@@ -36,7 +36,8 @@ from certops.engine.setup import (
     setup_warnings,
 )
 from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
-from certops.plan.model import Action, ChangeType
+from certops.plan.jsonio import display
+from certops.plan.model import Action, ChangeType, GroupWrite
 
 T_2026 = datetime(2026, 6, 1, tzinfo=UTC)
 T_2027 = datetime(2027, 1, 2, tzinfo=UTC)
@@ -150,8 +151,9 @@ def test_rollover_preview_creates_the_next_course() -> None:
     changes = diff_setup(after, live)
 
     assert [(c.address, c.action) for c in changes] == [("course.MOC-WP-2028", Action.CREATE)]
-    assert changes[0].after["date_begin"] == "2028-01-01T00:00:00Z"
-    assert changes[0].after["date_end"] == "2029-01-01T00:00:00Z"
+    shown = display(changes[0].after)
+    assert shown["date_begin"] == "2028-01-01T00:00:00Z"
+    assert shown["date_end"] == "2029-01-01T00:00:00Z"
 
 
 def test_periods_desired_before_any_period_opens() -> None:
@@ -181,9 +183,9 @@ def test_empty_lms_creates_everything_in_dependency_groups() -> None:
         "code": "SF-SYNC",
         "name": "Salesforce Sync",
     }
-    group = changes[-1]
-    assert group.after["rules"] == [["WP-101", "WP-102"], ["WP-EXAM"]]
-    assert group.after["rules_operator"] == "ANY" and group.after["automatic"] is True
+    group = display(changes[-1].after)
+    assert group["rules"] == [["WP-101", "WP-102"], ["WP-EXAM"]]
+    assert group["rules_operator"] == "ANY" and group["automatic"] is True
     assert all(c.before == {} for c in changes)
 
 
@@ -276,18 +278,24 @@ def test_update_shows_only_changing_fields() -> None:
     assert [c.address for c in changes] == ["course.MOC-WP-2026", "group.Certified: Widget Pro"]
     course, grp = changes
     assert course.action is Action.UPDATE
-    assert course.before == {
+    assert display(course.before) == {
         "date_end": "2026-12-01T00:00:00Z",
         "enrollment_policy": "free",
         "self_unenrollment": True,
     }
-    assert course.after == {
+    assert display(course.after) == {
         "date_end": "2027-01-01T00:00:00Z",
         "enrollment_policy": "admin_only",
         "self_unenrollment": False,
     }
-    assert grp.before == {"rules": [["WP-101"]]}
-    assert grp.after == {"rules": [["WP-101", "WP-102"], ["WP-EXAM"]]}
+    assert display(grp.before) == {"rules": [["WP-101"]]}
+    assert display(grp.after) == {"rules": [["WP-101", "WP-102"], ["WP-EXAM"]]}
+    # What the update sends is the whole group: the rules wanted, the live description.
+    assert grp.write == GroupWrite(
+        live.groups["Certified: Widget Pro"].description,
+        desired.groups["Certified: Widget Pro"].rules,
+        group_id=live.groups["Certified: Widget Pro"].id,
+    )
 
 
 def test_objects_not_named_never_appear() -> None:

@@ -2,87 +2,64 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from certops.plan.model import (
-    Action,
     Change,
-    ChangeType,
     Plan,
     PlanWarning,
     SafetyTrip,
     Skip,
-    Target,
     TargetKind,
-    course_target,
     enrollment_target,
+)
+from certops.records import CourseSettings
+from tests.changes import (
+    catalog_create,
+    course_create,
+    enrollment_create,
+    group_update,
+    manual,
+    status_update,
 )
 
 AT = datetime(2027, 1, 2, tzinfo=UTC)
 
 
 def enrollment(course: str, user: str, old: str, new: str, product: str = "widget-pro") -> Change:
-    return Change(
-        target=enrollment_target(course, user),
-        type=ChangeType.ENROLLMENT,
-        action=Action.UPDATE,
-        product=product,
-        before={"status": old},
-        after={"status": new},
-        reason=f"did not complete MOC-WP-2026 by 2026-12-31 (UTC): {user}",
-    )
+    return status_update(course, user, old, new, product)
 
 
 def new_enrollment(course: str, user: str, product: str = "widget-pro") -> Change:
-    return Change(
-        target=enrollment_target(course, user),
-        type=ChangeType.ENROLLMENT,
-        action=Action.CREATE,
+    return enrollment_create(
+        course,
+        user,
+        valid_from=datetime(2027, 1, 1, tzinfo=UTC),
+        valid_until=datetime(2028, 1, 1, tzinfo=UTC),
         product=product,
-        after={
-            "status": "enrolled",
-            "valid_from": "2027-01-01T00:00:00Z",
-            "valid_until": "2028-01-01T00:00:00Z",
-        },
         reason="owes period 2027",
     )
 
 
 def setup_changes() -> list[Change]:
     return [
-        Change(
-            Target(TargetKind.GROUP, name="Certified: Widget Pro"),
-            ChangeType.GROUP,
-            Action.UPDATE,
-            "widget-pro",
-            before={"rules": [["WP-101"]]},
-            after={"rules": [["WP-101", "WP-102"]]},
+        replace(
+            group_update("Certified: Widget Pro", [["WP-101"]], [["WP-101", "WP-102"]]),
             reason="rules differ",
         ),
-        Change(
-            course_target("MOC-WP-2028"),
-            ChangeType.COURSE,
-            Action.CREATE,
-            "widget-pro",
-            after={"name": "Widget Pro MoC 2028", "published": True},
+        course_create(
+            "MOC-WP-2028",
+            CourseSettings(name="Widget Pro MoC 2028", published=True),
             reason="maintenance course for period 2028 does not exist",
         ),
-        Change(
-            Target(TargetKind.CATALOG, catalog="SF-SYNC"),
-            ChangeType.CATALOG,
-            Action.CREATE,
-            None,
-            after={"code": "SF-SYNC", "name": "Salesforce Sync"},
-        ),
-        Change(
-            Target(TargetKind.ENROLLMENT_RULE, name="Certified: Widget Pro courses"),
-            ChangeType.ENROLLMENT_RULE,
-            Action.MANUAL,
-            "widget-pro",
-            after={"target_courses": ["CERT-WP", "MOC-WP-2027"]},
+        catalog_create("SF-SYNC", "Salesforce Sync"),
+        manual(
+            TargetKind.ENROLLMENT_RULE,
+            "Certified: Widget Pro courses",
+            {"target_courses": ["CERT-WP", "MOC-WP-2027"]},
             reason="no public API",
             steps=("Admin Menu > Enrollment Rules: open it.", "Set the target courses."),
-            fingerprint="sha256:" + "ab" * 32,
         ),
     ]
 

@@ -30,22 +30,18 @@ from certops.plan.model import (
     ChangeType,
     Target,
     TargetKind,
-    course_target,
 )
+from certops.records import CourseSettings
 from certops.revision import config_revision
+from tests.changes import course_update
 from tests.plan.plan_samples import enrollment, new_enrollment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 T1 = datetime(2027, 1, 2, tzinfo=UTC)
 
-COURSE = Change(
-    target=course_target("MOC-WP-2026"),
-    type=ChangeType.COURSE,
-    action=Action.UPDATE,
-    product="widget-pro",
-    before={"soft_deadline": True},
-    after={"soft_deadline": False},
+COURSE = course_update(
+    "MOC-WP-2026", CourseSettings(name="MoC 2026", soft_deadline=False), {"soft_deadline": True}
 )
 RULE = Change(
     target=Target(TargetKind.ENROLLMENT_RULE, name="Certified: Widget Pro courses"),

@@ -15,7 +15,7 @@ from certops.plan.jsonio import (
     plan_from_dict,
     plan_to_dict,
 )
-from certops.plan.model import Plan, PlanWarning, SafetyTrip, TargetKind
+from certops.plan.model import Plan, PlanWarning, SafetyTrip
 from tests.plan.plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 LMS = "https://acme.docebosaas.com"
@@ -38,7 +38,7 @@ def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
         "changes",
         "safety",
     ]
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["at"] == "2027-01-02T00:00:00Z"
     assert data["digest"].startswith("sha256:") and len(data["digest"]) == 7 + 64
     assert data["summary"] == {
@@ -49,6 +49,18 @@ def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
         "classes": {"drift": 0, "schedule": 0, "config": 0},  # the sample is unclassified
     }
     first = data["changes"][0]
+    settings = {
+        "name": "Widget Pro MoC 2028",
+        "description": "",
+        "course_type": "elearning",
+        "published": True,
+        "self_unenrollment": True,
+        "enrollment_policy": "free",
+        "date_begin": None,
+        "date_end": None,
+        "soft_deadline": False,
+        "visible_only_to_enrolled": None,
+    }
     assert first == {
         "address": "course.MOC-WP-2028",
         "target": {"kind": "course", "course": "MOC-WP-2028"},
@@ -56,9 +68,22 @@ def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
         "action": "create",
         "product": "widget-pro",
         "before": {},
-        "after": {"name": "Widget Pro MoC 2028", "published": True},
+        "after": settings,
         "reason": "maintenance course for period 2028 does not exist",
+        # What apply sends, whole: a create has no id yet and sends every setting.
+        "write": {
+            "course_id": None,
+            "settings": settings,
+            "send": sorted(settings),
+            "verify": ["name"],
+        },
     }
+    suspend = next(c for c in data["changes"] if c["address"] == "enrollment.CERT-WP.jdoe")
+    assert (suspend["before"], suspend["after"]) == (
+        {"status": "completed"},
+        {"status": "suspended"},
+    )
+    assert suspend["write"] == {"user_id": 1, "course_id": 1, "status": "suspended"}
     manual = next(c for c in data["changes"] if c["action"] == "manual")
     assert manual["steps"][0].startswith("Admin Menu") and manual["fingerprint"].startswith("sha")
     assert data["safety"] == [
@@ -80,8 +105,10 @@ def test_digest_is_stable_and_sensitive(plan: Plan) -> None:
     digest = plan_digest(changes, AT, LMS)
     assert plan_digest(list(reversed(changes)), AT, LMS) == digest  # order-independent
     assert plan_digest(changes, AT + timedelta(seconds=1), LMS) != digest
-    changed = [*changes[:-1], dataclasses.replace(changes[-1], after={"status": "completed"})]
-    assert plan_digest(changed, AT, LMS) != digest
+    last = changes[-1]
+    assert last.write is not None
+    edited = dataclasses.replace(last, write=dataclasses.replace(last.write, user_id=99))
+    assert plan_digest([*changes[:-1], edited], AT, LMS) != digest
     assert plan_digest(changes[:-1], AT, LMS) != digest
     # The LMS is covered: a plan cannot be pointed at another host by editing the file.
     assert plan_digest(changes, AT, "https://evil.example.com") != digest
@@ -116,14 +143,20 @@ def test_order_by_dependency_then_product_then_address() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d.update(format_version=2), "format_version: expected 1"),
+        (lambda d: d.update(format_version=3), "format_version: expected 2"),
+        (lambda d: d.update(format_version=1), "format_version 1 was written by an earlier"),
         (lambda d: d.pop("changes"), "missing key 'changes'"),
         (lambda d: d.update(at="tomorrow"), "at: expected an ISO 8601 instant"),
         (lambda d: d["changes"][0].update(action="delete"), "changes[0].action: expected one of"),
         (lambda d: d["changes"][1].update(type="user"), "changes[1].type: expected one of"),
         (lambda d: d["changes"][0].update(after=[1]), "changes[0].after: expected an object"),
         (lambda d: d["safety"][0].update(value="x"), "safety[0].value: expected a number"),
-        (lambda d: d["changes"][0]["after"].update(name="edited"), "does not match its changes"),
+        (lambda d: d["changes"][0]["after"].update(name="x"), "after is not what its write"),
+        (lambda d: d["changes"][0]["write"]["settings"].update(name="x"), "not what its write"),
+        (lambda d: d["changes"][0]["write"].update(course_id=7), "does not match its changes"),
+        (lambda d: d["changes"][0]["write"].update(send=["colour"]), "write.send: expected"),
+        (lambda d: d["changes"][0].pop("write"), "changes[0]: missing key 'write'"),
+        (lambda d: d["changes"][0].pop("target"), "changes[0]: missing key 'target'"),
         (
             lambda d: d["changes"][0]["target"].update(course="OTHER"),
             "changes[0].target: expected the key of 'course.MOC-WP-2028'",
@@ -152,17 +185,13 @@ def test_a_dotted_course_code_round_trips_by_its_parts() -> None:
     assert (back.target.course, back.target.user) == ("MOC.WP.2027", "j.doe")
 
 
-def test_a_plan_saved_before_targets_reads_with_its_digest(plan: Plan) -> None:
-    data = json.loads(json.dumps(plan_to_dict(plan)))
-    for item in (*data["changes"], *data["skipped"]):
-        item.pop("target")
-    back = plan_from_dict(data)  # the digest never covered targets: it still matches
-    assert plan_digest(back.changes, back.at, back.lms) == data["digest"]
-    assert [c.address for c in back.changes] == [c["address"] for c in data["changes"]]
-    kinds = {c.address: c.target.kind for c in back.changes}
-    # What the change's own fields give is recovered; nothing is parsed out of an address.
-    assert kinds["catalog.SF-SYNC"] is TargetKind.CATALOG
-    assert kinds["enrollment.CERT-WP.jdoe"] is TargetKind.SAVED
+def test_a_decoded_plan_holds_the_typed_changes_it_was_made_of(plan: Plan) -> None:
+    back = plan_from_dict(json.loads(json.dumps(plan_to_dict(plan))))
+    by_address = {c.address: c for c in back.changes}
+    created = by_address["enrollment.MOC-WP-2027.asmith"]
+    assert created.write == new_enrollment("MOC-WP-2027", "asmith").write
+    group = by_address["group.Certified: Widget Pro"]
+    assert group.before == setup_changes()[0].before  # rule sets as GroupRule tuples
 
 
 def test_not_an_object_is_refused() -> None:
@@ -191,7 +220,7 @@ def test_counts_and_structured_warnings_round_trip_as_extra_fields(plan: Plan) -
         ),
     )
     data = json.loads(json.dumps(plan_to_dict(counted)))
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["safety"] == [
         {
             "product": "widget-pro",

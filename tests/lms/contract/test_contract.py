@@ -244,7 +244,7 @@ def _record_wire(tmp: Path) -> dict[str, set[str]]:
             async with connection as writer:
                 live = await read_live(writer, config)
                 planned = build_plan(config, live, at, AckFile.load(conf / ".certops-ack.yaml"))
-                report = await Executor(writer, planned.desired, live).run(planned.plan)
+                report = await Executor(writer).run(planned.plan.changes)
                 assert report.ok, report.summary()
         # Writes the demo never needs: a catalog, and a change of a group's rules.
         async with connect(
