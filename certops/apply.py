@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from certops.audit import DONE, FAILED, UNKNOWN, AuditLog, AuditLogError
-from certops.engine.setup import DesiredSetup
+from certops.engine.desired import DesiredSetup
 from certops.errors import LMSError
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.errors import (

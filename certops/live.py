@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from certops.config.model import Config, Product
+from certops.engine.compare import LiveSetup
 from certops.engine.facts import (
     LearnerFacts,
     enrolled_usernames,
@@ -20,7 +21,6 @@ from certops.engine.facts import (
     managed_codes,
     product_course_codes,
 )
-from certops.engine.setup import LiveSetup
 from certops.lms.api import LMSReader, gather_settled, settled_pair, settled_triple
 from certops.lms.records import Catalog, Course, Enrollment, Group, User
 

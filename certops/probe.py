@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from certops.engine.setup import MAINTENANCE_FIELDS, CourseRole, DesiredCourse, course_differences
+from certops.engine.compare import course_differences
+from certops.engine.desired import MAINTENANCE_FIELDS, CourseRole, DesiredCourse
 from certops.errors import LMSError
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
 from certops.lms.doctor import Check, Outcome

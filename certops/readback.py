@@ -4,7 +4,7 @@ A Docebo tenant answers success to a write and silently ignores a field it does 
 so an apply that trusted the answers could create a maintenance course without its
 validity dates, or a group without its rules, and every later plan would try again. After
 each setup write, ``apply`` reads the object back and compares every managed field with
-the same functions the plan uses (``certops.engine.setup``): a field the tenant did not
+the same functions the plan uses (``certops.engine.compare``): a field the tenant did not
 keep stops the run, naming the field as it was sent on the wire, the object, and what to
 check. For enrollments, the first row of each batch is read back and its status and
 validity window are checked.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from certops.engine.setup import group_differences, settings_differences
+from certops.engine.compare import group_differences, settings_differences
 from certops.lms.api import LMSReader, NewEnrollment
 from certops.lms.errors import LMSIgnoredFieldError
 from certops.lms.records import Course, Enrollment

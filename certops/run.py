@@ -25,19 +25,15 @@ from typing import Any
 
 from certops.apply import ApplyReport, AuditLog, Executor, current_actor, manages
 from certops.config.model import Config
+from certops.engine.checks import setup_checks
+from certops.engine.compare import diff_setup, setup_warnings
 from certops.engine.deadlines import deadline_warnings
+from certops.engine.desired import DesiredSetup, desired_setup
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import LearnerFacts, collect_facts
 from certops.engine.lifecycle import LearnerState, evaluate
 from certops.engine.manual import Acknowledgements, manual_steps
 from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
-from certops.engine.setup import (
-    DesiredSetup,
-    desired_setup,
-    diff_setup,
-    setup_checks,
-    setup_warnings,
-)
 from certops.errors import SafetyLimitError, StalePlanError
 from certops.history import AuditContext
 from certops.live import Learners, LiveSnapshot, read_learners, read_live

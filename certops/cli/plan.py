@@ -29,8 +29,9 @@ from certops.cli.options import (
 from certops.config import load_config
 from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
+from certops.engine.checks import setup_checks
+from certops.engine.desired import desired_setup
 from certops.engine.manual import manual_steps
-from certops.engine.setup import desired_setup, setup_checks
 from certops.errors import ConfigError, LMSError, SafetyLimitError
 from certops.history import (
     DEFAULT_AUDIT_LOG,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -71,16 +71,74 @@ def fingerprint(asked: dict[str, Any]) -> str:
 
 
 @dataclass(slots=True)
+class RuleStep:
+    """Point an enrollment rule from the product's group at the certified course and the
+    current period's course."""
+
+    source_group: str
+    targets: list[str]
+
+    def asked(self) -> dict[str, Any]:
+        return {"source_groups": [self.source_group], "target_courses": sorted(self.targets)}
+
+
+@dataclass(slots=True)
+class NotificationStep:
+    """Assign a notification's courses for its event (to other ``recipients`` than the
+    learner, when set)."""
+
+    event: str
+    courses: list[str]
+    recipients: str | None = None
+    note: str = ""  # a digest's reminder schedule in words, for its setup step
+
+    def asked(self) -> dict[str, Any]:
+        asked: dict[str, Any] = {"event": self.event, "courses": self.courses}
+        if self.recipients is not None:
+            asked["recipients"] = self.recipients
+        return asked
+
+
+@dataclass(slots=True)
+class ScheduleStep:
+    """Switch a digest to the rung of its reminder ladder in force: one entry per
+    deadline it serves."""
+
+    every: str
+    deadlines: list[dict[str, Any]]
+
+    def asked(self) -> dict[str, Any]:
+        return {"event": DIGEST_EVENT, "schedule": self.every, "deadlines": self.deadlines}
+
+
+@dataclass(slots=True)
+class ConflictStep:
+    """A rule or notification named by several products for things it cannot serve at
+    once: the configuration must give each its own."""
+
+    products: list[str]
+    courses: list[str] | None = None  # a notification's: the union asked of it
+
+    def asked(self) -> dict[str, Any]:
+        asked: dict[str, Any] = {"conflict": sorted(self.products)}
+        if self.courses is not None:
+            asked["courses"] = self.courses
+        return asked
+
+
+Step = RuleStep | NotificationStep | ScheduleStep | ConflictStep
+
+
+@dataclass(slots=True)
 class _Ask:
     """One manual change being assembled (notifications may be shared by products)."""
 
     target: Target
     type: ChangeType
     products: list[str]
-    asked: dict[str, Any]
-    steps: list[str]
-    reason: str
-    note: str = ""  # the digest's schedule in words, for its setup step
+    step: Step
+    steps: list[str] = field(default_factory=list)
+    reason: str = ""
 
     @property
     def address(self) -> str:
@@ -107,7 +165,7 @@ def _rule_ask(product: Product, name: str, period: Period | None) -> _Ask:
         target=Target(TargetKind.ENROLLMENT_RULE, name=name),
         type=ChangeType.ENROLLMENT_RULE,
         products=[product.id],
-        asked={"source_groups": [product.group.name], "target_courses": sorted(targets)},
+        step=RuleStep(str(product.group.name), targets),
         steps=steps,
         reason=(
             "enrollment rules have no public API; joining the group must enroll into "
@@ -151,9 +209,7 @@ def _schedule_ask(product: Product, digest: Digest, rung: RungAt) -> _Ask:
         products=[product.id],
         # The rung and the deadline are what is asked: acknowledging this rung leaves the
         # next one (and the same rung of the next period's deadline) to be asked again.
-        asked={"event": DIGEST_EVENT, "schedule": every, "deadlines": [deadline]},
-        steps=[],
-        reason="",
+        step=ScheduleStep(every, [deadline]),
     )
 
 
@@ -164,10 +220,10 @@ def _before(days: int, due: str) -> str:
     return f"{days} day{'s' if days != 1 else ''} before the {due} deadline"
 
 
-def _schedule_steps(name: str, asked: dict[str, Any], conflict: list[str]) -> list[str]:
-    every = asked["schedule"]
+def _schedule_steps(name: str, step: ScheduleStep, conflict: list[str]) -> list[str]:
+    every = step.every
     steps = [f'Admin Menu > Notifications: open "{name}".']
-    for d in asked["deadlines"]:
+    for d in step.deadlines:
         steps.append(
             f"Set its schedule to send the digest {every}: from {d['starts']}, "
             f"{_before(d['from_days'], d['due'])} of period {d['period']} of {d['product']}."
@@ -189,11 +245,11 @@ def _schedule_steps(name: str, asked: dict[str, Any], conflict: list[str]) -> li
     return steps
 
 
-def _schedule_reason(name: str, asked: dict[str, Any]) -> str:
+def _schedule_reason(name: str, step: ScheduleStep) -> str:
     return "; ".join(
-        f'set the digest "{name}" to {asked["schedule"]}: '
+        f'set the digest "{name}" to {step.every}: '
         f"{_before(d['from_days'], d['due'])} ({d['product']}, period {d['period']})"
-        for d in asked["deadlines"]
+        for d in step.deadlines
     )
 
 
@@ -209,8 +265,7 @@ def _notification_asks(
                 target=Target(TargetKind.NOTIFICATION, name=notes.learner_enrolled.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
-                asked={"event": "user_enrolled_in_course", "courses": current},
-                steps=[],
+                step=NotificationStep("user_enrolled_in_course", current),
                 reason="notifications have no public API: learners are told when enrolled "
                 "in the current maintenance course",
             )
@@ -221,14 +276,13 @@ def _notification_asks(
                 target=Target(TargetKind.NOTIFICATION, name=notes.digest.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
-                asked={
-                    "event": DIGEST_EVENT,
-                    "courses": sorted(current + _extended_courses(product, period, t)),
-                },
-                steps=[],
+                step=NotificationStep(
+                    DIGEST_EVENT,
+                    sorted(current + _extended_courses(product, period, t)),
+                    note=ladder_text(settings.ladder_of(notes.digest)),
+                ),
                 reason="notifications have no public API: reminders go to learners who have "
                 "not completed the current maintenance course",
-                note=ladder_text(settings.ladder_of(notes.digest)),
             )
         )
         rung = rung_at(settings.ladder_of(notes.digest), period, t) if period else None
@@ -240,12 +294,11 @@ def _notification_asks(
                 target=Target(TargetKind.NOTIFICATION, name=notes.admin_certified.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
-                asked={
-                    "event": "user_enrolled_in_course",
-                    "courses": [str(product.certified_course.code)],
-                    "recipients": "superadmins",
-                },
-                steps=[],
+                step=NotificationStep(
+                    "user_enrolled_in_course",
+                    [str(product.certified_course.code)],
+                    recipients="superadmins",
+                ),
                 reason="notifications have no public API: admins are told when a learner is "
                 "newly certified (enrolled in the certified course)",
             )
@@ -253,27 +306,25 @@ def _notification_asks(
     return asks
 
 
-def _notification_steps(
-    name: str, asked: dict[str, Any], all_courses: list[str], note: str
-) -> list[str]:
-    courses = asked["courses"]
+def _notification_steps(name: str, step: NotificationStep, all_courses: list[str]) -> list[str]:
+    courses = step.courses
     remove = sorted(set(all_courses) - set(courses))
     event = {
         "user_enrolled_in_course": "User enrolled in a course",
         DIGEST_EVENT: "Digest: courses not yet completed",
-    }[asked["event"]]
+    }[step.event]
     steps = [
         f'Admin Menu > Notifications: open "{name}" '
         f"(if it does not exist: Add Notification, event {event}).",
         f"Under Courses, select {and_list(courses)}"
         + (f"; remove {and_list(remove)} if selected." if remove else "."),
     ]
-    if asked["event"] == "user_enrolled_in_course" and "recipients" not in asked:
+    if step.event == "user_enrolled_in_course" and step.recipients is None:
         steps.append("Recipients: the enrolled user; keep the [expire-at] tag in the message.")
-    elif asked["event"] == DIGEST_EVENT:
+    elif step.event == DIGEST_EVENT:
         steps.append(
             "Recipients: users enrolled who have not completed. Schedule: "
-            + (note or "monthly, then weekly, then daily as the deadline nears")
+            + (step.note or "monthly, then weekly, then daily as the deadline nears")
             + "; certops lists each switch of the schedule on the day it is due."
         )
     else:
@@ -283,6 +334,49 @@ def _notification_steps(
         )
     steps.append("Make sure the notification is active and save.")
     return steps
+
+
+def _merge(seen: _Ask, ask: _Ask) -> None:
+    """``ask``, by another product, into ``seen`` at the same address: a notification's
+    courses add up and a digest's deadlines too; one enrollment rule cannot serve two
+    groups, and one notification cannot serve two purposes: those become conflicts."""
+    if seen.type is ChangeType.ENROLLMENT_RULE:
+        seen.step = ConflictStep(seen.products)
+        seen.steps = [
+            f"The products {and_list(seen.products)} all name the enrollment rule "
+            f'"{ask.target.name}"; one rule would enroll '
+            "each product's group into the other's courses.",
+            "Give each product its own enrollment_rule name in the configuration, "
+            "then follow the steps the next plan shows.",
+        ]
+        seen.reason = "one enrollment rule named by several products"
+    elif isinstance(seen.step, ScheduleStep) and isinstance(ask.step, ScheduleStep):
+        seen.step = ScheduleStep(
+            seen.step.every,
+            sorted(
+                seen.step.deadlines + ask.step.deadlines,
+                key=lambda d: (d["product"], d["period"]),
+            ),
+        )
+    elif isinstance(seen.step, NotificationStep | ConflictStep) and isinstance(
+        ask.step, NotificationStep
+    ):
+        merged = sorted(set(seen.step.courses or []) | set(ask.step.courses))
+        same = (
+            isinstance(seen.step, NotificationStep)
+            and ask.step.event == seen.step.event
+            and ask.step.recipients == seen.step.recipients
+        )
+        if same and isinstance(seen.step, NotificationStep):
+            seen.step = replace(seen.step, courses=merged)
+        else:
+            # Two roles for one notification: ask for both, visibly.
+            seen.step = ConflictStep(seen.products, merged)
+            seen.reason = (
+                "one notification named for different purposes by "
+                + and_list(seen.products)
+                + "; give each purpose its own notification"
+            )
 
 
 def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Change]:
@@ -305,70 +399,35 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
             seen = asks.get(ask.address)
             if seen is None:
                 asks[ask.address] = ask
-            elif ask.type is ChangeType.ENROLLMENT_RULE:
-                seen.products.append(product.id)
-                seen.asked = {"conflict": sorted(seen.products)}
-                seen.steps = [
-                    f"The products {and_list(seen.products)} all name the enrollment rule "
-                    f'"{ask.target.name}"; one rule would enroll '
-                    "each product's group into the other's courses.",
-                    "Give each product its own enrollment_rule name in the configuration, "
-                    "then follow the steps the next plan shows.",
-                ]
-                seen.reason = "one enrollment rule named by several products"
-            elif "schedule" in ask.asked:
-                seen.products.append(product.id)
-                seen.asked = {
-                    **seen.asked,
-                    "deadlines": sorted(
-                        seen.asked["deadlines"] + ask.asked["deadlines"],
-                        key=lambda d: (d["product"], d["period"]),
-                    ),
-                }
             else:
                 seen.products.append(product.id)
-                merged = sorted(set(seen.asked["courses"]) | set(ask.asked["courses"]))
-                if ask.asked.get("event") != seen.asked.get("event") or (
-                    ask.asked.get("recipients") != seen.asked.get("recipients")
-                ):
-                    # Two roles for one notification: ask for both, visibly.
-                    seen.asked = {"conflict": sorted(seen.products), "courses": merged}
-                    seen.reason = (
-                        "one notification named for different purposes by "
-                        + and_list(seen.products)
-                        + "; give each purpose its own notification"
-                    )
-                else:
-                    seen.asked = {**seen.asked, "courses": merged}
+                _merge(seen, ask)
 
     # Schedules asked of one digest at once (by products sharing it): they conflict.
     schedules: dict[str, list[str]] = {}
     for ask in asks.values():
-        if "schedule" in ask.asked:
-            schedules.setdefault(ask.target.name, []).append(ask.asked["schedule"])
+        if isinstance(ask.step, ScheduleStep):
+            schedules.setdefault(ask.target.name, []).append(ask.step.every)
 
     changes = []
     for address in sorted(asks):
         ask = asks[address]
-        if "schedule" in ask.asked:
+        step = ask.step
+        if isinstance(step, ScheduleStep):
             name = ask.target.name
             conflict = sorted(schedules[name]) if len(schedules[name]) > 1 else []
-            ask.steps = _schedule_steps(name, ask.asked, conflict)
-            ask.reason = _schedule_reason(name, ask.asked)
-        elif ask.type is ChangeType.NOTIFICATION and "event" in ask.asked:
-            ask.steps = _notification_steps(
-                ask.target.name,
-                ask.asked,
-                sorted(all_courses[address]),
-                ask.note,
-            )
-        elif ask.type is ChangeType.NOTIFICATION:
+            ask.steps = _schedule_steps(name, step, conflict)
+            ask.reason = _schedule_reason(name, step)
+        elif isinstance(step, NotificationStep):
+            ask.steps = _notification_steps(ask.target.name, step, sorted(all_courses[address]))
+        elif isinstance(step, ConflictStep) and ask.type is ChangeType.NOTIFICATION:
             ask.steps = [
                 f'The notification "{ask.target.name}" is named for '
                 "different purposes (enrollment notice, digest, admin notice); give each "
                 "purpose its own name in the configuration."
             ]
-        asked_print = fingerprint({"address": address, **ask.asked})
+        asked = step.asked()
+        asked_print = fingerprint({"address": address, **asked})
         if acks.acknowledged(address, asked_print):
             continue
         changes.append(
@@ -377,7 +436,7 @@ def manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Ch
                 type=ask.type,
                 action=Action.MANUAL,
                 product=ask.products[0] if len(ask.products) == 1 else None,
-                asked=dict(ask.asked),
+                asked=asked,
                 reason=ask.reason,
                 steps=tuple(ask.steps),
                 fingerprint=asked_print,

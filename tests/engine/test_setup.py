@@ -23,18 +23,16 @@ from certops.config.model import (
     Settings,
 )
 from certops.engine.manual import NoAcks
-from certops.engine.setup import (
-    DesiredSetup,
+from certops.engine.checks import setup_checks
+from certops.engine.compare import (
     LiveSetup,
     comparable_fields,
     course_differences,
-    desired_setup,
     diff_setup,
     group_differences,
-    periods_desired,
-    setup_checks,
     setup_warnings,
 )
+from certops.engine.desired import DesiredSetup, desired_setup, periods_desired
 from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 from certops.plan.jsonio import display
 from certops.plan.model import Action, ChangeType, GroupWrite
@@ -290,6 +288,10 @@ def test_update_shows_only_changing_fields() -> None:
     }
     assert display(grp.before) == {"rules": [["WP-101"]]}
     assert display(grp.after) == {"rules": [["WP-101", "WP-102"], ["WP-EXAM"]]}
+    # The reviewer is told which paths the rules gain and lose, not just that they differ.
+    assert grp.reason.endswith(
+        "rules differ (path added: WP-101 + WP-102; WP-EXAM, path removed: WP-101)"
+    )
     # What the update sends is the whole group: the rules wanted, the live description.
     assert grp.write == GroupWrite(
         live.groups["Certified: Widget Pro"].description,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from certops.engine.setup import MAINTENANCE_FIELDS as MANAGED
+from certops.engine.desired import MAINTENANCE_FIELDS as MANAGED
 from certops.lms.api import EnrollmentUpdate, NewEnrollment
 from certops.lms.errors import LMSRequestError
 from certops.lms.records import CourseSettings, EnrollmentPolicy, EnrollmentStatus, GroupRule
