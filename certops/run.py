@@ -147,8 +147,7 @@ def _assemble(
     safety: list[SafetyTrip] = []
     by_hand: list[ByHand] = []
     limits: list[SafetyTrip] = []
-    changes += manual_steps(config, t, acks)
-    changes += setup_checks(desired, acks)
+    changes += _manual(config, t, acks, desired)
 
     course_ids: dict[str, int | None] = {code: None for code in desired.courses}
     course_ids.update(live.course_ids)
@@ -190,6 +189,19 @@ def _assemble(
         limits=tuple(limits),
     )
     return Planned(plan=plan, desired=desired)
+
+
+def _manual(
+    config: Config, t: datetime, acks: Acknowledgements, desired: DesiredSetup
+) -> list[Change]:
+    return manual_steps(config, t, acks) + setup_checks(desired, acks)
+
+
+def pending_manual_steps(config: Config, t: datetime, acks: Acknowledgements) -> list[Change]:
+    """The manual steps a plan at ``t`` shows (enrollment rules, notifications, a digest's
+    schedule rungs, the courses' visibility checks), those ``acks`` records left out:
+    computed from the configuration alone, so ``certops ack`` needs no LMS."""
+    return _manual(config, t, acks, desired_setup(config, t))
 
 
 def with_warnings(planned: Planned, warnings: list[PlanWarning]) -> Planned:

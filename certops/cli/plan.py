@@ -29,9 +29,6 @@ from certops.cli.options import (
 from certops.config import load_config
 from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
-from certops.engine.checks import setup_checks
-from certops.engine.desired import desired_setup
-from certops.engine.manual import manual_steps
 from certops.errors import ConfigError, LMSError, SafetyLimitError
 from certops.history import (
     DEFAULT_AUDIT_LOG,
@@ -48,7 +45,7 @@ from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, render_markdown
 from certops.plan.model import ChangeClass, Plan
 from certops.plan.render import render_json, render_text
-from certops.run import Planned, apply_run, only_products, plan_run
+from certops.run import Planned, apply_run, only_products, pending_manual_steps, plan_run
 
 FORMATS = ("text", "json", "markdown")
 SHOW_PROBLEMS = 20  # per kind of problem, on stderr after an apply
@@ -522,8 +519,7 @@ def ack(
         )
     config, acks = load(config_paths, products)
     when = at or now_utc()
-    steps = manual_steps(config, when, acks) + setup_checks(desired_setup(config, when), acks)
-    pending = {c.address: c for c in steps}
+    pending = {c.address: c for c in pending_manual_steps(config, when, acks)}
     if all_steps:
         addresses = tuple(sorted(pending))
         if not addresses:

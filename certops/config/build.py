@@ -6,10 +6,11 @@ shapes are known; defaults here mirror the schema's ``default`` values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from certops.config.model import (
+    USER_LISTS,
     Catalog,
     CertifiedCourse,
     Config,
@@ -24,14 +25,17 @@ from certops.config.model import (
     Notifications,
     Period,
     Product,
+    Reference,
+    RefKind,
     Reinstatement,
     Revocation,
     Rung,
     Safety,
     Settings,
 )
+from certops.config.problems import format_path
 from certops.config.schema import parse_date, parse_instant
-from certops.config.yamlpos import PosDict
+from certops.config.yamlpos import PosDict, PosList, locate
 
 
 def build_config(roots: Sequence[PosDict], files: Sequence[str]) -> Config:
@@ -41,7 +45,12 @@ def build_config(roots: Sequence[PosDict], files: Sequence[str]) -> Config:
     )
     settings_data = next((root["settings"] for root in roots if "settings" in root), None)
     settings = build_settings(settings_data) if settings_data is not None else Settings()
-    return Config(products=products, settings=settings, files=tuple(files))
+    return Config(
+        products=products,
+        settings=settings,
+        files=tuple(files),
+        references=tuple(ref for root in roots for ref in _references(root)),
+    )
 
 
 def build_product(data: PosDict) -> Product:
@@ -142,3 +151,34 @@ def _ref(data: dict[str, Any]) -> NamedRef:
 
 def _optional_ref(data: dict[str, Any], key: str) -> NamedRef | None:
     return _ref(data[key]) if key in data else None
+
+
+def _references(root: PosDict) -> Iterator[Reference]:
+    """Every user and initial course one file's products name, located."""
+    products = root.get("products")
+    if not isinstance(products, PosList):
+        return
+    for i, product in enumerate(products):
+        pid = product.get("id") if isinstance(product, PosDict) else None
+        if not isinstance(pid, str):
+            continue
+        for key, kind in USER_LISTS.items():
+            for j, entry in enumerate(product.get(key) or ()):
+                user = entry.get("user") if isinstance(entry, PosDict) else None
+                if isinstance(user, str):
+                    path: list[str | int] = ["products", i, key, j, "user"]
+                    yield Reference(kind, user, pid, locate(root, path), format_path(path))
+        for j, initial in enumerate(product.get("initial_paths") or ()):
+            if not isinstance(initial, PosDict):
+                continue
+            for k, code in enumerate(initial.get("all_of") or ()):
+                if isinstance(code, str):
+                    path = ["products", i, "initial_paths", j, "all_of", k]
+                    yield Reference(
+                        RefKind.INITIAL_COURSE,
+                        code,
+                        pid,
+                        locate(root, path),
+                        format_path(path),
+                        detail=str(initial.get("name", "")),
+                    )

@@ -203,11 +203,50 @@ class Settings:
         return digest.ladder if digest.ladder is not None else self.digest_ladder
 
 
+class RefKind(StrEnum):
+    """What a reference is (the word the error message starts with)."""
+
+    EXTENSION = "extension"
+    REINSTATEMENT = "reinstatement"
+    REVOCATION = "revocation"
+    INITIAL_COURSE = "initial path"
+
+
+# The product list each user reference lives in.
+USER_LISTS: dict[str, RefKind] = {
+    "extensions": RefKind.EXTENSION,
+    "reinstatements": RefKind.REINSTATEMENT,
+    "revocations": RefKind.REVOCATION,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One name the configuration expects the LMS to have.
+
+    ``value`` is a username (exceptions) or a course code (initial paths); ``detail`` is
+    the initial path's name for a course (empty otherwise)."""
+
+    kind: RefKind
+    value: str
+    product: str
+    location: Location
+    path: str
+    detail: str = ""
+
+    @property
+    def is_user(self) -> bool:
+        return self.kind is not RefKind.INITIAL_COURSE
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     products: tuple[Product, ...]
     settings: Settings = field(default_factory=Settings)
     files: tuple[str, ...] = ()
+    # Every user and initial course the files name, located, in file order (indexed when
+    # the files are loaded, so that nothing reads them again).
+    references: tuple[Reference, ...] = field(default=(), compare=False)
 
     def product(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)
