@@ -53,11 +53,8 @@ _TYPE_WORDS = {
 
 
 def schema_path() -> Path:
-    """Returns the path of the JSON Schema: the repository's ``schemas/`` folder, else the
-    copy shipped inside the package."""
-    repo_copy = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
-    if repo_copy.is_file():
-        return repo_copy
+    """Returns the path of the JSON Schema shipped inside the package (the repository's
+    ``schemas/certops.schema.json`` is a link to it: one file to edit)."""
     return Path(__file__).resolve().parents[1] / "schemas" / SCHEMA_NAME
 
 
