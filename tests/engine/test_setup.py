@@ -22,7 +22,6 @@ from certops.config.model import (
     Product,
     Settings,
 )
-from certops.engine.manual import NoAcks
 from certops.engine.checks import setup_checks
 from certops.engine.compare import (
     LiveSetup,
@@ -33,6 +32,7 @@ from certops.engine.compare import (
     setup_warnings,
 )
 from certops.engine.desired import DesiredSetup, desired_setup, periods_desired
+from certops.engine.manual import NoAcks
 from certops.lms.records import Catalog, Course, CourseSettings, EnrollmentPolicy, Group, GroupRule
 from certops.plan.jsonio import display
 from certops.plan.model import Action, ChangeType, GroupWrite
