@@ -14,7 +14,7 @@ from datetime import datetime
 from certops.adopt.discover import Draft, Found, Hints, build_draft, find_products
 from certops.adopt.infer import infer_rules
 from certops.adopt.paths import guess_paths
-from certops.adopt.yamlout import product_yaml, settings_yaml
+from certops.adopt.yamlout import product_yaml, settings_yaml, writable
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.schema import schema_path
 from certops.engine.facts import collect_facts
@@ -100,9 +100,12 @@ async def import_tenant(
     drafts: list[Draft] = []
     remaining: dict[str, int] = {}
     for item in found:
-        draft, left = _infer(item, detailed, validity, catalogs, users, rows, by_code, at)
-        drafts.append(draft)
-        remaining[draft.product.id] = left
+        inferred, left = _infer(item, detailed, validity, catalogs, users, rows, by_code, at)
+        draft, notes = writable(inferred)
+        left_out += notes
+        if draft is not None:
+            drafts.append(draft)
+            remaining[draft.product.id] = left
     catalog = next((d.catalog for d in drafts if d.catalog is not None), None)
     files = {
         f"{d.product.id}.yaml": product_yaml(d, reader.lms, at, d.notes["maintenance"], folder)

@@ -36,10 +36,11 @@ from certops.config.model import (
 )
 from certops.lms.records import Course, Group
 
-CERTIFIED_NAME = re.compile(r"^\s*certified\s*:\s*(?P<name>\S.*?)\s*$", re.IGNORECASE)
+# A product's name may hold any character, line breaks included (DOTALL).
+CERTIFIED_NAME = re.compile(r"^\s*certified\s*:\s*(?P<name>\S.*?)\s*$", re.IGNORECASE | re.DOTALL)
 MAINTENANCE_NAME = re.compile(
     r"^\s*(?P<name>\S.*?)\s*:\s*maintenance of certification\s+(?P<year>\d{4})\s*$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.DOTALL,
 )
 PATH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

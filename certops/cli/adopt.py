@@ -111,6 +111,16 @@ def import_(
         for name, text in imported.files.items():
             (Path(scratch) / name).write_text(text, encoding="utf-8")
         config = load_config([scratch])
+    # And it must say what was read: every product loads back to exactly the product meant.
+    meant = {d.product.id: d.product for d in imported.drafts}
+    read_back = {p.id: p for p in config.products}
+    differ = sorted(pid for pid, product in meant.items() if read_back.get(pid) != product)
+    if differ:
+        raise click.ClickException(
+            f"import would write {', '.join(differ)} otherwise than read from the LMS (a bug "
+            "in certops: please report it with the file `certops doctor --shapes FILE` "
+            "writes); nothing was written"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in imported.files.items():
         (folder / name).write_text(text, encoding="utf-8")

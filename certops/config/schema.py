@@ -65,6 +65,19 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
+@cache
+def _definition(name: str) -> Draft202012Validator:
+    schema = load_schema()
+    return Draft202012Validator({**schema["$defs"][name], "$defs": schema["$defs"]})
+
+
+def fits(definition: str, value: Any) -> bool:
+    """Whether ``value`` is a valid ``definition`` of the schema (``$defs``), e.g. a
+    ``username`` or a ``courseCode``: for writers of configuration (``certops import``)
+    that must know a value can be written before they write it."""
+    return bool(_definition(definition).is_valid(value))
+
+
 def parse_date(text: str) -> date:
     """Returns the calendar date of a strict ``YYYY-MM-DD`` string; raises ValueError."""
     if not _DATE_RE.match(text):

@@ -251,3 +251,56 @@ def test_a_hint_the_tenant_contradicts_is_a_usage_error(ws: Workspace) -> None:
     assert ok.code == 0, ok.output
     gizmo = load_config(["imported"]).product("gizmo")
     assert gizmo is not None and gizmo.certified_course.code == "G-101"
+
+
+# Tenant text that would be YAML if it were ever written as text: every line terminator,
+# quotes, a comment sign, a mapping indicator, an anchor, a tag, bidi controls and NUL,
+# and a would-be revocation after a line break.
+EVIL = (
+    'Evil\r\n    revocations:\n      - {user: alice, at: 2026-01-01T00:00:00Z, reason: "x"}'
+    "\x85 q\"'# : &a !!str\u2028 \u2029 \u202etxt\u2066\u2069 \x00end"
+)
+
+
+def test_tenant_text_is_data_never_configuration(ws: Workspace) -> None:
+    """A tenant whose names hold every character YAML gives a meaning to imports to
+    exactly those names, and nothing else (no revocation smuggled in, no key added)."""
+    catalog = "Sync\r  revocations:\n    - {user: alice, at: 2026-06-01T00:00:00Z, reason: x}\u2028"
+    ws.load(
+        {
+            "users": [{"username": "o'brien smith", "email": "ob@example.com"}],
+            "courses": [
+                {"code": "EV-101", "name": f"{EVIL} 101", "published": True},
+                {"code": "CERT-EV", "name": f"Certified: {EVIL}", "published": True},
+                {"code": "MOC-EV-2026", "name": f"{EVIL}: Maintenance of Certification 2026",
+                 "date_begin": "2026-01-01", "date_end": "2026-12-31"},
+            ],
+            "catalogs": [{"code": "SF-EV", "name": catalog, "courses": ["CERT-EV"]}],
+            "enrollments": [
+                {"user": u, "course": "EV-101", "status": "completed",
+                 "enrolled_at": "2025-01-02T09:00:00Z", "completed_at": "2025-02-01T09:00:00Z"}
+                for u in ("alice", "o'brien smith")
+            ] + [
+                {"user": u, "course": "CERT-EV", "status": "completed",
+                 "enrolled_at": "2025-02-02T09:00:00Z", "completed_at": "2025-02-02T09:00:00Z"}
+                for u in ("alice", "o'brien smith")
+            ],
+        }
+    )  # fmt: skip
+    ran = ws.run("import", "--out", "evil", "--at", "2026-06-01")
+    assert ran.code == 0, ran.output
+    config = load_config(["evil"])
+    [product] = [p for p in config.products if p.certified_course.code == "CERT-EV"]
+    assert product.name == EVIL
+    assert product.certified_course.name == f"Certified: {EVIL}"
+    assert [p.course.name for p in product.maintenance.periods] == [
+        f"{EVIL}: Maintenance of Certification 2026"
+    ]
+    assert (product.revocations, product.reinstatements, product.extensions) == ((), (), ())
+    assert config.settings.salesforce_catalog is not None
+    assert config.settings.salesforce_catalog.name == catalog
+    for path in (ws.root / "evil").glob("*.yaml"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            # Every comment is one line: no line terminator of any kind was let through.
+            for terminator in ("\r", "\x85", "\u2028", "\u2029"):
+                assert terminator not in line, (path.name, line)
