@@ -259,11 +259,18 @@ class Executor:
         if self.on_settled is not None:
             self.on_settled(sum(o.change.action is not Action.MANUAL for o in outcomes))
         if self.audit is not None:
-            self.audit.settle_many(
-                (o.change, _audit_kind(o), o.message)
-                for o in outcomes
-                if o.result in (Result.APPLIED, Result.FAILED)
-            )
+            try:
+                self.audit.settle_many(
+                    (o.change, _audit_kind(o), o.message)
+                    for o in outcomes
+                    if o.result in (Result.APPLIED, Result.FAILED)
+                )
+            except AuditLogError as exc:
+                # The writes happened; their intents are on disk, so the next apply settles
+                # them from what the LMS holds. Nothing more is sent meanwhile.
+                self.report.stopped = self.report.stopped or (
+                    f"stopped: {exc}; the next apply settles the writes it could not record"
+                )
 
     async def _exists_already(self, change: Change) -> bool:
         """Whether the object ``change`` creates is in the LMS now (another writer made it
@@ -293,9 +300,17 @@ class Executor:
         """Await ``work`` for ``changes``; on an LMS error mark them failed (and stop when
         the LMS is gone). Returns the work's result, or None when it failed.
 
-        The audit log records the intent to send ``changes`` durably before anything is."""
-        if self.audit is not None:
-            self.audit.intend(changes)
+        The audit log records the intent to send ``changes`` durably before anything is;
+        when it cannot, nothing is sent and the run stops."""
+        if self.audit is not None and changes:
+            try:
+                self.audit.intend(changes)
+            except AuditLogError as exc:
+                if hasattr(work, "close"):
+                    work.close()  # never awaited: nothing was sent
+                self.report.stopped = f"stopped: {exc}"
+                self._record_all([Outcome(c, Result.NOT_ATTEMPTED, str(exc)) for c in changes])
+                return None
         try:
             result = await work
         except FATAL as exc:

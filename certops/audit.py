@@ -16,9 +16,11 @@ client before they become outcome messages.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +85,22 @@ def line_target(line: Mapping[str, Any]) -> Target:
     return saved
 
 
+def check_regular(path: Path, error: type[CertopsError], verb: str) -> None:
+    """Raises ``error`` when ``path`` exists and is not a regular file (a folder, a FIFO
+    that would block, a device such as /dev/zero that never ends)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise error(f"cannot {verb} the audit log {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise error(
+            f"cannot {verb} the audit log {path}: it is not a regular file; nothing was "
+            "applied (give --audit-log a file path)"
+        )
+
+
 def _last_byte(path: Path) -> bytes:
     with open(path, "rb") as stream:
         stream.seek(-1, os.SEEK_END)
@@ -116,10 +134,14 @@ class AuditLog:
         self._seq = 0
         self._ids: dict[int, str] = {}  # id(change) -> intent id, for the outcome line
         self._handle: BinaryIO | None = None
+        # Why the log stopped taking lines (a write failed): every later append refuses.
+        self._broken = ""
 
     def check_writable(self) -> None:
         """Creates the log's folder and opens it for appending, so a log that cannot be
-        written stops the run before any change (raises ``AuditLogError``)."""
+        written stops the run before any change (raises ``AuditLogError``). The log must
+        be a regular file, or not exist yet."""
+        check_regular(self.path, AuditLogError, "write")
         try:
             self._open()
         except OSError as exc:
@@ -140,13 +162,31 @@ class AuditLog:
         return self._handle
 
     def _append(self, entries: Iterable[dict[str, Any]]) -> None:
+        """Appends ``entries`` as lines, whole and on disk before it returns; raises
+        ``AuditLogError`` when they cannot all be written and synced (a full disk, a file
+        size limit, a failing device), and refuses every later append: a write-ahead log
+        that might miss a line is worse than a stopped run."""
         lines = [json.dumps(e, sort_keys=True, ensure_ascii=False) for e in entries]
         if not lines:
             return
-        handle = self._open()
-        handle.write(("\n".join(lines) + "\n").encode("utf-8"))
-        # On disk before certops goes on: the point of a write-ahead log.
-        os.fsync(handle.fileno())
+        if self._broken:
+            raise AuditLogError(self._broken)
+        data = memoryview(("\n".join(lines) + "\n").encode("utf-8"))
+        try:
+            handle = self._open()
+            while data:
+                written = handle.write(data)
+                if not written:  # nothing taken and no error: treat as a full device
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                data = data[written:]
+            # On disk before certops goes on: the point of a write-ahead log.
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            self._broken = (
+                f"cannot write the audit log {self.path}: {exc.strerror or exc}; certops "
+                "stopped before sending anything it could not log"
+            )
+            raise AuditLogError(self._broken) from None
 
     def _base(self, change: Change) -> dict[str, Any]:
         return {
@@ -207,6 +247,7 @@ class AuditLog:
         A line cut short by a crash (no newline, not JSON) is skipped: it was never a
         complete intent, so the write it announced was never sent."""
         try:
+            check_regular(self.path, AuditLogError, "read")
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []

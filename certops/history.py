@@ -14,6 +14,7 @@ versions lack some of these; readers take what is there. Lines that are not JSON
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,36 @@ class AuditReadError(CertopsError):
     """An audit log named on the command line cannot be read."""
 
 
+# Audit lines are about a kilobyte and four levels deep; far beyond either is no line
+# certops wrote, and reading it whole (or parsing it recursively) must not be tried.
+MAX_LINE_BYTES = 1_000_000
+MAX_DEPTH = 32
+
+
+def _depth(raw: bytes) -> int:
+    """An upper bound of a JSON line's nesting: its brackets, counted outside strings."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return 0  # the usual line: too few brackets to be deep
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 @dataclass(frozen=True, slots=True)
 class AuditContext:
     """What one apply run adds to each of its audit lines: the instant it evaluated, the
@@ -45,10 +76,14 @@ class AuditContext:
     at: datetime
     revision: ConfigRevision = field(default_factory=ConfigRevision)
     config_digests: Mapping[str | None, str] = field(default_factory=dict)
+    # Keys some lines carry besides, by the change's address (``listen``: the webhook
+    # messages that asked for it, so that each intent and outcome line says why).
+    extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def fields(self, change: Change) -> dict[str, Any]:
         """The extra keys of ``change``'s audit line."""
         out: dict[str, Any] = {
+            **self.extra.get(change.address, {}),
             "at": iso_utc(self.at),
             "product": change.product,
             "reason": change.reason,
@@ -89,9 +124,21 @@ class LogLines:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for file in self.paths:
             try:
+                if not stat.S_ISREG(file.stat().st_mode):
+                    # A FIFO would block, a device such as /dev/zero never ends.
+                    raise AuditReadError(
+                        f"cannot read the audit log {file}: it is not a regular file"
+                    )
                 with file.open("rb") as handle:
-                    for raw in handle:
-                        entry = self._entry(raw, file)
+                    number = 0
+                    while raw := handle.readline(MAX_LINE_BYTES + 1):
+                        number += 1
+                        if len(raw) > MAX_LINE_BYTES:
+                            raise AuditReadError(
+                                f"{file}:{number}: a line longer than {MAX_LINE_BYTES:,} bytes: "
+                                "not an audit log line"
+                            )
+                        entry = self._entry(raw, file, number)
                         if entry is not None:
                             yield entry
             except FileNotFoundError:
@@ -100,9 +147,13 @@ class LogLines:
             except OSError as exc:
                 raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
 
-    def _entry(self, raw: bytes, file: Path) -> dict[str, Any] | None:
+    def _entry(self, raw: bytes, file: Path, number: int) -> dict[str, Any] | None:
         if not raw.strip():
             return None
+        if _depth(raw) > MAX_DEPTH:
+            raise AuditReadError(
+                f"{file}:{number}: nested deeper than {MAX_DEPTH} levels: not an audit log line"
+            )
         try:
             entry = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -33,13 +33,16 @@ from certops.config import load_config
 from certops.config.model import Config
 from certops.engine.facts import product_course_codes
 from certops.errors import CertopsError, ConfigError
+from certops.history import AuditContext
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
 from certops.lms import RetryPolicy, connect
 from certops.lms.api import LMSWriter, gather_settled
 from certops.lms.records import Enrollment, User
 from certops.lock import LockTimeoutError, WriterLock, lock_path
+from certops.plan.classes import config_digest
 from certops.plan.jsonio import order_changes
 from certops.plan.model import Change
+from certops.revision import config_revision
 from certops.run import execute, learner_changes
 
 Say = Callable[[str], None]
@@ -338,7 +341,7 @@ class Worker:
         self.stats.learners_reconciled += len(users)
         if not writes:
             return
-        await self._write(lms, users, known, writes)
+        await self._write(lms, t, users, known, writes)
 
     async def _users(self, lms: LMSWriter, learners: dict[int, list[Queued]]) -> dict[int, User]:
         """One lookup per learner, by the username the events carry; the id must match."""
@@ -358,13 +361,35 @@ class Worker:
     async def _write(
         self,
         lms: LMSWriter,
+        t: datetime,
         users: dict[int, User],
         events: dict[int, list[Queued]],
         writes: dict[int, list[Change]],
     ) -> None:
         """Apply the learners' ``writes`` and record, per learner, what came of them."""
         changes = order_changes(c for cs in writes.values() for c in cs)
-        audit = AuditLog(self.settings.audit_path, "listen", self._actor, lms.lms)
+        config = self.source.config
+        # Each intent and outcome line names the messages that asked for it: the learner's
+        # reconciliation is in the log even if the run is killed before its summary line.
+        why = {
+            change.address: {
+                "listen": {
+                    "message_ids": sorted({e.message_id for e in events[uid]}),
+                    "events": sorted({e.event for e in events[uid]}),
+                }
+            }
+            for uid, changed in writes.items()
+            for change in changed
+        }
+        context = AuditContext(
+            at=t,
+            revision=config_revision(config.files),
+            config_digests={
+                p: config_digest(config, p) for p in (None, *(p.id for p in config.products))
+            },
+            extra=why,
+        )
+        audit = AuditLog(self.settings.audit_path, "listen", self._actor, lms.lms, context=context)
         try:
             audit.check_writable()
         except AuditLogError as exc:

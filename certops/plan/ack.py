@@ -9,14 +9,17 @@ and read in review, so it is written with a header comment and in a stable order
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from certops.errors import CertopsError
+from certops.config.yamlpos import PosDict, load_file, locate, locate_key
+from certops.errors import CertopsError, ConfigError
 from certops.instants import format_instant as iso_utc
 from certops.instants import parse_instant as parse_iso_utc
 
@@ -33,6 +36,34 @@ HEADER = """\
 
 class AckFileError(CertopsError):
     """The ack file cannot be read or is not in the expected shape."""
+
+
+# An ack file holds a line or two per manual step: a few KB. Far more is not one.
+MAX_ACK_BYTES = 10_000_000
+
+
+def _at(path: Path, root: object, keys: list[str | int] | None = None) -> str:
+    """``FILE:LINE:COL`` of the node at ``keys`` (the file itself when unknown)."""
+    try:
+        where = locate(root, keys or [])
+    except (KeyError, IndexError, TypeError):
+        return f"{path}:1:1"
+    return f"{where.file}:{where.line}:{where.column}"
+
+
+def _known_keys(path: Path, root: PosDict, keys: list[str | int], allowed: tuple[str, ...]) -> None:
+    node: Any = root
+    for key in keys:
+        node = node[key]
+    for key in node:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            where = locate_key(root, [*keys, key])
+            raise AckFileError(
+                f"{where.file}:{where.line}:{where.column}: unknown key {key!r} in the ack file"
+                f"{hint}; expected {', '.join(allowed)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,52 +95,64 @@ class AckFile:
     def load(cls, path: str | Path) -> AckFile:
         """The ack file at ``path``; an empty one if the file does not exist yet.
 
-        Raises ``AckFileError`` saying what is wrong when the file is not valid YAML or
-        not in the expected shape."""
+        Raises ``AckFileError`` at ``FILE:LINE:COL`` saying what is wrong when the file is
+        not valid YAML (or nested or sized beyond what an ack file can be), has a key it
+        does not know (a misspelt ``acknowledged`` would otherwise bring every step back),
+        or is not in the expected shape."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not path.exists():
             return cls(path)
-        except OSError as exc:
-            raise AckFileError(f"{path}: cannot read the ack file: {exc.strerror}") from None
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            raise AckFileError(f"{where}: the ack file is not valid YAML") from None
+            data = load_file(str(path), max_bytes=MAX_ACK_BYTES)
+        except ConfigError as exc:
+            first = exc.problems[0]
+            raise AckFileError(
+                f"{first.file}:{first.line}:{first.column}: the ack file is not valid YAML, "
+                f"or not one certops can read: {first.message}"
+            ) from None
         if data is None:
             return cls(path)
-        if not isinstance(data, dict):
-            raise AckFileError(f"{path}: expected a mapping with 'version' and 'acknowledged'")
+        if not isinstance(data, PosDict):
+            raise AckFileError(
+                f"{_at(path, data)}: expected a mapping with 'version' and 'acknowledged'"
+            )
+        _known_keys(path, data, [], ("version", "acknowledged"))
         if data.get("version", ACK_VERSION) != ACK_VERSION:
             raise AckFileError(
-                f"{path}: version {data.get('version')!r} is not supported (expected {ACK_VERSION})"
+                f"{_at(path, data, ['version'])}: version {data.get('version')!r} is not "
+                f"supported (expected {ACK_VERSION})"
             )
         entries = data.get("acknowledged") or {}
-        if not isinstance(entries, dict):
-            raise AckFileError(f"{path}: 'acknowledged' must map addresses to acknowledgements")
+        if not isinstance(entries, PosDict):
+            raise AckFileError(
+                f"{_at(path, data, ['acknowledged'])}: 'acknowledged' must map addresses to "
+                "acknowledgements"
+            )
         acks = {}
         for address, entry in entries.items():
-            acks[str(address)] = cls._entry(path, str(address), entry)
+            where = _at(path, data, ["acknowledged", address])
+            if isinstance(entry, PosDict):
+                _known_keys(path, data, ["acknowledged", address], ("fingerprint", "at", "by"))
+            acks[str(address)] = cls._entry(where, str(address), entry)
         return cls(path, acks)
 
     @staticmethod
-    def _entry(path: Path, address: str, entry: object) -> Ack:
+    def _entry(where: str, address: str, entry: object) -> Ack:
         expected = "expected fingerprint, at (ISO 8601 instant) and by"
         if not isinstance(entry, dict):
-            raise AckFileError(f"{path}: acknowledged {address!r}: {expected}")
+            raise AckFileError(f"{where}: acknowledged {address!r}: {expected}")
         fingerprint, at, actor = entry.get("fingerprint"), entry.get("at"), entry.get("by")
         if not isinstance(fingerprint, str) or not fingerprint:
-            raise AckFileError(f"{path}: acknowledged {address!r}: missing fingerprint; {expected}")
+            raise AckFileError(
+                f"{where}: acknowledged {address!r}: missing fingerprint; {expected}"
+            )
         if isinstance(at, datetime):  # YAML may have parsed an unquoted timestamp
             at = iso_utc(at)
         try:
             when = parse_iso_utc(str(at))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise AckFileError(
-                f"{path}: acknowledged {address!r}: at {at!r} is not an ISO 8601 instant"
+                f"{where}: acknowledged {address!r}: at {at!r} is not an ISO 8601 instant"
             ) from None
         return Ack(address, fingerprint, when, str(actor or ""))
 

@@ -64,6 +64,15 @@ def test_a_completed_path_is_certified_within_two_seconds(
             f"enrollment.MOC-AC-{YEAR}.alice",
         ]
         assert lines[0]["result"] == "applied"
+        # Every intent and outcome line of those writes says which product and rule made
+        # it and which message asked for it: what history shows, and all a kill -9 before
+        # the summary line could not take away.
+        written = audit_lines(tmp_path, "intent") + audit_lines(tmp_path, "done")
+        listened = [x for x in written if x["plan_digest"] == "listen"]
+        assert len(listened) == 4  # two writes: an intent and an outcome each
+        for line in listened:
+            assert line["product"] and line["reason"] and line["at"], line
+            assert line["listen"]["message_ids"] == [key], line
         # listen's own write comes back as events; they change nothing and log nothing.
         wait_for(
             lambda: all(d["delivered_at"] for d in admin.deliveries(user="alice")), timeout=5.0

@@ -70,6 +70,16 @@ def test_ack_path_is_beside_the_first_config(tmp_path: Path) -> None:
         ("acknowledged:\n  x: 3\n", "expected fingerprint, at"),
         ("acknowledged:\n  x: {at: 2027-01-01T00:00:00Z, by: a}\n", "missing fingerprint"),
         ("acknowledged:\n  x: {fingerprint: f, at: soon, by: a}\n", "not an ISO 8601 instant"),
+        # A misspelt key would bring every acknowledged step back: a located error.
+        (
+            "version: 1\nacknowleged:\n  x: {fingerprint: f, at: 2027-01-01T00:00:00Z}\n",
+            r":2:1: unknown key 'acknowleged' in the ack file \(did you mean 'acknowledged'\?\)",
+        ),
+        (
+            "acknowledged:\n  x: {fingerprint: f, at: 2027-01-01T00:00:00Z, bye: a}\n",
+            r":2:49: unknown key 'bye' in the ack file \(did you mean 'by'\?\)",
+        ),
+        ("acknowledged: " + "[" * 1000 + "]" * 1000 + "\n", r":1:\d+: .*nesting is deeper"),
     ],
 )
 def test_bad_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
