@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import shlex
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -26,6 +25,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from certops.adopt.discover import Draft
 from certops.config.model import Catalog, Product
 from certops.config.schema import fits
+from certops.escape import visible
 from certops.plan.jsonio import iso_utc
 
 SCHEMA_COMMENT = "yaml-language-server: $schema=certops.schema.json"
@@ -34,15 +34,9 @@ SCHEMA_COMMENT = "yaml-language-server: $schema=certops.schema.json"
 def comment_text(text: str) -> str:
     """``text`` safe inside a one-line YAML comment: every line terminator (``\\r``,
     ``\\n``, ``\\x85``, U+2028, U+2029) and every other control or format character
-    (C0, C1, bidi controls) written as an escape (``\\u2028``), so the comment cannot end
-    early and nothing in it can be read as YAML or reorder what an editor shows."""
-    out = []
-    for ch in text:
-        if ch in "\r\n\x85\u2028\u2029" or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    (C0, C1, bidi controls) written as an escape, so the comment cannot end early and
+    nothing in it can be read as YAML or reorder what an editor shows."""
+    return visible(text)
 
 
 def _q(text: str) -> DoubleQuotedScalarString:

@@ -15,6 +15,7 @@ from certops.cli.options import at_option, lms_option, now_utc, resolve_lms
 from certops.config import load_config
 from certops.config.model import Config, due_day
 from certops.engine.lifecycle import LearnerState
+from certops.escape import visible
 from certops.live import Learners
 from certops.lms import connect
 from certops.plan.jsonio import iso_utc
@@ -163,7 +164,8 @@ def status(
         lines = [f"{found.username}{active} at {iso_utc(when)}"]
         for state in states:
             lines += state_text(names[state.product], state.product, state)
-        texts.append("\n".join(lines))
+        # Names and reasons hold tenant text: no escape sequence reaches the terminal.
+        texts.append("\n".join(visible(line) for line in lines))
     if output_format == "json":
         # One user: the document itself, as always; several: a list of them.
         click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from certops.escape import markdown_code, markdown_text, visible
 from certops.plan.jsonio import class_counts, display, iso_utc
 from certops.plan.model import Action, Change, ChangeClass, ChangeType, Plan, SafetyTrip, Skip
 from certops.plan.render import (
@@ -43,12 +44,15 @@ def _size(text: str) -> int:
 
 
 def _cell(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    """Text (tenant text included) as literal Markdown: no heading, link, emphasis, table
+    cell or HTML can come of it."""
+    return markdown_text(text)
 
 
 def _code(text: str) -> str:
-    # A literal fence inside a code block would end it early.
-    return text.replace("```", "'''")
+    """A line inside a fenced code block: its escapes made visible (no line of its own can
+    start), and no fence of its own to end the block early."""
+    return visible(text).replace("```", "'''")
 
 
 def _status(change: Change) -> str | None:
@@ -322,7 +326,7 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
     w.add(f"### certops plan at `{iso_utc(plan.at)}`")
     w.add("")
     parts = ", ".join(f"{classes[c.value]} {c.value}" for c in CLASS_ORDER)
-    w.add(f"Against `{_code(plan.lms)}`: {len(changes)} changes ({parts}).")
+    w.add(f"Against {markdown_code(plan.lms)}: {len(changes)} changes ({parts}).")
     w.add("")
     if plan.safety:
         w.add("> [!CAUTION]")
@@ -350,7 +354,7 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
         w.add(f"**Warnings ({len(plan.warnings)})**")
         w.add("")
         for warning in plan.warnings[:FIRST_WARNINGS]:
-            at = f" (`{_code(warning.address)}`)" if warning.address else ""
+            at = f" ({markdown_code(warning.address)})" if warning.address else ""
             w.add(f"- {_cell(_label(warning.product))}: {_cell(warning.message)}{at}")
         if len(plan.warnings) > FIRST_WARNINGS:
             w.add(f"- … and {len(plan.warnings) - FIRST_WARNINGS} more, listed below")
@@ -377,7 +381,7 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
                     for k in sorted(set(before) | set(after))
                 )
             w.add(
-                f"- `{_code(change.address)}` ({_cell(_label(change.product))}): "
+                f"- {markdown_code(change.address)} ({_cell(_label(change.product))}): "
                 f"{_cell(detail)}" + (f". {_cell(change.reason)}" if change.reason else "")
             )
         w.add("")
@@ -393,7 +397,7 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
         w.add(f"#### Manual steps ({len(manual)})")
         w.add("")
         for change in manual:
-            w.add(f"- `{_code(change.address)}` ({_class_tag(change)})")
+            w.add(f"- {markdown_code(change.address)} ({_class_tag(change)})")
         w.add("")
         _code_details(w, f"what to do for each of the {len(manual)} manual steps", manual)
     setup = [

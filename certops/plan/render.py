@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from certops.escape import visible
 from certops.plan.jsonio import (
     class_counts,
     iso_utc,
@@ -283,11 +284,15 @@ def render_text(plan: Plan, color: bool) -> str:
     when ``color`` is true."""
 
     def paint(kind: str, text: str) -> str:
+        # Tenant text (usernames, codes, messages) never reaches a terminal as control
+        # characters: escapes are made visible before certops adds its own colours.
+        text = visible(text)
         return f"{_ANSI[kind]}{text}{_RESET}" if color and kind in _ANSI else text
 
     order, groups = _by_product(plan)
     out = [
-        f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}" for product in order
+        visible(f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}")
+        for product in order
     ]
     out.append(paint("reason", f"(evaluated at {iso_utc(plan.at)} against {plan.lms})"))
     if plan.safety:
@@ -309,15 +314,15 @@ def render_text(plan: Plan, color: bool) -> str:
                 out.append(indent + paint(line.kind, line.text))
     if plan.by_hand:
         out += ["", paint("blocked", f"{BY_HAND_TITLE} ({len(plan.by_hand)})")]
-        out += [f"  {line}" for line in _capped(by_hand_lines(plan), 3 * LIST_SHOWN)]
+        out += [visible(f"  {line}") for line in _capped(by_hand_lines(plan), 3 * LIST_SHOWN)]
     warnings = _warning_lines(plan)
     if warnings:
         out += ["", paint("warning", f"Warnings ({len(warnings)}):")]
-        out += [f"  {line}" for line in _capped(warnings, LIST_SHOWN)]
+        out += [visible(f"  {line}") for line in _capped(warnings, LIST_SHOWN)]
     skips = _skip_lines(plan.skipped)
     if skips:
         out += ["", f"Skipped ({len(plan.skipped)}):"]
-        out += [f"  {line}" for line in _capped(skips, LIST_SHOWN)]
+        out += [visible(f"  {line}") for line in _capped(skips, LIST_SHOWN)]
     out.append("")
     if plan.changes:
         counts = _counts_text(summary_counts(plan.changes))

@@ -6,16 +6,21 @@ import csv
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from certops.escape import csv_text
 from certops.report.rows import COLUMNS, ReportRow
 
 
 def csv_value(value: Any) -> str:
-    """A JSON value as a spreadsheet cell: empty for none, ``true``/``false`` for flags."""
+    """A JSON value as a spreadsheet cell: empty for none, ``true``/``false`` for flags,
+    numbers as they are, and text a spreadsheet could run as a formula (a username
+    starting with ``=``, say) neutralised with a leading ``'`` (``csv_text``)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    return csv_text(str(value))
 
 
 def write_csv(rows: Iterable[ReportRow], out: TextIO) -> int:
