@@ -1,11 +1,13 @@
 """Keeping secrets out of everything certops shows or saves, in every form they take.
 
 A server may echo a request back in an error: the client secret and password then appear
-form-encoded (``s3cr3t%2Fwith%2Bplus%3D``), JSON-escaped, or base64 in an HTTP Basic
-header, not only as typed. ``redact_secrets`` cuts out all of those forms. The client
-registers every secret it holds (credentials, tokens) with ``remember_secrets``, so that
-``redact_known`` can clean text produced far from it: every ``LMSError``'s message and
-every outcome written to the audit log pass through it.
+form-encoded (``s3cr3t%2Fwith%2Bplus%3D``), JSON-escaped, base64 (in an HTTP Basic header,
+or a whole request body encoded, where the secret sits at any byte offset), in another
+Unicode normal form, or cut short (an excerpt). ``redact_secrets`` cuts out all of those:
+every form, and any run of ``FRAGMENT`` or more characters of a form long enough to have
+one. The client registers every secret it holds (credentials, tokens, a proxy's password)
+with ``remember_secrets``, so that ``redact_known`` can clean text produced far from it:
+every ``LMSError``'s message and every outcome written to the audit log pass through it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import base64
 import json
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 # Shorter secrets are left alone: masking them would garble text without protecting much.
 MIN_LENGTH = 4
+# A piece of a secret this long in some text (an echo cut short) is masked too, for
+# secrets long enough that such a piece is no common word (a client secret, a token).
+FRAGMENT = 8
+FRAGMENTED = 12
 MASK = "***"
 
 _known: set[str] = set()
@@ -28,19 +35,73 @@ _forms: list[str] = []  # every form of every known secret, longest first
 _lock = threading.Lock()
 
 
+def _base64_cores(data: bytes) -> set[str]:
+    """The base64 text ``data`` becomes wherever it sits in a longer encoded stream: at
+    each of the three byte offsets, the characters that depend on ``data`` alone (the
+    edges, shared with the bytes around it, are left out)."""
+    cores = set()
+    for offset, start in ((0, 0), (1, 2), (2, 3)):
+        encoded = base64.b64encode(b"\0" * offset + data).decode().rstrip("=")
+        end = len(encoded) - (1 if (offset + len(data)) % 3 else 0)
+        cores.add(encoded[start:end])
+    return cores
+
+
 def secret_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
-    """Every way ``secret`` can appear in what a server sends back: as is, form- and
-    URL-encoded (upper- or lower-case hex), JSON-escaped, and base64 (alone, and as the
-    ``user:secret`` of an HTTP Basic header for each of ``users``, e.g. the client id)."""
-    forms = {secret, quote_plus(secret), quote(secret, safe="")}
+    """Every way ``secret`` can appear in what a server sends back: as typed and in each
+    Unicode normal form, form- and URL-encoded (upper- or lower-case hex), JSON-escaped,
+    and base64 (alone, as the ``user:secret`` of an HTTP Basic header for each of
+    ``users``, e.g. the client id, and inside a longer encoded body at any offset)."""
+    typed = {secret} | {unicodedata.normalize(n, secret) for n in ("NFC", "NFD", "NFKC", "NFKD")}
+    forms = set(typed)
+    for form in typed:
+        forms |= {quote_plus(form), quote(form, safe="")}
     forms |= {re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in list(forms)}
-    forms.add(json.dumps(secret)[1:-1])
-    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    for form in typed:
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
     for raw in (secret, *(f"{user}:{secret}" for user in users if user)):
         data = raw.encode()
         encoded = base64.b64encode(data).decode()
         forms |= {encoded, encoded.rstrip("="), base64.urlsafe_b64encode(data).decode()}
+    for form in (secret, quote_plus(secret)):  # a body is sent form-encoded
+        forms |= _base64_cores(form.encode())
     return forms
+
+
+def _mask_fragments(text: str, forms: Iterable[str]) -> str:
+    """``text`` with every run of ``FRAGMENT`` or more characters of a long form masked."""
+    spans: list[tuple[int, int]] = []
+    for form in forms:
+        if len(form) < FRAGMENTED:
+            continue
+        for i in range(len(form) - FRAGMENT + 1):
+            piece = form[i : i + FRAGMENT]
+            if piece.isalpha() and piece.islower():
+                continue  # a word ("password"): certops' own messages say those
+            at = text.find(piece)
+            while at != -1:
+                spans.append((at, at + FRAGMENT))
+                at = text.find(piece, at + 1)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in _merged(spans):
+        if start >= last:
+            out += [text[last:start], MASK]
+            last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _all_forms(secrets: Iterable[str], users: Iterable[str]) -> list[str]:
@@ -56,9 +117,10 @@ def _all_forms(secrets: Iterable[str], users: Iterable[str]) -> list[str]:
 def redact_secrets(text: str, secrets: Iterable[str], users: Iterable[str] = ()) -> str:
     """``text`` with every form of every secret replaced by ``***`` (``users``: the names
     a secret may be paired with in an HTTP Basic header)."""
-    for form in _all_forms(secrets, users):
+    forms = _all_forms(secrets, users)
+    for form in forms:
         text = text.replace(form, MASK)
-    return text
+    return _mask_fragments(text, forms)
 
 
 def remember_secrets(secrets: Iterable[str], users: Iterable[str] = ()) -> None:
@@ -75,7 +137,8 @@ def remember_secrets(secrets: Iterable[str], users: Iterable[str] = ()) -> None:
 
 def redact_known(text: str) -> str:
     """``text`` without any form of any secret this process has been given."""
-    for form in _forms:
+    forms = _forms
+    for form in forms:
         if form in text:
             text = text.replace(form, MASK)
-    return text
+    return _mask_fragments(text, forms)
