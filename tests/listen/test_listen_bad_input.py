@@ -22,8 +22,8 @@ from tests.listen.harness import (
     Process,
     audit_lines,
     start_listen,
-    wait_for,
 )
+from tests.support import wait_for
 
 YEAR = datetime.now(UTC).year
 GOOD = httpx.BasicAuth(WEBHOOK_USER, WEBHOOK_PASSWORD)
