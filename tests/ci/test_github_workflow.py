@@ -139,6 +139,7 @@ def test_the_workflow_passes_actionlint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_pull_request_merge_and_nightly_at_10000_learners(big: Tenant) -> None:
     actions = big.actions
     at = {"CERTOPS_AT": ADOPTION}  # a real run takes the clock's time
@@ -196,6 +197,7 @@ def test_pull_request_merge_and_nightly_at_10000_learners(big: Tenant) -> None:
     assert "#### Drift (1)" in loud.summary
 
 
+@pytest.mark.slow
 def test_sticky_comment_issue_update_and_a_stale_plan(small: Tenant) -> None:
     actions = small.actions
     at = {"CERTOPS_AT": ADOPTION}

@@ -212,6 +212,7 @@ def test_grouped_duplicate_and_unknown_deliveries(listening):
     assert admin.writes() == []
 
 
+@pytest.mark.slow
 def test_lms_errors_keep_events_queued_then_dead_letter(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(

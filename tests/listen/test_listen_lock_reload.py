@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from certops.lms.records import EnrollmentStatus
 from certops.lock import WriterLock, lock_path
@@ -20,6 +21,7 @@ def _health(url: str) -> dict[str, Any]:
     return httpx.get(url + "/healthz", timeout=30).json()
 
 
+@pytest.mark.slow
 def test_listen_waits_for_a_running_apply(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(config, sandbox.url, tmp_path)
@@ -58,6 +60,7 @@ def test_an_apply_waits_for_listen_and_then_has_nothing_to_do(site, tmp_path: Pa
     assert done.count("enrollment.CERT-AC.alice") == 1
 
 
+@pytest.mark.slow
 def test_a_restart_resumes_the_queue(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(config, sandbox.url, tmp_path)
