@@ -15,9 +15,8 @@ The LMS connection is passed in (``connect``, with the signature of
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -78,26 +77,6 @@ class Planned:
         return f"Planned(at={self.plan.at.isoformat()}, changes={len(self.plan.changes)})"
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while a snapshot is read and a plan built.
-
-    Both make hundreds of thousands of long-lived records (users, enrollments, facts,
-    learner states) and almost no reference cycles (the client sends through httpx's
-    transport, without the client object whose responses were cycles); meanwhile each
-    collection walks the young records again: about a second of CPU of a no-op plan at
-    100,000 learners, for no memory returned (measured: same peak). Reference counting
-    still frees everything else at once. Nested pauses leave the collector as the
-    outermost found it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def only_products(config: Config, product_ids: tuple[str, ...]) -> Config:
     """``config`` limited to ``product_ids`` (all products when empty)."""
     if not product_ids:
@@ -115,18 +94,17 @@ def build_plan(
     """The plan that brings ``live`` to what ``config`` asks for at ``t``, each change
     classed (drift / schedule / config) against ``record``, what certops last did (read
     from the audit log by the caller; None: no log)."""
-    with collector_paused():
-        planned = _assemble(config, live, t, acks)
-        # Each change is looked up among the plan's changes at the last apply's instant.
-        # Enrollment changes only ever match enrollment changes (their addresses are their
-        # own): without one now, the learners need not be planned again at that instant,
-        # which is most of a plan's work (a plan with only manual steps left, every run).
-        learners = any(c.type is ChangeType.ENROLLMENT for c in planned.plan.changes)
+    planned = _assemble(config, live, t, acks)
+    # Each change is looked up among the plan's changes at the last apply's instant.
+    # Enrollment changes only ever match enrollment changes (their addresses are their
+    # own): without one now, the learners need not be planned again at that instant,
+    # which is most of a plan's work (a plan with only manual steps left, every run).
+    learners = any(c.type is ChangeType.ENROLLMENT for c in planned.plan.changes)
 
-        def changes_at(instant: datetime) -> tuple[Change, ...]:
-            return _assemble(config, live, instant, acks, learners=learners).plan.changes
+    def changes_at(instant: datetime) -> tuple[Change, ...]:
+        return _assemble(config, live, instant, acks, learners=learners).plan.changes
 
-        changes = classify(planned.plan.changes, config, record, changes_at)
+    changes = classify(planned.plan.changes, config, record, changes_at)
     return replace(planned, plan=replace(planned.plan, changes=changes))
 
 
@@ -221,9 +199,8 @@ async def read_snapshot(
     connect_kwargs: Mapping[str, Any] | None = None,
 ) -> LiveSnapshot:
     """What the LMS holds of ``config``, read with a reader (which cannot write)."""
-    with collector_paused():
-        async with connect(lms, progress=progress, **dict(connect_kwargs or {})) as reader:
-            return await read_live(reader, config, progress=progress)
+    async with connect(lms, progress=progress, **dict(connect_kwargs or {})) as reader:
+        return await read_live(reader, config, progress=progress)
 
 
 async def plan_run(
@@ -238,12 +215,11 @@ async def plan_run(
     connect_kwargs: Mapping[str, Any] | None = None,
 ) -> Planned:
     """Read the LMS, check the configuration's references against it, build the plan."""
-    with collector_paused():
-        live = await read_snapshot(
-            config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
-        )
-        warnings = verify_references(config, live)
-        return with_warnings(build_plan(config, live, at, acks, record), warnings)
+    live = await read_snapshot(
+        config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
+    )
+    warnings = verify_references(config, live)
+    return with_warnings(build_plan(config, live, at, acks, record), warnings)
 
 
 async def read_status(
@@ -341,10 +317,9 @@ async def apply_run(
     Raises ``StalePlanError`` or ``SafetyLimitError`` before anything is written."""
     kwargs = dict(connect_kwargs or {})
     async with connect(lms, writer=True, progress=progress, **kwargs) as writer:
-        with collector_paused():
-            live = await read_live(writer, config, progress=progress)
-            warnings = verify_references(config, live)
-            planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
+        live = await read_live(writer, config, progress=progress)
+        warnings = verify_references(config, live)
+        planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
         plan = planned.plan
         # A saved plan's digest covers the LMS it names (checked to be this one already,
         # perhaps spelled differently): compare like with like.

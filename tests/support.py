@@ -1,13 +1,15 @@
 """What several test folders need: running ``certops`` through its real console entry
-point in-process, and serving an ASGI app (the sandbox) over a real socket."""
+point in-process, serving an ASGI app (the sandbox) over a real socket, waiting for a
+condition (never for a length of time), and a clock a test moves by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -74,3 +76,39 @@ def serve_app(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_for(check: Callable[[], Any], timeout: float, every: float = 0.02) -> Any:
+    """Polls ``check`` until it returns something truthy; returns it (or fails after
+    ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {check}")
+        time.sleep(every)
+
+
+async def wait_until(check: Callable[[], Any], timeout: float, every: float = 0.005) -> Any:
+    """``wait_for`` inside an event loop: the loop's other tasks run between the checks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {check}")
+        await asyncio.sleep(every)
+
+
+class ManualClock:
+    """A clock that stands still until the test sets ``now`` (seconds, as ``time.time``
+    or ``time.monotonic`` count them)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -148,11 +148,11 @@ def cli() -> None:
     """Configuration-as-code for certification programs in the Docebo LMS."""
 
 
-# The cyclic garbage collector's thresholds for a run. A plan holds hundreds of thousands
-# of long-lived records (users, enrollments, facts) and creates almost no reference
-# cycles; with the default thresholds (700, 10, 10) the collector walks the growing heap
-# again and again: about a fifth of the CPU of a no-op plan at 100,000 learners. Rarer
-# collections cost a little memory held by short-lived cycles, nothing else.
+# The cyclic garbage collector's thresholds for a run: certops' one measure on the
+# collector. A plan holds hundreds of thousands of long-lived records (users, enrollments,
+# facts) and creates almost no reference cycles; with the default thresholds (700, 10, 10)
+# the collector walks the growing heap again and again. Rarer collections cost a little
+# memory held by short-lived cycles, nothing else (figures: benchmarks/README.md).
 GC_THRESHOLDS = (50_000, 20, 100)
 
 

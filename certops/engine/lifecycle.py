@@ -75,7 +75,6 @@ from certops.config.model import (
     end_of_day,
 )
 from certops.engine.facts import FactsError, LearnerFacts
-from certops.records import positional
 
 
 class CertificationState(StrEnum):
@@ -142,13 +141,6 @@ class LearnerState:
             if not entry.note:
                 return entry.reason
         return ""
-
-
-# Every learner's replay makes these by the hundred thousand: built positionally without
-# the frozen ``__init__``'s per-field check (same instances; see ``positional``).
-_obligation = positional(Obligation)
-_transition = positional(Transition)
-_learner_state = positional(LearnerState)
 
 
 def _day(instant: datetime) -> str:
@@ -337,18 +329,18 @@ class _Replay:
         return due, None
 
     def _note(self, at: datetime, reason: str) -> None:
-        self.history.append(_transition(at, self.state, reason, True))  # a note
+        self.history.append(Transition(at, self.state, reason, True))  # a note
 
     def _become(self, state: CertificationState, at: datetime, reason: str) -> None:
         self.state = state
         self.since = at
-        self.history.append(_transition(at, state, reason, False))
+        self.history.append(Transition(at, state, reason, False))
 
     def close(self, ob: _Open, outcome: ObligationOutcome, met_at: datetime | None) -> None:
         self.obligations.append(
             # Every field, in order: period, course, opens_at, deadline, outcome, met_at,
             # extension.
-            _obligation(
+            Obligation(
                 ob.period.id,
                 ob.period.course.code,
                 self.windows[ob.index][0],
@@ -539,7 +531,7 @@ def evaluate(
     c0, path, courses = first
     replay = _Replay(rules, facts, t, c0)
     replay.history.append(
-        _transition(
+        Transition(
             c0,
             CertificationState.CERTIFIED,
             f"completed {and_list(courses)} on {_day(c0)} (path {path})",
@@ -553,7 +545,7 @@ def evaluate(
         replay.close(ob, ObligationOutcome.OUTSTANDING, None)
         owes, deadline = ob.period.id, ob.deadline
     # Every field, in order.
-    return _learner_state(
+    return LearnerState(
         facts.username,
         product.id,
         replay.state,

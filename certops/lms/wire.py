@@ -29,7 +29,6 @@ from certops.lms.records import (
     GroupRule,
     User,
 )
-from certops.records import positional
 
 T = TypeVar("T")
 
@@ -367,7 +366,7 @@ def error_detail(payload: Any) -> tuple[str, str]:
 # --- users ------------------------------------------------------------------------------
 
 
-_user = positional(User)
+_user = User
 
 
 def user_from_item(item: Mapping[str, Any], endpoint: str) -> User:
@@ -883,7 +882,7 @@ def _window_instant(value: Any, name: str, endpoint: str, end: bool) -> datetime
     return parsed
 
 
-_enrollment = positional(Enrollment)
+_enrollment = Enrollment
 
 
 def enrollment_from_item(

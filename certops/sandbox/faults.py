@@ -20,6 +20,7 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,9 +194,13 @@ class CallLog:
 
 
 class FaultInjector:
-    """The current fault configuration and the counters it runs on."""
+    """The current fault configuration and the counters it runs on. ``clock`` (seconds,
+    ``time.monotonic`` by default) times the rate limit's window."""
 
-    def __init__(self, config: FaultConfig | None = None) -> None:
+    def __init__(
+        self, config: FaultConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock
         self.configure(config or FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
@@ -211,7 +216,7 @@ class FaultInjector:
         cfg = self.config
         if not cfg.rate_limit_calls:
             return None
-        now = time.monotonic()
+        now = self.clock()
         if self._window_start is None or now - self._window_start >= cfg.rate_limit_window_s:
             self._window_start, self._window_calls = now, 0
         if self._window_calls >= cfg.rate_limit_calls:

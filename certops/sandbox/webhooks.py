@@ -26,6 +26,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -218,14 +219,23 @@ class Deliverer:
     """Posts due deliveries to their targets: from a background thread once ``start``ed,
     or all at once through ``flush``. Retries with exponential back-off on anything but a
     2xx/3xx answer; an event that failed ``max_attempts`` times is given up (marked
-    failed), as Docebo eventually does."""
+    failed), as Docebo eventually does.
+
+    ``clock`` (seconds since the epoch, ``time.time`` by default) decides which deliveries
+    are due and when a failed one is due again; events are queued on ``time.time``."""
 
     def __init__(
-        self, store: Store, *, retry_base_s: float = 0.5, retry_cap_s: float = 5.0
+        self,
+        store: Store,
+        *,
+        retry_base_s: float = 0.5,
+        retry_cap_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.retry_base_s = retry_base_s
         self.retry_cap_s = retry_cap_s
+        self.clock = clock
         self.max_attempts = 12
         self._send_lock = threading.Lock()  # one sender at a time: thread or flush
         self._stop = threading.Event()
@@ -288,7 +298,7 @@ class Deliverer:
         """One pass: sends the due deliveries (grouped per registration); returns how many
         events were attempted."""
         with self._send_lock:
-            now = time.time()
+            now = self.clock()
             try:
                 hooks, due = self._due(now, ignore_schedule)
             except sqlite3.OperationalError as exc:
@@ -370,7 +380,7 @@ class Deliverer:
         self, chunk: _Chunk, status: str, faults: DeliveryFaults, rng: random.Random
     ) -> None:
         ok = status.isdigit() and 200 <= int(status) < 400
-        now = time.time()
+        now = self.clock()
         # A second delivery of the same message (never a third: it is a fault), the whole
         # group at once, as Docebo would send it again.
         again = (

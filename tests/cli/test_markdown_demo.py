@@ -64,6 +64,7 @@ def test_demo_rollover_first_screen(ws: Workspace) -> None:
     assert "- schedule · did not complete MOC-WP-2026 by 2026-12-31 (UTC) (20): " in screen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("learners", [10_000])
 def test_demo_rollover_at_10000_learners_fits_a_comment(ws: Workspace, learners: int) -> None:
     md, data = rollover(ws, learners)

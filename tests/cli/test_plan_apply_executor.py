@@ -31,6 +31,7 @@ from certops.sandbox import create_app
 from certops.sandbox.transport import SandboxTransport
 from tests.changes import enrollment_create
 from tests.cli.conftest import FAST, Workspace
+from tests.support import wait_until
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -158,13 +159,27 @@ async def _apply_cancelled_mid_write(ws: Workspace) -> ApplyReport:
     async with connection as writer:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
+        creates = {
+            c.target.course
+            for c in planned.plan.changes
+            if c.type is ChangeType.COURSE and c.action is Action.CREATE
+        }
+        assert creates
         await _admin(app, "PUT", "faults", {"latency_ms": 400})
         run = asyncio.create_task(Executor(writer).run(planned.plan.changes))
         # Past the check that the first course does not exist yet (one slow read), into
-        # its create (a slow write).
-        await asyncio.sleep(0.6)
+        # its create (a slow write): the course is in the LMS, its answer not yet back.
+        await wait_until(lambda: _courses_in(app, creates), timeout=30)
+        assert not run.done()
         run.cancel()
         return await run
+
+
+def _courses_in(app: Any, codes: set[str]) -> set[str]:
+    """Which of ``codes`` the sandbox holds (read from its file, not through the API)."""
+    with app.state.sandbox.store.read() as conn:
+        found = conn.execute("SELECT code FROM courses").fetchall()
+    return {code for (code,) in found} & codes
 
 
 def test_interrupted_apply_ends_with_a_report_not_a_traceback(ws: Workspace) -> None:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from certops.lock import WriterLock, lock_path
 from tests.cli.conftest import LMSState, Served, Workspace
 
@@ -39,6 +41,7 @@ def _sorted(state: LMSState) -> tuple:
     )
 
 
+@pytest.mark.slow
 def test_two_applies_at_once_run_one_after_the_other(served: Served, template_db: Path) -> None:
     ws = served.ws
     # Slow enough that the second apply starts while the first is writing.

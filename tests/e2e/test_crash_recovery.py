@@ -149,6 +149,7 @@ def _kill_at(demo_db: Path, root: Path, nth: int, mode: str) -> Case:
     return Case(nth, mode, killed_at, rerun, lines, duplicates)
 
 
+@pytest.mark.slow
 def test_kill_9_at_every_write_then_one_apply_leaves_a_complete_audit_log(
     demo_db: Path, planned: set[str], tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,18 +220,6 @@ class Admin:
         """The API writes in the call log (every POST/PUT but the token's)."""
         calls = self.call("GET", "/_sandbox/calls")["items"]
         return [c for c in calls if c["method"] in ("POST", "PUT") and c["path"] != "/oauth2/token"]
-
-
-def wait_for(check: Callable[[], Any], timeout: float, every: float = 0.02) -> Any:
-    """Polls ``check`` until it returns something truthy; returns it (or fails)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {check}")
-        time.sleep(every)
 
 
 def audit_lines(folder: Path, kind: str | None = None) -> list[dict[str, Any]]:

@@ -22,8 +22,8 @@ from tests.listen.harness import (
     Process,
     audit_lines,
     start_listen,
-    wait_for,
 )
+from tests.support import wait_for
 
 YEAR = datetime.now(UTC).year
 GOOD = httpx.BasicAuth(WEBHOOK_USER, WEBHOOK_PASSWORD)
@@ -212,6 +212,7 @@ def test_grouped_duplicate_and_unknown_deliveries(listening):
     assert admin.writes() == []
 
 
+@pytest.mark.slow
 def test_lms_errors_keep_events_queued_then_dead_letter(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(

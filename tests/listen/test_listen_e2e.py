@@ -16,9 +16,8 @@ from tests.listen.harness import (
     audit_lines,
     make_site,
     start_listen,
-    wait_for,
 )
-from tests.support import run_certops
+from tests.support import run_certops, wait_for
 
 YEAR = datetime.now(UTC).year
 

@@ -5,22 +5,23 @@ and with ``--watch``."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from certops.lms.records import EnrollmentStatus
 from certops.lock import WriterLock, lock_path
-from tests.listen.harness import audit_lines, start_listen, wait_for
-from tests.support import run_certops
+from tests.listen.harness import audit_lines, start_listen
+from tests.support import run_certops, wait_for
 
 
 def _health(url: str) -> dict[str, Any]:
     return httpx.get(url + "/healthz", timeout=30).json()
 
 
+@pytest.mark.slow
 def test_listen_waits_for_a_running_apply(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(config, sandbox.url, tmp_path)
@@ -28,10 +29,13 @@ def test_listen_waits_for_a_running_apply(site, tmp_path: Path):
         admin.register_webhook(listen.url)
         # Another writer (an apply in progress) holds the lock of this LMS.
         with WriterLock(lock_path(sandbox.url), 1.0, what="certops apply"):
+            writes = admin.writes()
             admin.progress("alice", "AC-102")
+            # Listen has the event and has already waited a whole try for the lock
+            # (it says so only then): it wrote nothing meanwhile.
             wait_for(lambda: _health(listen.url)["waiting_for_writer_lock"], timeout=10)
-            time.sleep(0.3)
             assert admin.enrollment("alice", "CERT-AC") is None
+            assert admin.writes() == writes
             assert _health(listen.url)["queue_depth"] == 1
         cert = wait_for(lambda: admin.enrollment("alice", "CERT-AC"), timeout=10)
         assert cert.status is EnrollmentStatus.COMPLETED
@@ -56,6 +60,7 @@ def test_an_apply_waits_for_listen_and_then_has_nothing_to_do(site, tmp_path: Pa
     assert done.count("enrollment.CERT-AC.alice") == 1
 
 
+@pytest.mark.slow
 def test_a_restart_resumes_the_queue(site, tmp_path: Path):
     config, sandbox, admin = site
     listen = start_listen(config, sandbox.url, tmp_path)

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import time
 
+import pytest
+
 from certops.plan.jsonio import plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT, render_markdown
 from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip, enrollment_target
@@ -120,6 +122,7 @@ def test_markdown_escapes_table_cells_and_fences() -> None:
     assert md.count("```") == 2
 
 
+@pytest.mark.slow
 def test_100000_changes_render_quickly_and_markdown_stays_under_the_limit() -> None:
     plan = big_plan(100_000)
     start = time.perf_counter()

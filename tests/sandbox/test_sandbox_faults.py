@@ -9,6 +9,7 @@ import pytest
 from sandbox_helpers import all_items
 
 from certops.sandbox.faults import ConnectionDropped
+from tests.support import ManualClock, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +29,14 @@ async def test_no_faults_by_default(client):
     }
 
 
-async def test_the_work_is_done_within_the_latency_not_after_it(client):
+def _stored(app, code: str) -> bool:
+    """Whether the sandbox's file holds the course ``code`` (read directly, not through
+    the API)."""
+    with app.state.sandbox.store.read() as conn:
+        return conn.execute("SELECT 1 FROM courses WHERE code = ?", (code,)).fetchone() is not None
+
+
+async def test_the_work_is_done_within_the_latency_not_after_it(client, app):
     # A write is committed as soon as its call arrives; only the answer waits out the
     # latency (as a tenant's answer time includes its own work). Seen from a second call
     # sent with no latency while the first still waits for its answer.
@@ -41,7 +49,7 @@ async def test_the_work_is_done_within_the_latency_not_after_it(client):
             answers.append((await client.post("/learn/v1/courses", json=body)).status_code)
 
         tasks.start_soon(create)
-        await anyio.sleep(0.5)
+        await wait_until(lambda: _stored(app, "LAT-1"), timeout=10)
         await client.put("/_sandbox/faults", json={"latency_ms": 0})
         assert "LAT-1" in await _course_codes(client)
         assert answers == []  # its answer is still held back
@@ -69,11 +77,15 @@ async def test_rate_limit_answers_429_with_retry_after(client):
     assert (await client.get("/_sandbox/calls")).status_code == 200  # not rate limited
 
 
-async def test_rate_limit_window_passes(client):
+async def test_rate_limit_window_passes(client, app):
+    clock = ManualClock(100.0)  # the rate limit's window is timed on it
+    app.state.sandbox.faults.clock = clock
     await client.put("/_sandbox/faults", json={"rate_limit": {"calls": 1, "window_s": 0.2}})
     assert (await client.get("/learn/v1/courses")).status_code == 200
     assert (await client.get("/learn/v1/courses")).status_code == 429
-    await anyio.sleep(0.25)
+    clock.now = 100.15
+    assert (await client.get("/learn/v1/courses")).status_code == 429
+    clock.now = 100.25
     assert (await client.get("/learn/v1/courses")).status_code == 200
 
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from certops.sandbox import create_app, init_sandbox, load_dataset
 from certops.sandbox.webhooks import Deliverer
-from tests.support import serve_app
+from tests.support import ManualClock, serve_app
 
 EVENTS = ["course.enrollment.created", "course.enrollment.updated", "course.enrollment.completed"]
 
@@ -178,16 +178,26 @@ def test_failed_deliveries_retry_with_back_off(sandbox, receiver, db_path):
     assert _flush(sandbox)["delivered"] == 1  # flush ignores back-off: three attempts
     [row] = sandbox.get("/_sandbox/webhooks/deliveries").json()["items"]
     assert row["attempts"] == 3 and row["last_status"] == "200"
-    # Without flush, a failure waits before the next attempt (0.5 s, then doubling).
-    app = create_app(db_path)
-    deliverer = Deliverer(app.state.sandbox.store, retry_base_s=0.5)
-    target.fail_first = 1
+    # Without flush, a failure waits before the next attempt (0.5 s, then doubling), on
+    # the deliverer's clock, which the test moves.
+    target.fail_first = 2
     _complete(sandbox, "learner0002", "C-1")
-    assert deliverer.deliver_due() == 1
+    clock = ManualClock(time.time())  # the event was queued on the real clock: it is due
+    start = clock.now
+    deliverer = Deliverer(create_app(db_path).state.sandbox.store, retry_base_s=0.5, clock=clock)
+    assert deliverer.deliver_due() == 1  # fails
     assert deliverer.deliver_due() == 0  # not due yet
-    time.sleep(0.6)
+    clock.now = start + 0.4
+    assert deliverer.deliver_due() == 0
+    clock.now = start + 0.5
+    assert deliverer.deliver_due() == 1  # fails again: the back-off doubles to 1 s
+    clock.now = start + 1.4
+    assert deliverer.deliver_due() == 0
+    clock.now = start + 0.5 + 1.0
     assert deliverer.deliver_due() == 1
     assert deliverer.counts() == {"delivered": 2, "pending": 0, "failed": 0}
+    rows = sandbox.get("/_sandbox/webhooks/deliveries").json()["items"]
+    assert sorted(r["attempts"] for r in rows) == [3, 3]
 
 
 def test_faults_duplicate_and_reorder_deliveries(sandbox, receiver):
