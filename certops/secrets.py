@@ -31,6 +31,7 @@ MASK = "***"
 _known: set[str] = set()
 _users: set[str] = set()
 _forms: list[str] = []  # every form of every known secret, longest first
+_known_pieces: frozenset[str] = frozenset()  # their runs of FRAGMENT characters
 # Clients in several threads (a served sandbox's tests, listen's worker) register at once.
 _lock = threading.Lock()
 
@@ -69,27 +70,34 @@ def secret_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
     return forms
 
 
-def _mask_fragments(text: str, forms: Iterable[str]) -> str:
-    """``text`` with every run of ``FRAGMENT`` or more characters of a long form masked."""
-    spans: list[tuple[int, int]] = []
-    for form in forms:
-        if len(form) < FRAGMENTED:
-            continue
-        for i in range(len(form) - FRAGMENT + 1):
-            piece = form[i : i + FRAGMENT]
-            if piece.isalpha() and piece.islower():
-                continue  # a word ("password"): certops' own messages say those
-            at = text.find(piece)
-            while at != -1:
-                spans.append((at, at + FRAGMENT))
-                at = text.find(piece, at + 1)
+def _pieces(forms: Iterable[str]) -> frozenset[str]:
+    """Every run of ``FRAGMENT`` characters of the forms long enough to have one (a word
+    such as "password" excepted: certops' own messages say those)."""
+    return frozenset(
+        piece
+        for form in forms
+        if len(form) >= FRAGMENTED
+        for i in range(len(form) - FRAGMENT + 1)
+        if not ((piece := form[i : i + FRAGMENT]).isalpha() and piece.islower())
+    )
+
+
+def _mask_fragments(text: str, pieces: frozenset[str]) -> str:
+    """``text`` with every run of characters made of ``pieces`` masked: one pass over the
+    text, whatever the number of secrets."""
+    if not pieces or len(text) < FRAGMENT:
+        return text
+    spans = [
+        (i, i + FRAGMENT)
+        for i in range(len(text) - FRAGMENT + 1)
+        if text[i : i + FRAGMENT] in pieces
+    ]
     if not spans:
         return text
     out, last = [], 0
     for start, end in _merged(spans):
-        if start >= last:
-            out += [text[last:start], MASK]
-            last = end
+        out += [text[last:start], MASK]
+        last = end
     out.append(text[last:])
     return "".join(out)
 
@@ -120,12 +128,12 @@ def redact_secrets(text: str, secrets: Iterable[str], users: Iterable[str] = ())
     forms = _all_forms(secrets, users)
     for form in forms:
         text = text.replace(form, MASK)
-    return _mask_fragments(text, forms)
+    return _mask_fragments(text, _pieces(forms))
 
 
 def remember_secrets(secrets: Iterable[str], users: Iterable[str] = ()) -> None:
     """Adds ``secrets`` (and Basic-header ``users``) to what ``redact_known`` removes."""
-    global _forms
+    global _forms, _known_pieces
     new_secrets, new_users = [s for s in tuple(secrets) if s], [u for u in tuple(users) if u]
     with _lock:
         before = (len(_known), len(_users))
@@ -133,12 +141,15 @@ def remember_secrets(secrets: Iterable[str], users: Iterable[str] = ()) -> None:
         _users.update(new_users)
         if (len(_known), len(_users)) != before:
             _forms = _all_forms(_known, _users)
+            _known_pieces = _pieces(_forms)
 
 
 def redact_known(text: str) -> str:
     """``text`` without any form of any secret this process has been given."""
-    forms = _forms
+    if not text:
+        return text
+    forms, pieces = _forms, _known_pieces
     for form in forms:
         if form in text:
             text = text.replace(form, MASK)
-    return _mask_fragments(text, forms)
+    return _mask_fragments(text, pieces)
