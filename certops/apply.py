@@ -20,12 +20,13 @@ import asyncio
 import getpass
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from certops.audit import DONE, FAILED, UNKNOWN, AuditLog, AuditLogError
+from certops.engine.compare import group_differences, settings_differences
 from certops.engine.desired import DesiredSetup
 from certops.errors import LMSError
 from certops.lms.api import EnrollmentUpdate, LMSWriter, NewEnrollment
@@ -51,6 +52,7 @@ from certops.plan.model import (
     course_target,
 )
 from certops.readback import (
+    enrollment_problems,
     verify_catalog_item,
     verify_course,
     verify_enrollment,
@@ -59,12 +61,14 @@ from certops.readback import (
 from certops.secrets import redact_known
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 INTERRUPTED_IN_FLIGHT = "interrupted while in flight: it may or may not have been applied"
 ALREADY_THERE = (
-    "already in the LMS (another writer created it after this plan was read); nothing was "
-    "sent: run plan again"
+    "already in the LMS (another writer created it after this plan was read), otherwise "
+    "than this plan wants; nothing was sent: run plan again"
 )
+ALREADY_DONE = "already in the LMS as this plan wants it (another writer made it); nothing was sent"
 
 # Errors after which nothing else can succeed: stop, report the rest as not attempted.
 # A field the tenant ignored stops the run too: every later write would drift the same way.
@@ -73,6 +77,14 @@ FATAL = (LMSConnectionError, LMSUnavailableError, LMSCredentialsError, LMSIgnore
 IN_DOUBT = (LMSConnectionError, LMSUnavailableError)
 
 __all__ = ["ApplyReport", "AuditLog", "AuditLogError", "Executor", "Outcome", "Result"]
+
+
+class Exists(StrEnum):
+    """What the create-once check found: nothing, the object as wanted, or otherwise."""
+
+    NO = "no"
+    AS_WANTED = "as_wanted"
+    OTHERWISE = "otherwise"
 
 
 class Result(StrEnum):
@@ -234,9 +246,14 @@ class Executor:
                 if there is None:  # the run stopped (LMS gone, Ctrl-C) while checking
                     self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
                     continue
-                if there:
-                    self._record(change, Result.SKIPPED, ALREADY_THERE)
-                    self.missing.discard(change.address)  # it exists: dependents go ahead
+                if there is not Exists.NO:
+                    # It exists: what needs it goes ahead. Made as this change would make
+                    # it, the change is done; made otherwise, the next plan says how.
+                    if there is Exists.AS_WANTED:
+                        self._record(change, Result.APPLIED, ALREADY_DONE)
+                    else:
+                        self._record(change, Result.SKIPPED, ALREADY_THERE)
+                        self.missing.discard(change.address)
                     continue
             await self._guard([change], self._setup_change(change))
         if enrollments:
@@ -272,31 +289,46 @@ class Executor:
                     f"stopped: {exc}; the next apply settles the writes it could not record"
                 )
 
-    async def _exists_already(self, change: Change) -> bool:
+    async def _exists_already(self, change: Change) -> Exists:
         """Whether the object ``change`` creates is in the LMS now (another writer made it
-        since the plan was read); then its id is taken and nothing is sent. A failed read
-        says nothing: the create goes ahead and meets the same trouble."""
-        target = change.target
+        since the plan was read), and if so whether as the change would make it; then its
+        id is taken and nothing is sent. A failed read says nothing: the create goes ahead
+        and meets the same trouble."""
+        target, write = change.target, change.write
         try:
-            # Narrow reads: a search by code or name (one small page each).
+            # Narrow reads: a search by code or name (one small page each), then the
+            # object's detail only when one is found.
             if target.kind is TargetKind.COURSE:
                 found = await self.writer.find_course(target.course, detail=False)
-                if found is not None:
-                    self.created[target.course] = found.id
-                return found is not None
+                if found is None:
+                    return Exists.NO
+                self.created[target.course] = found.id
+                if isinstance(write, CourseWrite):
+                    live = await self.writer.get_course(found.id)
+                    if not settings_differences(write.settings, write.verify, live):
+                        return Exists.AS_WANTED
+                return Exists.OTHERWISE
             if target.kind is TargetKind.GROUP:
                 groups = await self.writer.list_groups(target.name)
-                return any(g.name == target.name for g in groups)
+                match = next((g for g in groups if g.name == target.name), None)
+                if match is None:
+                    return Exists.NO
+                if isinstance(write, GroupWrite):
+                    live_group = await self.writer.get_group(match.id)
+                    if not group_differences(write, live_group):
+                        return Exists.AS_WANTED
+                return Exists.OTHERWISE
             if target.kind is TargetKind.CATALOG:
                 catalogs = await self.writer.list_catalogs()
-                return any(c.code == target.catalog for c in catalogs)
+                there = any(c.code == target.catalog for c in catalogs)
+                return Exists.AS_WANTED if there else Exists.NO  # a catalog is its code
         except FATAL:
             raise
         except LMSError:
-            return False
-        return False
+            return Exists.NO
+        return Exists.NO
 
-    async def _guard(self, changes: Sequence[Change], work: Any) -> list[Any] | None:
+    async def _guard(self, changes: Sequence[Change], work: Coroutine[Any, Any, T]) -> T | None:
         """Await ``work`` for ``changes``; on an LMS error mark them failed (and stop when
         the LMS is gone). Returns the work's result, or None when it failed.
 
@@ -306,8 +338,7 @@ class Executor:
             try:
                 self.audit.intend(changes)
             except AuditLogError as exc:
-                if hasattr(work, "close"):
-                    work.close()  # never awaited: nothing was sent
+                work.close()  # never awaited: nothing was sent
                 self.report.stopped = f"stopped: {exc}"
                 self._record_all([Outcome(c, Result.NOT_ATTEMPTED, str(exc)) for c in changes])
                 return None
@@ -334,7 +365,7 @@ class Executor:
             )
             self.report.stopped = "interrupted (Ctrl-C); run plan to see what remains"
             return None
-        return result if result is not None else []
+        return result
 
     async def _setup_change(self, change: Change) -> list[Any]:
         """Send one setup change's write, then read the object back."""
@@ -356,7 +387,11 @@ class Executor:
             row = await self.writer.add_catalog_item(write.catalog, write.course)
             if row.ok:
                 await verify_catalog_item(self.writer, write.catalog, write.course)
-            self._record(change, Result.APPLIED if row.ok else Result.FAILED, row.message)
+                self._record(change, Result.APPLIED)
+            elif await self._in_catalog(write):  # put there by another writer meanwhile
+                self._record(change, Result.APPLIED, ALREADY_DONE)
+            else:
+                self._record(change, Result.FAILED, row.message)
         elif isinstance(write, GroupWrite):
             name = target.name
             if write.group_id is None:
@@ -428,9 +463,8 @@ class Executor:
             self.say(f"enrolling {_count(len(creates), 'learner')} in {_count(courses, 'course')}")
             for start in range(0, len(creates), ENROLL_CHUNK):
                 batch = creates[start : start + ENROLL_CHUNK]
-                rows = await self._rows(
-                    [c for _, c, _ in batch], self.writer.enroll([r for *_, r in batch])
-                )
+                new = [r for *_, r in batch]
+                rows = await self._rows([c for _, c, _ in batch], self.writer.enroll(new), new)
                 # Prove the batch took: read back one created row, the first that has a
                 # validity window (a certified-course row has none to check), else the first.
                 created = [i for i, row in enumerate(rows or []) if row.ok]
@@ -454,9 +488,46 @@ class Executor:
             self.say(f"updating {_count(len(same), 'enrollment')} in {course}")
             await self._rows([c for c, _ in same], self.writer.update_enrollments(update))
 
-    async def _rows(self, changes: list[Change], work: Any) -> list[RowResult] | None:
+    async def _in_catalog(self, write: CatalogItemWrite) -> bool:
+        """Whether the course is in the catalog after all (a refused add)."""
+        try:
+            await verify_catalog_item(self.writer, write.catalog, write.course)
+        except LMSIgnoredFieldError:
+            return False
+        return True
+
+    async def _enrolled_as_wanted(
+        self, rows: Sequence[NewEnrollment], indices: Sequence[int]
+    ) -> list[int]:
+        """Of the refused ``rows`` (at ``indices``), those whose learner is enrolled already
+        with the status and validity the row asked for: one read for all of them. A failed
+        read finds none (the rows stay failed)."""
+        try:
+            found = await self.writer.list_enrollments(
+                sorted({r.course_id for r in rows}), sorted({r.user_id for r in rows})
+            )
+        except FATAL:
+            raise
+        except LMSError:
+            return []
+        live = {(e.user_id, e.course_id): e for e in found}
+        out = []
+        for index, row in zip(indices, rows, strict=True):
+            there = live.get((row.user_id, row.course_id))
+            if there is not None and not enrollment_problems(row, there):
+                out.append(index)
+        return out
+
+    async def _rows(
+        self,
+        changes: list[Change],
+        work: Any,
+        created: Sequence[NewEnrollment] = (),
+    ) -> list[RowResult] | None:
         """Await a batch write for ``changes``, record each row's outcome, and return the
-        row results (None when the batch failed or was not sent)."""
+        row results (None when the batch failed or was not sent). With ``created`` (the
+        rows of a batch enrollment), a row refused because the learner is enrolled already
+        is done when that enrollment is as the row wanted it (another writer made it)."""
         if self.report.stopped:
             for change in changes:
                 self._record(change, Result.NOT_ATTEMPTED, self.report.stopped)
@@ -466,6 +537,10 @@ class Executor:
         if rows is None:
             return None
         by_index = {row.index: row for row in rows}
+        failed = [i for i in range(len(changes)) if i in by_index and not by_index[i].ok]
+        if created and failed:
+            for i in await self._enrolled_as_wanted([created[i] for i in failed], failed):
+                by_index[i] = replace(by_index[i], ok=True, message=ALREADY_DONE)
         outcomes = []
         for index, change in enumerate(changes):
             row = by_index.get(index)

@@ -97,7 +97,9 @@ async def verify_catalog_item(reader: LMSReader, catalog_code: str, course_code:
         )
 
 
-def _window_problems(row: NewEnrollment, live: Enrollment) -> dict[str, tuple[str, str]]:
+def enrollment_problems(row: NewEnrollment, live: Enrollment) -> dict[str, tuple[str, str]]:
+    """How ``live`` differs from the enrollment ``row`` asked for: ``{wire field: (sent,
+    reads back)}`` for its status and validity window; empty when it is as asked."""
     problems: dict[str, tuple[str, str]] = {}
     if row.valid_from is not None and live.valid_from != row.valid_from:
         problems["active_from"] = (
@@ -127,7 +129,7 @@ async def verify_enrollment(reader: LMSReader, row: NewEnrollment, what: str) ->
             "certops stopped and changed " + _ADVICE,
             fields=("items[]",),
         )
-    problems = _window_problems(row, live)
+    problems = enrollment_problems(row, live)
     if problems:
         parts = [f"`{n}` (sent {sent}, reads back {got})" for n, (sent, got) in problems.items()]
         raise LMSIgnoredFieldError(

@@ -269,3 +269,34 @@ def test_full_batches_across_courses_and_results_by_row(
         if outcome.change.address in created:
             course, user = outcome.change.target.course, outcome.change.target.user
             assert state.status(course, user) == outcome.change.after["status"]
+
+
+async def _apply_one_plan_twice(ws: Workspace) -> tuple[ApplyReport, ApplyReport]:
+    """One plan carried out by two writers one after the other: the second meets every
+    object the first made (a concurrent writer of the same tenant, at its worst)."""
+    app = create_app(ws.db)
+    config = load_config([str(ws.conf)])
+    connection = connect(ws.lms, writer=True, transport=SandboxTransport(app), retry=FAST)
+    async with connection as writer:
+        live = await read_live(writer, config)
+        planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
+        first = await Executor(writer).run(planned.plan.changes)
+        second = await Executor(writer).run(planned.plan.changes)
+    return first, second
+
+
+def test_what_a_concurrent_writer_made_as_wanted_is_done(ws: Workspace) -> None:
+    first, second = asyncio.run(_apply_one_plan_twice(ws))
+    assert first.ok, first.summary()
+    # Nothing made twice, nothing failed: each object found as this plan wants it.
+    assert second.ok, [
+        (o.change.address, o.result, o.message)
+        for o in second.outcomes
+        if o.result not in (Result.APPLIED, Result.MANUAL)
+    ]
+    done = [o for o in second.outcomes if o.change.action is Action.CREATE]
+    assert done and {o.result for o in done} == {Result.APPLIED}
+    assert all("already in the LMS as this plan wants it" in o.message for o in done)
+    state = ws.lms_state()
+    assert state.course_codes.count("MOC-W-2026") == 1
+    assert len(state.enrollments) == len(set(state.enrollments))
