@@ -18,6 +18,7 @@ from certops.address import (
 )
 from certops.errors import LMSAddressError
 from certops.lms.errors import LMSAddressError as FromTheLMSPackage
+from certops.lock import lock_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,6 +119,22 @@ def test_a_sandbox_is_identified_by_its_real_file(
     spellings = ["sandbox:real.db", "sandbox:./real.db", f"sandbox:{tmp_path}/real.db"]
     spellings.append("sandbox:link.db")
     assert {parse_address(text).identity for text in spellings} == {tmp_path / "real.db"}
+
+
+def test_the_writer_lock_keys_on_the_lms_not_its_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.db").write_bytes(b"")
+    assert lock_path(parse_address("sandbox:./s.db")) == lock_path(sandbox_address("s.db"))
+    assert lock_path(sandbox_address("s.db")) == tmp_path / "s.db.lock"
+    work = tmp_path / "w"
+    same = {
+        lock_path(parse_address(t), work)
+        for t in ("https://acme.docebosaas.com", "https://ACME.docebosaas.com:443/x")
+    }
+    assert same == {work / "acme.docebosaas.com.lock"}
+    assert lock_path(parse_address("http://127.0.0.1:8000"), work) == work / "127.0.0.1_8000.lock"
 
 
 def test_an_address_built_directly_is_checked_as_parsed() -> None:

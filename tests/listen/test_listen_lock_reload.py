@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from certops.address import parse_address
 from certops.lms.records import EnrollmentStatus
 from certops.lock import WriterLock, lock_path
 from tests.listen.harness import audit_lines, start_listen, wait_for
@@ -27,7 +28,7 @@ def test_listen_waits_for_a_running_apply(site, tmp_path: Path):
     try:
         admin.register_webhook(listen.url)
         # Another writer (an apply in progress) holds the lock of this LMS.
-        with WriterLock(lock_path(sandbox.url), 1.0, what="certops apply"):
+        with WriterLock(lock_path(parse_address(sandbox.url)), 1.0, what="certops apply"):
             admin.progress("alice", "AC-102")
             wait_for(lambda: _health(listen.url)["waiting_for_writer_lock"], timeout=10)
             time.sleep(0.3)

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from certops.lms import Credentials, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials
 from certops.lms.errors import (
     LMSConnectionError,
     LMSCredentialsError,
@@ -39,7 +41,7 @@ def _creds(**changes) -> Credentials:
 
 def test_expired_token_is_renewed_once_on_401(empty):
     async def go():
-        async with empty.connect() as lms:
+        async with empty.reader() as lms:
             first = await lms.list_courses()
             later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
             await empty.admin("PUT", "clock", {"now": later})
@@ -56,7 +58,7 @@ def test_expired_token_is_renewed_once_on_401(empty):
 def test_token_is_renewed_before_it_expires(empty):
     async def go():
         await empty.admin("PUT", "settings", {"token_ttl_s": 1})
-        async with empty.connect() as lms:
+        async with empty.reader() as lms:
             await lms.list_courses()
             await asyncio.sleep(1.05)
             await lms.list_courses()
@@ -76,7 +78,7 @@ def test_token_is_renewed_before_it_expires(empty):
 )
 def test_refused_credentials_say_which_and_hide_values(empty, changes, expected):
     async def go():
-        async with empty.connect(credentials=_creds(**changes)) as lms:
+        async with empty.reader(credentials=_creds(**changes)) as lms:
             await lms.list_users()
 
     with pytest.raises(LMSCredentialsError) as err:
@@ -91,7 +93,7 @@ def test_environment_credentials_win_over_the_sandbox_file(empty, monkeypatch):
     monkeypatch.setenv("DOCEBO_CLIENT_SECRET", SECRET)
 
     async def go():
-        async with connect(empty.lms, retry=FAST) as lms:
+        async with connect_reader(empty.address, retry=FAST) as lms:
             assert SECRET not in repr(lms) and SECRET not in repr(lms._http._credentials)
             await lms.list_courses()
 
@@ -113,8 +115,11 @@ def _tenant(handler) -> httpx.MockTransport:
 
 async def _call(transport, method="list_courses", *args, **options):
     options.setdefault("retry", FAST)
-    async with connect(
-        "https://acme.docebosaas.com", transport=transport, credentials=_creds(), **options
+    async with connect_reader(
+        parse_address("https://acme.docebosaas.com"),
+        transport=transport,
+        credentials=_creds(),
+        **options,
     ) as lms:
         return await getattr(lms, method)(*args)
 
@@ -168,7 +173,9 @@ def test_persistent_503_gives_up_with_a_message():
 
 def test_unknown_host_names_the_host():
     async def go():
-        async with connect("https://no-such-tenant.invalid", credentials=_creds()) as lms:
+        async with connect_reader(
+            parse_address("https://no-such-tenant.invalid"), credentials=_creds()
+        ) as lms:
             await lms.list_courses()
 
     with pytest.raises(LMSConnectionError, match=r"no-such-tenant\.invalid"):
@@ -181,7 +188,9 @@ def test_refused_connection_names_the_host():
         port = sock.getsockname()[1]  # closed again before the client connects
 
     async def go():
-        async with connect(f"http://127.0.0.1:{port}", credentials=_creds(), retry=FAST) as lms:
+        async with connect_reader(
+            parse_address(f"http://127.0.0.1:{port}"), credentials=_creds(), retry=FAST
+        ) as lms:
             await lms.list_courses()
 
     with pytest.raises(LMSConnectionError, match=r"cannot connect to 127\.0\.0\.1"):
@@ -193,7 +202,7 @@ def test_progress_notes_waits_without_secrets(empty):
 
     async def go():
         await empty.faults(error_503_share=0.5, seed=11)
-        async with empty.connect(progress=notes.append) as lms:
+        async with empty.reader(progress=notes.append) as lms:
             await lms.list_courses()
             await lms.list_users()
 

@@ -90,7 +90,7 @@ def _check_everything(users, courses, enrollments, catalogs, items):
 
 
 def test_reads_return_exactly_the_loaded_data(loaded):
-    *result, counts = asyncio.run(_read_everything(loaded.connect()))
+    *result, counts = asyncio.run(_read_everything(loaded.reader()))
     _check_everything(*result)
     # 1,350 enrollments in pages of 200 by cursor; users in pages of 200.
     assert counts["GET /course/v1/courses/enrollments"] == 7
@@ -103,7 +103,7 @@ def test_reads_are_exact_under_faults(loaded):
         await loaded.faults(
             error_503_share=0.2, latency_ms=1, rate_limit={"calls": 25, "window_s": 1}, seed=7
         )
-        result = await _read_everything(loaded.connect())
+        result = await _read_everything(loaded.reader())
         calls = await loaded.calls()
         return result, calls
 
@@ -117,7 +117,7 @@ def test_reads_are_exact_under_faults(loaded):
 def test_reads_over_a_real_socket_with_faults(served):
     async def go():
         await served.sandbox.faults(error_503_share=0.2, seed=3)
-        return await _read_everything(served.connect())
+        return await _read_everything(served.reader())
 
     *result, _ = asyncio.run(go())
     _check_everything(*result)
@@ -125,7 +125,7 @@ def test_reads_over_a_real_socket_with_faults(served):
 
 def test_filters_are_pushed_to_the_server(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             courses = await lms.find_courses(["C-2", "C-4"])
             jdoe = await lms.find_user("user0010")
             by_mail = await lms.find_user("USER0011@example.com")
@@ -143,7 +143,7 @@ def test_filters_are_pushed_to_the_server(loaded):
 
 def test_many_course_ids_are_chunked(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             ids = [c.id for c in await lms.list_courses()]
             return await lms.list_enrollments(ids + list(range(10_000, 10_120)))
 
@@ -169,7 +169,7 @@ def test_concurrency_is_capped(loaded):
     loaded.app = counting
 
     async def go():
-        async with loaded.connect(max_in_flight=2) as lms:
+        async with loaded.reader(max_in_flight=2) as lms:
             ids = [c.id for c in await lms.list_courses()]
             await asyncio.gather(*(lms.get_course(i) for i in ids * 3))
 
@@ -179,7 +179,7 @@ def test_concurrency_is_capped(loaded):
 
 def test_reader_cannot_write_even_through_its_channel(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             assert not hasattr(lms._api, "post") and not hasattr(lms._api, "put")
             with pytest.raises(ReadOnlyError):
                 await lms._http._send("POST", "/learn/v1/courses", body={"name": "x"})
@@ -190,7 +190,7 @@ def test_reader_cannot_write_even_through_its_channel(loaded):
 
 def test_only_get_and_token_reach_the_server_from_a_reader(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             courses = await lms.list_courses()
             await lms.find_courses([c.code for c in courses])
             for group in await lms.list_groups():
@@ -217,7 +217,7 @@ def _split_always(monkeypatch) -> None:
 
 def test_a_large_read_runs_one_cursor_stream_per_course(loaded, monkeypatch):
     _split_always(monkeypatch)
-    *result, counts = asyncio.run(_read_everything(loaded.connect()))
+    *result, counts = asyncio.run(_read_everything(loaded.reader()))
     _check_everything(*result)
     enrollments = result[2]
     assert enrollments == sorted(enrollments, key=lambda e: (e.course_id, e.user_id))
@@ -238,7 +238,7 @@ def test_concurrent_streams_are_exact_and_deterministic_under_faults(loaded, mon
         await loaded.faults(
             error_503_share=0.2, latency_ms=1, rate_limit={"calls": 25, "window_s": 1}, seed=seed
         )
-        async with loaded.connect(max_in_flight=4) as lms:
+        async with loaded.reader(max_in_flight=4) as lms:
             users = await lms.list_users()
             ids = [c.id for c in await lms.list_courses()]
             enrollments = await lms.list_enrollments(ids)
@@ -275,7 +275,7 @@ def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
     loaded.app = counting
 
     async def go():
-        async with loaded.connect(max_in_flight=3) as lms:
+        async with loaded.reader(max_in_flight=3) as lms:
             ids = [c.id for c in await lms.list_courses()]
             return await lms.list_enrollments(ids)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from certops.lms.client import SINGLE, UNKNOWN_LENGTH, Slots
+from certops.lms.pacing import SINGLE, UNKNOWN_LENGTH, Slots
 
 
 async def _order(
