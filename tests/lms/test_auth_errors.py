@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -56,11 +55,19 @@ def test_expired_token_is_renewed_once_on_401(empty):
 
 
 def test_token_is_renewed_before_it_expires(empty):
+    """A 100 s token is renewed 10 s early (a tenth of its lifetime): 91 s on, by the
+    client's clock, the next call fetches a new token first, so the server (whose clock
+    has passed the old token's expiry) never answers 401. No test time passes."""
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    now = [0.0]
+
     async def go():
-        await empty.admin("PUT", "settings", {"token_ttl_s": 1})
-        async with empty.reader() as lms:
+        await empty.admin("PUT", "settings", {"token_ttl_s": 100})
+        await empty.admin("PUT", "clock", {"now": start.isoformat()})
+        async with empty.reader(clock=lambda: now[0]) as lms:
             await lms.list_courses()
-            await asyncio.sleep(1.05)
+            now[0] += 91
+            await empty.admin("PUT", "clock", {"now": (start + timedelta(seconds=101)).isoformat()})
             await lms.list_courses()
         return await empty.calls()
 
@@ -160,9 +167,15 @@ def test_429_retry_after_is_honoured():
     def handler(request):
         return next(answers, None) or httpx.Response(200, json=empty_page)
 
-    start = time.monotonic()
-    assert asyncio.run(_call(_tenant(handler))) == []
-    assert time.monotonic() - start >= 0.3
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # the session's waits, on its own clock
+        slept.append(seconds)
+        now[0] += seconds
+
+    assert asyncio.run(_call(_tenant(handler), clock=lambda: now[0], sleep=sleep)) == []
+    assert slept == [pytest.approx(0.3)]
 
 
 def test_persistent_503_gives_up_with_a_message():

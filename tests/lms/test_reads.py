@@ -17,6 +17,13 @@ from .conftest import COURSES, dataset
 DATA = dataset()
 
 
+async def _let_others_run() -> None:
+    """Yields to the event loop a few times: every request in flight gets as far as it
+    can before this one goes on (the in-process app answers without waiting)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 def _expected_enrollments() -> set[tuple]:
     def instant(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -161,7 +168,7 @@ def test_concurrency_is_capped(loaded):
         in_flight += 1
         peak = max(peak, in_flight)
         try:
-            await asyncio.sleep(0.005)
+            await _let_others_run()
             await app(scope, receive, send)
         finally:
             in_flight -= 1
@@ -266,7 +273,7 @@ def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
             in_flight += 1
             peak = max(peak, in_flight)
         try:
-            await asyncio.sleep(0.002)
+            await _let_others_run()
             await app(scope, receive, send)
         finally:
             if scope.get("path") == "/course/v1/courses/enrollments":
@@ -286,16 +293,19 @@ def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
 def test_a_failing_stream_raises_only_after_every_stream_settled():
     finished: list[str] = []
 
-    async def fails() -> None:
-        await asyncio.sleep(0)
-        raise LMSUnavailableError("first stream failed")
-
-    async def slow(name: str) -> str:
-        await asyncio.sleep(0.01)
-        finished.append(name)
-        return name
-
     async def go():
+        failed = asyncio.Event()
+
+        async def fails() -> None:
+            await asyncio.sleep(0)
+            failed.set()
+            raise LMSUnavailableError("first stream failed")
+
+        async def slow(name: str) -> str:
+            await failed.wait()  # still running when the other stream fails
+            finished.append(name)
+            return name
+
         with pytest.raises(LMSUnavailableError, match="first stream failed"):
             await gather_settled([slow("a"), fails(), slow("b")])
         return await gather_settled([slow("c"), slow("d")])
