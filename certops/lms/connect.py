@@ -157,15 +157,16 @@ class Connection(AbstractAsyncContextManager[R]):
         return found
 
     def _resolve_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The transport given (made now if given as a function); None: the network."""
         given = self._transport
-        if given is None or isinstance(given, httpx.AsyncBaseTransport):
-            if given is None and self.address.is_sandbox:
+        if given is None:
+            if self.address.is_sandbox:
                 raise LMSAddressError(
                     f"{self.address}: a sandbox is reached through the transport its caller "
                     "gives (certops.connection opens it); certops.lms only reaches tenants"
                 )
-            return given
-        return given()
+            return None
+        return given if isinstance(given, httpx.AsyncBaseTransport) else given()
 
     async def __aenter__(self) -> R:
         return await self.open()
