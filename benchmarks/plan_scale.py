@@ -50,10 +50,12 @@ from typing import Any
 
 import httpx
 
+from certops.address import parse_address
 from certops.cli.main import main as certops_main
+from certops.connection import connect_reader
 from certops.errors import CertopsError, ConfigError
-from certops.lms import connect, paths
-from certops.lms.docebo import Connection
+from certops.lms import paths
+from certops.lms.connect import Connection
 from certops.sandbox import init_sandbox, read_credentials
 
 # Three products with two periods each, over the demo dataset's courses. Safety limits
@@ -503,7 +505,7 @@ def recorded_connections() -> Iterator[list[Any]]:
     opened: list[Any] = []
     original = Connection.open
 
-    async def recording(self: Connection) -> Any:
+    async def recording(self: Connection[Any]) -> Any:
         opened.append(self)
         return await original(self)
 
@@ -595,7 +597,7 @@ def naive_baseline(server: Server, h: Holdings, log: Path) -> Phase:
         raise BenchmarkError("the sandbox has no users to sample for the naive baseline")
 
     async def run() -> tuple[dict[str, int], int]:
-        async with connect(server.url, max_in_flight=1) as reader:
+        async with connect_reader(parse_address(server.url), max_in_flight=1) as reader:
             courses = {c.code: c.id for c in await reader.list_courses()}
             ids = [courses[code] for code in NAMED_CODES if code in courses]
             fixed = sum(reader.call_counts.values())

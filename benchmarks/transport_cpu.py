@@ -1,13 +1,11 @@
-"""CPU per paged read: certops' HTTP/1.1 transport against httpx's, on a served sandbox.
+"""CPU per paged read through the client, against a bare stream, on a served sandbox.
 
 Builds the demo sandbox (``--learners``, default 10,000), serves it on loopback with no
 added latency, and reads one course's 200-row enrollment pages (about 80 KB each) one
 after the other through:
 
-- ``certops``: the client's session over its own transport (``certops.lms.http11``), as a
-  plan reads a tenant;
-- ``httpx``: the same session over httpx's own transport (httpcore, h11 and anyio), what
-  the client used before;
+- ``client``: the client's session over httpx (``httpx.AsyncClient`` and its own
+  transport: httpcore, h11 and anyio), as a plan reads a tenant;
 - ``floor``: a bare asyncio stream that writes the same request, reads the answer by its
   ``Content-Length`` and decodes it, with nothing else: what no HTTP client can beat.
 
@@ -31,22 +29,18 @@ import httpx
 import orjson
 from plan_scale import served
 
-from certops.lms import paths
-from certops.lms.client import Credentials, RetryPolicy
-from certops.lms.docebo import connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials, RetryPolicy, paths
 from certops.sandbox import init_sandbox, read_credentials
 
 Reader = Callable[[str, Credentials, int, int], Awaitable[int]]
 
 
-async def _session_reads(
-    url: str, credentials: Credentials, course: int, requests: int, httpx_transport: bool
-) -> int:
-    transport = httpx.AsyncHTTPTransport() if httpx_transport else None
-    async with connect(
-        url, credentials=credentials, retry=RetryPolicy(), transport=transport
-    ) as reader:
-        session = reader._api._http  # the session a plan's reads go through
+async def client_reads(url: str, credentials: Credentials, course: int, requests: int) -> int:
+    address = parse_address(url)
+    async with connect_reader(address, credentials=credentials, retry=RetryPolicy()) as reader:
+        session = reader._http  # the session a plan's reads go through
         query = {"course_id[]": [str(course)], "page_size": paths.DEFAULT_PAGE_SIZE}
         await session._send("GET", paths.ENROLLMENTS_READ, params={**query, "page": 1})
         started = time.process_time()
@@ -56,17 +50,13 @@ async def _session_reads(
         return round((time.process_time() - started) / requests * 1e6)
 
 
-async def certops_reads(url: str, credentials: Credentials, course: int, requests: int) -> int:
-    return await _session_reads(url, credentials, course, requests, httpx_transport=False)
-
-
-async def httpx_reads(url: str, credentials: Credentials, course: int, requests: int) -> int:
-    return await _session_reads(url, credentials, course, requests, httpx_transport=True)
+async def _token(url: str, credentials: Credentials) -> str:
+    async with connect_reader(parse_address(url), credentials=credentials) as reader:
+        return await reader._http.token()
 
 
 async def floor_reads(url: str, credentials: Credentials, course: int, requests: int) -> int:
-    async with connect(url, credentials=credentials) as reader:
-        token = await reader._api._http.token()
+    token = await _token(url, credentials)
     host, port = url.removeprefix("http://").split(":")
     stream, writer = await asyncio.open_connection(host, int(port), limit=1 << 20)
     target = f"{paths.ENROLLMENTS_READ}?course_id%5B%5D={course}&page_size=200&page="
@@ -89,8 +79,7 @@ async def floor_reads(url: str, credentials: Credentials, course: int, requests:
 
 
 async def page_bytes(url: str, credentials: Credentials, course: int) -> int:
-    async with connect(url, credentials=credentials) as reader:
-        token = await reader._api._http.token()
+    token = await _token(url, credentials)
     async with httpx.AsyncClient(base_url=url) as client:
         answer = await client.get(
             paths.ENROLLMENTS_READ,
@@ -106,11 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="requests per round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    readers: dict[str, Reader] = {
-        "certops": certops_reads,
-        "httpx": httpx_reads,
-        "floor": floor_reads,
-    }
+    readers: dict[str, Reader] = {"client": client_reads, "floor": floor_reads}
     with tempfile.TemporaryDirectory(prefix="certops-transport-") as work:
         db = Path(work) / "sandbox.db"
         init_sandbox(db, demo=True, learners=args.learners, seed=0, overwrite=True)

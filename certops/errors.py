@@ -10,11 +10,12 @@ the code that raises them; this is the whole tree (a test keeps it complete)::
     │   │                            located problem (FILE:LINE:COL) at once
     │   ├── LMSError ............... certops.errors: the LMS failed or answered unusably
     │   │   │                        (its text never shows a secret)
-    │   │   ├── LMSAddressError .... certops.lms.errors: --lms is not usable
+    │   │   ├── LMSAddressError .... certops.errors: --lms is not usable (also importable
+    │   │   │                        from certops.lms.errors)
     │   │   ├── LMSCredentialsError  certops.lms.errors: credentials missing or refused
     │   │   ├── LMSConnectionError . certops.lms.errors: the host cannot be reached
     │   │   ├── LMSUnavailableError  certops.lms.errors: 429/5xx after every retry
-    │   │   │   └── OutcomeUnknown . certops.lms.client: a write's answer was lost (the
+    │   │   │   └── OutcomeUnknown . certops.lms.failures: a write's answer was lost (the
     │   │   │                        writer re-reads before anything else)
     │   │   ├── LMSPermissionError . certops.lms.errors: HTTP 403
     │   │   ├── LMSNotFoundError ... certops.lms.errors: HTTP 404
@@ -76,6 +77,10 @@ class LMSError(CertopsError):
         from certops.secrets import redact_known
 
         return redact_known(super().__str__())
+
+
+class LMSAddressError(LMSError):
+    """The ``--lms`` address is not usable (bad form, or a sandbox file that is missing)."""
 
 
 class SafetyLimitError(CertopsError):

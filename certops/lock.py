@@ -2,7 +2,10 @@
 writes an LMS) holds for its whole run.
 
 The lock is ``flock`` on a file next to the sandbox (``PATH.lock`` for ``sandbox:PATH``)
-or, for a tenant, in ``.certops/`` of the working folder. The kernel releases it when the
+or, for a tenant, in ``.certops/`` of the working folder. It is keyed on the LMS, not on
+how its address is spelled (``LMSAddress.identity``): ``sandbox:./x.db`` and
+``sandbox:x.db``, or ``https://ACME.docebosaas.com:443`` and ``https://acme.docebosaas.com``,
+share one lock. The kernel releases it when the
 holder exits in any way, ``kill -9`` included, so a crashed run never leaves a stale lock.
 A second writer waits for it up to ``--lock-timeout`` seconds, saying who holds it, then
 fails with a message; it reads the LMS only once it holds the lock, so its plan already
@@ -22,8 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
 
+from certops.address import DEFAULT_PORTS, LMSAddress
 from certops.errors import CertopsError
 
 try:
@@ -40,14 +43,16 @@ class LockTimeoutError(CertopsError):
     """Another writer held the lock for longer than this run would wait."""
 
 
-def lock_path(lms: str, workdir: Path | None = None) -> Path:
-    """Where the writer lock of ``lms`` lives: next to a sandbox file, else ``.certops/``."""
-    text = lms.strip()
-    if text.startswith("sandbox:"):
-        db = Path(text.removeprefix("sandbox:"))
-        return db.with_name(db.name + ".lock")
-    host = urlsplit(text).netloc.lower() or "lms"
-    safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in host)
+def lock_path(lms: LMSAddress, workdir: Path | None = None) -> Path:
+    """Where the writer lock of ``lms`` lives: next to the sandbox file (its real path),
+    else ``.certops/HOST.lock`` (``HOST_PORT.lock`` on a port other than the scheme's)."""
+    identity = lms.identity
+    if isinstance(identity, Path):
+        return identity.with_name(identity.name + ".lock")
+    name = identity.host or "lms"
+    if identity.port != DEFAULT_PORTS[identity.scheme]:
+        name += f"_{identity.port}"
+    safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
     return (workdir or Path(".certops")) / f"{safe}.lock"
 
 

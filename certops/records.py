@@ -1,7 +1,8 @@
 """certops' own typed records of LMS objects.
 
-The client (``certops.lms.client``) turns Docebo JSON into these and back; nothing above
-the ``certops.lms`` package ever sees a Docebo field name, status code or date string.
+The client (``certops.lms``: ``wire`` for the codecs, ``session`` for the calls) turns
+Docebo JSON into these and back; nothing above the ``certops.lms`` package ever sees a
+Docebo field name, status code or date string.
 All datetimes are timezone-aware UTC; Docebo's zero dates become ``None``.
 """
 

@@ -9,8 +9,9 @@ docs/architecture.md in one pure function: compile the desired setup, diff it ag
 the live setup, add the manual steps, evaluate every learner and plan their enrollments,
 check the safety limits, and order everything by dependency.
 
-The LMS connection is passed in (``connect``, with the signature of
-``certops.lms.connect``), so that callers and tests choose the transport and its retries.
+The LMS connection is passed in (``connect``: by default ``certops.connection``'s
+``connect_reader``, or ``connect_writer`` for ``apply_run``), so that callers and tests
+choose the transport and its retries.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from certops.address import LMSAddress
 from certops.apply import ApplyReport, AuditLog, Executor, current_actor, manages
 from certops.config.model import Config
+from certops.connection import connect_reader, connect_writer
 from certops.engine.checks import setup_checks
 from certops.engine.compare import diff_setup, setup_warnings
 from certops.engine.deadlines import deadline_warnings
@@ -36,6 +39,7 @@ from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_pla
 from certops.errors import SafetyLimitError, StalePlanError
 from certops.history import AuditContext
 from certops.live import Learners, LiveSnapshot, read_learners, read_live
+from certops.lms.api import LMSReader, LMSWriter
 from certops.plan.classes import AppliedRecord, classify, config_digest
 from certops.plan.jsonio import order_changes, plan_digest
 from certops.plan.model import (
@@ -53,9 +57,10 @@ from certops.records import Enrollment, EnrollmentStatus, User
 from certops.references import verify_references
 from certops.revision import config_revision
 
-# ``certops.lms.connect``'s shape: (lms, *, writer=..., progress=..., limits...) -> an async
-# context manager yielding a reader or writer.
-Connect = Callable[..., AbstractAsyncContextManager[Any]]
+# ``certops.connection.connect_reader``'s and ``connect_writer``'s shape: (address, *,
+# progress=..., limits...) -> an async context manager yielding a reader or a writer.
+ConnectReader = Callable[..., AbstractAsyncContextManager[LMSReader]]
+ConnectWriter = Callable[..., AbstractAsyncContextManager[LMSWriter]]
 Say = Callable[[str], None]
 
 
@@ -192,9 +197,9 @@ def with_warnings(planned: Planned, warnings: list[PlanWarning]) -> Planned:
 
 async def read_snapshot(
     config: Config,
-    lms: str,
+    lms: LMSAddress,
     *,
-    connect: Connect,
+    connect: ConnectReader = connect_reader,
     progress: Say = _quiet,
     connect_kwargs: Mapping[str, Any] | None = None,
 ) -> LiveSnapshot:
@@ -206,10 +211,10 @@ async def read_snapshot(
 async def plan_run(
     config: Config,
     acks: Acknowledgements,
-    lms: str,
+    lms: LMSAddress,
     at: datetime,
     *,
-    connect: Connect,
+    connect: ConnectReader = connect_reader,
     record: AppliedRecord | None = None,
     progress: Say = _quiet,
     connect_kwargs: Mapping[str, Any] | None = None,
@@ -223,7 +228,11 @@ async def plan_run(
 
 
 async def read_status(
-    config: Config, lms: str, logins: Iterable[str], *, connect: Connect
+    config: Config,
+    lms: LMSAddress,
+    logins: Iterable[str],
+    *,
+    connect: ConnectReader = connect_reader,
 ) -> Learners:
     """The named learners (by username or e-mail) and their enrollments, for ``status``."""
     async with connect(lms) as reader:
@@ -292,10 +301,10 @@ class ApplyRun:
 async def apply_run(
     config: Config,
     acks: Acknowledgements,
-    lms: str,
+    lms: LMSAddress,
     at: datetime,
     *,
-    connect: Connect,
+    connect: ConnectWriter = connect_writer,
     audit_path: Path,
     record: AppliedRecord | None = None,
     expect_digest: str | None = None,
@@ -316,7 +325,7 @@ async def apply_run(
 
     Raises ``StalePlanError`` or ``SafetyLimitError`` before anything is written."""
     kwargs = dict(connect_kwargs or {})
-    async with connect(lms, writer=True, progress=progress, **kwargs) as writer:
+    async with connect(lms, progress=progress, **kwargs) as writer:
         live = await read_live(writer, config, progress=progress)
         warnings = verify_references(config, live)
         planned = with_warnings(build_plan(config, live, at, acks, record), warnings)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from certops.address import LMSAddress
 from certops.adopt import Hints, Imported, import_tenant
 from certops.adopt.yamlout import summary_lines
 from certops.cli.options import (
@@ -21,7 +22,7 @@ from certops.cli.options import (
     resolve_lms,
 )
 from certops.config import load_config
-from certops.lms import connect
+from certops.connection import connect_reader
 
 
 def _pairs(values: tuple[str, ...], option: str, need_name: bool) -> dict[str, str]:
@@ -39,8 +40,8 @@ def _pairs(values: tuple[str, ...], option: str, need_name: bool) -> dict[str, s
     return out
 
 
-async def _read(lms: str, hints: Hints, at: datetime, out: str, limits: Limits) -> Imported:
-    async with connect(lms, progress=progress, **limits.connect_kwargs()) as reader:
+async def _read(lms: LMSAddress, hints: Hints, at: datetime, out: str, limits: Limits) -> Imported:
+    async with connect_reader(lms, progress=progress, **limits.connect_kwargs()) as reader:
         return await import_tenant(reader, hints, at, out, progress=progress)
 
 

@@ -11,22 +11,24 @@ from typing import Any
 
 import click
 
+from certops.address import LMSAddress
 from certops.cli.options import lms_option, progress, resolve_lms
-from certops.lms import connect
+from certops.connection import connect_reader, connect_writer
+from certops.errors import LMSAddressError
 from certops.lms.doctor import Check, Outcome, run_checks
 from certops.probe import PROBE_CODE, write_probe
 
 
-async def _shapes(address: str) -> dict[str, Any]:
+async def _shapes(address: LMSAddress) -> dict[str, Any]:
     from certops.lms.shapes import record_shapes
 
-    async with connect(address, progress=progress) as reader:
+    async with connect_reader(address, progress=progress) as reader:
         return await record_shapes(reader)
 
 
-async def _probe(address: str) -> list[Check]:
-    async with connect(address, writer=True, progress=progress) as writer:
-        return await write_probe(writer)  # type: ignore[arg-type]
+async def _probe(address: LMSAddress) -> list[Check]:
+    async with connect_writer(address, progress=progress) as writer:
+        return await write_probe(writer)
 
 
 @click.command()
@@ -55,8 +57,14 @@ def doctor(lms: str | None, write_probe: bool, shapes_file: str | None) -> None:
     Prints one line per check (ok, FAIL with the fix, warn, skipped); exits 1 if any fails.
     Without --write-probe it only reads.
     """
-    address = resolve_lms(lms)
-    checks = asyncio.run(run_checks(address, connector=lambda a: connect(a, progress=progress)))
+    try:
+        address = resolve_lms(lms)
+    except LMSAddressError as exc:
+        _show([Check("address", Outcome.FAIL, str(exc))])  # exits 1
+        return
+    checks = asyncio.run(
+        run_checks(address, connector=lambda a: connect_reader(a, progress=progress))
+    )
     reachable = not any(
         c.failed and c.name in ("address", "connect", "credentials", "token") for c in checks
     )
@@ -75,6 +83,11 @@ def doctor(lms: str | None, write_probe: bool, shapes_file: str | None) -> None:
             )
         else:
             checks.append(Check("shapes file", Outcome.SKIPPED, "the LMS could not be reached"))
+    _show(checks)
+
+
+def _show(checks: list[Check]) -> None:
+    """Prints one line per check; exits 1 if any failed."""
     for check in checks:
         line = f"{check.outcome.value:<7} {check.name}"
         if check.detail:

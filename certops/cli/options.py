@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 import click
 
 from certops import instants
+from certops.address import LMSAddress, parse_address, sandbox_address
 
-DEFAULT_SANDBOX = "sandbox:.certops/sandbox.db"
+# The LMS of a command given none: the working folder's sandbox.
+DEFAULT_SANDBOX = sandbox_address(".certops/sandbox.db")
 
 # What an option decorator wraps (a command function or a command): click records the
 # option on it and hands the same object back, so the decorators keep its type.
@@ -50,7 +50,7 @@ def parse_instant(value: str) -> datetime:
     return instant
 
 
-def check_instant_near(at: datetime, now: datetime, *, command: str, lms: str) -> str | None:
+def check_instant_near(at: datetime, now: datetime, *, command: str, lms: LMSAddress) -> str | None:
     """Whether ``at`` is plausibly meant: more than ``NEAR_YEARS`` years from ``now`` is
     almost always a typo (a wrong year, a missing digit). ``apply`` to a tenant raises
     ``click.UsageError`` (it would write the consequences of that instant into the LMS);
@@ -63,26 +63,12 @@ def check_instant_near(at: datetime, now: datetime, *, command: str, lms: str) -
     problem = f"--at {when} is more than {NEAR_YEARS} years {direction} now"
     if command != "apply":
         return f"warning: {problem}; check the year (apply to a tenant would refuse it)"
-    if is_local_lms(lms):
+    if lms.is_local:
         return f"warning: {problem}; applied to this sandbox anyway (a tenant would refuse it)"
     raise click.UsageError(
         f"{problem}; apply refuses to write a tenant as of such an instant (check the year; "
         "preview it with `certops plan --at`, or rehearse it on a sandbox)"
     )
-
-
-def is_local_lms(lms: str) -> bool:
-    """Whether ``lms`` is a sandbox: a file, or served on this machine (loopback)."""
-    text = lms.strip()
-    if text.startswith("sandbox:"):
-        return True
-    host = urlsplit(text).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 if TYPE_CHECKING:
@@ -137,10 +123,11 @@ def progress(message: str) -> None:
     click.echo(f"certops: {message}", err=True)
 
 
-def resolve_lms(lms: str | None) -> str:
-    """The LMS address to use; with none configured, the working folder's sandbox."""
+def resolve_lms(lms: str | None) -> LMSAddress:
+    """The LMS ``--lms`` (or ``CERTOPS_LMS``) names, parsed once (``LMSAddressError`` says
+    what is wrong with it); with none configured, the working folder's sandbox."""
     if lms:
-        return lms
+        return parse_address(lms)
     click.echo(f"certops: no LMS configured, using {DEFAULT_SANDBOX}", err=True)
     return DEFAULT_SANDBOX
 
@@ -158,7 +145,7 @@ def color_enabled(no_color: bool) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """How hard certops may press the LMS (passed to ``certops.lms.connect``)."""
+    """How hard certops may press the LMS (passed to ``certops.connection``)."""
 
     max_in_flight: int = 4
     calls_per_hour: int | None = None  # None: the client reads CERTOPS_CALLS_PER_HOUR

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from certops.address import LMSAddress, parse_address
 from certops.apply import ApplyReport, Result, current_actor
 from certops.cli.meter import Meter
 from certops.cli.options import (
@@ -29,6 +30,7 @@ from certops.cli.options import (
 from certops.config import load_config
 from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.model import Config
+from certops.connection import connect_reader, connect_writer
 from certops.errors import ConfigError, LMSError, SafetyLimitError
 from certops.history import (
     DEFAULT_AUDIT_LOG,
@@ -36,8 +38,6 @@ from certops.history import (
     LogLines,
     applied_record,
 )
-from certops.lms import connect
-from certops.lms.client import parse_address
 from certops.lock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path
 from certops.plan.ack import AckFile, ack_path
 from certops.plan.classes import AppliedRecord
@@ -83,20 +83,21 @@ def _record(paths: tuple[str, ...]) -> AppliedRecord:
 async def _plan(
     config: Config,
     acks: AckFile,
-    lms: str,
+    lms: LMSAddress,
     at: datetime,
     limits: Limits,
     record: AppliedRecord | None = None,
     meter: Meter | None = None,
 ) -> Planned:
-    # ``connect`` is looked up here, at call time: tests and benchmarks wrap this module's.
+    # ``connect_reader`` is looked up here, at call time: tests and benchmarks wrap this
+    # module's.
     meter = meter or Meter(live=False)
     return await plan_run(
         config,
         acks,
         lms,
         at,
-        connect=lambda *a, **kw: connect(*a, **kw),
+        connect=lambda *a, **kw: connect_reader(*a, **kw),
         record=record,
         progress=meter,
         connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
@@ -255,7 +256,7 @@ def _confirm(yes: bool) -> None:
 async def _apply(
     config: Config,
     acks: AckFile,
-    lms: str,
+    lms: LMSAddress,
     at: datetime,
     *,
     expect_digest: str | None,
@@ -283,7 +284,7 @@ async def _apply(
             acks,
             lms,
             at,
-            connect=lambda *a, **kw: connect(*a, **kw),
+            connect=lambda *a, **kw: connect_writer(*a, **kw),
             audit_path=audit_path,
             record=record,
             expect_digest=expect_digest,
@@ -374,17 +375,16 @@ def apply(
 ) -> None:
     """Plan, confirm, and make the changes in the LMS (one writer at a time per LMS)."""
     expect = None
+    target = resolve_lms(lms)
     if plan_file:
         saved = _read_plan(plan_file)
         ctx = click.get_current_context()
         from_env = ctx.get_parameter_source("at") is click.core.ParameterSource.ENVIRONMENT
         at_name = "CERTOPS_AT" if from_env else "--at"
-        at, products = _saved_scope(saved, at, resolve_lms(lms), products, at_name=at_name)
+        at, products, target = _saved_scope(saved, at, target, products, at_name=at_name)
         expect = plan_digest(saved.changes, saved.at, saved.lms)
-        lms = saved.lms
     # Refused before anything is read: an implausible instant would be written into the LMS.
     now = now_utc()
-    target = resolve_lms(lms)
     far = check_instant_near(at or now, now, command="apply", lms=target)
     if far:
         progress(far)
@@ -409,34 +409,24 @@ def apply(
         sys.exit(1)
 
 
-def _writer_lock(lms: str, timeout: float) -> AbstractContextManager[object]:
+def _writer_lock(lms: LMSAddress, timeout: float) -> AbstractContextManager[object]:
     """The writer lock of ``lms``; none for a sandbox file that does not exist (the
     connection then says so, and no lock file should appear beside nothing)."""
-    if lms.strip().startswith("sandbox:") and not Path(lms.strip()[8:]).exists():
+    if lms.is_sandbox and not Path(lms.location).exists():
         return nullcontext()
     return WriterLock(lock_path(lms), timeout, what="certops apply", progress=progress)
-
-
-def _same_lms(a: str, b: str) -> bool:
-    """Whether two ``--lms`` values name the same LMS (sandbox paths compared as files)."""
-    try:
-        (kind_a, where_a), (kind_b, where_b) = parse_address(a), parse_address(b)
-    except LMSError:
-        return a.strip() == b.strip()
-    if kind_a == kind_b == "sandbox":
-        return Path(where_a).resolve() == Path(where_b).resolve()
-    return (kind_a, where_a.rstrip("/")) == (kind_b, where_b.rstrip("/"))
 
 
 def _saved_scope(
     saved: Plan,
     at: datetime | None,
-    lms: str,
+    lms: LMSAddress,
     products: tuple[str, ...],
     *,
     at_name: str = "--at",
-) -> tuple[datetime, tuple[str, ...]]:
-    """The instant and products a saved plan was made for, checked against the options.
+) -> tuple[datetime, tuple[str, ...], LMSAddress]:
+    """The instant, products and LMS (as the plan spells it) a saved plan was made for,
+    checked against the options.
 
     A saved plan is applied exactly as reviewed: at its own instant, for its own products,
     and only to the LMS this run is configured for (``--lms``, ``CERTOPS_LMS`` or the
@@ -449,9 +439,13 @@ def _saved_scope(
             f"{iso_utc(saved.at)}; a saved plan is re-planned at its own instant "
             f"(drop {at_name}, or plan again)"
         )
-    if not _same_lms(lms, saved.lms):
+    try:
+        planned_for: LMSAddress | None = parse_address(saved.lms)
+    except LMSError:
+        planned_for = None
+    if planned_for is None or not planned_for.same_lms(lms):
         raise click.UsageError(
-            f"the saved plan was made against {saved.lms}, not {lms.strip()} (the LMS this "
+            f"the saved plan was made against {saved.lms}, not {lms} (the LMS this "
             "run is configured for by --lms, CERTOPS_LMS or the default); nothing was sent. "
             "Point --lms at the plan's LMS if that is meant, or plan again against this one"
         )
@@ -460,7 +454,7 @@ def _saved_scope(
             f"the saved plan covers product(s) {', '.join(saved.products)}, not "
             f"{', '.join(products)}; drop --product, or plan again"
         )
-    return saved.at, tuple(products or saved.products)
+    return saved.at, tuple(products or saved.products), planned_for
 
 
 def _read_plan(path: str) -> Plan:

@@ -12,6 +12,7 @@ from typing import TextIO
 
 import click
 
+from certops.address import LMSAddress
 from certops.cli.meter import Meter
 from certops.cli.options import (
     Limits,
@@ -25,8 +26,8 @@ from certops.cli.options import (
 )
 from certops.config import load_config
 from certops.config.model import Config
+from certops.connection import connect_reader
 from certops.live import LiveSnapshot
-from certops.lms import connect
 from certops.plan.jsonio import iso_utc
 from certops.report.rows import Filters, ReportState, report_rows
 from certops.run import read_snapshot
@@ -34,13 +35,13 @@ from certops.run import read_snapshot
 FORMATS = ("table", "csv", "json", "jsonl", "html")
 
 
-async def _read(config: Config, lms: str, limits: Limits, meter: Meter) -> LiveSnapshot:
-    # The same reads as `certops plan`, and no others. ``connect`` is looked up at call
-    # time: tests and benchmarks wrap this module's.
+async def _read(config: Config, lms: LMSAddress, limits: Limits, meter: Meter) -> LiveSnapshot:
+    # The same reads as `certops plan`, and no others. ``connect_reader`` is looked up at
+    # call time: tests and benchmarks wrap this module's.
     return await read_snapshot(
         config,
         lms,
-        connect=lambda *a, **kw: connect(*a, **kw),
+        connect=lambda *a, **kw: connect_reader(*a, **kw),
         progress=meter,
         connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
     )

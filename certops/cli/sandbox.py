@@ -12,11 +12,12 @@ from pathlib import Path
 
 import click
 
+from certops.address import sandbox_address
 from certops.cli.options import DEFAULT_SANDBOX
 from certops.errors import CertopsError, ConfigError
 from certops.lock import DEFAULT_LOCK_TIMEOUT
 
-DEFAULT_DB = DEFAULT_SANDBOX.removeprefix("sandbox:")
+DEFAULT_DB = DEFAULT_SANDBOX.location
 
 LENIENT_HELP = (
     "Ignore request fields and parameters the sandbox does not know, as Docebo does"
@@ -134,7 +135,7 @@ def _writing(db: str, timeout: float) -> AbstractContextManager[object]:
 
     if not Path(db).exists():
         return nullcontext()
-    return WriterLock(lock_path(f"sandbox:{db}"), timeout, what="certops sandbox",
+    return WriterLock(lock_path(sandbox_address(db)), timeout, what="certops sandbox",
                       progress=lambda m: click.echo(f"certops: {m}", err=True))  # fmt: skip
 
 

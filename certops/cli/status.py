@@ -11,13 +11,14 @@ from typing import Any
 
 import click
 
+from certops.address import LMSAddress
 from certops.cli.options import at_option, lms_option, now_utc, resolve_lms
 from certops.config import load_config
 from certops.config.model import Config, due_day
+from certops.connection import connect_reader
 from certops.engine.lifecycle import LearnerState
 from certops.escape import visible
 from certops.live import Learners
-from certops.lms import connect
 from certops.plan.jsonio import iso_utc
 from certops.report.csvfmt import write_csv
 from certops.report.rows import learner_rows
@@ -73,9 +74,9 @@ def state_text(product_name: str, product_id: str, state: LearnerState) -> list[
     return lines
 
 
-async def _read(config: Config, lms: str, logins: list[str]) -> Learners:
-    # ``connect`` is looked up here, at call time: tests wrap this module's.
-    return await read_status(config, lms, logins, connect=lambda *a, **kw: connect(*a, **kw))
+async def _read(config: Config, lms: LMSAddress, logins: list[str]) -> Learners:
+    # ``connect_reader`` is looked up here, at call time: tests wrap this module's.
+    return await read_status(config, lms, logins, connect=lambda *a, **kw: connect_reader(*a, **kw))
 
 
 def read_users_file(path: str) -> list[str]:

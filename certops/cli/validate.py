@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from certops.address import LMSAddress, parse_address
 from certops.cli.options import config_option, progress
 from certops.config import load_config
 from certops.config.model import Config
@@ -55,7 +56,7 @@ def validate(
         if lms:
             import asyncio  # only with --lms: a plain validate starts as fast as it can
 
-            warnings = asyncio.run(_check_lms(config, lms))
+            warnings = asyncio.run(_check_lms(config, parse_address(lms)))
     except ConfigError as exc:
         if output_format == "json":
             click.echo(json.dumps([p.to_json() for p in exc.problems], indent=2))
@@ -75,14 +76,14 @@ def validate(
         click.echo(summary(config))
 
 
-async def _check_lms(config: Config, lms: str) -> list[PlanWarning]:
+async def _check_lms(config: Config, lms: LMSAddress) -> list[PlanWarning]:
     """The reference warnings of ``config`` against ``lms``; raises ``ConfigError``."""
     # Only with --lms: a plain validate (a pre-commit hook, an editor) loads no client.
+    from certops.connection import connect_reader
     from certops.live import read_live
-    from certops.lms import connect
     from certops.references import verify_references
 
-    async with connect(lms, progress=progress) as reader:
+    async with connect_reader(lms, progress=progress) as reader:
         live = await read_live(reader, config, progress=progress)
     return verify_references(config, live)
 

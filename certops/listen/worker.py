@@ -27,15 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from certops.address import LMSAddress
 from certops.apply import Result, current_actor
 from certops.audit import AuditLog, AuditLogError
 from certops.config import load_config
 from certops.config.model import Config
+from certops.connection import connect_writer
 from certops.engine.facts import product_course_codes
 from certops.errors import CertopsError, ConfigError
 from certops.history import AuditContext
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
-from certops.lms import RetryPolicy, connect
+from certops.lms import RetryPolicy
 from certops.lms.api import LMSWriter, gather_settled
 from certops.lms.records import Enrollment, User
 from certops.lock import LockTimeoutError, WriterLock, lock_path
@@ -60,7 +62,7 @@ LISTEN_RETRY = RetryPolicy(
 class WorkerSettings:
     """How the worker reaches the LMS and how it retries."""
 
-    lms: str
+    lms: LMSAddress
     audit_path: Path
     max_attempts: int = 8
     retry_base_s: float = 1.0
@@ -189,15 +191,14 @@ class Worker:
 
     async def _lms(self) -> LMSWriter:
         if self._writer is None:
-            connection = connect(
+            connection = connect_writer(
                 self.settings.lms,
-                writer=True,
                 max_in_flight=self.settings.max_in_flight,
                 calls_per_hour=self.settings.calls_per_hour,
                 progress=self.say,
                 retry=LISTEN_RETRY,
             )
-            self._writer = await connection.__aenter__()  # type: ignore[assignment]
+            self._writer = await connection.__aenter__()
             self._connection = connection
         assert self._writer is not None
         return self._writer

@@ -1,12 +1,18 @@
 """The LMS edge: the only package that knows Docebo's wire format.
 
-``connect(lms)`` opens a read-only ``DoceboReader``; ``connect(lms, writer=True)`` a
-``DoceboWriter``. Both speak to a Docebo tenant or to the sandbox through the same code.
+``connect_reader(address)`` opens a read-only ``DoceboReader``, ``connect_writer(address)``
+a ``DoceboWriter`` (``certops.lms.connect``); both speak to a Docebo tenant, or over a
+transport the caller gives (the sandbox in-process, through ``certops.connection``),
+through the same code. The modules, bottom up: ``errors``, ``records``, ``api`` (what the
+rest may ask), ``paths``, ``wire`` (codecs), ``manifest``, ``paging``, ``credentials``,
+``pacing`` (retries, rate limits, call budget, slots), ``network`` (httpx's client and
+what its failures mean), ``failures`` (what each try of a call means), ``session`` (the
+token, calls, channels, paging), ``docebo`` (reader and writer), ``connect``, and the
+``doctor``/``shapes`` checks.
 
 Importing this package (or its pure modules ``records``, ``api``, ``paths``, ``errors``)
-loads no HTTP library: the client (httpx) is imported on the first ``connect()`` call or
-the first use of a name below, so commands that never reach an LMS (``validate``,
-``--help``) start without it.
+loads no HTTP library: the client (httpx) is imported on the first use of a name below,
+so commands that never reach an LMS (``validate``, ``--help``) start without it.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from certops.lms.client import CallBudget, Credentials, RetryPolicy, credentials_from_env
-    from certops.lms.docebo import Connection, DoceboReader, DoceboWriter
+    from certops.lms.connect import Connection, connect_reader, connect_writer
+    from certops.lms.credentials import Credentials, credentials_from_env
+    from certops.lms.docebo import DoceboReader, DoceboWriter
+    from certops.lms.pacing import CallBudget, RetryPolicy
 
 __all__ = [
     "CallBudget",
@@ -25,31 +33,23 @@ __all__ = [
     "DoceboReader",
     "DoceboWriter",
     "RetryPolicy",
-    "connect",
+    "connect_reader",
+    "connect_writer",
     "credentials_from_env",
 ]
 
 # Where each public name lives; loaded on first use (PEP 562).
 _LAZY = {
-    "CallBudget": "certops.lms.client",
-    "Credentials": "certops.lms.client",
-    "RetryPolicy": "certops.lms.client",
-    "credentials_from_env": "certops.lms.client",
-    "Connection": "certops.lms.docebo",
+    "CallBudget": "certops.lms.pacing",
+    "RetryPolicy": "certops.lms.pacing",
+    "Credentials": "certops.lms.credentials",
+    "credentials_from_env": "certops.lms.credentials",
+    "Connection": "certops.lms.connect",
+    "connect_reader": "certops.lms.connect",
+    "connect_writer": "certops.lms.connect",
     "DoceboReader": "certops.lms.docebo",
     "DoceboWriter": "certops.lms.docebo",
 }
-
-
-def connect(lms: str, **options: Any) -> Connection:
-    """A connection to ``lms`` for ``async with``; see ``certops.lms.docebo.connect``.
-
-    Defined here (not re-exported) so that ``from certops.lms import connect`` at the top
-    of a command module costs nothing until the command actually connects.
-    """
-    from certops.lms.docebo import connect as open_connection
-
-    return open_connection(lms, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,9 @@
 """What the rest of certops may ask of an LMS: a reader, and a writer that extends it.
 
 ``plan`` and ``status`` get an ``LMSReader``, which has no mutating methods at all; only
-``apply`` gets an ``LMSWriter``. Implemented over HTTP by ``certops.lms.client`` for a
-Docebo tenant and for the sandbox (mounted in-process or served), the same code for both.
+``apply`` gets an ``LMSWriter``. Implemented over HTTP by ``certops.lms.docebo`` (over
+``certops.lms.session``) for a Docebo tenant and for the sandbox (mounted in-process or
+served), the same code for both.
 Every method is a coroutine; lists are read completely (the client pages).
 """
 

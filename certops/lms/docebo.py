@@ -1,4 +1,4 @@
-"""The Docebo reader and writer, and ``connect()`` which hands one out.
+"""The Docebo reader and writer (``certops.lms.connect`` hands them out).
 
 ``DoceboReader`` has no mutating methods, and its HTTP channel is built read-only, so a
 reader cannot send anything but GET (and the token request) even by mistake. The
@@ -9,40 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, aclosing
+from contextlib import aclosing
 from dataclasses import replace
 from operator import attrgetter
 from typing import Any, TypeVar
 
-import httpx
-
 from certops.lms import paths, wire
 from certops.lms.api import EnrollmentUpdate, NewEnrollment, gather_settled
-from certops.lms.client import (
-    ApiSession,
-    CallBudget,
-    Credentials,
-    OutcomeUnknown,
-    Progress,
-    ReadChannel,
-    RetryPolicy,
-    WriteChannel,
-    calls_per_hour_from_env,
-    chunked,
-    credentials_from_env,
-    display_address,
-    missing_credentials_error,
-    network_transport,
-    page_size_from_env,
-    parse_address,
-)
 from certops.lms.errors import (
-    LMSAddressError,
     LMSNotFoundError,
     LMSRequestError,
     LMSResponseError,
     LMSUnavailableError,
 )
+from certops.lms.failures import OutcomeUnknown
 from certops.lms.records import (
     Catalog,
     CatalogItem,
@@ -54,12 +34,18 @@ from certops.lms.records import (
     RowResult,
     User,
 )
+from certops.lms.session import ApiSession, ReadChannel, WriteChannel
 
 # Per-course enrollment streams are used when the combined read has more than this many
 # pages left per course: the at most one extra page per course then stays under 10 %.
 SPLIT_PAGES_PER_STREAM = 10
 
 T = TypeVar("T")
+
+
+def chunked(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
 
 # --- reader -----------------------------------------------------------------------------
 
@@ -70,7 +56,8 @@ class DoceboReader:
     def __init__(self, http: ApiSession) -> None:
         self._http = http
         self._api = self._channel(http)
-        self.lms = http.lms
+        self.address = http.address
+        self.lms = http.lms  # the address as plans record it
         self._course_ids: dict[str, int] | None = None  # code → id
         self._course_codes: dict[int, str] = {}
         self._catalogs: dict[str, Catalog] | None = None
@@ -669,127 +656,3 @@ class DoceboWriter(DoceboReader):
 
 class _RowRejected(LMSRequestError):
     """A batch row the LMS refused (a result for the caller, not an HTTP error)."""
-
-
-class Connection(AbstractAsyncContextManager["DoceboReader"]):
-    """``async with connect(...) as lms``: opens one HTTP client, closes it on exit."""
-
-    def __init__(
-        self,
-        lms: str,
-        *,
-        writer: bool,
-        max_in_flight: int,
-        calls_per_hour: int | None,
-        progress: Progress | None,
-        retry: RetryPolicy | None,
-        transport: httpx.AsyncBaseTransport | None,
-        credentials: Credentials | None,
-        on_call: Callable[[str], None] | None = None,
-        page_size: int | None = None,
-    ) -> None:
-        if max_in_flight < 1:
-            raise LMSAddressError("max_in_flight must be at least 1")
-        if page_size is not None and not 1 <= page_size <= paths.MAX_PAGE_SIZE:
-            raise LMSAddressError(f"page_size must be from 1 to {paths.MAX_PAGE_SIZE}")
-        self._page_size = page_size
-        if calls_per_hour is not None and calls_per_hour < 1:
-            raise LMSAddressError("calls_per_hour must be at least 1")
-        self._lms = lms
-        self._writer = writer
-        self._max_in_flight = max_in_flight
-        self._calls_per_hour = calls_per_hour
-        self._progress = progress
-        self._retry = retry or RetryPolicy()
-        self._transport = transport
-        self._credentials = credentials
-        self._on_call = on_call
-        self.client: DoceboReader | None = None
-
-    @property
-    def call_counts(self) -> dict[str, int]:
-        """API calls sent by this connection, by ``METHOD path-template``."""
-        return self.client.call_counts if self.client else {}
-
-    async def open(self) -> DoceboReader:
-        """The reader or writer for this address (the caller must ``aclose`` it)."""
-        kind, where = parse_address(self._lms)
-        transport = self._transport
-        credentials = self._credentials
-        if kind == "sandbox":
-            # The sandbox provides its own in-process transport and stored credentials;
-            # imported only for a sandbox: address, so a tenant run never loads it.
-            from certops.sandbox.transport import sandbox_credentials, sandbox_transport
-
-            base_url = "http://sandbox.invalid"
-            credentials = credentials or sandbox_credentials(where)
-            if transport is None:
-                transport = sandbox_transport(where)
-        else:
-            base_url = where
-        if credentials is None:
-            credentials = credentials_from_env()
-        if credentials is None:
-            raise missing_credentials_error()
-        if transport is None:
-            transport = network_transport(base_url, self._max_in_flight)
-        per_hour = self._calls_per_hour or calls_per_hour_from_env()
-        budget = CallBudget(per_hour, progress=self._progress) if per_hour else None
-        http = ApiSession(
-            display_address(self._lms),
-            transport,
-            base_url,
-            credentials,
-            allow_writes=self._writer,
-            max_in_flight=self._max_in_flight,
-            budget=budget,
-            retry=self._retry,
-            progress=self._progress,
-            on_call=self._on_call,
-            page_size=self._page_size or page_size_from_env() or paths.DEFAULT_PAGE_SIZE,
-        )
-        self.client = DoceboWriter(http) if self._writer else DoceboReader(http)
-        return self.client
-
-    async def __aenter__(self) -> DoceboReader:
-        return await self.open()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-
-
-def connect(
-    lms: str,
-    *,
-    writer: bool = False,
-    max_in_flight: int = 4,
-    calls_per_hour: int | None = None,
-    progress: Progress | None = None,
-    retry: RetryPolicy | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    credentials: Credentials | None = None,
-    on_call: Callable[[str], None] | None = None,
-    page_size: int | None = None,
-) -> Connection:
-    """A connection to ``lms`` (``https://...`` or ``sandbox:PATH``) for ``async with``.
-
-    Yields a ``DoceboReader`` (no write methods), or a ``DoceboWriter`` with ``writer=True``.
-    ``calls_per_hour`` (else env ``CERTOPS_CALLS_PER_HOUR``) caps calls in any rolling hour.
-    ``transport`` and ``credentials`` override the defaults (e.g. a served sandbox in tests);
-    ``progress`` receives human-readable notes about waits and retries; ``on_call`` is told
-    ``METHOD /path/{id}`` of every request as it is sent (a progress display counts them).
-    ``page_size`` (else env ``CERTOPS_PAGE_SIZE``, else 200) is the rows asked per page.
-    """
-    return Connection(
-        lms,
-        writer=writer,
-        max_in_flight=max_in_flight,
-        calls_per_hour=calls_per_hour,
-        progress=progress,
-        retry=retry,
-        transport=transport,
-        credentials=credentials,
-        on_call=on_call,
-        page_size=page_size,
-    )

@@ -15,10 +15,11 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from certops.address import LMSAddress
 from certops.errors import LMSError
 from certops.lms import paths, wire
-from certops.lms.client import parse_address
-from certops.lms.docebo import Connection, DoceboReader, connect
+from certops.lms.connect import Connection, connect_reader
+from certops.lms.docebo import DoceboReader
 from certops.lms.errors import LMSCredentialsError, LMSNotFoundError
 from certops.lms.manifest import USED
 
@@ -55,17 +56,17 @@ _SUPERADMIN_LEVELS = {"3", "godadmin", "superadmin", "super_admin", "/framework/
 
 
 async def run_checks(
-    lms: str, *, connector: Callable[[str], Connection] | None = None
+    address: LMSAddress,
+    *,
+    connector: Callable[[LMSAddress], Connection[DoceboReader]] | None = None,
 ) -> list[Check]:
-    """Every check, in order; stops after the first check that makes later ones pointless."""
-    checks: list[Check] = []
+    """Every check, in order; stops after the first check that makes later ones pointless.
+
+    ``connector`` opens the reader (default: ``certops.lms.connect.connect_reader``, which
+    reaches tenants only; the command line passes ``certops.connection``'s)."""
+    checks: list[Check] = [Check("address", Outcome.OK, address.display)]
     try:
-        parse_address(lms)
-    except LMSError as exc:
-        return [Check("address", Outcome.FAIL, str(exc))]
-    checks.append(Check("address", Outcome.OK, lms))
-    connection = (connector or connect)(lms)
-    try:
+        connection = (connector or connect_reader)(address)
         reader = await connection.open()
     except LMSCredentialsError as exc:
         checks.append(Check("credentials", Outcome.FAIL, str(exc)))

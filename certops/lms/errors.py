@@ -6,11 +6,21 @@ a token, client secret or password: the client redacts known secrets before rais
 
 from __future__ import annotations
 
-from certops.errors import LMSError
+from certops.errors import LMSAddressError, LMSError
 
-
-class LMSAddressError(LMSError):
-    """The ``--lms`` address is not usable (bad form, or a sandbox file that is missing)."""
+__all__ = [
+    "LMSAddressError",
+    "LMSConnectionError",
+    "LMSCredentialsError",
+    "LMSError",
+    "LMSIgnoredFieldError",
+    "LMSNotFoundError",
+    "LMSPermissionError",
+    "LMSRequestError",
+    "LMSResponseError",
+    "LMSUnavailableError",
+    "ReadOnlyError",
+]
 
 
 class LMSCredentialsError(LMSError):

@@ -5,14 +5,20 @@ ignores the cursor certops passes back, repeats a page, or never clears the flag
 otherwise be read forever, against an allowance of about 1,000 calls an hour. Each page is
 checked against the pages before it; the first sign that the read does not advance stops
 it with a named error, a call or two after it started to loop.
+
+``page_size_from_env`` reads the rows asked per page from ``CERTOPS_PAGE_SIZE``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from certops.lms.errors import LMSResponseError
+from certops.lms import paths
+from certops.lms.errors import LMSAddressError, LMSResponseError
 from certops.lms.wire import Page
+
+ENV_PAGE_SIZE = "CERTOPS_PAGE_SIZE"
 
 # A read that states no page count and keeps finding new rows is cut here (20 million
 # rows at 200 a page: more than any tenant holds in one list).
@@ -69,3 +75,15 @@ class PagingGuard:
             if edges == self._edges:
                 raise self._fail(f"page {self._pages} holds the same rows as the page before")
             self._edges = edges
+
+
+def page_size_from_env() -> int | None:
+    """The page size ``CERTOPS_PAGE_SIZE`` sets, if any."""
+    text = os.environ.get(ENV_PAGE_SIZE, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= paths.MAX_PAGE_SIZE:
+        raise LMSAddressError(
+            f"{ENV_PAGE_SIZE}={text!r} is not a page size from 1 to {paths.MAX_PAGE_SIZE}"
+        )
+    return int(text)

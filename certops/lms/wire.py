@@ -1,8 +1,8 @@
 """Docebo's wire format: field names, status codes, dates, envelopes, request bodies.
 
 Everything here is a pure function from Docebo JSON to certops records or back; the paths
-live in ``certops.lms.paths`` and the transport (auth, paging, retries) in
-``certops.lms.client``. ``docs/wire.md`` gives the public evidence for every field. The
+live in ``certops.lms.paths`` and the calls (auth, paging, retries) in
+``certops.lms.session``. ``docs/wire.md`` gives the public evidence for every field. The
 rule throughout: on read, accept every variant the public record shows; on write, send the
 best-evidenced one (and ``apply`` reads back what it wrote, so a tenant that ignores a field
 stops the run instead of drifting silently).

@@ -1,9 +1,10 @@
 """The sandbox as an in-process LMS: what ``--lms sandbox:PATH`` connects through.
 
-The Docebo client does not know the sandbox: for a ``sandbox:`` address it asks this
-module for an httpx transport that mounts the sandbox application in-process, and for the
-credentials to use (the ``DOCEBO_*`` variables if set, else the ones the sandbox stores).
-The client then speaks HTTP to it exactly as it would to a tenant.
+The Docebo client does not know the sandbox: for a ``sandbox:`` address,
+``certops.connection`` asks this module for an httpx transport that mounts the sandbox
+application in-process, and for the credentials to use (the ``DOCEBO_*`` variables if set,
+else the ones the sandbox stores), and hands both to the client, which then speaks HTTP
+to it exactly as it would to a tenant.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from certops.lms.client import Credentials, credentials_from_env
+from certops.lms.credentials import Credentials, credentials_from_env
 from certops.lms.errors import LMSAddressError, LMSCredentialsError
 
 

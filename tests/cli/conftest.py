@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 import certops.cli.plan as plan_module
-from certops.lms import RetryPolicy, connect
+from certops.address import LMSAddress, parse_address, sandbox_address
+from certops.connection import connect_reader, connect_writer
+from certops.lms import RetryPolicy
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
 from certops.sandbox.transport import sandbox_credentials
 from tests.support import Ran, run_certops, serve_app
@@ -135,6 +137,10 @@ class Workspace:
     def lms(self) -> str:
         return f"sandbox:{self.db}"
 
+    @property
+    def address(self) -> LMSAddress:
+        return sandbox_address(self.db)
+
     def run(self, *args: str, input: str | None = None, **env: str | None) -> Ran:
         """Runs ``certops ARGS`` through the console entry point; returns what it did."""
         return run_certops(*args, env={**self.env, **env}, input=input)
@@ -186,7 +192,8 @@ class LMSState:
 
 
 async def _read_state(lms: str, db: Path) -> LMSState:
-    async with connect(lms, retry=FAST, credentials=sandbox_credentials(str(db))) as reader:
+    credentials = sandbox_credentials(str(db))
+    async with connect_reader(parse_address(lms), retry=FAST, credentials=credentials) as reader:
         courses = await reader.list_courses()
         groups = await reader.list_groups()
         items = []
@@ -234,7 +241,14 @@ def ws(tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch) -> Wo
     workspace = Workspace(tmp_path)
     # The CLI's connections keep production retry counts but use tiny delays.
     monkeypatch.setattr(
-        plan_module, "connect", lambda *args, **kw: connect(*args, retry=workspace.retry, **kw)
+        plan_module,
+        "connect_reader",
+        lambda *args, **kw: connect_reader(*args, retry=workspace.retry, **kw),
+    )
+    monkeypatch.setattr(
+        plan_module,
+        "connect_writer",
+        lambda *args, **kw: connect_writer(*args, retry=workspace.retry, **kw),
     )
     _copy_db(template_db, tmp_path / ".certops" / "sandbox.db")
     conf = tmp_path / "conf"

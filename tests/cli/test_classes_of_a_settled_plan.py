@@ -8,8 +8,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from certops.config import load_config
+from certops.connection import connect_reader
 from certops.live import LiveSnapshot, read_live
-from certops.lms import connect
 from certops.plan.ack import AckFile
 from certops.plan.classes import AppliedRecord, LastApply, classify, config_digest
 from certops.plan.model import ChangeType
@@ -26,7 +26,7 @@ def test_manual_steps_are_classed_as_against_the_full_earlier_plan(ws: Workspace
     acks = AckFile.load(ws.conf / ".certops-ack.yaml")
 
     async def read() -> LiveSnapshot:
-        async with connect(ws.lms) as reader:
+        async with connect_reader(ws.address) as reader:
             return await read_live(reader, config)
 
     live = asyncio.run(read())

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from certops.lms import connect
+from certops.address import parse_address
+from certops.connection import connect_reader
 from certops.lms.records import Course
 from certops.sandbox.transport import sandbox_credentials
 from tests.cli.conftest import FAST, Served, Workspace
@@ -34,7 +35,8 @@ def probe_course(ws: Workspace, lms: str | None = None) -> tuple[int, Course]:
 
     async def read() -> tuple[int, Course]:
         credentials = sandbox_credentials(str(ws.db))
-        async with connect(lms or ws.lms, retry=FAST, credentials=credentials) as reader:
+        address = parse_address(lms or ws.lms)
+        async with connect_reader(address, retry=FAST, credentials=credentials) as reader:
             found = [c for c in await reader.list_courses() if c.code == "CERTOPS-PROBE"]
             return len(found), await reader.get_course(found[0].id)
 

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from certops.address import parse_address
 from certops.apply import ApplyReport, Executor, Result
 from certops.config import load_config
+from certops.connection import connect_reader, connect_writer
 from certops.live import read_live
-from certops.lms import connect
 from certops.plan.ack import AckFile
 from certops.plan.jsonio import plan_from_dict, plan_to_dict
 from certops.plan.model import Change
@@ -69,13 +70,14 @@ def recording(app: Any, sent: list[Sent]) -> Any:
 
 async def _apply(ws: Workspace, changes: list[Change], sent: list[Sent]) -> ApplyReport:
     transport = SandboxTransport(recording(create_app(ws.db), sent))
-    async with connect(ws.lms, writer=True, transport=transport, retry=FAST) as writer:
+    async with connect_writer(ws.address, transport=transport, retry=FAST) as writer:
         return await Executor(writer).run(changes)
 
 
 async def _ids(ws: Workspace) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
     """Users', courses' and groups' ids, as an LMS gives them."""
-    async with connect(ws.lms, transport=SandboxTransport(create_app(ws.db)), retry=FAST) as lms:
+    transport = SandboxTransport(create_app(ws.db))
+    async with connect_reader(ws.address, transport=transport, retry=FAST) as lms:
         users = {u.username: u.id for u in await lms.list_users()}
         courses = {c.code: c.id for c in await lms.list_courses()}
         groups = {g.name: g.id for g in await lms.list_groups()}
@@ -190,7 +192,9 @@ def test_a_saved_plan_applies_the_writes_of_the_plan_it_came_from(
 
     async def plan_on(db: Path) -> Any:
         transport = SandboxTransport(create_app(db))
-        async with connect(f"sandbox:{db}", transport=transport, retry=FAST) as reader:
+        async with connect_reader(
+            parse_address(f"sandbox:{db}"), transport=transport, retry=FAST
+        ) as reader:
             return build_plan(config, await read_live(reader, config), AT, acks).plan
 
     plan = asyncio.run(plan_on(ws.db))
@@ -199,7 +203,9 @@ def test_a_saved_plan_applies_the_writes_of_the_plan_it_came_from(
 
     async def apply_on(db: Path, changes: tuple[Change, ...], sent: list[Sent]) -> ApplyReport:
         transport = SandboxTransport(recording(create_app(db), sent))
-        async with connect(f"sandbox:{db}", writer=True, transport=transport, retry=FAST) as w:
+        async with connect_writer(
+            parse_address(f"sandbox:{db}"), transport=transport, retry=FAST
+        ) as w:
             return await Executor(w).run(changes)
 
     live_writes: list[Sent] = []

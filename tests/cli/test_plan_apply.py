@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import httpx
 
-from certops.lms import connect
+from certops.connection import connect_writer
 from certops.lms.api import EnrollmentUpdate
 from certops.lms.records import EnrollmentStatus, GroupRule
 from certops.sandbox import read_credentials
@@ -357,7 +357,7 @@ def test_drift_made_by_hand_is_planned_and_put_back(ws: Workspace) -> None:
     ack_all(ws)
 
     async def drift() -> None:
-        async with connect(ws.lms, writer=True, retry=FAST) as admin:
+        async with connect_writer(ws.address, retry=FAST) as admin:
             courses = await admin.find_courses(["MOC-W-2026", "W-101", "G-101"])
             moc = courses["MOC-W-2026"]
             await admin.update_course(

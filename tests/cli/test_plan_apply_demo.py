@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 from certops.config import load_config
+from certops.connection import connect_reader
 from certops.engine.facts import managed_codes
 from certops.live import read_live
-from certops.lms import connect
 from certops.sandbox import init_sandbox
 from tests.cli.conftest import LMSState, Workspace
 
@@ -181,7 +181,7 @@ def test_api_calls_of_a_plan_on_the_demo_sandbox(ws: Workspace) -> None:
     config = load_config([str(ws.root / "examples")])
 
     async def read() -> dict[str, int]:
-        connection = connect(ws.lms)
+        connection = connect_reader(ws.address)
         async with connection as reader:
             await read_live(reader, config)
         return connection.call_counts

@@ -21,8 +21,8 @@ from certops.apply import (
     current_actor,
 )
 from certops.config import load_config
+from certops.connection import connect_writer
 from certops.live import read_live
-from certops.lms import connect
 from certops.plan.ack import AckFile
 from certops.plan.jsonio import plan_digest
 from certops.plan.model import Action, Change, ChangeType
@@ -47,7 +47,7 @@ async def apply_with_interference(ws: Workspace, interfere: tuple[str, str, Any]
     """Plans on one sandbox application, lets ``interfere`` happen, then applies the plan."""
     app = create_app(ws.db)
     config = load_config([str(ws.conf)])
-    connection = connect(ws.lms, writer=True, transport=SandboxTransport(app), retry=FAST)
+    connection = connect_writer(ws.address, transport=SandboxTransport(app), retry=FAST)
     async with connection as writer:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
@@ -155,7 +155,7 @@ async def _apply_cancelled_mid_write(ws: Workspace) -> ApplyReport:
     """Applies with a slow LMS and cancels the run (as Ctrl-C does) during the first write."""
     app = create_app(ws.db)
     config = load_config([str(ws.conf)])
-    connection = connect(ws.lms, writer=True, transport=SandboxTransport(app), retry=FAST)
+    connection = connect_writer(ws.address, transport=SandboxTransport(app), retry=FAST)
     async with connection as writer:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
@@ -220,7 +220,7 @@ async def _apply_counting_batches(ws: Workspace) -> tuple[ApplyReport, list[list
             return await app(scope, replay, send)
         return await app(scope, receive, send)
 
-    connection = connect(ws.lms, writer=True, transport=SandboxTransport(recording), retry=FAST)
+    connection = connect_writer(ws.address, transport=SandboxTransport(recording), retry=FAST)
     async with connection as writer:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))
@@ -276,7 +276,7 @@ async def _apply_one_plan_twice(ws: Workspace) -> tuple[ApplyReport, ApplyReport
     object the first made (a concurrent writer of the same tenant, at its worst)."""
     app = create_app(ws.db)
     config = load_config([str(ws.conf)])
-    connection = connect(ws.lms, writer=True, transport=SandboxTransport(app), retry=FAST)
+    connection = connect_writer(ws.address, transport=SandboxTransport(app), retry=FAST)
     async with connection as writer:
         live = await read_live(writer, config)
         planned = build_plan(config, live, AT, AckFile.load(ws.conf / ".certops-ack.yaml"))

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from certops.config import load_config
+from certops.connection import connect_reader, connect_writer
 from certops.errors import SafetyLimitError, StalePlanError
-from certops.lms import connect
 from certops.plan.ack import AckFile, ack_path
 from certops.plan.jsonio import plan_digest
 from certops.plan.model import Action
@@ -23,14 +23,18 @@ from tests.cli.conftest import FAST, Workspace
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def _connect(*args: Any, **kwargs: Any) -> Any:
-    return connect(*args, retry=FAST, **kwargs)
+def _reader(*args: Any, **kwargs: Any) -> Any:
+    return connect_reader(*args, retry=FAST, **kwargs)
+
+
+def _writer(*args: Any, **kwargs: Any) -> Any:
+    return connect_writer(*args, retry=FAST, **kwargs)
 
 
 def _plan(ws: Workspace) -> Planned:
     config = load_config([str(ws.conf)])
     acks = AckFile.load(ack_path(config.files))
-    return asyncio.run(plan_run(config, acks, ws.lms, AT, connect=_connect))
+    return asyncio.run(plan_run(config, acks, ws.address, AT, connect=_reader))
 
 
 def _apply(ws: Workspace, **kwargs: Any) -> ApplyRun:
@@ -38,7 +42,7 @@ def _apply(ws: Workspace, **kwargs: Any) -> ApplyRun:
     acks = AckFile.load(ack_path(config.files))
     audit = ws.root / "audit.jsonl"
     return asyncio.run(
-        apply_run(config, acks, ws.lms, AT, connect=_connect, audit_path=audit, **kwargs)
+        apply_run(config, acks, ws.address, AT, connect=_writer, audit_path=audit, **kwargs)
     )
 
 
@@ -97,9 +101,9 @@ def test_a_tripped_safety_limit_is_refused_unless_forced(ws: Workspace) -> None:
         return await apply_run(
             config,
             acks,
-            ws.lms,
+            ws.address,
             late,
-            connect=_connect,
+            connect=_writer,
             audit_path=ws.root / "audit.jsonl",
             force=force,
         )

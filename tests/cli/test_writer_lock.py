@@ -77,7 +77,7 @@ def test_two_applies_at_once_run_one_after_the_other(served: Served, template_db
 
 def test_a_writer_that_waits_too_long_fails_and_changes_nothing(ws: Workspace) -> None:
     before = ws.lms_state()
-    with WriterLock(lock_path(ws.lms), what="a test holding the lock"):
+    with WriterLock(lock_path(ws.address), what="a test holding the lock"):
         started = time.monotonic()
         ran = ws.run("apply", "conf", "--yes", "--lock-timeout", "0.3", CERTOPS_LMS=ws.lms)
         waited = time.monotonic() - started
@@ -95,7 +95,7 @@ def test_sandbox_load_and_reset_wait_for_the_writer_too(ws: Workspace) -> None:
     data = ws.root / "more.yaml"
     data.write_text("users:\n  - {username: zed}\n", encoding="utf-8")
     db = str(ws.db)
-    with WriterLock(lock_path(ws.lms), what="certops apply"):
+    with WriterLock(lock_path(ws.address), what="certops apply"):
         load = ws.run("sandbox", "load", str(data), "--db", db, "--lock-timeout", "0.2")
         reset = ws.run("sandbox", "reset", "--db", db, "--yes", "--lock-timeout", "0.2")
     for ran in (load, reset):

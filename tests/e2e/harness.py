@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from certops.lms import connect
+from certops.address import sandbox_address
+from certops.connection import connect_reader
 from certops.lms.records import Enrollment
 from certops.sandbox import create_app
 from tests.support import Ran, run_certops
@@ -52,7 +53,7 @@ class SandboxAdmin:
         """The enrollments in course ``code``, by username (read with certops' reader)."""
 
         async def go() -> dict[str, Enrollment]:
-            async with connect(f"sandbox:{self.db}") as reader:
+            async with connect_reader(sandbox_address(self.db)) as reader:
                 courses = {c.code: c.id for c in await reader.list_courses()}
                 if code not in courses:
                     return {}

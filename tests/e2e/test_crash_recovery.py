@@ -27,7 +27,9 @@ from typing import Any
 import httpx
 import pytest
 
-from certops.lms import Credentials, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials
 from certops.sandbox import init_sandbox, read_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +100,7 @@ def _serve(db: Path, drop: str) -> tuple[subprocess.Popen, str]:
 
 
 async def _duplicates(url: str, creds: Credentials) -> list[str]:
-    async with connect(url, credentials=creds) as reader:
+    async with connect_reader(parse_address(url), credentials=creds) as reader:
         courses = await reader.list_courses()
         groups = await reader.list_groups()
         enrollments = await reader.list_enrollments(sorted(c.id for c in courses))

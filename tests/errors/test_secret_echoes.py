@@ -12,8 +12,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from certops.address import parse_address
+from certops.connection import connect_reader
 from certops.errors import LMSError
-from certops.lms import Credentials, RetryPolicy, connect
+from certops.lms import Credentials, RetryPolicy
 from certops.secrets import redact_secrets
 
 SECRET = "Çs-Zx81Kq/never+print=me-0042"  # non-ASCII, and characters forms encode
@@ -43,8 +45,8 @@ def test_a_server_that_echoes_the_secret_never_gets_it_shown(echo: str) -> None:
         return httpx.Response(400, json={"error": "invalid_request", "error_description": text})
 
     async def go() -> str:
-        async with connect(
-            "https://acme.docebosaas.com",
+        async with connect_reader(
+            parse_address("https://acme.docebosaas.com"),
             transport=httpx.MockTransport(route),
             credentials=Credentials("ci-client", SECRET, "api-admin", PASSWORD),
             retry=QUICK,

@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
-from certops.lms import Credentials, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials
 from certops.lms.records import Enrollment
 from certops.sandbox import init_sandbox, load_dataset
 
@@ -206,7 +208,9 @@ class Admin:
         """One enrollment, read through certops' own read-only client."""
 
         async def read() -> Enrollment | None:
-            async with connect(str(self.http.base_url), credentials=CREDENTIALS) as reader:
+            async with connect_reader(
+                parse_address(str(self.http.base_url)), credentials=CREDENTIALS
+            ) as reader:
                 found = await reader.find_user(user)
                 code = await reader.find_course(course, detail=False)
                 if found is None or code is None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from certops.address import parse_address
 from certops.lms.records import EnrollmentStatus
 from certops.lock import WriterLock, lock_path
 from tests.listen.harness import audit_lines, start_listen
@@ -28,7 +29,7 @@ def test_listen_waits_for_a_running_apply(site, tmp_path: Path):
     try:
         admin.register_webhook(listen.url)
         # Another writer (an apply in progress) holds the lock of this LMS.
-        with WriterLock(lock_path(sandbox.url), 1.0, what="certops apply"):
+        with WriterLock(lock_path(parse_address(sandbox.url)), 1.0, what="certops apply"):
             writes = admin.writes()
             admin.progress("alice", "AC-102")
             # Listen has the event and has already waited a whole try for the lock

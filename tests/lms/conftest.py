@@ -13,8 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from certops.lms import RetryPolicy, connect
-from certops.lms.docebo import Connection
+from certops.address import LMSAddress, parse_address, sandbox_address
+from certops.connection import connect_reader, connect_writer
+from certops.lms import RetryPolicy
+from certops.lms.connect import Connection
+from certops.lms.docebo import DoceboReader, DoceboWriter
 from certops.sandbox import create_app, init_sandbox, load_dataset, read_credentials
 from certops.sandbox.transport import SandboxTransport, sandbox_credentials
 from tests.support import serve_app
@@ -90,10 +93,19 @@ class Sandbox:
     def lms(self) -> str:
         return f"sandbox:{self.path}"
 
-    def connect(self, *, writer: bool = False, **options: Any) -> Connection:
-        """A client on this very app instance (so its faults and call log apply)."""
+    @property
+    def address(self) -> LMSAddress:
+        return sandbox_address(self.path)
+
+    def reader(self, **options: Any) -> Connection[DoceboReader]:
+        """A reader on this very app instance (so its faults and call log apply)."""
         options.setdefault("retry", FAST)
-        return connect(self.lms, writer=writer, transport=SandboxTransport(self.app), **options)
+        return connect_reader(self.address, transport=SandboxTransport(self.app), **options)
+
+    def writer(self, **options: Any) -> Connection[DoceboWriter]:
+        """A writer on this very app instance (so its faults and call log apply)."""
+        options.setdefault("retry", FAST)
+        return connect_writer(self.address, transport=SandboxTransport(self.app), **options)
 
     async def admin(self, method: str, path: str, body: Any = None) -> Any:
         """Calls the sandbox's own ``/_sandbox/`` API (never used by the Docebo client)."""
@@ -151,10 +163,19 @@ class Served:
     sandbox: Sandbox
     url: str
 
-    def connect(self, *, writer: bool = False, **options: Any) -> Connection:
+    @property
+    def address(self) -> LMSAddress:
+        return parse_address(self.url)
+
+    def reader(self, **options: Any) -> Connection[DoceboReader]:
         options.setdefault("retry", FAST)
         creds = sandbox_credentials(str(self.sandbox.path))
-        return connect(self.url, writer=writer, credentials=creds, **options)
+        return connect_reader(self.address, credentials=creds, **options)
+
+    def writer(self, **options: Any) -> Connection[DoceboWriter]:
+        options.setdefault("retry", FAST)
+        creds = sandbox_credentials(str(self.sandbox.path))
+        return connect_writer(self.address, credentials=creds, **options)
 
 
 @contextmanager

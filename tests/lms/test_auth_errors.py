@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from certops.lms import Credentials, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials
 from certops.lms.errors import (
     LMSConnectionError,
     LMSCredentialsError,
@@ -39,7 +40,7 @@ def _creds(**changes) -> Credentials:
 
 def test_expired_token_is_renewed_once_on_401(empty):
     async def go():
-        async with empty.connect() as lms:
+        async with empty.reader() as lms:
             first = await lms.list_courses()
             later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
             await empty.admin("PUT", "clock", {"now": later})
@@ -54,11 +55,19 @@ def test_expired_token_is_renewed_once_on_401(empty):
 
 
 def test_token_is_renewed_before_it_expires(empty):
+    """A 100 s token is renewed 10 s early (a tenth of its lifetime): 91 s on, by the
+    client's clock, the next call fetches a new token first, so the server (whose clock
+    has passed the old token's expiry) never answers 401. No test time passes."""
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    now = [0.0]
+
     async def go():
-        await empty.admin("PUT", "settings", {"token_ttl_s": 1})
-        async with empty.connect() as lms:
+        await empty.admin("PUT", "settings", {"token_ttl_s": 100})
+        await empty.admin("PUT", "clock", {"now": start.isoformat()})
+        async with empty.reader(clock=lambda: now[0]) as lms:
             await lms.list_courses()
-            await asyncio.sleep(1.05)
+            now[0] += 91
+            await empty.admin("PUT", "clock", {"now": (start + timedelta(seconds=101)).isoformat()})
             await lms.list_courses()
         return await empty.calls()
 
@@ -76,7 +85,7 @@ def test_token_is_renewed_before_it_expires(empty):
 )
 def test_refused_credentials_say_which_and_hide_values(empty, changes, expected):
     async def go():
-        async with empty.connect(credentials=_creds(**changes)) as lms:
+        async with empty.reader(credentials=_creds(**changes)) as lms:
             await lms.list_users()
 
     with pytest.raises(LMSCredentialsError) as err:
@@ -91,7 +100,7 @@ def test_environment_credentials_win_over_the_sandbox_file(empty, monkeypatch):
     monkeypatch.setenv("DOCEBO_CLIENT_SECRET", SECRET)
 
     async def go():
-        async with connect(empty.lms, retry=FAST) as lms:
+        async with connect_reader(empty.address, retry=FAST) as lms:
             assert SECRET not in repr(lms) and SECRET not in repr(lms._http._credentials)
             await lms.list_courses()
 
@@ -113,8 +122,11 @@ def _tenant(handler) -> httpx.MockTransport:
 
 async def _call(transport, method="list_courses", *args, **options):
     options.setdefault("retry", FAST)
-    async with connect(
-        "https://acme.docebosaas.com", transport=transport, credentials=_creds(), **options
+    async with connect_reader(
+        parse_address("https://acme.docebosaas.com"),
+        transport=transport,
+        credentials=_creds(),
+        **options,
     ) as lms:
         return await getattr(lms, method)(*args)
 
@@ -155,9 +167,15 @@ def test_429_retry_after_is_honoured():
     def handler(request):
         return next(answers, None) or httpx.Response(200, json=empty_page)
 
-    start = time.monotonic()
-    assert asyncio.run(_call(_tenant(handler))) == []
-    assert time.monotonic() - start >= 0.3
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # the session's waits, on its own clock
+        slept.append(seconds)
+        now[0] += seconds
+
+    assert asyncio.run(_call(_tenant(handler), clock=lambda: now[0], sleep=sleep)) == []
+    assert slept == [pytest.approx(0.3)]
 
 
 def test_persistent_503_gives_up_with_a_message():
@@ -168,7 +186,9 @@ def test_persistent_503_gives_up_with_a_message():
 
 def test_unknown_host_names_the_host():
     async def go():
-        async with connect("https://no-such-tenant.invalid", credentials=_creds()) as lms:
+        async with connect_reader(
+            parse_address("https://no-such-tenant.invalid"), credentials=_creds()
+        ) as lms:
             await lms.list_courses()
 
     with pytest.raises(LMSConnectionError, match=r"no-such-tenant\.invalid"):
@@ -181,7 +201,9 @@ def test_refused_connection_names_the_host():
         port = sock.getsockname()[1]  # closed again before the client connects
 
     async def go():
-        async with connect(f"http://127.0.0.1:{port}", credentials=_creds(), retry=FAST) as lms:
+        async with connect_reader(
+            parse_address(f"http://127.0.0.1:{port}"), credentials=_creds(), retry=FAST
+        ) as lms:
             await lms.list_courses()
 
     with pytest.raises(LMSConnectionError, match=r"cannot connect to 127\.0\.0\.1"):
@@ -193,7 +215,7 @@ def test_progress_notes_waits_without_secrets(empty):
 
     async def go():
         await empty.faults(error_503_share=0.5, seed=11)
-        async with empty.connect(progress=notes.append) as lms:
+        async with empty.reader(progress=notes.append) as lms:
             await lms.list_courses()
             await lms.list_users()
 

@@ -1,4 +1,4 @@
-"""Connecting: addresses, credentials from the environment, secrets kept out of reprs."""
+"""Connecting: credentials from the environment, pacing, secrets kept out of reprs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
+from certops.address import parse_address
+from certops.connection import connect_reader
 from certops.errors import LMSError
-from certops.lms import CallBudget, Credentials, RetryPolicy, connect, credentials_from_env
-from certops.lms.client import environment_proxy, parse_address
+from certops.lms import CallBudget, Credentials, RetryPolicy, credentials_from_env
 from certops.lms.docebo import DoceboReader, DoceboWriter
 from certops.lms.errors import LMSAddressError, LMSCredentialsError
 
@@ -49,27 +50,9 @@ def test_repr_hides_secret_and_password():
     assert "PA55-word" not in repr(creds)
 
 
-@pytest.mark.parametrize("bad", ["ftp://x", "tenant.docebosaas.com", "sandbox:", ""])
-def test_bad_addresses_say_what_is_expected(bad):
-    with pytest.raises(LMSAddressError, match=r"https://|sandbox"):
-        parse_address(bad)
-
-
-def test_url_with_credentials_is_refused():
-    with pytest.raises(LMSAddressError, match="DOCEBO_"):
-        parse_address("https://user:pw@t.docebosaas.com")
-
-
-def test_https_address_keeps_only_the_origin():
-    assert parse_address("https://t.docebosaas.com/some/path") == (
-        "https",
-        "https://t.docebosaas.com",
-    )
-
-
 def test_missing_sandbox_file_says_to_run_init(tmp_path):
     async def go():
-        async with connect(f"sandbox:{tmp_path / 'none.db'}"):
+        async with connect_reader(parse_address(f"sandbox:{tmp_path / 'none.db'}")):
             pass
 
     with pytest.raises(LMSAddressError, match="certops sandbox init"):
@@ -81,7 +64,7 @@ def test_tenant_without_credentials_names_the_variables(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
     async def go():
-        async with connect("https://t.docebosaas.com"):
+        async with connect_reader(parse_address("https://t.docebosaas.com")):
             pass
 
     with pytest.raises(LMSCredentialsError, match="DOCEBO_CLIENT_ID and DOCEBO_CLIENT_SECRET"):
@@ -136,7 +119,9 @@ def test_call_budget_from_the_environment_is_checked(monkeypatch):
     monkeypatch.setenv("CERTOPS_CALLS_PER_HOUR", "lots")
 
     async def go():
-        async with connect("https://t.docebosaas.com", credentials=Credentials("a", "secret")):
+        async with connect_reader(
+            parse_address("https://t.docebosaas.com"), credentials=Credentials("a", "secret")
+        ):
             pass
 
     with pytest.raises(LMSAddressError, match="CERTOPS_CALLS_PER_HOUR"):
@@ -145,51 +130,13 @@ def test_call_budget_from_the_environment_is_checked(monkeypatch):
 
 def test_call_budget_applies_to_real_calls(empty):
     async def go():
-        async with empty.connect(calls_per_hour=1000) as lms:
+        async with empty.reader(calls_per_hour=1000) as lms:
             await lms.list_courses()
             budget = lms._http._budget
             return budget.calls_per_hour, len(budget._sent)
 
     limit, used = asyncio.run(go())
     assert limit == 1000 and used == 2  # the token call counts too
-
-
-@pytest.mark.parametrize(
-    ("env", "url", "expected"),
-    [
-        ({}, "https://acme.docebosaas.com", None),
-        ({"HTTPS_PROXY": "http://proxy:3128"}, "https://acme.docebosaas.com", "http://proxy:3128"),
-        ({"https_proxy": "http://p:1"}, "https://acme.docebosaas.com", "http://p:1"),
-        ({"HTTP_PROXY": "http://p:1"}, "https://acme.docebosaas.com", None),
-        ({"HTTP_PROXY": "http://p:1"}, "http://127.0.0.1:8000", "http://p:1"),
-        ({"ALL_PROXY": "http://all:1"}, "https://acme.docebosaas.com", "http://all:1"),
-        ({"ALL_PROXY": "http://all:1", "HTTPS_PROXY": "http://s:1"}, "https://a.b", "http://s:1"),
-        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, "https://acme.docebosaas.com", None),
-        (
-            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "docebosaas.com"},
-            "https://acme.docebosaas.com",
-            None,
-        ),
-        (
-            {"HTTPS_PROXY": "http://p:1", "no_proxy": ".docebosaas.com"},
-            "https://acme.docebosaas.com",
-            None,
-        ),
-        (
-            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other.com, acme.docebosaas.com"},
-            "https://ACME.docebosaas.com",
-            None,
-        ),
-        (
-            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "saas.com"},
-            "https://acme.docebosaas.com",
-            "http://p:1",
-        ),
-        ({"HTTPS_PROXY": "  "}, "https://acme.docebosaas.com", None),
-    ],
-)
-def test_the_environment_names_the_proxy(env, url, expected):
-    assert environment_proxy(url, env) == expected
 
 
 def test_a_tenant_behind_a_proxy_is_reached_through_it(monkeypatch):
@@ -211,7 +158,9 @@ def test_a_tenant_behind_a_proxy_is_reached_through_it(monkeypatch):
         retry = RetryPolicy(attempts=1)
         async with (
             server,
-            connect("https://acme.docebosaas.com", credentials=credentials, retry=retry) as reader,
+            connect_reader(
+                parse_address("https://acme.docebosaas.com"), credentials=credentials, retry=retry
+            ) as reader,
         ):
             with pytest.raises(LMSError):
                 await reader.list_courses()

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from certops.lms import Credentials, RetryPolicy, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials, RetryPolicy
 from certops.lms.errors import LMSResponseError
 
 QUICK = RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.002)
@@ -34,8 +36,8 @@ def _tenant(answer: Callable[[httpx.Request], httpx.Response], seen: list[httpx.
 
 
 async def _courses(transport: httpx.AsyncBaseTransport) -> list:
-    async with connect(
-        "https://acme.docebosaas.com",
+    async with connect_reader(
+        parse_address("https://acme.docebosaas.com"),
         transport=transport,
         credentials=Credentials("my-client", "s3cret-value"),
         retry=QUICK,
@@ -125,8 +127,8 @@ def test_a_read_that_splits_after_its_first_page_sends_no_second_combined_page()
         return httpx.Response(200, json=_page([{**row, "course_id": int(courses[0])}], more=False))
 
     async def read() -> list:
-        async with connect(
-            "https://acme.docebosaas.com",
+        async with connect_reader(
+            parse_address("https://acme.docebosaas.com"),
             transport=_tenant(answer, seen),
             credentials=Credentials("my-client", "s3cret-value"),
             retry=QUICK,

@@ -6,7 +6,9 @@ import asyncio
 
 import httpx
 
-from certops.lms import Credentials, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials
 from certops.lms.doctor import Outcome, compare_service_document, run_checks
 from certops.lms.manifest import USED
 
@@ -117,13 +119,15 @@ def _tenant_publishing_documents() -> httpx.MockTransport:
 
 def test_doctor_lists_every_mismatch_with_published_documents():
     def connector(address):
-        return connect(
+        return connect_reader(
             address,
             transport=_tenant_publishing_documents(),
             credentials=Credentials("app", "app-secret-1", "api-admin", "pw-secret-2"),
         )
 
-    checks = asyncio.run(run_checks("https://acme.docebosaas.com", connector=connector))
+    checks = asyncio.run(
+        run_checks(parse_address("https://acme.docebosaas.com"), connector=connector)
+    )
     by_name = {c.name: c for c in checks}
     learn = by_name["service document: learn"]
     assert learn.outcome is Outcome.FAIL

@@ -12,7 +12,7 @@ from certops.lms.records import GroupRule
 
 
 def _rule_check(sandbox):
-    checks = asyncio.run(run_checks(sandbox.lms, connector=lambda a: sandbox.connect()))
+    checks = asyncio.run(run_checks(sandbox.address, connector=lambda a: sandbox.reader()))
     return next(c for c in checks if c.name == "group rule types")
 
 
@@ -23,7 +23,7 @@ def test_without_an_automatic_group_doctor_says_how_to_learn_the_names(loaded):
 
 def test_certops_rule_in_use_is_recognised(loaded):
     async def make():
-        async with loaded.connect(writer=True) as lms:
+        async with loaded.writer() as lms:
             await lms.create_group("Certified", "", [GroupRule(("C-1",))], "ANY")
 
     asyncio.run(make())
@@ -36,7 +36,7 @@ def test_other_rule_names_are_listed_for_the_admin(loaded):
     async def make():
         # Lenient, as Docebo is: a rule type the sandbox does not model is stored as is.
         await loaded.admin("PUT", "settings", {"lenient": True})
-        async with loaded.connect(writer=True) as lms:
+        async with loaded.writer() as lms:
             token = await lms._http.token()
         transport = httpx.ASGITransport(app=loaded.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:

@@ -19,7 +19,9 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from certops.lms import Credentials, RetryPolicy, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials, RetryPolicy
 from certops.lms.errors import (
     LMSConnectionError,
     LMSCredentialsError,
@@ -70,8 +72,8 @@ def _echo(request: httpx.Request) -> str:
 
 
 async def _courses(transport: httpx.AsyncBaseTransport, **options) -> object:
-    async with connect(
-        "https://acme.docebosaas.com",
+    async with connect_reader(
+        parse_address("https://acme.docebosaas.com"),
         transport=transport,
         credentials=_creds(),
         retry=options.pop("retry", QUICK),
@@ -126,7 +128,9 @@ def _free_port() -> int:
 
 
 async def _served_courses(url: str, retry: RetryPolicy | None = None) -> object:
-    async with connect(url, credentials=_creds(), retry=retry or RetryPolicy()) as lms:
+    async with connect_reader(
+        parse_address(url), credentials=_creds(), retry=retry or RetryPolicy()
+    ) as lms:
         return await lms.list_courses()
 
 
@@ -225,7 +229,9 @@ def test_a_tight_rate_limit_is_waited_out(tmp_path: Path) -> None:
     policy = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)
 
     async def go(url: str) -> list[object]:
-        async with connect(url, credentials=creds, retry=policy, max_in_flight=1) as lms:
+        async with connect_reader(
+            parse_address(url), credentials=creds, retry=policy, max_in_flight=1
+        ) as lms:
             return await asyncio.gather(*(lms.list_courses() for _ in range(5)))
 
     with serve_app(app) as url:

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from certops.lms import Credentials, RetryPolicy, connect
+from certops.address import parse_address
+from certops.connection import connect_reader
+from certops.lms import Credentials, RetryPolicy
 from certops.lms import paging as paging_module
 from certops.lms.errors import LMSResponseError
 
@@ -57,8 +59,8 @@ def _read(answer: Callable[[httpx.Request], httpx.Response]) -> tuple[Any, list[
         return answer(request)
 
     async def go() -> Any:
-        async with connect(
-            "https://acme.docebosaas.com",
+        async with connect_reader(
+            parse_address("https://acme.docebosaas.com"),
             transport=httpx.MockTransport(route),
             credentials=Credentials("my-client", "s3cret-value"),
             retry=QUICK,

@@ -17,6 +17,13 @@ from .conftest import COURSES, dataset
 DATA = dataset()
 
 
+async def _let_others_run() -> None:
+    """Yields to the event loop a few times: every request in flight gets as far as it
+    can before this one goes on (the in-process app answers without waiting)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 def _expected_enrollments() -> set[tuple]:
     def instant(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -90,7 +97,7 @@ def _check_everything(users, courses, enrollments, catalogs, items):
 
 
 def test_reads_return_exactly_the_loaded_data(loaded):
-    *result, counts = asyncio.run(_read_everything(loaded.connect()))
+    *result, counts = asyncio.run(_read_everything(loaded.reader()))
     _check_everything(*result)
     # 1,350 enrollments in pages of 200 by cursor; users in pages of 200.
     assert counts["GET /course/v1/courses/enrollments"] == 7
@@ -103,7 +110,7 @@ def test_reads_are_exact_under_faults(loaded):
         await loaded.faults(
             error_503_share=0.2, latency_ms=1, rate_limit={"calls": 25, "window_s": 1}, seed=7
         )
-        result = await _read_everything(loaded.connect())
+        result = await _read_everything(loaded.reader())
         calls = await loaded.calls()
         return result, calls
 
@@ -117,7 +124,7 @@ def test_reads_are_exact_under_faults(loaded):
 def test_reads_over_a_real_socket_with_faults(served):
     async def go():
         await served.sandbox.faults(error_503_share=0.2, seed=3)
-        return await _read_everything(served.connect())
+        return await _read_everything(served.reader())
 
     *result, _ = asyncio.run(go())
     _check_everything(*result)
@@ -125,7 +132,7 @@ def test_reads_over_a_real_socket_with_faults(served):
 
 def test_filters_are_pushed_to_the_server(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             courses = await lms.find_courses(["C-2", "C-4"])
             jdoe = await lms.find_user("user0010")
             by_mail = await lms.find_user("USER0011@example.com")
@@ -143,7 +150,7 @@ def test_filters_are_pushed_to_the_server(loaded):
 
 def test_many_course_ids_are_chunked(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             ids = [c.id for c in await lms.list_courses()]
             return await lms.list_enrollments(ids + list(range(10_000, 10_120)))
 
@@ -161,7 +168,7 @@ def test_concurrency_is_capped(loaded):
         in_flight += 1
         peak = max(peak, in_flight)
         try:
-            await asyncio.sleep(0.005)
+            await _let_others_run()
             await app(scope, receive, send)
         finally:
             in_flight -= 1
@@ -169,7 +176,7 @@ def test_concurrency_is_capped(loaded):
     loaded.app = counting
 
     async def go():
-        async with loaded.connect(max_in_flight=2) as lms:
+        async with loaded.reader(max_in_flight=2) as lms:
             ids = [c.id for c in await lms.list_courses()]
             await asyncio.gather(*(lms.get_course(i) for i in ids * 3))
 
@@ -179,7 +186,7 @@ def test_concurrency_is_capped(loaded):
 
 def test_reader_cannot_write_even_through_its_channel(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             assert not hasattr(lms._api, "post") and not hasattr(lms._api, "put")
             with pytest.raises(ReadOnlyError):
                 await lms._http._send("POST", "/learn/v1/courses", body={"name": "x"})
@@ -190,7 +197,7 @@ def test_reader_cannot_write_even_through_its_channel(loaded):
 
 def test_only_get_and_token_reach_the_server_from_a_reader(loaded):
     async def go():
-        async with loaded.connect() as lms:
+        async with loaded.reader() as lms:
             courses = await lms.list_courses()
             await lms.find_courses([c.code for c in courses])
             for group in await lms.list_groups():
@@ -217,7 +224,7 @@ def _split_always(monkeypatch) -> None:
 
 def test_a_large_read_runs_one_cursor_stream_per_course(loaded, monkeypatch):
     _split_always(monkeypatch)
-    *result, counts = asyncio.run(_read_everything(loaded.connect()))
+    *result, counts = asyncio.run(_read_everything(loaded.reader()))
     _check_everything(*result)
     enrollments = result[2]
     assert enrollments == sorted(enrollments, key=lambda e: (e.course_id, e.user_id))
@@ -238,7 +245,7 @@ def test_concurrent_streams_are_exact_and_deterministic_under_faults(loaded, mon
         await loaded.faults(
             error_503_share=0.2, latency_ms=1, rate_limit={"calls": 25, "window_s": 1}, seed=seed
         )
-        async with loaded.connect(max_in_flight=4) as lms:
+        async with loaded.reader(max_in_flight=4) as lms:
             users = await lms.list_users()
             ids = [c.id for c in await lms.list_courses()]
             enrollments = await lms.list_enrollments(ids)
@@ -266,7 +273,7 @@ def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
             in_flight += 1
             peak = max(peak, in_flight)
         try:
-            await asyncio.sleep(0.002)
+            await _let_others_run()
             await app(scope, receive, send)
         finally:
             if scope.get("path") == "/course/v1/courses/enrollments":
@@ -275,7 +282,7 @@ def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
     loaded.app = counting
 
     async def go():
-        async with loaded.connect(max_in_flight=3) as lms:
+        async with loaded.reader(max_in_flight=3) as lms:
             ids = [c.id for c in await lms.list_courses()]
             return await lms.list_enrollments(ids)
 
@@ -286,16 +293,19 @@ def test_streams_run_side_by_side_within_the_cap(loaded, monkeypatch):
 def test_a_failing_stream_raises_only_after_every_stream_settled():
     finished: list[str] = []
 
-    async def fails() -> None:
-        await asyncio.sleep(0)
-        raise LMSUnavailableError("first stream failed")
-
-    async def slow(name: str) -> str:
-        await asyncio.sleep(0.01)
-        finished.append(name)
-        return name
-
     async def go():
+        failed = asyncio.Event()
+
+        async def fails() -> None:
+            await asyncio.sleep(0)
+            failed.set()
+            raise LMSUnavailableError("first stream failed")
+
+        async def slow(name: str) -> str:
+            await failed.wait()  # still running when the other stream fails
+            finished.append(name)
+            return name
+
         with pytest.raises(LMSUnavailableError, match="first stream failed"):
             await gather_settled([slow("a"), fails(), slow("b")])
         return await gather_settled([slow("c"), slow("d")])

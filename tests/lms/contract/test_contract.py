@@ -21,12 +21,13 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from certops.address import parse_address
 from certops.apply import Executor
 from certops.config import load_config
+from certops.connection import connect_writer
 from certops.listen.envelope import parse_delivery
 from certops.live import read_live
-from certops.lms import connect, wire
-from certops.lms.client import Credentials
+from certops.lms import Credentials, wire
 from certops.lms.manifest import USED
 from certops.lms.paths import path_template
 from certops.lms.records import EnrollmentPolicy, EnrollmentStatus
@@ -235,9 +236,8 @@ def _record_wire(tmp: Path) -> dict[str, set[str]]:
     async def story() -> None:
         config = load_config([str(conf)])
         for at in (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC)):
-            connection = connect(
-                f"sandbox:{db}",
-                writer=True,
+            connection = connect_writer(
+                parse_address(f"sandbox:{db}"),
                 transport=SandboxTransport(recording),
                 credentials=credentials,
             )
@@ -247,9 +247,8 @@ def _record_wire(tmp: Path) -> dict[str, set[str]]:
                 report = await Executor(writer).run(planned.plan.changes)
                 assert report.ok, report.summary()
         # Writes the demo never needs: a catalog, and a change of a group's rules.
-        async with connect(
-            f"sandbox:{db}",
-            writer=True,
+        async with connect_writer(
+            parse_address(f"sandbox:{db}"),
             transport=SandboxTransport(recording),
             credentials=credentials,
         ) as writer:
@@ -258,9 +257,8 @@ def _record_wire(tmp: Path) -> dict[str, set[str]]:
             full = await writer.get_group(group.id)
             await writer.update_group(group.id, full.description, full.rules[:1], "ALL")
         for _ in range(2):  # create, then update the probe and move its enrollment window
-            connection = connect(
-                f"sandbox:{db}",
-                writer=True,
+            connection = connect_writer(
+                parse_address(f"sandbox:{db}"),
                 transport=SandboxTransport(recording),
                 credentials=credentials,
             )
