@@ -217,6 +217,7 @@ def test_a_hanging_host_is_given_up_at_the_deadline(hanging: str) -> None:
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.slow
 def test_a_tight_rate_limit_is_waited_out(tmp_path: Path) -> None:
     """Two calls per second and two attempts per request: every 429 is waited out as the
     server says, and a request queued behind the one that got it does not fire into the
