@@ -16,6 +16,7 @@ Standard library only: it sits with the records (docs/architecture.md, layer 1).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ class AddressKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class TenantIdentity:
     """A tenant however its address is spelled: scheme, host in lower case without a
-    trailing dot, and the port the connection really uses."""
+    trailing dot (every loopback name as ``localhost``), and the port the connection
+    really uses."""
 
     scheme: str
     host: str
@@ -106,12 +108,30 @@ class LMSAddress:
         if self.is_sandbox:
             return Path(self.location).resolve()
         parts = urlsplit(self.location)
-        host = (parts.hostname or "").rstrip(".")
-        return TenantIdentity(parts.scheme, host, parts.port or DEFAULT_PORTS[parts.scheme])
+        return TenantIdentity(
+            parts.scheme,
+            _canonical_host(parts.hostname or ""),
+            parts.port or DEFAULT_PORTS[parts.scheme],
+        )
 
     def same_lms(self, other: LMSAddress) -> bool:
         """Whether both addresses name the same LMS (see ``identity``)."""
         return self.identity == other.identity
+
+
+def _canonical_host(host: str) -> str:
+    """The host as one LMS has one name: lower case (``urlsplit`` lowers it), without a
+    trailing dot, international names in their ASCII form, and every name of this machine's
+    loopback (``localhost``, ``127.0.0.1``, ``::1``) as ``localhost``."""
+    host = host.rstrip(".")
+    with contextlib.suppress(UnicodeError):  # a name IDNA cannot encode stays as written
+        host = host.encode("idna").decode("ascii")
+    if host == "localhost":
+        return host
+    try:
+        return "localhost" if ipaddress.ip_address(host).is_loopback else host
+    except ValueError:
+        return host
 
 
 def sandbox_address(path: str | os.PathLike[str]) -> LMSAddress:

@@ -1,26 +1,31 @@
 """One writer at a time: an advisory lock file that ``apply`` (and anything else that
 writes an LMS) holds for its whole run.
 
-The lock is ``flock`` on a file next to the sandbox (``PATH.lock`` for ``sandbox:PATH``)
-or, for a tenant, in ``.certops/`` of the working folder. It is keyed on the LMS, not on
-how its address is spelled (``LMSAddress.identity``): ``sandbox:./x.db`` and
-``sandbox:x.db``, or ``https://ACME.docebosaas.com:443`` and ``https://acme.docebosaas.com``,
-share one lock. The kernel releases it when the
-holder exits in any way, ``kill -9`` included, so a crashed run never leaves a stale lock.
-A second writer waits for it up to ``--lock-timeout`` seconds, saying who holds it, then
-fails with a message; it reads the LMS only once it holds the lock, so its plan already
-sees the first writer's changes.
+The lock is ``flock`` on a file every folder of this machine sees: ``PATH.lock`` next to
+the sandbox file for ``sandbox:PATH``, or, for a tenant, ``HOST.lock`` in the lock folder
+(``CERTOPS_LOCK_DIR``, else the user's state folder, ``$XDG_STATE_HOME/certops/locks`` or
+``~/.local/state/certops/locks``). It is keyed on the LMS, not on how its address is
+spelled (``LMSAddress.identity``): ``sandbox:./x.db`` and ``sandbox:x.db``, or
+``https://ACME.docebosaas.com:443`` and ``https://acme.docebosaas.com``, share one lock,
+whichever folder each run starts in. The kernel releases it when the holder exits in any
+way, ``kill -9`` included, so a crashed run never leaves a stale lock. A second writer
+waits for it up to ``--lock-timeout`` seconds, saying who holds it, then fails with a
+message; it reads the LMS only once it holds the lock, so its plan already sees the first
+writer's changes.
 
-A lock file on one machine cannot serialize runs on different machines (two CI runners
+The default lock folder is per user: runs of one tenant under two accounts of one machine
+share a lock only when both set ``CERTOPS_LOCK_DIR`` to one folder they can both write. A
+lock file on one machine cannot serialize runs on different machines (two CI runners
 applying to one tenant): CI must run applies one at a time (the shipped workflows use a
-concurrency group), and apply checks right before each create that the object still
-does not exist.
+concurrency group), and apply checks right before each create that the object still does
+not exist, counting one a concurrent writer made as wanted as done.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,15 +42,33 @@ except ImportError:  # pragma: no cover - Windows: msvcrt locks a byte range ins
 
 DEFAULT_LOCK_TIMEOUT = 300.0  # seconds: longer than a typical apply, short enough for CI
 POLL = 0.1  # seconds between tries while another writer holds the lock
+LOCK_DIR_VARIABLE = "CERTOPS_LOCK_DIR"
 
 
 class LockTimeoutError(CertopsError):
     """Another writer held the lock for longer than this run would wait."""
 
 
-def lock_path(lms: LMSAddress, workdir: Path | None = None) -> Path:
+def lock_dir() -> Path:
+    """The folder of tenant locks on this machine: ``CERTOPS_LOCK_DIR`` when set, else the
+    user's state folder (``$XDG_STATE_HOME/certops/locks``, ``~/.local/state/...``), else,
+    for an account without a home, a per-user folder in the system's temporary folder."""
+    if chosen := os.environ.get(LOCK_DIR_VARIABLE, "").strip():
+        return Path(chosen).expanduser()
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(state):
+        return Path(state) / "certops" / "locks"
+    try:
+        return Path.home() / ".local" / "state" / "certops" / "locks"
+    except RuntimeError:  # no HOME and no password entry (a bare container)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+        return Path(tempfile.gettempdir()) / f"certops-{user}" / "locks"
+
+
+def lock_path(lms: LMSAddress, directory: Path | None = None) -> Path:
     """Where the writer lock of ``lms`` lives: next to the sandbox file (its real path),
-    else ``.certops/HOST.lock`` (``HOST_PORT.lock`` on a port other than the scheme's)."""
+    else ``HOST.lock`` (``HOST_PORT.lock`` on a port other than the scheme's) in
+    ``directory``, by default ``lock_dir()``."""
     identity = lms.identity
     if isinstance(identity, Path):
         return identity.with_name(identity.name + ".lock")
@@ -53,7 +76,7 @@ def lock_path(lms: LMSAddress, workdir: Path | None = None) -> Path:
     if identity.port != DEFAULT_PORTS[identity.scheme]:
         name += f"_{identity.port}"
     safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
-    return (workdir or Path(".certops")) / f"{safe}.lock"
+    return (directory or lock_dir()) / f"{safe}.lock"
 
 
 class WriterLock:
@@ -81,7 +104,8 @@ class WriterLock:
         except OSError as exc:
             raise LockTimeoutError(
                 f"cannot create the writer lock {self.path}: {exc.strerror or exc}; nothing "
-                "was changed (make its folder writable)"
+                f"was changed (make its folder writable, or set {LOCK_DIR_VARIABLE} to a "
+                "folder every run of this tenant on this machine can write)"
             ) from None
         deadline = time.monotonic() + self.timeout
         told = False

@@ -18,7 +18,7 @@ from certops.address import (
 )
 from certops.errors import LMSAddressError
 from certops.lms.errors import LMSAddressError as FromTheLMSPackage
-from certops.lock import lock_path
+from certops.lock import lock_dir, lock_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,7 +134,38 @@ def test_the_writer_lock_keys_on_the_lms_not_its_spelling(
         for t in ("https://acme.docebosaas.com", "https://ACME.docebosaas.com:443/x")
     }
     assert same == {work / "acme.docebosaas.com.lock"}
-    assert lock_path(parse_address("http://127.0.0.1:8000"), work) == work / "127.0.0.1_8000.lock"
+    loopback = {
+        lock_path(parse_address(t), work)
+        for t in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000/")
+    }
+    assert loopback == {work / "localhost_8000.lock"}
+    assert lock_path(parse_address("https://acme.docebosaas.com.")).parent == lock_dir()
+
+
+def test_tenant_locks_live_where_every_folder_sees_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not in the working folder: two runs started in two folders share one lock."""
+    tenant = parse_address("https://acme.docebosaas.com")
+    monkeypatch.setenv("CERTOPS_LOCK_DIR", str(tmp_path / "locks"))
+    assert lock_path(tenant) == tmp_path / "locks" / "acme.docebosaas.com.lock"
+    monkeypatch.delenv("CERTOPS_LOCK_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert lock_dir() == tmp_path / "state" / "certops" / "locks"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert lock_path(tenant) == (
+            tmp_path
+            / "home"
+            / ".local"
+            / "state"
+            / "certops"
+            / "locks"
+            / "acme.docebosaas.com.lock"
+        )
 
 
 def test_an_address_built_directly_is_checked_as_parsed() -> None:

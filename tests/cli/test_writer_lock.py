@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from certops.address import parse_address
 from certops.lock import WriterLock, lock_path
 from tests.cli.conftest import LMSState, Served, Workspace
 
@@ -43,7 +44,14 @@ def _sorted(state: LMSState) -> tuple:
 
 @pytest.mark.slow
 def test_two_applies_at_once_run_one_after_the_other(served: Served, template_db: Path) -> None:
+    """From two folders, the LMS spelt two ways (``127.0.0.1`` and ``localhost``): one
+    tenant, one lock."""
     ws = served.ws
+    assert "127.0.0.1" in served.url
+    other = ws.root / "elsewhere"
+    shutil.copytree(ws.root / "conf", other / "conf")
+    spelt_otherwise = served.url.replace("127.0.0.1", "localhost") + "/"
+    assert spelt_otherwise != served.url
     # Slow enough that the second apply starts while the first is writing.
     served.faults(latency_ms=40)
     served.clear_calls()
@@ -54,7 +62,8 @@ def test_two_applies_at_once_run_one_after_the_other(served: Served, template_db
     while not any(c["method"] != "GET" and c["path"] != "/oauth2/token" for c in served.calls()):
         assert time.monotonic() < deadline and first.poll() is None, "the first apply never wrote"
         time.sleep(0.02)
-    second = subprocess.Popen(apply, cwd=ws.root, env=_env(ws), stdout=subprocess.PIPE,
+    env = {**_env(ws), "CERTOPS_LMS": spelt_otherwise}
+    second = subprocess.Popen(apply, cwd=other, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     out1, err1 = first.communicate(timeout=60)
     out2, err2 = second.communicate(timeout=60)
@@ -89,6 +98,20 @@ def test_a_writer_that_waits_too_long_fails_and_changes_nothing(ws: Workspace) -
     assert ws.lms_state() == before and ws.audit() == []
     # Released: the next apply goes ahead at once.
     assert ws.run("apply", "conf", "--yes", "--lock-timeout", "0").code == 0
+
+
+def test_a_writer_waits_for_the_same_tenant_spelt_otherwise_in_another_folder(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = served.ws
+    before = ws.lms_state(served.url)
+    monkeypatch.chdir(tmp_path)  # the holder runs in a folder of its own
+    holder = parse_address(served.url.replace("127.0.0.1", "localhost"))
+    with WriterLock(lock_path(holder), what="an apply elsewhere"):
+        ran = ws.run("apply", "conf", "--yes", "--lock-timeout", "0.2")
+    assert ran.code == 1
+    assert "another writer (an apply elsewhere, pid" in ran.stderr
+    assert ws.lms_state(served.url) == before
 
 
 def test_sandbox_load_and_reset_wait_for_the_writer_too(ws: Workspace) -> None:
