@@ -104,7 +104,12 @@ class Retry:
 
 class Judge:
     """The rules for one session's calls (its LMS, retry policy and credentials), with
-    every text passed through ``redact`` before it goes into a message."""
+    every text passed through ``redact`` before it goes into a message.
+
+    Answers that never came are counted for the host as well as for the call
+    (``silent``: tries in a row, over all calls, that timed out): a host that accepts
+    connections and never answers is given up after the policy's ``timeout_attempts``
+    tries however many calls were waiting, not after that many tries of each."""
 
     def __init__(
         self,
@@ -122,6 +127,7 @@ class Judge:
         self._credentials = credentials
         self._redact = redact
         self._wall_clock = wall_clock  # for a Retry-After given as a date
+        self.silent = 0  # tries in a row, over every call, that got no answer in time
 
     # --- a try that got no answer -------------------------------------------------------
 
@@ -143,7 +149,10 @@ class Judge:
         tries.last_problem = f"{type(error).__name__}: {self._redact(str(error)) or 'no detail'}"
         if isinstance(error, httpx.TimeoutException):
             tries.timeouts += 1
+            self.silent += 1
             spent = now - tries.started
+            if self.silent >= self.policy.timeout_attempts:
+                tries.timeouts = max(tries.timeouts, self.silent)
             if tries.timeouts >= self.policy.timeout_attempts or spent > self.policy.deadline:
                 return None
         delay = self.policy.backoff(tries.failures - 1)
@@ -188,6 +197,7 @@ class Judge:
         """After a try that got an answer: a ``Retry`` for a rate limit (everyone waits as
         the server says) or an overloaded server, None when the answer stands. Raises
         ``OutcomeUnknown`` for a write the server failed (it may have been done)."""
+        self.silent = 0  # the host answers
         status = response.status_code
         if status not in RETRY_STATUSES:
             return None

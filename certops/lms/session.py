@@ -26,7 +26,7 @@ import orjson
 from certops.address import LMSAddress
 from certops.lms import paths, wire
 from certops.lms.credentials import Credentials
-from certops.lms.errors import LMSResponseError, ReadOnlyError
+from certops.lms.errors import LMSConnectionError, LMSResponseError, ReadOnlyError
 from certops.lms.failures import Call, Judge, Tries
 from certops.lms.pacing import (
     SINGLE,
@@ -61,7 +61,9 @@ class DoceboAuth:
     401 (a token expired or revoked early), renews it once and sends the call again.
     ``fetch`` sends the token request itself (with the session's retries, and no token);
     every token and refresh token is added to ``secrets`` as soon as it is known, so no
-    message can show it.
+    message can show it. One fetch serves every caller waiting for it: when it fails, they
+    all get its error (a host that never answers is tried one time over, not once per
+    waiting call); a caller that comes later tries again.
     """
 
     def __init__(
@@ -77,6 +79,8 @@ class DoceboAuth:
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
+        self._fetches = 0  # fetches ended so far, failed or not
+        self._failure: BaseException | None = None  # the last fetch's error, if it failed
 
     def _fresh(self) -> str | None:
         return self._token if self._token and self._clock() < self._expires else None
@@ -91,10 +95,20 @@ class DoceboAuth:
         """A valid access token, renewed shortly before it expires."""
         if token := self._fresh():
             return token
+        fetches = self._fetches
         async with self._lock:
             if token := self._fresh():
                 return token
-            payload = await self._fetch()
+            if self._failure is not None and self._fetches != fetches:
+                raise self._failure  # the fetch this caller waited for failed
+            try:
+                payload = await self._fetch()
+            except Exception as exc:
+                self._failure = exc
+                raise
+            finally:
+                self._fetches += 1
+            self._failure = None
             token = payload.get("access_token") if isinstance(payload, dict) else None
             if not isinstance(token, str) or not token:
                 raise LMSResponseError(
@@ -159,6 +173,10 @@ class ApiSession:
         self._slots = Slots(max_in_flight)
         # Docebo: batch APIs must never run concurrently; certops serialises every write.
         self._write_lock = asyncio.Lock()
+        # The last "cannot reach the host" and how many there were: calls begun before it
+        # end with it instead of trying the host again (see ``_send``).
+        self._unreachable: LMSConnectionError | None = None
+        self._unreachable_count = 0
         self._budget = budget
         self._progress = progress
         self._on_call = on_call  # told ``METHOD /path/{id}`` of every request sent
@@ -239,8 +257,9 @@ class ApiSession:
         if call.writes and not self._allow_writes:
             raise ReadOnlyError(f"read-only connection refused {method} {path}")
         tries = Tries(started=self._clock())
+        begun = self._unreachable_count
         while True:
-            outcome = await self._attempt(call)
+            outcome = await self._attempt(call, begun)
             if isinstance(outcome, httpx.Response):
                 retry = self._judge.status(call, outcome, tries)
                 if retry is None:
@@ -248,17 +267,31 @@ class ApiSession:
             else:
                 retry = self._judge.transport_error(call, outcome, tries, self._clock())
             if retry is None or tries.failures >= self.retry.attempts:
-                raise self._judge.give_up(call, tries, self._clock())
+                error = self._judge.give_up(call, tries, self._clock())
+                if isinstance(error, LMSConnectionError):
+                    self._unreachable, self._unreachable_count = error, begun + 1
+                raise error
             self._note(retry.note)
             if retry.everyone:
                 self._pause.extend(retry.delay)  # the next try's turn waits it out
             else:
                 await self._sleep(retry.delay)
 
-    async def _attempt(self, call: Call) -> httpx.Response | httpx.TransportError:
+    def _given_up(self, begun: int) -> None:
+        """Raises the "cannot reach the host" another call ended with since this call
+        (``begun``: the count when it began) began: the calls in flight or queued when the
+        host is given up end at once, so a host that never answers costs one call's tries,
+        not one set per call. A call begun later tries the host again (``listen`` keeps its
+        connection for days)."""
+        if self._unreachable is not None and self._unreachable_count > begun:
+            raise self._unreachable
+
+    async def _attempt(self, call: Call, begun: int) -> httpx.Response | httpx.TransportError:
         """One try of ``call``: its turn (the shared pause, the call budget), a token, a
-        slot (and the write lock for a write), then the exchange. Returns the answer, or
-        the transport error that kept it from coming."""
+        slot (and the write lock for a write), then the exchange, unless the host was
+        given up meanwhile (``_given_up``). Returns the answer, or the transport error that
+        kept it from coming."""
+        self._given_up(begun)
         await self._pause.wait()
         if self._budget is not None:
             await self._budget.acquire()
@@ -272,6 +305,7 @@ class ApiSession:
             # Again once the slot is ours: a 429 may have paused everyone while this
             # request queued, and it must not fire into the limited window.
             await self._pause.wait()
+            self._given_up(begun)
             try:
                 return await self._exchange(self._request(call), call)
             except httpx.TransportError as exc:

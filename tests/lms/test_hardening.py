@@ -217,6 +217,120 @@ def test_a_hanging_host_is_given_up_at_the_deadline(hanging: str) -> None:
     assert time.monotonic() - started < 1.5
 
 
+TOKEN_BODY = b'{"access_token": "tok", "expires_in": 3600}'
+TOKEN_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(TOKEN_BODY), TOKEN_BODY)
+)
+
+
+class Silent:
+    """A loopback host that accepts connections and reads requests (it notes each one's
+    path) and never answers, but, with ``token``, answers the token request."""
+
+    def __init__(self, *, token: bool) -> None:
+        self.paths: list[str] = []
+        self._token = token
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        buffered = b""
+        with conn:
+            while chunk := _recv(conn):
+                buffered += chunk
+                while b"\r\n\r\n" in buffered:
+                    head, _, buffered = buffered.partition(b"\r\n\r\n")
+                    path = head.split(b" ")[1].decode().split("?")[0]
+                    self.paths.append(path)
+                    if self._token and path == "/oauth2/token":
+                        buffered = b""  # the form body
+                        conn.sendall(TOKEN_ANSWER)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _recv(conn: socket.socket) -> bytes:
+    try:
+        return conn.recv(65536)
+    except OSError:
+        return b""
+
+
+async def _many_courses(url: str, policy: RetryPolicy, *, calls: int, in_flight: int) -> list:
+    async with connect_reader(
+        parse_address(url), credentials=_creds(), retry=policy, max_in_flight=in_flight
+    ) as lms:
+        return await asyncio.gather(*(lms.list_courses() for _ in range(calls)),
+                                    return_exceptions=True)  # fmt: skip
+
+
+SILENT_POLICY = RetryPolicy(base_delay=0.01, max_delay=0.02, read_timeout=0.3, timeout_attempts=3)
+
+
+@pytest.mark.parametrize("token", [False, True], ids=["at-the-token", "after-the-token"])
+def test_a_host_that_never_answers_many_waiting_calls_is_tried_three_times(token: bool) -> None:
+    """Eight calls waiting (for the token, or for two slots) when the host goes silent:
+    the host is tried 3 times in all (the token fetched once), within about 3 x the read
+    timeout, not 3 times per call."""
+    host = Silent(token=token)
+    try:
+        started = time.monotonic()
+        results = asyncio.run(_many_courses(host.url, SILENT_POLICY, calls=8, in_flight=2))
+        spent = time.monotonic() - started
+    finally:
+        host.close()
+    assert all(isinstance(r, LMSConnectionError) for r in results), results
+    assert all("sent no answer within 0.3 s" in str(r) for r in results)
+    if token:
+        assert host.paths[0] == "/oauth2/token" and host.paths.count("/oauth2/token") == 1
+        assert 3 <= len(host.paths) - 1 <= 3 + 2, host.paths  # 3, and the two in flight
+    else:
+        assert host.paths == ["/oauth2/token"] * 3
+    assert spent < 4 * 0.3 + 0.5, spent
+
+
+def test_a_call_begun_after_the_host_was_given_up_tries_it_again() -> None:
+    """One connection kept for days (``listen``): the host given up once is tried afresh
+    by the next call, and the calls of that time end with the first one's error."""
+    answers = {"silent": True}
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/token":
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+        if answers["silent"]:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200, json={"data": {"items": [], "has_more_data": False}})
+
+    async def go() -> tuple[list, object]:
+        async with connect_reader(
+            parse_address("https://acme.docebosaas.com"),
+            transport=httpx.MockTransport(route),
+            credentials=_creds(),
+            retry=SILENT_POLICY,
+        ) as lms:
+            first = await asyncio.gather(*(lms.list_courses() for _ in range(5)),
+                                         return_exceptions=True)  # fmt: skip
+            answers["silent"] = False
+            return first, await lms.list_courses()
+
+    first, later = asyncio.run(go())
+    assert all(isinstance(r, LMSConnectionError) for r in first), first
+    assert later == []
+
+
 @pytest.mark.slow
 def test_a_tight_rate_limit_is_waited_out(tmp_path: Path) -> None:
     """Two calls per second and two attempts per request: every 429 is waited out as the
