@@ -28,6 +28,7 @@ from certops.lms.errors import (
     LMSUnavailableError,
 )
 from certops.lms.network import (
+    Proxy,
     dns_failure,
     proxy_refusal,
     proxy_variables,
@@ -119,10 +120,12 @@ class Judge:
         policy: RetryPolicy,
         credentials: Credentials,
         redact: Callable[[str], str],
+        proxy: Proxy | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.host = host
         self.lms = lms
+        self.proxy = proxy  # the proxy requests go through, if any: what to blame
         self.policy = policy
         self._credentials = credentials
         self._redact = redact
@@ -140,6 +143,14 @@ class Judge:
         TLS that fails, a refused connection or tunnel; ``OutcomeUnknown`` for a write that
         may have arrived."""
         tries.failures += 1
+        if isinstance(error, httpx.LocalProtocolError):
+            # Refused here, before anything was sent (a value a header cannot carry):
+            # no retry can change it, and its text may hold the value.
+            raise LMSRequestError(
+                f"certops could not send {call.endpoint} to {self.host}: the request it built "
+                "is not valid HTTP (a header value with a line break or control character) "
+                "and was refused before anything was sent; please report this"
+            ) from None
         self._raise_if_unreachable(error)
         not_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
         if not call.idempotent and not not_sent:
@@ -159,6 +170,8 @@ class Judge:
         return Retry(delay, f"{call.endpoint}: {tries.last_problem}; retrying in {delay:.1f} s")
 
     def _raise_if_unreachable(self, error: httpx.TransportError) -> None:
+        if self.proxy is not None and not isinstance(error, httpx.ProxyError):
+            self._raise_if_proxy_unreachable(error, self.proxy)
         proxy = self._proxy_hint()
         if dns_failure(error):
             raise LMSConnectionError(
@@ -178,12 +191,35 @@ class Judge:
             ) from None
         answer = proxy_refusal(error)
         if answer is not None:
+            named = self.proxy.variable if self.proxy else " and ".join(proxy_variables())
             raise LMSConnectionError(
-                f"cannot connect to {self.host} ({self.lms}): the proxy refused a tunnel to "
-                f"it: HTTP {self._redact(answer)}; check "
-                + (" and ".join(proxy_variables()) or "the proxy variables")
+                f"cannot connect to {self.host} ({self.lms}): the proxy"
+                + (f" {self.proxy.address}" if self.proxy else "")
+                + f" refused a tunnel to it: HTTP {answer}; check "
+                + (named or "the proxy variables")
                 + " (a proxy that asks for credentials takes them as user:password@ in its "
                 "address) and NO_PROXY"
+            ) from None
+
+    def _raise_if_proxy_unreachable(self, error: httpx.TransportError, proxy: Proxy) -> None:
+        """Through a proxy, the connection certops opens is to the proxy: a name that does
+        not resolve, a refusal or a TLS failure there is the proxy's, named with the
+        variable that set it (the proxy resolves and reaches the LMS itself)."""
+        where = f"the proxy {proxy.address} (set by {proxy.variable})"
+        fix = f"check {proxy.variable}, or add {self.host} to NO_PROXY to reach the LMS without it"
+        if dns_failure(error):
+            raise LMSConnectionError(
+                f"cannot resolve the host of {where} on the way to {self.host}: {fix}"
+            ) from None
+        if refused(error):
+            raise LMSConnectionError(
+                f"{where} refused the connection on the way to {self.host}: check that the "
+                f"proxy runs; {fix}"
+            ) from None
+        tls = tls_failure(error)
+        if tls and isinstance(error, httpx.ConnectError) and proxy.address.startswith("https:"):
+            raise LMSConnectionError(
+                f"cannot connect to {where}: TLS failed: {self._redact(tls)}; {fix}"
             ) from None
 
     @staticmethod
@@ -239,6 +275,12 @@ class Judge:
     def give_up(self, call: Call, tries: Tries, now: float) -> LMSError:
         """The error once no try is left (``now`` on the clock of ``tries.started``)."""
         if tries.last_problem.startswith(("ConnectError", "ConnectTimeout")):
+            if self.proxy is not None:
+                return LMSConnectionError(
+                    f"cannot connect to the proxy {self.proxy.address} (set by "
+                    f"{self.proxy.variable}) on the way to {self.host}: "
+                    f"{tries.last_problem}; check {self.proxy.variable} and the network"
+                )
             return LMSConnectionError(
                 f"cannot connect to {self.host} ({self.lms}): {tries.last_problem}; "
                 "check the address and the network"
@@ -275,10 +317,12 @@ class Judge:
                 "error, not refused credentials: try again later"
             )
         if status == 407:
+            named = self.proxy.variable if self.proxy else " and ".join(proxy_variables())
             return LMSConnectionError(
-                f"cannot connect to {self.host} ({self.lms}): the proxy asks for credentials "
-                "(HTTP 407); give them as user:password@ in the address of "
-                + (" and ".join(proxy_variables()) or "the proxy variable")
+                f"cannot connect to {self.host} ({self.lms}): the proxy"
+                + (f" {self.proxy.address}" if self.proxy else "")
+                + " asks for credentials (HTTP 407); give them as user:password@ in the "
+                "address of " + (named or "the proxy variable")
             )
         if call.is_token:
             return self._token_error(payload, status, message)

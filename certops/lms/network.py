@@ -18,7 +18,11 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -61,6 +65,53 @@ def http_client(
     except (ImportError, ValueError, httpx.InvalidURL):
         # httpx's own text may show the proxy's address and credentials: not repeated.
         raise _unusable_proxy() from None
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """The proxy requests to an LMS go through: the variable that names it (as spelled in
+    the environment), its address without credentials (for messages), and the
+    credentials its address carries (secrets: never shown)."""
+
+    variable: str
+    address: str
+    user: str = ""
+    password: str = ""
+
+
+def proxy_for(url: str) -> Proxy | None:
+    """The proxy httpx sends requests for ``url`` through, read from the environment as
+    httpx reads it (the standard library's ``getproxies``: ``SCHEME_proxy``, else
+    ``all_proxy``, either case, the lower-case one first; none when ``no_proxy`` covers the
+    host); None when requests go straight to the LMS."""
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    key = next((k for k in (parts.scheme, "all") if proxies.get(k)), None)
+    if key is None or _bypassed(host, proxies):
+        return None
+    value = proxies[key].strip()
+    named = [
+        n for n in os.environ if n.lower() == f"{key}_proxy" and os.environ[n].strip() == value
+    ]
+    variable = min(named, key=lambda n: n != n.lower(), default=f"{key.upper()}_PROXY")
+    proxy = urlsplit(value if "://" in value else f"http://{value}")
+    try:
+        port = proxy.port
+    except ValueError:
+        port = None
+    where = proxy.hostname or "?"
+    address = f"{proxy.scheme}://{where}" + (f":{port}" if port else "")
+    return Proxy(variable, address, unquote(proxy.username or ""), unquote(proxy.password or ""))
+
+
+def _bypassed(host: str, proxies: dict[str, str]) -> bool:
+    """Whether ``no_proxy`` covers ``host`` (``*`` covers every host)."""
+    if "no" not in proxies:
+        return False
+    if any(entry.strip() == "*" for entry in proxies["no"].split(",")):
+        return True
+    return bool(urllib.request.proxy_bypass_environment(host, proxies))
 
 
 def proxy_variables() -> list[str]:
@@ -140,8 +191,15 @@ def refused(exc: BaseException) -> bool:
 
 
 def proxy_refusal(exc: BaseException) -> str | None:
-    """The proxy's answer, when it refused to open a tunnel (e.g. ``407 Proxy
-    Authentication Required``)."""
-    if isinstance(exc, httpx.ProxyError):
-        return str(exc) or "no detail"
-    return None
+    """The proxy's answer, when it refused to open a tunnel, as its status code and that
+    code's standard phrase (e.g. ``407 Proxy Authentication Required``): never the proxy's
+    own text, which may echo the credentials it was sent."""
+    if not isinstance(exc, httpx.ProxyError):
+        return None
+    code = str(exc).split(" ", 1)[0]
+    if not (code.isdigit() and len(code) == 3):
+        return "no status"
+    try:
+        return f"{code} {HTTPStatus(int(code)).phrase}"
+    except ValueError:
+        return code

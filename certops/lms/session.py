@@ -28,6 +28,7 @@ from certops.lms import paths, wire
 from certops.lms.credentials import Credentials
 from certops.lms.errors import LMSConnectionError, LMSResponseError, ReadOnlyError
 from certops.lms.failures import Call, Judge, Tries
+from certops.lms.network import proxy_for
 from certops.lms.pacing import (
     SINGLE,
     UNKNOWN_LENGTH,
@@ -119,6 +120,12 @@ class DoceboAuth:
             if isinstance(refresh, str) and refresh:
                 self._secrets.add(refresh)
             remember_secrets(self._secrets)
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in token):
+                raise LMSResponseError(
+                    f"unexpected response from POST {paths.TOKEN}: the access token holds "
+                    "control characters, which no HTTP header can carry (not shown); check "
+                    "that --lms is the tenant's address"
+                )
             try:
                 lifetime = float(payload.get("expires_in", 3600))
             except (TypeError, ValueError):
@@ -183,7 +190,14 @@ class ApiSession:
         self._clock = clock
         self._sleep = sleep
         self._pause = SharedPause(clock=clock, sleep=sleep)
+        # Through a proxy (httpx reads it from the environment), its credentials are
+        # secrets too, and what fails to connect is the proxy.
+        self._proxy = proxy_for(self._base) if client.trust_env else None
         self._secrets: set[str] = set(credentials.secrets)
+        self._users = (credentials.client_id, credentials.username or "")
+        if self._proxy is not None and self._proxy.password:
+            self._secrets.add(self._proxy.password)
+            self._users += (self._proxy.user,)
         self.auth = DoceboAuth(
             lambda: self._send("POST", paths.TOKEN, form=credentials.token_form()),
             self._secrets,
@@ -195,9 +209,10 @@ class ApiSession:
             policy=retry,
             credentials=credentials,
             redact=self.redact,
+            proxy=self._proxy,
         )
         # Also for errors raised outside this session (e.g. a reply's odd field, shown).
-        remember_secrets(self._secrets, (credentials.client_id, credentials.username or ""))
+        remember_secrets(self._secrets, self._users)
 
     def redact(self, text: str) -> str:
         """``text`` (server text, exception text) with every known secret cut out, in
@@ -206,8 +221,7 @@ class ApiSession:
         Secrets shorter than 4 characters are left alone: masking them would garble the
         message without protecting anything (our own text never contains secret values).
         """
-        users = (self._credentials.client_id, self._credentials.username or "")
-        return redact_secrets(text, self._secrets, users)
+        return redact_secrets(text, self._secrets, self._users)
 
     def _note(self, message: str) -> None:
         if self._progress:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from certops.address import parse_address
@@ -394,7 +397,7 @@ def test_a_refused_tunnel_ends_the_run_naming_the_proxy(
             message = str(raised.value)
             assert (
                 f"cannot connect to acme.docebosaas.com (https://acme.docebosaas.com): the "
-                f"proxy refused a tunnel to it: HTTP {status}" in message
+                f"proxy {proxy.url} refused a tunnel to it: HTTP {status}" in message
             ), message
             assert "HTTPS_PROXY" in message
             return len(proxy.seen)
@@ -411,8 +414,113 @@ def test_a_plain_proxy_asking_for_credentials_is_named(monkeypatch: pytest.Monke
             monkeypatch.setenv("HTTP_PROXY", proxy.url)
             await _courses("http://localhost:9")
 
-    with pytest.raises(LMSConnectionError, match=r"proxy asks for credentials \(HTTP 407\).*"):
+    with pytest.raises(
+        LMSConnectionError,
+        match=r"proxy http://127\.0\.0\.1:\d+ asks for credentials \(HTTP 407\).*",
+    ):
         asyncio.run(run())
+
+
+def test_a_proxy_that_echoes_its_credentials_never_shows_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 407 whose reason phrase repeats the Proxy-Authorization header and the password:
+    the message has the status and its standard phrase, named with the proxy, nothing of
+    what the proxy said; and it comes at once (one try)."""
+
+    def echo(request: Request) -> bytes:
+        sent = [line for line in request.head.split(b"\r\n") if b"authorization" in line.lower()]
+        reason = b"Denied " + b" ".join(sent) + b" user:hunter22pw"
+        return _answer(b"", "Content-Length: 0", status="407 " + reason.decode())
+
+    async def run() -> tuple[str, int]:
+        async with Server(echo) as proxy:
+            monkeypatch.setenv("HTTPS_PROXY", f"http://proxyuser:hunter22pw@127.0.0.1:{proxy.port}")
+            with pytest.raises(LMSConnectionError) as raised:
+                await _courses("https://acme.docebosaas.com")
+            return str(raised.value), len(proxy.seen)
+
+    message, tries = asyncio.run(run())
+    assert tries == 1
+    assert "HTTP 407 Proxy Authentication Required" in message and "HTTPS_PROXY" in message
+    assert "127.0.0.1" in message  # the proxy, by its address
+    for leaked in ("hunter22pw", "proxyuser", "Denied", "cHJveHl1c2VyOmh1bnRlcjIycHc"):
+        assert leaked not in message, message
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("proxy", "says"),
+    [
+        ("http://u:hunter22pw@127.0.0.1:{port}", "refused the connection"),
+        ("http://u:hunter22pw@no-such-proxy.invalid:3128", "cannot resolve the host of"),
+    ],
+    ids=["refused", "unresolvable"],
+)
+def test_a_proxy_that_cannot_be_reached_is_blamed_not_the_lms(
+    monkeypatch: pytest.MonkeyPatch, proxy: str, says: str
+) -> None:
+    monkeypatch.setenv("https_proxy", proxy.format(port=_closed_port()))
+    started = time.monotonic()
+    with pytest.raises(LMSConnectionError) as raised:
+        asyncio.run(_courses("https://acme.docebosaas.com", RetryPolicy()))
+    message = str(raised.value)
+    assert time.monotonic() - started < 5  # at once, with the production retry policy
+    assert says in message and "the proxy http://" in message
+    assert "(set by https_proxy)" in message and "NO_PROXY" in message
+    assert "hunter22pw" not in message and "u:" not in message
+    # The LMS's own address is not what it asks to check.
+    assert "check the --lms address" not in message
+
+
+def test_a_tenant_out_of_the_proxy_s_reach_is_not_blamed_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NO_PROXY covers the host: the connection is the LMS's, and so is the blame."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://no-such-proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with pytest.raises(LMSConnectionError) as raised:
+        asyncio.run(_courses(f"http://127.0.0.1:{_closed_port()}", RetryPolicy()))
+    assert "connection refused; check the --lms address" in str(raised.value)
+
+
+def test_a_token_no_header_can_carry_is_refused_at_once_and_not_shown() -> None:
+    """A value a header cannot carry is refused by the client before anything is sent:
+    no retry changes it, so none is made, and the value is not repeated."""
+    bad = json.dumps({"access_token": "tok-\r\nX-Injected: 1", "expires_in": 3600}).encode()
+
+    def answer(request: Request) -> bytes:
+        return _json(bad) if b"/oauth2/token" in request.line else _json(PAGE)
+
+    async def run() -> tuple[str, int]:
+        async with Server(answer) as server:
+            with pytest.raises(LMSError) as raised:
+                await _courses(server.url, RetryPolicy())
+            return str(raised.value), len(server.seen)
+
+    message, requests = asyncio.run(run())
+    assert requests == 1  # the token request only
+    assert "control characters" in message and "Injected" not in message
+
+
+def test_a_request_refused_by_the_client_is_never_retried() -> None:
+    """httpx refuses to send a request it cannot frame (a local protocol error): nothing
+    was sent, and a retry would meet the same refusal."""
+    from certops.lms.failures import Call, Judge, Tries
+
+    judge = Judge(
+        host="acme.docebosaas.com", lms="https://acme.docebosaas.com", policy=RetryPolicy(),
+        credentials=CREDENTIALS, redact=str,
+    )  # fmt: skip
+    error = httpx.LocalProtocolError("Illegal header value b'Bearer secret\\r'")
+    with pytest.raises(LMSError, match="refused before anything was sent") as raised:
+        judge.transport_error(Call("GET", "/learn/v1/courses"), error, Tries(0.0), 0.0)
+    assert "secret" not in str(raised.value)
 
 
 @pytest.fixture
