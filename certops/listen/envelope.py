@@ -101,6 +101,14 @@ def parse_delivery(body: bytes) -> Delivery:
     it is queued and Docebo's retry sends it again whole."""
     try:
         data = json.loads(body)
+        # JSON may escape half a UTF-16 pair ("\ud800"), which is no text: nothing could
+        # store or show it.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise DeliveryError(
+            "the body holds an unpaired surrogate escape (\\uD800-\\uDFFF alone), which is "
+            "not text"
+        ) from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DeliveryError(f"the body is not JSON: {exc}") from None
     if not isinstance(data, dict):
