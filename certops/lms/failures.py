@@ -37,8 +37,12 @@ from certops.lms.network import (
 )
 from certops.lms.pacing import SINGLE, RetryPolicy, retry_after_seconds
 
-# Answers worth another try: the rate limit, and a gateway or server that is overloaded.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers worth another try: the rate limit, a gateway or server that is overloaded, and
+# a server that gave up waiting for the request (408: it was not processed, so even a
+# write is sent again; a server closing an idle kept-alive connection may send one just
+# as a request goes out on it).
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+NOT_PROCESSED = 408
 
 
 class OutcomeUnknown(LMSUnavailableError):
@@ -249,7 +253,7 @@ class Judge:
             note = f"{self.host} rate limit reached; waiting before {call.endpoint}"
             return Retry(delay, note, everyone=True)
         tries.failures += 1
-        if not call.idempotent:
+        if not call.idempotent and status != NOT_PROCESSED:
             raise OutcomeUnknown(f"{self.host}: {call.endpoint} answered HTTP {status}")
         tries.last_problem = f"HTTP {status}"
         delay = self.policy.backoff(tries.failures - 1)

@@ -242,3 +242,11 @@ def test_the_shared_pause_holds_until_it_ends() -> None:
 
     asyncio.run(go())
     assert slept == [5.0]
+
+
+def test_a_408_is_sent_again_even_for_a_write() -> None:
+    """408: the server gave up waiting for the request and did not process it, so a write
+    is sent again rather than re-read as an unknown outcome."""
+    for call in (GET, POST, PUT):
+        retry = _judge().status(call, _answer(408), Tries(started=0.0))
+        assert isinstance(retry, Retry) and "HTTP 408" in retry.note

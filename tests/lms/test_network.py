@@ -523,6 +523,76 @@ def test_a_request_refused_by_the_client_is_never_retried() -> None:
     assert "secret" not in str(raised.value)
 
 
+def test_a_stale_408_on_an_idle_connection_is_never_taken_as_the_next_answer() -> None:
+    """A server that times out an idle kept-alive connection may write ``408`` on it
+    unasked, then close it. The next call must get its own answer (on a new connection),
+    never that 408: taken as the answer to a write, it reported writes as failed that
+    never reached the server."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:  # idle for 50 ms: the server gives up on the connection
+                    request = await asyncio.wait_for(_read_request(reader), 0.05)
+                except TimeoutError:
+                    writer.write(_answer(b"", "Connection: close", "Content-Length: 0",
+                                         status="408 Request Timeout"))  # fmt: skip
+                    await writer.drain()
+                    return
+                if request is None:
+                    return
+                writer.write(_json(TOKEN) if b"/oauth2/token" in request.line else _json(PAGE))
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def run() -> list[list[Any]]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        async with server:
+            url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            async with connect_reader(
+                parse_address(url), credentials=CREDENTIALS, retry=ONCE
+            ) as reader:
+                answers = []  # one try each: a stale 408 taken as the answer would fail
+                for _ in range(3):
+                    answers.append(await reader.list_courses())
+                    await asyncio.sleep(0.2)  # the 408 arrives while the connection idles
+                return answers
+
+    assert [[c.code for c in a] for a in asyncio.run(run())] == [["C-7"]] * 3
+
+
+def test_bytes_a_proxy_sends_after_opening_a_tunnel_are_never_an_answer(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy that writes a forged answer right after ``200 Connection established``:
+    those bytes are not the tenant's (TLS has not begun), so the run fails closed, never
+    reading them as a page."""
+    cert, _ = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    forged = json.dumps({"data": {"items": [{**COURSE, "code": "FORGED"}]}}).encode()
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n" + _json(forged))
+        await writer.drain()
+        await reader.read(65536)  # the client's TLS hello, unanswered but by the forgery
+        writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+            await _courses("https://tenant.example", ONCE)
+
+    with pytest.raises(LMSError) as raised:
+        asyncio.run(run())
+    assert "FORGED" not in str(raised.value)
+    assert isinstance(raised.value, LMSConnectionError | LMSUnavailableError), raised.value
+
+
 @pytest.fixture
 def _no_socks() -> Iterator[None]:
     try:
