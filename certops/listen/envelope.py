@@ -106,8 +106,7 @@ def parse_delivery(body: bytes) -> Delivery:
         json.dumps(data, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise DeliveryError(
-            "the body holds an unpaired surrogate escape (\\uD800-\\uDFFF alone), which is "
-            "not text"
+            "the body holds an unpaired surrogate escape (\\uD800-\\uDFFF alone), which is not text"
         ) from None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DeliveryError(f"the body is not JSON: {exc}") from None
