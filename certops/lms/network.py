@@ -15,6 +15,7 @@ httpx reports failures as its exceptions with the cause chained (``socket.gaierr
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import ssl
@@ -106,12 +107,38 @@ def proxy_for(url: str) -> Proxy | None:
 
 
 def _bypassed(host: str, proxies: dict[str, str]) -> bool:
-    """Whether ``no_proxy`` covers ``host`` (``*`` covers every host)."""
-    if "no" not in proxies:
+    """Whether ``no_proxy`` covers ``host``, by the rules httpx follows (curl's): ``*``
+    covers every host; an IP address or ``localhost`` covers that host; ``.example.com``
+    covers its subdomains, ``example.com`` the domain too; ``scheme://host`` that host."""
+    host = host.lower().strip("[]")
+    for entry in (e.strip().lower() for e in proxies.get("no", "").split(",")):
+        if entry == "*":
+            return True
+        if not entry:
+            continue
+        if "://" in entry:
+            entry = urlsplit(entry).hostname or ""
+            if entry == host:
+                return True
+            continue
+        entry = entry.strip("[]")
+        if _is_address(entry) or entry == "localhost":
+            if entry == host:
+                return True
+        elif entry.startswith("."):
+            if host.endswith(entry):
+                return True
+        elif host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
         return False
-    if any(entry.strip() == "*" for entry in proxies["no"].split(",")):
-        return True
-    return bool(urllib.request.proxy_bypass_environment(host, proxies))
+    return True
 
 
 def proxy_variables() -> list[str]:

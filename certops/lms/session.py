@@ -194,7 +194,7 @@ class ApiSession:
         # secrets too, and what fails to connect is the proxy.
         self._proxy = proxy_for(self._base) if client.trust_env else None
         self._secrets: set[str] = set(credentials.secrets)
-        self._users = (credentials.client_id, credentials.username or "")
+        self._users: tuple[str, ...] = (credentials.client_id, credentials.username or "")
         if self._proxy is not None and self._proxy.password:
             self._secrets.add(self._proxy.password)
             self._users += (self._proxy.user,)

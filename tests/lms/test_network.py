@@ -617,3 +617,35 @@ def test_an_unusable_proxy_is_named_without_its_credentials(
     assert "hunter2" not in message and "user" not in message
     if scheme == "socks5":
         assert "socksio" in message
+
+
+@pytest.mark.parametrize(
+    ("host", "no_proxy", "bypassed"),
+    [
+        ("acme.docebosaas.com", "docebosaas.com", True),
+        ("docebosaas.com", "docebosaas.com", True),
+        ("acme.docebosaas.com", ".docebosaas.com", True),
+        ("docebosaas.com", ".docebosaas.com", False),
+        ("xdocebosaas.com", "docebosaas.com", False),
+        ("127.0.0.1", "localhost, 127.0.0.1", True),
+        ("::1", "[::1]", True),
+        ("acme.docebosaas.com", "a.example, *", True),
+        ("acme.docebosaas.com", "https://acme.docebosaas.com", True),
+        ("acme.docebosaas.com", "", False),
+    ],
+)
+def test_the_proxy_blamed_is_the_one_httpx_uses(
+    monkeypatch: pytest.MonkeyPatch, host: str, no_proxy: str, bypassed: bool
+) -> None:
+    """``proxy_for`` reads NO_PROXY by httpx's rules, so a message blames a proxy only
+    when requests really go through it."""
+    from certops.lms.network import proxy_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    found = proxy_for(f"https://{'[::1]' if host == '::1' else host}/")
+    if bypassed:
+        assert found is None
+    else:
+        assert found is not None and found.address == "http://proxy.example:3128"
+        assert (found.variable, found.user, found.password) == ("HTTPS_PROXY", "user", "pw")
