@@ -529,20 +529,22 @@ def test_a_stale_408_on_an_idle_connection_is_never_taken_as_the_next_answer() -
     never that 408: taken as the answer to a write, it reported writes as failed that
     never reached the server."""
 
+    stale = _answer(b"", "Connection: close", "Content-Length: 0", status="408 Request Timeout")
+    idle, sent = asyncio.Event(), asyncio.Event()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while True:
-                try:  # idle for 50 ms: the server gives up on the connection
-                    request = await asyncio.wait_for(_read_request(reader), 0.05)
-                except TimeoutError:
-                    writer.write(_answer(b"", "Connection: close", "Content-Length: 0",
-                                         status="408 Request Timeout"))  # fmt: skip
-                    await writer.drain()
-                    return
-                if request is None:
-                    return
-                writer.write(_json(TOKEN) if b"/oauth2/token" in request.line else _json(PAGE))
+            while (request := await _read_request(reader)) is not None:
+                token = b"/oauth2/token" in request.line
+                writer.write(_json(TOKEN) if token else _json(PAGE))
                 await writer.drain()
+                if not token:  # the client is done with it; the server gives up on it
+                    await idle.wait()
+                    idle.clear()
+                    writer.write(stale)
+                    await writer.drain()
+                    sent.set()
+                    return
         finally:
             writer.close()
 
@@ -553,10 +555,12 @@ def test_a_stale_408_on_an_idle_connection_is_never_taken_as_the_next_answer() -
             async with connect_reader(
                 parse_address(url), credentials=CREDENTIALS, retry=ONCE
             ) as reader:
-                answers = []  # one try each: a stale 408 taken as the answer would fail
+                answers = []  # one try each: a stale 408 taken as the answer fails the call
                 for _ in range(3):
                     answers.append(await reader.list_courses())
-                    await asyncio.sleep(0.2)  # the 408 arrives while the connection idles
+                    idle.set()  # the connection idles: the 408 comes, unasked
+                    await sent.wait()
+                    sent.clear()
                 return answers
 
     assert [[c.code for c in a] for a in asyncio.run(run())] == [["C-7"]] * 3
