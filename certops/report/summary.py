@@ -217,7 +217,7 @@ def summarize_product(
         )
         figures = PeriodFigures(
             period=current,
-            days_left=(current.due - at.date()).days,
+            days_left=(current.last_day - at.date()).days,
             owe=owe,
             completed=len(completions),
             in_progress=period_counts[Maintenance.IN_PROGRESS.value],
