@@ -32,10 +32,11 @@ DEFAULT_FOLDER = "certops"
 def resolve_paths(paths: Sequence[str]) -> list[str]:
     """Returns the configuration files named by ``paths``, in order, without repeats.
 
-    No paths: ``./certops/`` if it exists, else the current folder. A file is taken as
-    given; a folder means every ``*.yaml``/``*.yml`` below it, sorted (hidden folders such as
-    ``.git`` or ``.github`` are skipped). Raises ``ConfigError`` for a missing path or a
-    folder without YAML files.
+    No paths: ``./certops/`` if it is a folder of configuration, else the current folder
+    (``default_folder``). A file is taken as given; a folder means every
+    ``*.yaml``/``*.yml`` below it, sorted (hidden folders such as ``.git`` or ``.github``,
+    certops' own package and Python virtual environments are skipped). Raises
+    ``ConfigError`` for a missing path or a folder without YAML files.
     """
     files, problems = _resolve(paths)
     if problems:
@@ -69,10 +70,36 @@ def load_config(paths: Sequence[str]) -> Config:
     return build_config(roots, files)
 
 
+def default_folder() -> str:
+    """The folder a command reads when given no configuration path: ``./certops/`` when it
+    is a folder of configuration (not a Python package of that name, such as certops'
+    own source), else the current folder."""
+    folder = Path(DEFAULT_FOLDER)
+    if folder.is_dir() and not (folder / "__init__.py").exists():
+        return DEFAULT_FOLDER
+    return "."
+
+
+def is_saved_plan(path: Path) -> bool:
+    """Whether the file at ``path`` is a plan saved by ``certops plan --out`` (a JSON
+    object whose first key is ``format_version``) rather than configuration. Reads its
+    first bytes only; an unreadable file is not a plan (loading it says why)."""
+    if path.name.endswith(YAML_SUFFIXES):
+        return False
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(512)
+    except OSError:
+        return False
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith(b"{") and text[1:].lstrip().startswith(b'"format_version"')
+
+
 def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
     """The files named by ``paths`` and the problems of the paths that name none."""
-    if not paths:
-        paths = [DEFAULT_FOLDER] if Path(DEFAULT_FOLDER).is_dir() else ["."]
+    implicit = not paths
+    if implicit:
+        paths = [default_folder()]
     files: list[str] = []
     problems: list[Problem] = []
     for given in paths:
@@ -81,11 +108,26 @@ def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
         if path.is_dir():
             found = _yaml_below(path, problems)
             if not found:
-                problems.append(
-                    Problem.at(here, "folder has no *.yaml or *.yml files; expected configuration")
-                )
+                message = "folder has no *.yaml or *.yml files; expected configuration"
+                if implicit:
+                    message = (
+                        f"no configuration here: no {DEFAULT_FOLDER}/ folder of configuration "
+                        "and no *.yaml or *.yml file below the current folder; name the "
+                        "configuration (PATH or --config PATH), or write a starter one with "
+                        "`certops init`"
+                    )
+                problems.append(Problem.at(here, message))
             files.extend(found)
         elif path.exists():
+            if is_saved_plan(path):
+                problems.append(
+                    Problem.at(
+                        here,
+                        "this is a saved plan (`certops plan --out`), not configuration: "
+                        f"`certops show {given}` shows it, `certops apply {given}` applies it",
+                    )
+                )
+                continue
             files.append(given)
         else:
             problems.append(Problem.at(here, "no such file or folder"))
@@ -112,7 +154,9 @@ def _yaml_below(folder: Path, problems: list[Problem]) -> list[str]:
 
     found: list[str] = []
     for current, dirs, names in os.walk(folder, onerror=unreadable, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [
+            d for d in dirs if not d.startswith(".") and not _not_configuration(Path(current) / d)
+        ]
         for name in names:
             if not name.endswith(YAML_SUFFIXES) or name.startswith("."):
                 continue
@@ -129,6 +173,20 @@ def _yaml_below(folder: Path, problems: list[Problem]) -> list[str]:
                 continue
             found.append(str(path))
     return sorted(found)
+
+
+# certops' own package folder: its starter file is a template, never configuration.
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _not_configuration(folder: Path) -> bool:
+    """Whether a folder below a configuration folder holds software rather than
+    configuration: certops' own package (whose starter file would otherwise load as a
+    product) or a Python virtual environment (its packages ship YAML files too)."""
+    try:
+        return folder.resolve() == _PACKAGE or (folder / "pyvenv.cfg").is_file()
+    except OSError:
+        return False
 
 
 def _warn(message: str) -> None:
