@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from certops.apply import ApplyReport, AuditLog, Executor, current_actor, manages
-from certops.config.model import Config
+from certops.config.model import Config, Product, Reference, RefKind
+from certops.engine import logins
 from certops.engine.checks import setup_checks
 from certops.engine.compare import diff_setup, setup_warnings
 from certops.engine.deadlines import deadline_warnings
 from certops.engine.desired import DesiredSetup, desired_setup
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import LearnerFacts, collect_facts
+from certops.engine.idle import idle_exceptions
 from certops.engine.lifecycle import LearnerState, evaluate
 from certops.engine.manual import Acknowledgements, manual_steps
 from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
@@ -48,9 +50,10 @@ from certops.plan.model import (
     PlanWarning,
     SafetyTrip,
     Skip,
+    enrollment_target,
 )
 from certops.records import Enrollment, EnrollmentStatus, User
-from certops.references import verify_references
+from certops.references import verify_references, with_usernames
 from certops.revision import config_revision
 
 # ``certops.lms.connect``'s shape: (lms, *, writer=..., progress=..., limits...) -> an async
@@ -93,7 +96,9 @@ def build_plan(
 ) -> Planned:
     """The plan that brings ``live`` to what ``config`` asks for at ``t``, each change
     classed (drift / schedule / config) against ``record``, what certops last did (read
-    from the audit log by the caller; None: no log)."""
+    from the audit log by the caller; None: no log). Exceptions may name their learner by
+    e-mail address: they are evaluated as the username ``live`` gives that address."""
+    config = with_usernames(config, live)
     planned = _assemble(config, live, t, acks)
     # Each change is looked up among the plan's changes at the last apply's instant.
     # Enrollment changes only ever match enrollment changes (their addresses are their
@@ -138,6 +143,7 @@ def _assemble(
         trip = check_plan_safety(planned, config.settings.safety)
         if trip is not None:
             safety.append(trip)
+        warnings += _idle_warnings(config, product, planned.states, live, t)
         by_hand += planned.by_hand
         hand_trip = check_by_hand(planned, config.settings.safety)
         if hand_trip is not None:
@@ -167,6 +173,49 @@ def _assemble(
         limits=tuple(limits),
     )
     return Planned(plan=plan, desired=desired)
+
+
+def _idle_warnings(
+    config: Config,
+    product: Product,
+    states: Sequence[LearnerState],
+    live: LiveSnapshot,
+    t: datetime,
+) -> list[PlanWarning]:
+    """A warning, located where it is written, for each exception of ``product`` that
+    changes nothing for its learner (``certops.engine.idle``). Deactivated users with no
+    enrollment are left to the reference check, which already warns about them."""
+    named = {
+        *(e.user for e in product.extensions),
+        *(r.user for r in product.reinstatements),
+        *(r.user for r in product.revocations),
+    }
+    known = {s.username for s in states}
+    skip = {
+        user
+        for user in named - known
+        if user in live.user_ids and not live.users_by_id[live.user_ids[user]].active
+    }
+    idle = idle_exceptions(product, states, t, skip)
+    if not idle:
+        return []
+    located: dict[RefKind, list[Reference]] = {}
+    for ref in config.references:
+        if ref.product == product.id and ref.is_user:
+            located.setdefault(ref.kind, []).append(ref)
+    certified = product.certified_course.code
+    warnings = []
+    for item in idle:
+        refs = located.get(item.kind, [])
+        where = f"{refs[item.index].location}: " if item.index < len(refs) else ""
+        warnings.append(
+            PlanWarning(
+                product.id,
+                f"{where}{item.kind.value} of {item.user} changes nothing: {item.why}",
+                enrollment_target(certified, item.user).address,
+            )
+        )
+    return warnings
 
 
 def _manual(
@@ -239,6 +288,7 @@ def learner_states(
 ) -> list[LearnerState]:
     """The learner's state in every configured product at ``at``."""
     codes_by_id = {cid: code for code, cid in course_ids.items()}
+    config = logins.with_usernames(config, (user.username,), (user,))
     states = []
     for product in config.products:
         facts = collect_facts(product, [user], enrollments, codes_by_id)
@@ -258,6 +308,7 @@ def learner_changes(
     updates in courses that exist, never a suspension (those wait for the nightly apply,
     which checks the safety limits over everyone)."""
     codes_by_id = {cid: code for code, cid in course_ids.items()}
+    config = logins.with_usernames(config, (user.username,), (user,))
     changes: list[Change] = []
     for product in config.products:
         facts = collect_facts(product, [user], enrollments, codes_by_id)
