@@ -44,6 +44,7 @@ from certops.plan.model import (
     Action,
     ByHand,
     Change,
+    ChangeClass,
     ChangeType,
     EnrollmentWrite,
     Plan,
@@ -269,6 +270,49 @@ async def plan_run(
     )
     warnings = verify_references(config, live)
     return with_warnings(build_plan(config, live, at, acks, record), warnings)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDifference:
+    """What an edit of the configuration changes in the plan: ``plan`` is the plan after
+    the edit limited to what the plan before it did not have (its changes and warnings;
+    its safety trips whole), ``dropped`` the changes the plan before had and the plan
+    after no longer makes."""
+
+    plan: Plan
+    dropped: tuple[Change, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.plan.changes or self.plan.warnings or self.dropped)
+
+
+def _same(change: Change) -> tuple[object, ...]:
+    return (change.address, change.action, repr(change.write), change.fingerprint, change.reason)
+
+
+def edit_difference(
+    before: Config, after: Config, live: LiveSnapshot, at: datetime, acks: Acknowledgements
+) -> PlanDifference:
+    """The plan difference an edit of the configuration (``before`` -> ``after``) makes at
+    ``at`` against ``live``. Raises ``ConfigError`` when ``after`` names a user or course
+    the LMS does not have."""
+    old = build_plan(before, live, at, acks).plan
+    new = with_warnings(build_plan(after, live, at, acks), verify_references(after, live)).plan
+    kept = {_same(c) for c in old.changes}
+    now = {_same(c) for c in new.changes}
+    warned = {(w.product, w.message) for w in old.warnings}
+    plan = replace(
+        new,
+        # Whatever the edit adds to the plan, the configuration asks for.
+        changes=tuple(
+            replace(c, change_class=ChangeClass.CONFIG) for c in new.changes if _same(c) not in kept
+        ),
+        warnings=tuple(w for w in new.warnings if (w.product, w.message) not in warned),
+        skipped=(),
+        by_hand=tuple(b for b in new.by_hand if b not in old.by_hand),
+    )
+    return PlanDifference(plan, tuple(c for c in old.changes if _same(c) not in now))
 
 
 async def read_status(

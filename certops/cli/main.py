@@ -45,6 +45,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "digest's reminder ladder), or every pending step with --all (of the --product "
         "ones only, if given).",
     ),
+    "extend": (
+        "certops.cli.exceptions",
+        "extend",
+        "Give USER... more time for one period: write an extension into the configuration.",
+    ),
+    "reinstate": (
+        "certops.cli.exceptions",
+        "reinstate",
+        "Certify USER... again (after a lapse or a revocation): write a reinstatement into "
+        "the configuration.",
+    ),
+    "revoke": (
+        "certops.cli.exceptions",
+        "revoke",
+        "Withdraw USER...'s certification: write a revocation into the configuration.",
+    ),
     "status": (
         "certops.cli.status",
         "status",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from certops.config.build import build_config
@@ -18,7 +18,7 @@ from certops.config.model import Config, Location
 from certops.config.problems import Problem, sort_problems
 from certops.config.schema import check_file
 from certops.config.siblings import name_missing_files
-from certops.config.yamlpos import PosDict, load_file
+from certops.config.yamlpos import PosDict, load_file, loads
 from certops.errors import ConfigError
 
 # A configuration file is hand-written; anything this big is a mistake (or an attack), and
@@ -44,18 +44,25 @@ def resolve_paths(paths: Sequence[str]) -> list[str]:
     return files
 
 
-def load_config(paths: Sequence[str]) -> Config:
+def load_config(paths: Sequence[str], texts: Mapping[str, str] | None = None) -> Config:
     """Returns the checked, typed ``Config`` made of the files named by ``paths``.
 
+    ``texts`` gives the content of some of those files (by the name they are found under)
+    instead of what the files hold: an edit is checked whole before it is written.
     Raises ``ConfigError`` carrying every problem (missing paths, unreadable or malformed
     files, schema violations, semantic conflicts within and across files), sorted by file
     and line.
     """
     files, problems = _resolve(paths)
     roots: list[PosDict] = []
+    given = {os.path.realpath(name): text for name, text in (texts or {}).items()}
     for file in files:
         try:
-            data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
+            text = given.get(os.path.realpath(file))
+            if text is not None:
+                data = loads(text, file)
+            else:
+                data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
