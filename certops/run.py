@@ -15,7 +15,7 @@ The LMS connection is passed in (``connect``, with the signature of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -396,6 +396,7 @@ async def apply_run(
     expect_digest: str | None = None,
     saved_lms: str | None = None,
     force: bool = False,
+    force_products: Collection[str] = (),
     show: Callable[[Planned], None] = lambda planned: None,
     confirm: Callable[[], None] = lambda: None,
     progress: Say = _quiet,
@@ -404,7 +405,8 @@ async def apply_run(
     on_settled: Callable[[int], None] | None = None,
 ) -> ApplyRun:
     """Plan with a writer's reads, settle the writes an earlier run left in doubt, refuse a
-    stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``),
+    stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``, or
+    the limit tripped for one of ``force_products`` only),
     ``show`` the plan, ``confirm`` the writes (it raises to stop), then execute, every
     write logged ahead in the audit log at ``audit_path``. ``on_writes`` is told how many
     changes are about to be written, ``on_settled`` how many each step settled.
@@ -441,10 +443,12 @@ async def apply_run(
                 f"(saved {expect_digest}, now {digest}); re-run plan"
             )
         show(planned)
-        if plan.blocked and not force:
+        unforced = sorted({t.product for t in plan.safety if t.product not in force_products})
+        if unforced and not force:
             raise SafetyLimitError(
-                "a safety limit tripped (see above); nothing was applied. "
-                "Review the plan, then re-run with --force to apply it anyway"
+                f"a safety limit tripped for {', '.join(unforced)} (see above); nothing was "
+                "applied. Review the plan, then re-run with --force-product ID for each "
+                "product whose changes you mean (or --force for every product)"
             )
         if not plan.changes:
             return ApplyRun(planned, None, wrote=False)

@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "apply",
         "Plan, confirm, and make the changes in the LMS (one writer at a time per LMS).",
     ),
+    "show": (
+        "certops.cli.plan",
+        "show",
+        "Show a saved plan (certops plan --out FILE) as text, JSON or Markdown.",
+    ),
     "ack": (
         "certops.cli.plan",
         "ack",

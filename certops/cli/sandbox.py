@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -187,6 +188,26 @@ def reset(db: str, yes: bool, lock_timeout: float) -> None:
     click.echo(f"Reset {db} ({summary}).")
 
 
+def _banner(db: str, url: str, creds: Any, store: Any) -> None:
+    """What ``serve`` says once it listens: where, the credentials, the mode."""
+    click.echo(f"certops sandbox {db} serving at {url}")
+    click.echo(f"  OAuth2 client: {creds.client_id} / {creds.client_secret}")
+    click.echo(f"  admin user:    {creds.username} / {creds.password}")
+    click.echo(f"  not Docebo:    {url}/_sandbox/")
+    if store.lenient():
+        click.echo("  lenient:       unknown request fields are ignored, as Docebo does")
+    else:
+        click.echo("  strict:        unknown request fields are rejected (400 naming them)")
+    shown = ", ".join(f"{k}={v}" for k, v in store.shapes().to_json().items())
+    click.echo(f"  shapes:        {shown}")
+    click.echo(
+        f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
+        f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"
+    )
+    click.echo("Press Ctrl+C to stop.")
+    sys.stdout.flush()
+
+
 def _rate_limit(value: str | None) -> tuple[int, float] | None:
     if not value:
         return None
@@ -321,31 +342,21 @@ def serve(
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{shown_host}:{bound_port}"
-    click.echo(f"certops sandbox {db} serving at {url}")
-    click.echo(f"  OAuth2 client: {creds.client_id} / {creds.client_secret}")
-    click.echo(f"  admin user:    {creds.username} / {creds.password}")
-    click.echo(f"  not Docebo:    {url}/_sandbox/")
-    if store.lenient():
-        click.echo("  lenient:       unknown request fields are ignored, as Docebo does")
-    else:
-        click.echo("  strict:        unknown request fields are rejected (400 naming them)")
-    shown = ", ".join(f"{k}={v}" for k, v in store.shapes().to_json().items())
-    click.echo(f"  shapes:        {shown}")
-    click.echo(
-        f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
-        f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"
-    )
-    click.echo("Press Ctrl+C to stop.")
-    sys.stdout.flush()
-    if not is_loopback(host):
-        click.echo(f"certops: {remote_warning(host)}", err=True)
     guarded = AdminGuard(drop_to_asgi_abort(app), host, bound_port)
     config = uvicorn.Config(guarded, log_level="warning", lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(config)
-    app.state.webhooks.start()  # registered webhooks are delivered in the background
     try:
+        _banner(db, url, creds, store)
+        if not is_loopback(host):
+            click.echo(f"certops: {remote_warning(host)}", err=True)
+        app.state.webhooks.start()  # registered webhooks are delivered in the background
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl+C, at any moment: uvicorn finishes the requests in flight and closes, then
+        # raises the signal again to pass it on. A stop asked for is no error: exit 0.
+        pass
     finally:
         app.state.webhooks.stop()
         sock.close()
+    click.echo("certops: sandbox stopped", err=True)

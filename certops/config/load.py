@@ -189,9 +189,14 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 def _not_configuration(folder: Path) -> bool:
     """Whether a folder below a configuration folder holds software rather than
     configuration: certops' own package (whose starter file would otherwise load as a
-    product) or a Python virtual environment (its packages ship YAML files too)."""
+    product), any Python package (an ``__init__.py``), or a Python virtual environment
+    (its packages ship YAML files too)."""
     try:
-        return folder.resolve() == _PACKAGE or (folder / "pyvenv.cfg").is_file()
+        return (
+            folder.resolve() == _PACKAGE
+            or (folder / "__init__.py").is_file()
+            or (folder / "pyvenv.cfg").is_file()
+        )
     except OSError:
         return False
 
