@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +21,7 @@ from typing import Any
 
 import click
 
+from certops.cli.files import replace_file
 from certops.cli.options import (
     at_option,
     color_enabled,
@@ -345,22 +344,6 @@ def _product(config: Config, product_id: str | None) -> Product:
     return product
 
 
-def _write(edit: Edit) -> None:
-    """Replaces the file's content whole (a temporary file renamed over it), keeping its
-    permissions."""
-    path = Path(edit.file)
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(edit.text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise click.ClickException(f"cannot write {edit.file}: {exc.strerror or exc}") from None
-
-
 def _described(entry: ExceptionEntry) -> str:
     if entry.kind == "extensions":
         assert entry.until is not None
@@ -446,7 +429,7 @@ def run_exceptions(
         raise
     acks = AckFile.load(ack_path(config.files))
     difference = edit_difference(config, edited, live, when, acks)
-    _write(edit)
+    replace_file(edit.file, edit.text)
     _show(edit, difference, no_color)
 
 

@@ -83,6 +83,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "the wall time, why (the plan's reason and class), who ran it and the config "
         "revision.",
     ),
+    "fmt": (
+        "certops.cli.fmt",
+        "fmt",
+        "Lay the configuration files in PATH... out canonically, keeping every comment.",
+    ),
     "sandbox": (
         "certops.cli.sandbox",
         "sandbox",

@@ -312,3 +312,111 @@ def _reads_back(name: str) -> bool:
     except Exception:  # anything a YAML reader refuses is not plain
         return False
     return bool(as_11 == {"v": name} and as_12 == {"v": name})
+
+
+def formatted(file: str, text: str) -> str:
+    """``text`` (the configuration file ``file``) in certops' canonical layout: mappings
+    indented by two spaces, list items by two with their content at four (as the starter
+    file, the examples and ``certops import`` write them), lines never folded. Comments,
+    blank lines, key order, flow or block style and quotes are kept. Raises ``ConfigError``
+    when the text is not YAML, or when the laid-out text would not read back as the same
+    data (then the file is left to a person)."""
+    _, data = load_round_trip(text, file)
+    if data is None:
+        return text
+    canonical = round_trip_yaml(CANONICAL)
+    first = dump(canonical, data)
+    # ruamel keeps a full-line comment at the column it had: move each to where the line
+    # it was aligned with (a key, a list item) is now.
+    laid = _load(canonical, first, file)
+    targets = _comment_columns(text.splitlines(), first.splitlines())
+    for token in _tokens(laid):
+        _reindent(token, targets)
+    out = dump(canonical, laid)
+    if yamlpos.loads(out, file) != yamlpos.loads(text, file):
+        raise ConfigError(
+            [
+                Problem(
+                    file,
+                    1,
+                    1,
+                    "",
+                    "cannot lay this file out without changing what it says; left as it is",
+                )
+            ]
+        )
+    return out
+
+
+def _comment_columns(before: list[str], after: list[str]) -> dict[int, int]:
+    """Where each full-line comment of ``after`` (the canonical text, comments still at
+    their old columns) goes: by the line of ``after`` it is on, the column of the next
+    line of content in ``after``, plus the offset the comment had from its next line of
+    content in ``before`` (so a comment aligned with the line below it stays aligned, and
+    a commented-out line deeper than it stays deeper)."""
+
+    def offsets(lines: list[str]) -> list[tuple[int, int, int | None]]:
+        found: list[tuple[int, int, int | None]] = []
+        waiting: list[tuple[int, int]] = []
+        for number, line in enumerate(lines):
+            body = line.lstrip(" ")
+            if not body:
+                continue
+            column = len(line) - len(body)
+            if body.startswith("#"):
+                waiting.append((number, column))
+                continue
+            found += [(n, c, column) for n, c in waiting]
+            waiting = []
+        return found + [(n, c, None) for n, c in waiting]
+
+    old, new = offsets(before), offsets(after)
+    targets: dict[int, int] = {}
+    for (_, old_column, old_next), (number, column, new_next) in zip(old, new, strict=False):
+        if old_next is None or new_next is None:
+            targets[number] = column
+        else:
+            targets[number] = max(new_next + old_column - old_next, 0)
+    return targets
+
+
+def _tokens(node: Any) -> Iterable[Any]:
+    """Every comment token held anywhere in the tree below ``node``."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, CommentedMap | CommentedSeq):
+            continue
+        ca = current.ca
+        parts: list[Any] = [*ca.items.values(), getattr(ca, "comment", None), ca.end]
+        while parts:
+            part = parts.pop()
+            if isinstance(part, list):
+                parts += part
+            elif part is not None and hasattr(part, "value"):
+                yield part
+        stack += list(current.values()) if isinstance(current, CommentedMap) else list(current)
+
+
+def _reindent(token: Any, targets: dict[int, int]) -> None:
+    """Moves the full-line comments of ``token`` to the columns ``targets`` gives their
+    lines (an end-of-line comment stays where it is)."""
+    value = token.value
+    if not isinstance(value, str) or "\n" not in value:
+        return
+    parts = value.split("\n")
+    first_line = token.start_mark.line
+    # A token starting with a line break starts at the end of the line before its own.
+    shift = -1 if value.startswith("\n") else 0
+    for k in range(1, len(parts)):
+        body = parts[k].lstrip(" ")
+        column = targets.get(first_line + k + shift) if body.startswith("#") else None
+        if column is not None:
+            parts[k] = " " * column + body
+    token.value = "\n".join(parts)
+    column = targets.get(first_line)
+    if not value.startswith("\n") and column is not None:
+        # A comment on a line of its own, written at its token's column.
+        mark = copy.copy(token.start_mark)
+        mark.column = column
+        token.start_mark = mark
