@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from certops.cli.options import DEFAULT_SANDBOX
+from certops.cli.options import DEFAULT_SANDBOX, config_option
 from certops.errors import CertopsError, ConfigError
 from certops.lock import DEFAULT_LOCK_TIMEOUT
 
@@ -91,6 +91,21 @@ def sandbox() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing sandbox file.")
 @click.option("--lenient", is_flag=True, help=LENIENT_HELP)
 @shape_option
+@click.option(
+    "--from",
+    "source",
+    metavar="LMS",
+    help="Fill it with a copy of what certops reads from this LMS for the configuration "
+    "(--config): users, the courses, groups and catalog it names, their enrollments; ids "
+    "kept. Reads only. Credentials as for any command (DOCEBO_* variables).",
+)
+@config_option
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="With --from: replace every user's names, e-mail and username (those the "
+    "configuration names excepted) by ones made of the user's id.",
+)
 def init(
     path: str,
     demo: bool,
@@ -103,8 +118,12 @@ def init(
     force: bool,
     lenient: bool,
     shapes: tuple[str, ...],
+    source: str | None,
+    config_paths: tuple[str, ...],
+    pseudonymize: bool,
 ) -> None:
-    """Create a sandbox at PATH (default .certops/sandbox.db)."""
+    """Create a sandbox at PATH (default .certops/sandbox.db): empty, the demo (--demo),
+    or a copy of a tenant for rehearsing its rollover (--from LMS --config PATH)."""
     from certops.sandbox import SandboxCredentials, init_sandbox
 
     creds = SandboxCredentials(client_id, client_secret, username, password)
@@ -112,6 +131,11 @@ def init(
                         ("--username", username), ("--password", password)):  # fmt: skip
         if not value.strip():
             raise click.BadParameter("must not be empty", param_hint=name)
+    if source and demo:
+        raise click.UsageError("--from and --demo: choose one")
+    if pseudonymize and not source:
+        raise click.UsageError("--pseudonymize applies to a copy made with --from LMS")
+    copied = _copy(source, config_paths, pseudonymize, path) if source else None
     with _sandbox_errors():
         summary = init_sandbox(
             path,
@@ -122,11 +146,42 @@ def init(
             overwrite=force,
             lenient=lenient,
             shapes=_shapes(shapes),
+            data=copied.data if copied else None,
+            copied_from=source,
         )
-    what = f"with the demo dataset ({summary})" if demo else "empty"
+    if copied is not None:
+        for note in copied.left_out:
+            click.echo(f"certops: not copied: {note}", err=True)
+        kind = "pseudonymized copy" if pseudonymize else "copy"
+        what = f"with a {kind} of {source} ({summary})"
+    else:
+        what = f"with the demo dataset ({summary})" if demo else "empty"
     mode = "lenient: unknown request fields are ignored" if lenient else "strict"
     click.echo(f"Created sandbox {path}, {what} ({mode}).")
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
+
+
+def _copy(source: str, config_paths: tuple[str, ...], pseudonymize: bool, path: str) -> Any:
+    """What certops reads from ``source`` for the configuration, as a dataset."""
+    import asyncio
+
+    from certops.cli.options import progress
+    from certops.config import load_config
+    from certops.lms import connect
+    from certops.sandbox.copy import copy_tenant
+
+    config = load_config(list(config_paths))
+    if (
+        Path(path).exists()
+        and Path(source.removeprefix("sandbox:")).resolve() == Path(path).resolve()
+    ):
+        raise click.UsageError(f"--from {source} is the sandbox being created: choose another PATH")
+
+    async def read() -> Any:
+        async with connect(source, progress=progress) as reader:
+            return await copy_tenant(reader, config, pseudonymize=pseudonymize, progress=progress)
+
+    return asyncio.run(read())
 
 
 def _writing(db: str, timeout: float) -> AbstractContextManager[object]:

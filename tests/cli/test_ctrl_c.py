@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from certops.sandbox import init_sandbox
 
 ENTRY = "from certops.cli.main import main; main()"
@@ -40,7 +38,6 @@ def _interrupted(args: list[str], ready: str, cwd: Path) -> subprocess.Completed
     return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(seen) + out, err)
 
 
-@pytest.mark.slow
 def test_ctrl_c_stops_the_sandbox_server_with_exit_0(tmp_path: Path) -> None:
     init_sandbox(tmp_path / "sandbox.db")
     ran = _interrupted(
@@ -51,7 +48,6 @@ def test_ctrl_c_stops_the_sandbox_server_with_exit_0(tmp_path: Path) -> None:
     assert "Aborted" not in ran.stderr and "Traceback" not in ran.stderr
 
 
-@pytest.mark.slow
 def test_ctrl_c_stops_listen_with_exit_0(tmp_path: Path) -> None:
     init_sandbox(tmp_path / ".certops" / "sandbox.db")
     config = Path(__file__).resolve().parents[2] / "examples"
