@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter, itemgetter
@@ -104,6 +104,11 @@ class Obligation:
     outcome: ObligationOutcome
     met_at: datetime | None = None  # the completion instant that met it
     extension: str | None = None  # the extension's reason ("" if none given); None: no extension
+    # When it became owed, and when it stopped being owed (met, lapsed, revoked; None while
+    # outstanding): what a report reads to tell who owed it at an earlier instant. Not part
+    # of what an obligation is, so not compared.
+    owed_from: datetime | None = field(default=None, compare=False)
+    closed_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +363,7 @@ class _Replay:
     def close(self, ob: _Open, outcome: ObligationOutcome, met_at: datetime | None) -> None:
         self.obligations.append(
             # Every field, in order: period, course, opens_at, deadline, outcome, met_at,
-            # extension.
+            # extension, owed_from, closed_at.
             Obligation(
                 ob.period.id,
                 ob.period.course.code,
@@ -367,6 +372,8 @@ class _Replay:
                 outcome,
                 met_at,
                 None if ob.extension is None else ob.extension.reason,
+                ob.starts,
+                None if outcome is ObligationOutcome.OUTSTANDING else self.now,
             )
         )
 
@@ -577,3 +584,31 @@ def evaluate(
         tuple(replay.history),
         replay.needs_review,
     )
+
+
+def earlier(state: LearnerState, s: datetime) -> tuple[CertificationState, bool] | None:
+    """The learner's state at an instant ``s`` no later than the one ``state`` was
+    evaluated at, and whether they owed a period then: what ``evaluate`` at ``s`` would
+    say, read off ``state``'s history and obligations instead of replaying them (evidence
+    after ``s`` never changes what happened before it). None when that cannot be read off:
+    a learner revoked at some point (a reinstatement after a revocation merges the period
+    owed before and after it into one record); evaluate them at ``s`` instead."""
+    if state.state is CertificationState.NEVER:
+        return CertificationState.NEVER, False
+    current = CertificationState.NEVER
+    for entry in state.history:
+        if entry.note:
+            continue
+        if entry.state is CertificationState.REVOKED:
+            return None
+        if entry.at <= s:
+            current = entry.state
+    if current is not CertificationState.CERTIFIED:
+        return current, False
+    owing = any(
+        ob.owed_from is not None
+        and ob.owed_from <= s
+        and (ob.closed_at is None or s < ob.closed_at)
+        for ob in state.obligations
+    )
+    return current, owing
