@@ -37,6 +37,7 @@ from certops.config.edit import Edit, ExceptionEntry, add_exceptions
 from certops.config.model import Config, Product
 from certops.config.problems import Problem, did_you_mean, sort_problems
 from certops.config.schema import fits, parse_date
+from certops.engine.facts import LearnerFacts
 from certops.engine.lifecycle import evaluate
 from certops.engine.logins import email_index, username_of
 from certops.engine.manual import current_period
@@ -52,6 +53,11 @@ from certops.run import PlanDifference, edit_difference, read_snapshot
 
 # CSV columns: the option each fills (``at`` is the configuration's own name for ``from``).
 COLUMNS = {"user", "period", "until", "from", "at", "reason"}
+EXAMPLE_REASONS = {
+    "extensions": "parental leave",
+    "reinstatements": "fee paid, invoice 1234",
+    "revocations": "misconduct",
+}
 KIND_WORDS = {
     "extensions": "extension",
     "reinstatements": "reinstatement",
@@ -65,7 +71,7 @@ class Row:
     row; the options fill the rest) and where it was given."""
 
     name: str
-    where: str  # FILE:LINE:COL, or "USER argument N"
+    where: str  # FILE:LINE:COL, or "USER 'name'" for an argument
     values: dict[str, str] = field(default_factory=dict)
     columns: dict[str, int] = field(default_factory=dict)  # column of each CSV value
 
@@ -123,8 +129,19 @@ def read_users_csv(path: str) -> list[Row]:
         raise ConfigError([Problem(path, 1, 1, "", "no learner in this file")])
     first = _cells(lines[0][1])
     names = [cell.strip().lower() for cell, _ in first]
-    header = "user" in names and set(names) <= COLUMNS
+    header = "user" in names
     problems: list[Problem] = []
+    for (cell, column), name in zip(first, names, strict=True):
+        if header and name not in COLUMNS:
+            problems.append(
+                Problem(
+                    path,
+                    lines[0][0],
+                    column,
+                    "",
+                    f"unknown column {cell.strip()!r}; expected user, period, until, from, reason",
+                )
+            )
     if not header and len(first) > 1:
         problems.append(
             Problem(
@@ -204,7 +221,8 @@ def _resolve(
     live: LiveSnapshot,
     at: datetime,
 ) -> list[ExceptionEntry]:
-    """The entries to write, one per row; raises ``ConfigError`` with every problem."""
+    """The entries to write, one per row; with any problem, prints them all and stops the
+    run (exit 1) before anything is written."""
     problems = _Problems()
     emails = email_index(live.users_by_id.values())
     users = {u.username: u for u in live.users_by_id.values()}
@@ -263,7 +281,7 @@ def _extension(
     username: str,
     reason: str,
     aliases: frozenset[str],
-    facts: dict[str, Any],
+    facts: dict[str, LearnerFacts],
     at: datetime,
     problems: _Problems,
 ) -> ExceptionEntry | None:
@@ -300,7 +318,7 @@ def _extension(
     )
 
 
-def _owed_period(product: Product, facts: Any, at: datetime) -> str | None:
+def _owed_period(product: Product, facts: LearnerFacts | None, at: datetime) -> str | None:
     """The period the learner owes at ``at``, else the product's current period."""
     if facts is not None:
         owes = evaluate(product, facts, at).owes
@@ -397,14 +415,8 @@ def run_exceptions(
         )
     if options.reason is None and any(not row.columns for row in rows):
         raise click.UsageError(
-            f'--reason is required: every {what} says why it was granted, e.g. --reason "'
-            + {
-                "extensions": "parental leave",
-                "reinstatements": "fee paid, invoice 1234",
-                "revocations": "misconduct",
-            }[options.kind]
-            + '" (or a reason column in --users '
-            "FILE)"
+            f"--reason is required: every {what} says why it was granted, e.g. --reason "
+            f'"{EXAMPLE_REASONS[options.kind]}" (or a reason column in --users FILE)'
         )
     config = load_config(list(config_paths))
     product = _product(config, product_id)

@@ -168,3 +168,15 @@ def test_a_product_must_be_named_when_there_are_several(ws: Workspace) -> None:
     assert ran.code == 1
     assert "name the product with --product ID (configured: " in ran.stderr
     assert ran.stdout == ""
+
+
+def test_a_csv_header_with_an_unknown_column_is_located(ws: Workspace) -> None:
+    path = _commented(ws)
+    (ws.root / "leave.csv").write_text("user,until,why\nbob,2027-01-31,leave\n")
+    ran = ws.run("extend", "--users", "leave.csv", "--product", "widget", "--config", "conf")
+    assert ran.code == 1
+    assert (
+        "leave.csv:1:12: unknown column 'why'; expected user, period, until, from, reason"
+        in ran.stderr
+    )
+    assert path.read_text(encoding="utf-8") == COMMENTED
