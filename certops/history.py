@@ -332,3 +332,39 @@ def learner_history(
         found.append(((item.at or item.time), item.time, index, item))
     found.sort(key=lambda f: f[:3])
     return tuple(item for *_, item in found)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusWrite:
+    """The last enrollment status certops wrote to one learner's enrollment in one course:
+    the ``status`` it set, the instant its plan evaluated (``at``) and the plan's reason."""
+
+    user: str
+    course: str
+    status: str
+    at: datetime
+    reason: str
+
+
+def last_status_writes(logs: AuditLines) -> tuple[StatusWrite, ...]:
+    """For every enrollment whose status certops wrote (and the LMS took), the last such
+    write: what ``certops import`` reads to keep the decisions certops carried out (a
+    revocation, a reinstatement) whose reasons no LMS holds. Lines without ``user``,
+    ``course`` or ``at`` (older logs) are skipped."""
+    latest: dict[tuple[str, str], tuple[tuple[datetime, str, int], StatusWrite]] = {}
+    for index, entry in enumerate(logs.lines):
+        after = entry.get("after")
+        user, course, at = entry.get("user"), entry.get("course"), _instant(entry, "at")
+        if entry.get("result") not in WRITTEN or not isinstance(after, dict):
+            continue
+        status = after.get("status")
+        if not (isinstance(status, str) and isinstance(user, str) and isinstance(course, str)):
+            continue
+        if at is None:
+            continue
+        order = (at, str(entry.get("time", "")), index)
+        write = StatusWrite(user, course, status, at, str(entry.get("reason", "")))
+        held = latest.get((course, user))
+        if held is None or order > held[0]:
+            latest[(course, user)] = (order, write)
+    return tuple(write for _, write in sorted(latest.values(), key=lambda item: item[0]))

@@ -8,6 +8,8 @@ from collections.abc import Collection, Iterator, Mapping
 from certops.config.model import Config, Product
 from certops.config.problems import sort_problems
 from certops.config.refs import references
+from certops.engine import logins
+from certops.engine.logins import email_index
 from certops.engine.references import check_references
 from certops.errors import ConfigError
 from certops.live import LiveSnapshot
@@ -22,10 +24,22 @@ def verify_references(config: Config, live: LiveSnapshot) -> list[PlanWarning]:
     users = {u.username: u.active for u in live.users_by_id.values()}
     codes = set(live.listed_codes) | set(live.course_ids)
     enrolled = _Enrolled(live, config.products)
-    problems, warnings = check_references(references(config), users, codes, enrolled)
+    refs = references(config)
+    emails = (
+        email_index(live.users_by_id.values())
+        if any(ref.is_user and ref.value not in users for ref in refs)
+        else {}
+    )
+    problems, warnings = check_references(refs, users, codes, enrolled, emails)
     if problems:
         raise ConfigError(sort_problems(problems))
     return warnings
+
+
+def with_usernames(config: Config, live: LiveSnapshot) -> Config:
+    """``config`` with exceptions that name their learner by e-mail address naming them by
+    their username in ``live`` (``certops.engine.logins``)."""
+    return logins.with_usernames(config, live.user_ids, live.users_by_id.values())
 
 
 class _Enrolled(Mapping[str, Collection[str]]):

@@ -16,7 +16,7 @@ choose the transport and its retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,14 +25,16 @@ from typing import Any
 
 from certops.address import LMSAddress
 from certops.apply import ApplyReport, AuditLog, Executor, current_actor, manages
-from certops.config.model import Config
+from certops.config.model import Config, Product, Reference, RefKind
 from certops.connection import connect_reader, connect_writer
+from certops.engine import logins
 from certops.engine.checks import setup_checks
 from certops.engine.compare import diff_setup, setup_warnings
 from certops.engine.deadlines import deadline_warnings
 from certops.engine.desired import DesiredSetup, desired_setup
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import LearnerFacts, collect_facts
+from certops.engine.idle import idle_exceptions
 from certops.engine.lifecycle import LearnerState, evaluate
 from certops.engine.manual import Acknowledgements, manual_steps
 from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
@@ -46,15 +48,17 @@ from certops.plan.model import (
     Action,
     ByHand,
     Change,
+    ChangeClass,
     ChangeType,
     EnrollmentWrite,
     Plan,
     PlanWarning,
     SafetyTrip,
     Skip,
+    enrollment_target,
 )
 from certops.records import Enrollment, EnrollmentStatus, User
-from certops.references import verify_references
+from certops.references import verify_references, with_usernames
 from certops.revision import config_revision
 
 # ``certops.connection.connect_reader``'s and ``connect_writer``'s shape: (address, *,
@@ -98,7 +102,9 @@ def build_plan(
 ) -> Planned:
     """The plan that brings ``live`` to what ``config`` asks for at ``t``, each change
     classed (drift / schedule / config) against ``record``, what certops last did (read
-    from the audit log by the caller; None: no log)."""
+    from the audit log by the caller; None: no log). Exceptions may name their learner by
+    e-mail address: they are evaluated as the username ``live`` gives that address."""
+    config = with_usernames(config, live)
     planned = _assemble(config, live, t, acks)
     # Each change is looked up among the plan's changes at the last apply's instant.
     # Enrollment changes only ever match enrollment changes (their addresses are their
@@ -143,6 +149,7 @@ def _assemble(
         trip = check_plan_safety(planned, config.settings.safety)
         if trip is not None:
             safety.append(trip)
+        warnings += _idle_warnings(config, product, planned.states, live, t)
         by_hand += planned.by_hand
         hand_trip = check_by_hand(planned, config.settings.safety)
         if hand_trip is not None:
@@ -172,6 +179,49 @@ def _assemble(
         limits=tuple(limits),
     )
     return Planned(plan=plan, desired=desired)
+
+
+def _idle_warnings(
+    config: Config,
+    product: Product,
+    states: Sequence[LearnerState],
+    live: LiveSnapshot,
+    t: datetime,
+) -> list[PlanWarning]:
+    """A warning, located where it is written, for each exception of ``product`` that
+    changes nothing for its learner (``certops.engine.idle``). Deactivated users with no
+    enrollment are left to the reference check, which already warns about them."""
+    named = {
+        *(e.user for e in product.extensions),
+        *(r.user for r in product.reinstatements),
+        *(r.user for r in product.revocations),
+    }
+    known = {s.username for s in states}
+    skip = {
+        user
+        for user in named - known
+        if user in live.user_ids and not live.users_by_id[live.user_ids[user]].active
+    }
+    idle = idle_exceptions(product, states, t, skip)
+    if not idle:
+        return []
+    located: dict[RefKind, list[Reference]] = {}
+    for ref in config.references:
+        if ref.product == product.id and ref.is_user:
+            located.setdefault(ref.kind, []).append(ref)
+    certified = product.certified_course.code
+    warnings = []
+    for item in idle:
+        refs = located.get(item.kind, [])
+        where = f"{refs[item.index].location}: " if item.index < len(refs) else ""
+        warnings.append(
+            PlanWarning(
+                product.id,
+                f"{where}{item.kind.value} of {item.user} changes nothing: {item.why}",
+                enrollment_target(certified, item.user).address,
+            )
+        )
+    return warnings
 
 
 def _manual(
@@ -227,6 +277,49 @@ async def plan_run(
     return with_warnings(build_plan(config, live, at, acks, record), warnings)
 
 
+@dataclass(frozen=True, slots=True)
+class PlanDifference:
+    """What an edit of the configuration changes in the plan: ``plan`` is the plan after
+    the edit limited to what the plan before it did not have (its changes and warnings;
+    its safety trips whole), ``dropped`` the changes the plan before had and the plan
+    after no longer makes."""
+
+    plan: Plan
+    dropped: tuple[Change, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.plan.changes or self.plan.warnings or self.dropped)
+
+
+def _same(change: Change) -> tuple[object, ...]:
+    return (change.address, change.action, repr(change.write), change.fingerprint, change.reason)
+
+
+def edit_difference(
+    before: Config, after: Config, live: LiveSnapshot, at: datetime, acks: Acknowledgements
+) -> PlanDifference:
+    """The plan difference an edit of the configuration (``before`` -> ``after``) makes at
+    ``at`` against ``live``. Raises ``ConfigError`` when ``after`` names a user or course
+    the LMS does not have."""
+    old = build_plan(before, live, at, acks).plan
+    new = with_warnings(build_plan(after, live, at, acks), verify_references(after, live)).plan
+    kept = {_same(c) for c in old.changes}
+    now = {_same(c) for c in new.changes}
+    warned = {(w.product, w.message) for w in old.warnings}
+    plan = replace(
+        new,
+        # Whatever the edit adds to the plan, the configuration asks for.
+        changes=tuple(
+            replace(c, change_class=ChangeClass.CONFIG) for c in new.changes if _same(c) not in kept
+        ),
+        warnings=tuple(w for w in new.warnings if (w.product, w.message) not in warned),
+        skipped=(),
+        by_hand=tuple(b for b in new.by_hand if b not in old.by_hand),
+    )
+    return PlanDifference(plan, tuple(c for c in old.changes if _same(c) not in now))
+
+
 async def read_status(
     config: Config,
     lms: LMSAddress,
@@ -248,6 +341,7 @@ def learner_states(
 ) -> list[LearnerState]:
     """The learner's state in every configured product at ``at``."""
     codes_by_id = {cid: code for code, cid in course_ids.items()}
+    config = logins.with_usernames(config, (user.username,), (user,))
     states = []
     for product in config.products:
         facts = collect_facts(product, [user], enrollments, codes_by_id)
@@ -267,6 +361,7 @@ def learner_changes(
     updates in courses that exist, never a suspension (those wait for the nightly apply,
     which checks the safety limits over everyone)."""
     codes_by_id = {cid: code for code, cid in course_ids.items()}
+    config = logins.with_usernames(config, (user.username,), (user,))
     changes: list[Change] = []
     for product in config.products:
         facts = collect_facts(product, [user], enrollments, codes_by_id)
@@ -310,6 +405,7 @@ async def apply_run(
     expect_digest: str | None = None,
     saved_lms: str | None = None,
     force: bool = False,
+    force_products: Collection[str] = (),
     show: Callable[[Planned], None] = lambda planned: None,
     confirm: Callable[[], None] = lambda: None,
     progress: Say = _quiet,
@@ -318,7 +414,8 @@ async def apply_run(
     on_settled: Callable[[int], None] | None = None,
 ) -> ApplyRun:
     """Plan with a writer's reads, settle the writes an earlier run left in doubt, refuse a
-    stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``),
+    stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``, or
+    the limit tripped for one of ``force_products`` only),
     ``show`` the plan, ``confirm`` the writes (it raises to stop), then execute, every
     write logged ahead in the audit log at ``audit_path``. ``on_writes`` is told how many
     changes are about to be written, ``on_settled`` how many each step settled.
@@ -355,10 +452,12 @@ async def apply_run(
                 f"(saved {expect_digest}, now {digest}); re-run plan"
             )
         show(planned)
-        if plan.blocked and not force:
+        unforced = sorted({t.product for t in plan.safety if t.product not in force_products})
+        if unforced and not force:
             raise SafetyLimitError(
-                "a safety limit tripped (see above); nothing was applied. "
-                "Review the plan, then re-run with --force to apply it anyway"
+                f"a safety limit tripped for {', '.join(unforced)} (see above); nothing was "
+                "applied. Review the plan, then re-run with --force-product ID for each "
+                "product whose changes you mean (or --force for every product)"
             )
         if not plan.changes:
             return ApplyRun(planned, None, wrote=False)

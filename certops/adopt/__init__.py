@@ -7,17 +7,18 @@ found allow; everything else is pure (``discover``, ``infer``, ``yamlout``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from certops.adopt.discover import Draft, Found, Hints, build_draft, find_products
-from certops.adopt.infer import infer_rules
+from certops.adopt.infer import infer_rules, with_decisions
 from certops.adopt.paths import guess_paths
 from certops.adopt.yamlout import product_yaml, settings_yaml, writable
 from certops.config.model import Catalog as CatalogSpec
 from certops.config.schema import schema_path
 from certops.engine.facts import collect_facts
+from certops.history import StatusWrite
 from certops.lms.api import LMSReader, gather_settled, settled_triple
 from certops.lms.records import Course, Enrollment, EnrollmentStatus, Group, User
 
@@ -64,10 +65,13 @@ async def import_tenant(
     at: datetime,
     folder: str,
     progress: Progress | None = None,
+    writes: Sequence[StatusWrite] = (),
 ) -> Imported:
     """Reads the tenant behind ``reader`` and returns the configuration of its products
-    as of ``at``, as files for ``folder``. Raises ``ValueError`` for a hint the tenant
-    contradicts."""
+    as of ``at``, as files for ``folder``. ``writes`` are the status writes of certops'
+    audit log (``certops.history.last_status_writes``): the revocations and reinstatements
+    certops carried out, which no LMS records, are kept. Raises ``ValueError`` for a hint
+    the tenant contradicts."""
     say = progress or (lambda _msg: None)
     say("reading courses, groups and catalogs")
     courses, groups, catalogs = await settled_triple(
@@ -100,7 +104,9 @@ async def import_tenant(
     drafts: list[Draft] = []
     remaining: dict[str, int] = {}
     for item in found:
-        inferred, left = _infer(item, detailed, validity, catalogs, users, rows, by_code, at)
+        inferred, left = _infer(
+            item, detailed, validity, catalogs, users, rows, by_code, at, writes
+        )
         draft, notes = writable(inferred)
         left_out += notes
         if draft is not None:
@@ -125,14 +131,15 @@ def _infer(
     rows: list[Enrollment],
     by_code: dict[str, Course],
     at: datetime,
+    writes: Sequence[StatusWrite],
 ) -> tuple[Draft, int]:
     """One product's draft with its inferred rules and exceptions, and how many learner
     changes a plan at ``at`` would still make."""
     guessed = _guess(item, users, rows, by_code) if item.group is None else ()
     draft = build_draft(item, detailed, validity, catalogs, at.date(), guessed)
-    product = draft.product
     codes_by_id = {c.id: code for code, c in by_code.items()}
-    facts = collect_facts(product, users, rows, codes_by_id)
+    facts = collect_facts(draft.product, users, rows, codes_by_id)
+    product = with_decisions(draft.product, writes, facts, at.date())
     course_ids: dict[str, int | None] = {code: c.id for code, c in by_code.items()}
     inferred = infer_rules(product, facts, course_ids, at)
     m = inferred.product.maintenance

@@ -8,6 +8,9 @@ Two things an imported product needs are not settings of any Docebo object:
   a plan would make, each of which would otherwise need an exception, plus maintenance
   enrollments nobody owes; ties go to the smaller grace, then to ``manual``, the
   defaults);
+- the decisions certops carried out from an earlier configuration (a revocation, a
+  reinstatement): their reasons live only in certops' audit log, and after a rollover a
+  revocation looks like a lapse in the data, so they are taken from the log;
 - the exceptions an admin granted by hand. Where the LMS differs from what the rules give,
   import writes the entry that explains it, with the instant from the data and a reason
   saying it was imported and must be confirmed: a certified status the rules do not give
@@ -20,7 +23,7 @@ Two things an imported product needs are not settings of any Docebo object:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -32,9 +35,10 @@ from certops.config.model import (
     Revocation,
     due_day,
 )
-from certops.engine.enrollments import EnrollmentPlan, plan_enrollments
+from certops.engine.enrollments import CREATED_BY_THIS_APPLY, EnrollmentPlan, plan_enrollments
 from certops.engine.facts import LearnerFacts
-from certops.plan.jsonio import parse_iso_utc
+from certops.history import StatusWrite
+from certops.plan.jsonio import iso_utc, parse_iso_utc
 from certops.plan.model import Action, ChangeType
 
 GRACE_CANDIDATES = (0, 30, 60, 90, 120, 180)
@@ -55,6 +59,46 @@ class Inferred:
 def reason(day: date, what: str) -> str:
     """The reason of an imported exception: ``imported 2026-12-01: WHAT; confirm``."""
     return f"imported {day.isoformat()}: {what}; confirm"
+
+
+def with_decisions(
+    product: Product, writes: Iterable[StatusWrite], facts: Sequence[LearnerFacts], day: date
+) -> Product:
+    """``product`` with the revocations and reinstatements certops itself carried out (its
+    audit log's last status write of a learner's certified course, with the plan's reason)
+    that the LMS still shows. No LMS holds the reason of a status, and after a rollover a
+    revocation looks like a lapse: the log is the only place where either survives. The
+    instant is the one the applying plan evaluated (the decision's own is at or before
+    it)."""
+    code = product.certified_course.code
+    held = {f.username: f.enrollments.get(code) for f in facts}
+    reinstatements: list[Reinstatement] = []
+    revocations: list[Revocation] = []
+    for write in writes:
+        live = held.get(write.user)
+        if write.course != code or live is None or live.status.value != write.status:
+            continue  # another course, or the LMS changed since: the data says the rest
+        said = write.reason.removesuffix(CREATED_BY_THIS_APPLY)
+        text = reason(
+            day, f"{said} (certops applied it at {iso_utc(write.at)}; from its audit log)"
+        )
+        if write.status == "suspended" and _decision(said, "revoked"):
+            revocations.append(Revocation(write.user, write.at, text))
+        elif write.status == "completed" and _decision(said, "reinstated"):
+            reinstatements.append(Reinstatement(write.user, write.at, text))
+    if not (reinstatements or revocations):
+        return product
+    return replace(
+        product,
+        reinstatements=(*product.reinstatements, *reinstatements),
+        revocations=(*product.revocations, *revocations),
+    )
+
+
+def _decision(text: str, word: str) -> bool:
+    """Whether a plan's reason is the lifecycle's word for a configured decision
+    (``revoked: misconduct``, ``reinstated``), not a rule's (a lapse, a late completion)."""
+    return text == word or text.startswith(word + ": ")
 
 
 def _unowed(product: Product, plan: EnrollmentPlan, facts: Sequence[LearnerFacts]) -> int:

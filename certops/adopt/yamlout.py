@@ -112,6 +112,10 @@ def _product(product: Product, notes: Mapping[str, str], inferred_note: str) -> 
         entry["course"] = course
         entry["opens"] = period.opens
         entry["due"] = period.due
+        if period.extension is not None:
+            entry["extension"] = _flow(
+                until=period.extension.until, reason=_q(period.extension.reason)
+            )
         periods.append(entry)
         _note(periods, i, notes.get(f"period:{period.id}"), 8)
     upkeep["periods"] = periods

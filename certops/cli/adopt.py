@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,13 @@ from certops.cli.options import (
 )
 from certops.config import load_config
 from certops.connection import connect_reader
+from certops.history import (
+    DEFAULT_AUDIT_LOG,
+    AuditReadError,
+    StatusWrite,
+    last_status_writes,
+    read_logs,
+)
 
 
 def _pairs(values: tuple[str, ...], option: str, need_name: bool) -> dict[str, str]:
@@ -40,9 +48,27 @@ def _pairs(values: tuple[str, ...], option: str, need_name: bool) -> dict[str, s
     return out
 
 
-async def _read(lms: LMSAddress, hints: Hints, at: datetime, out: str, limits: Limits) -> Imported:
+async def _read(
+    lms: LMSAddress,
+    hints: Hints,
+    at: datetime,
+    out: str,
+    limits: Limits,
+    writes: Sequence[StatusWrite],
+) -> Imported:
     async with connect_reader(lms, progress=progress, **limits.connect_kwargs()) as reader:
-        return await import_tenant(reader, hints, at, out, progress=progress)
+        return await import_tenant(reader, hints, at, out, progress=progress, writes=writes)
+
+
+def _status_writes(logs: tuple[str, ...]) -> tuple[StatusWrite, ...]:
+    """The status writes of the audit logs (none when there is no log: a tenant certops
+    never managed has none)."""
+    try:
+        read = read_logs(logs or (DEFAULT_AUDIT_LOG,), missing_ok=True)
+    except AuditReadError as exc:
+        progress(f"{exc}; the decisions certops applied are read from the LMS data only")
+        return ()
+    return last_status_writes(read)
 
 
 @click.command(name="import")
@@ -66,6 +92,16 @@ async def _read(lms: LMSAddress, hints: Hints, at: datetime, out: str, limits: L
     "when only one product lacks one).",
 )
 @click.option("--force", is_flag=True, help="Overwrite YAML files already in DIR.")
+@click.option(
+    "--audit-log",
+    "audit_logs",
+    multiple=True,
+    metavar="FILE",
+    envvar="CERTOPS_AUDIT_LOG",
+    help="certops' audit log(s) for this LMS (repeatable; default "
+    f"{DEFAULT_AUDIT_LOG}; a missing file is fine): the revocations and reinstatements "
+    "certops applied are kept with their reasons, which no LMS holds.",
+)
 def import_(
     lms: str | None,
     at: datetime | None,
@@ -73,6 +109,7 @@ def import_(
     products: tuple[str, ...],
     certified: tuple[str, ...],
     force: bool,
+    audit_logs: tuple[str, ...],
     limits: Limits,
 ) -> None:
     """Write configuration (one YAML file per product, settings and the JSON Schema) for the
@@ -97,7 +134,8 @@ def import_(
     )
     when = at or now_utc()
     try:
-        imported = asyncio.run(_read(resolve_lms(lms), hints, when, out, limits))
+        writes = _status_writes(audit_logs)
+        imported = asyncio.run(_read(resolve_lms(lms), hints, when, out, limits, writes))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if not imported.drafts:

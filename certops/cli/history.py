@@ -1,5 +1,7 @@
 """``certops history USER``: what certops did to one learner, when, and why, from the
-audit log(s). Needs no LMS and no configuration."""
+audit log(s). Needs no LMS and no configuration: the LMS is asked only to find the
+username of a learner named by e-mail address, and the configuration (``--config``) only
+to check ``--product``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 import click
 
+from certops.cli.options import config_option, lms_option, progress, resolve_lms
 from certops.history import DEFAULT_AUDIT_LOG, HistoryEntry, learner_history, read_logs
 
 
@@ -59,14 +62,37 @@ def entry_text(entry: HistoryEntry) -> list[str]:
     "merge in time order, e.g. one per CI runner or year.",
 )
 @click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
+@config_option
+@lms_option
 def history(
-    user: str, products: tuple[str, ...], logs: tuple[str, ...], output_format: str
+    user: str,
+    products: tuple[str, ...],
+    logs: tuple[str, ...],
+    output_format: str,
+    config_paths: tuple[str, ...],
+    lms: str | None,
 ) -> None:
     """What certops did to USER's enrollments: each change, the instant it evaluated,
-    the wall time, why (the plan's reason and class), who ran it and the config revision."""
+    the wall time, why (the plan's reason and class), who ran it and the config revision.
+
+    USER is a username or an e-mail address (looked up in the LMS when no log line names
+    it). With --config, --product is checked against the configuration."""
+    if config_paths:
+        from certops.cli.report import check_products
+        from certops.config import load_config
+
+        check_products(load_config(list(config_paths)), products)
     paths = logs or (DEFAULT_AUDIT_LOG,)
     read = read_logs(paths)
     entries = learner_history(read, user, products)
+    if not entries and "@" in user:
+        username = _username(user, lms)
+        if username is None:
+            raise click.ClickException(
+                f"no user {user!r} in the LMS (looked up by username and e-mail)"
+            )
+        user = username
+        entries = learner_history(read, user, products)
     if output_format == "json":
         data = {
             "user": user,
@@ -86,3 +112,17 @@ def history(
             f"({read.skipped} line(s) of the log(s) were not JSON objects and were skipped)",
             err=True,
         )
+
+
+def _username(login: str, lms: str | None) -> str | None:
+    """The username of the LMS user whose username or e-mail is ``login``, or None."""
+    import asyncio
+
+    from certops.connection import connect_reader
+
+    async def find() -> str | None:
+        async with connect_reader(resolve_lms(lms), progress=progress) as reader:
+            found = await reader.find_user(login)
+        return None if found is None else found.username
+
+    return asyncio.run(find())

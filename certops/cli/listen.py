@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from certops.cli.options import lms_option, progress, resolve_lms
+from certops.cli.options import config_option, lms_option, progress, resolve_lms
 
 ENV_USER = "CERTOPS_WEBHOOK_USER"
 ENV_PASSWORD = "CERTOPS_WEBHOOK_PASSWORD"
@@ -19,6 +19,7 @@ ENV_PASSWORD = "CERTOPS_WEBHOOK_PASSWORD"
 
 @click.command()
 @click.argument("paths", nargs=-1)
+@config_option
 @lms_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
@@ -66,6 +67,7 @@ ENV_PASSWORD = "CERTOPS_WEBHOOK_PASSWORD"
 )
 def listen(
     paths: tuple[str, ...],
+    config_paths: tuple[str, ...],
     lms: str | None,
     host: str,
     port: int,
@@ -102,7 +104,7 @@ def listen(
         )
     else:
         credentials = BasicCredentials(user, password)
-    source = ConfigSource(list(paths), progress)  # a bad configuration stops here
+    source = ConfigSource([*paths, *config_paths], progress)  # a bad configuration stops here
     target = resolve_lms(lms)
     queue = EventQueue(Path(queue_path))
     pruned = queue.prune()
@@ -134,11 +136,6 @@ def listen(
     sock.listen(128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    click.echo(f"certops listen serving at http://{shown}:{bound}")
-    click.echo(f"  webhook: POST http://{shown}:{bound}/webhook  health: GET /healthz")
-    pending = queue.health()["queue_depth"]
-    click.echo(f"  queue:   {queue_path} ({pending} event(s) pending)   LMS: {target}")
-    sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     server = uvicorn.Server(config)
@@ -146,6 +143,16 @@ def listen(
     # here with 0 says the stop was clean (the queue keeps whatever is still pending).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        click.echo(f"certops listen serving at http://{shown}:{bound}")
+        click.echo(f"  webhook: POST http://{shown}:{bound}/webhook  health: GET /healthz")
+        pending = queue.health()["queue_depth"]
+        click.echo(f"  queue:   {queue_path} ({pending} event(s) pending)   LMS: {target}")
+        sys.stdout.flush()
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl+C, at any moment: the same clean stop as SIGTERM (uvicorn raises the signal
+        # again once it has stopped); the queue keeps whatever is still pending.
+        pass
     finally:
         sock.close()
+    progress("stopped; the queue keeps every event still pending")

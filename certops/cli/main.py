@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "apply",
         "Plan, confirm, and make the changes in the LMS (one writer at a time per LMS).",
     ),
+    "show": (
+        "certops.cli.plan",
+        "show",
+        "Show a saved plan (certops plan --out FILE) as text, JSON or Markdown.",
+    ),
     "ack": (
         "certops.cli.plan",
         "ack",
@@ -44,6 +49,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "enrollment_rule.NAME, or notification.NAME.schedule.weekly for one rung of a "
         "digest's reminder ladder), or every pending step with --all (of the --product "
         "ones only, if given).",
+    ),
+    "extend": (
+        "certops.cli.exceptions",
+        "extend",
+        "Give USER... more time for one period: write an extension into the configuration.",
+    ),
+    "reinstate": (
+        "certops.cli.exceptions",
+        "reinstate",
+        "Certify USER... again (after a lapse or a revocation): write a reinstatement into "
+        "the configuration.",
+    ),
+    "revoke": (
+        "certops.cli.exceptions",
+        "revoke",
+        "Withdraw USER...'s certification: write a revocation into the configuration.",
     ),
     "status": (
         "certops.cli.status",
@@ -61,6 +82,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "What certops did to USER's enrollments: each change, the instant it evaluated, "
         "the wall time, why (the plan's reason and class), who ran it and the config "
         "revision.",
+    ),
+    "fmt": (
+        "certops.cli.fmt",
+        "fmt",
+        "Lay the configuration files in PATH... out canonically, keeping every comment.",
     ),
     "sandbox": (
         "certops.cli.sandbox",

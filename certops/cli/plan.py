@@ -29,6 +29,7 @@ from certops.cli.options import (
 )
 from certops.config import load_config
 from certops.config.jsonread import decode_utf8, max_depth, parse_json
+from certops.config.load import is_saved_plan
 from certops.config.model import Config
 from certops.connection import connect_reader, connect_writer
 from certops.errors import ConfigError, LMSError, SafetyLimitError
@@ -264,6 +265,7 @@ async def _apply(
     no_color: bool,
     yes: bool,
     force: bool,
+    force_products: tuple[str, ...] = (),
     audit_path: Path,
     limits: Limits,
 ) -> bool:
@@ -290,6 +292,7 @@ async def _apply(
             expect_digest=expect_digest,
             saved_lms=saved_lms,
             force=force,
+            force_products=force_products,
             show=show,
             confirm=lambda: _confirm(yes),
             progress=meter,
@@ -334,6 +337,14 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even when a safety limit trips.")
 @click.option(
+    "--force-product",
+    "force_products",
+    multiple=True,
+    metavar="ID",
+    help="Apply even when a safety limit trips for this product (repeatable); a limit "
+    "tripped for another product still blocks the run.",
+)
+@click.option(
     "--plan",
     "plan_file",
     metavar="FILE",
@@ -368,12 +379,23 @@ def apply(
     no_color: bool,
     yes: bool,
     force: bool,
+    force_products: tuple[str, ...],
     plan_file: str | None,
     audit_log: str,
     lock_timeout: float,
     limits: Limits,
 ) -> None:
-    """Plan, confirm, and make the changes in the LMS (one writer at a time per LMS)."""
+    """Plan, confirm, and make the changes in the LMS (one writer at a time per LMS).
+
+    The configuration is PATH... and/or --config PATH. A PATH that is a saved plan
+    (certops plan --out FILE) is applied as --plan FILE is, as `terraform apply PLANFILE`."""
+    saved_paths = [p for p in paths if Path(p).is_file() and is_saved_plan(Path(p))]
+    if saved_paths:
+        if plan_file or len(saved_paths) > 1:
+            named = ", ".join([*([plan_file] if plan_file else []), *saved_paths])
+            raise click.UsageError(f"apply takes one saved plan, not {named}")
+        plan_file = saved_paths[0]
+        paths = tuple(p for p in paths if p != plan_file)
     expect = None
     target = resolve_lms(lms)
     if plan_file:
@@ -389,6 +411,12 @@ def apply(
     if far:
         progress(far)
     config, acks = load(paths + config_paths, products)
+    unknown = sorted(set(force_products) - {p.id for p in config.products})
+    if unknown:
+        known = ", ".join(p.id for p in config.products)
+        raise click.UsageError(
+            f"--force-product {', '.join(unknown)}: no such product (configured: {known})"
+        )
     with _writer_lock(target, lock_timeout):
         ok = asyncio.run(
             _apply(
@@ -401,6 +429,7 @@ def apply(
                 no_color=no_color,
                 yes=yes or bool(plan_file),
                 force=force,
+                force_products=force_products,
                 audit_path=Path(audit_log),
                 limits=limits,
             )
@@ -533,3 +562,29 @@ def ack(
     for address in addresses if all_steps else ():
         click.echo(f"  {address}")
     click.echo(f"Acknowledged {len(addresses)} step(s) in {acks.path}.")
+
+
+@click.command()
+@click.argument("plan_file", metavar="PLANFILE")
+@no_color_option
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=2_000),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="--format markdown: the most it may weigh (UTF-8); routine parts are cut first.",
+)
+def show(plan_file: str, no_color: bool, output_format: str, max_bytes: int) -> None:
+    """Show a saved plan (certops plan --out FILE) as text, JSON or Markdown.
+
+    Reads nothing else: no LMS, no configuration. A file whose digest no longer matches its
+    content is refused, as apply refuses it."""
+    saved = _read_plan(plan_file)
+    # Exactly what `certops plan` printed for it.
+    if output_format == "json":
+        click.echo(render_json(saved))
+    elif output_format == "markdown":
+        click.echo(render_markdown(saved, max_bytes=max_bytes, full_plan=f"`{plan_file}`"))
+    else:
+        click.echo(render_text(saved, color=color_enabled(no_color)))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -195,6 +196,23 @@ def _write(
     from certops.report.summary import DEFAULT_EXPIRING_DAYS, summarize
 
     days = DEFAULT_EXPIRING_DAYS if filters.expiring_within is None else filters.expiring_within
-    summaries = summarize(config, live, when, products=filters.products, expiring_days=days)
-    sink.write(render_html(summaries, at=when, lms=live.lms, expiring_days=days))
+    say = _now_and_then(progress)
+    summaries = summarize(
+        config, live, when, products=filters.products, expiring_days=days, progress=say
+    )
+    sink.write(render_html(summaries, at=when, lms=live.lms, expiring_days=days, progress=say))
     return 0
+
+
+def _now_and_then(say: Callable[[str], None], seconds: float = 2.0) -> Callable[[str], None]:
+    """``say``, but at most one note every ``seconds``: a long report shows where it is, a
+    short one stays quiet."""
+    last = [time.monotonic()]
+
+    def note(message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            say(message)
+
+    return note

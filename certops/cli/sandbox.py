@@ -9,11 +9,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 
-from certops.address import sandbox_address
-from certops.cli.options import DEFAULT_SANDBOX
+from certops.address import parse_address, sandbox_address
+from certops.cli.options import DEFAULT_SANDBOX, config_option
 from certops.errors import CertopsError, ConfigError
 from certops.lock import DEFAULT_LOCK_TIMEOUT
 
@@ -91,6 +92,21 @@ def sandbox() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing sandbox file.")
 @click.option("--lenient", is_flag=True, help=LENIENT_HELP)
 @shape_option
+@click.option(
+    "--from",
+    "source",
+    metavar="LMS",
+    help="Fill it with a copy of what certops reads from this LMS for the configuration "
+    "(--config): users, the courses, groups and catalog it names, their enrollments; ids "
+    "kept. Reads only. Credentials as for any command (DOCEBO_* variables).",
+)
+@config_option
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="With --from: replace every user's names, e-mail and username (those the "
+    "configuration names excepted) by ones made of the user's id.",
+)
 def init(
     path: str,
     demo: bool,
@@ -103,8 +119,12 @@ def init(
     force: bool,
     lenient: bool,
     shapes: tuple[str, ...],
+    source: str | None,
+    config_paths: tuple[str, ...],
+    pseudonymize: bool,
 ) -> None:
-    """Create a sandbox at PATH (default .certops/sandbox.db)."""
+    """Create a sandbox at PATH (default .certops/sandbox.db): empty, the demo (--demo),
+    or a copy of a tenant for rehearsing its rollover (--from LMS --config PATH)."""
     from certops.sandbox import SandboxCredentials, init_sandbox
 
     creds = SandboxCredentials(client_id, client_secret, username, password)
@@ -112,6 +132,11 @@ def init(
                         ("--username", username), ("--password", password)):  # fmt: skip
         if not value.strip():
             raise click.BadParameter("must not be empty", param_hint=name)
+    if source and demo:
+        raise click.UsageError("--from and --demo: choose one")
+    if pseudonymize and not source:
+        raise click.UsageError("--pseudonymize applies to a copy made with --from LMS")
+    copied = _copy(source, config_paths, pseudonymize, path) if source else None
     with _sandbox_errors():
         summary = init_sandbox(
             path,
@@ -122,11 +147,40 @@ def init(
             overwrite=force,
             lenient=lenient,
             shapes=_shapes(shapes),
+            data=copied.data if copied else None,
+            copied_from=source,
         )
-    what = f"with the demo dataset ({summary})" if demo else "empty"
+    if copied is not None:
+        for note in copied.left_out:
+            click.echo(f"certops: not copied: {note}", err=True)
+        kind = "pseudonymized copy" if pseudonymize else "copy"
+        what = f"with a {kind} of {source} ({summary})"
+    else:
+        what = f"with the demo dataset ({summary})" if demo else "empty"
     mode = "lenient: unknown request fields are ignored" if lenient else "strict"
     click.echo(f"Created sandbox {path}, {what} ({mode}).")
     click.echo(f"Serve it with: certops sandbox serve --db {path}")
+
+
+def _copy(source: str, config_paths: tuple[str, ...], pseudonymize: bool, path: str) -> Any:
+    """What certops reads from ``source`` for the configuration, as a dataset."""
+    import asyncio
+
+    from certops.cli.options import progress
+    from certops.config import load_config
+    from certops.connection import connect_reader
+    from certops.sandbox.copy import copy_tenant
+
+    config = load_config(list(config_paths))
+    address = parse_address(source)
+    if Path(path).exists() and address.same_lms(sandbox_address(path)):
+        raise click.UsageError(f"--from {source} is the sandbox being created: choose another PATH")
+
+    async def read() -> Any:
+        async with connect_reader(address, progress=progress) as reader:
+            return await copy_tenant(reader, config, pseudonymize=pseudonymize, progress=progress)
+
+    return asyncio.run(read())
 
 
 def _writing(db: str, timeout: float) -> AbstractContextManager[object]:
@@ -186,6 +240,26 @@ def reset(db: str, yes: bool, lock_timeout: float) -> None:
     with _sandbox_errors(), _writing(db, lock_timeout):
         summary = reset_sandbox(db)
     click.echo(f"Reset {db} ({summary}).")
+
+
+def _banner(db: str, url: str, creds: Any, store: Any) -> None:
+    """What ``serve`` says once it listens: where, the credentials, the mode."""
+    click.echo(f"certops sandbox {db} serving at {url}")
+    click.echo(f"  OAuth2 client: {creds.client_id} / {creds.client_secret}")
+    click.echo(f"  admin user:    {creds.username} / {creds.password}")
+    click.echo(f"  not Docebo:    {url}/_sandbox/")
+    if store.lenient():
+        click.echo("  lenient:       unknown request fields are ignored, as Docebo does")
+    else:
+        click.echo("  strict:        unknown request fields are rejected (400 naming them)")
+    shown = ", ".join(f"{k}={v}" for k, v in store.shapes().to_json().items())
+    click.echo(f"  shapes:        {shown}")
+    click.echo(
+        f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
+        f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"
+    )
+    click.echo("Press Ctrl+C to stop.")
+    sys.stdout.flush()
 
 
 def _rate_limit(value: str | None) -> tuple[int, float] | None:
@@ -322,31 +396,21 @@ def serve(
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{shown_host}:{bound_port}"
-    click.echo(f"certops sandbox {db} serving at {url}")
-    click.echo(f"  OAuth2 client: {creds.client_id} / {creds.client_secret}")
-    click.echo(f"  admin user:    {creds.username} / {creds.password}")
-    click.echo(f"  not Docebo:    {url}/_sandbox/")
-    if store.lenient():
-        click.echo("  lenient:       unknown request fields are ignored, as Docebo does")
-    else:
-        click.echo("  strict:        unknown request fields are rejected (400 naming them)")
-    shown = ", ".join(f"{k}={v}" for k, v in store.shapes().to_json().items())
-    click.echo(f"  shapes:        {shown}")
-    click.echo(
-        f"  try: curl -s -d grant_type=client_credentials -d client_id={creds.client_id}"
-        f" -d client_secret={creds.client_secret} -d scope=api {url}/oauth2/token"
-    )
-    click.echo("Press Ctrl+C to stop.")
-    sys.stdout.flush()
-    if not is_loopback(host):
-        click.echo(f"certops: {remote_warning(host)}", err=True)
     guarded = AdminGuard(drop_to_asgi_abort(app), host, bound_port)
     config = uvicorn.Config(guarded, log_level="warning", lifespan="off")
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(config)
-    app.state.webhooks.start()  # registered webhooks are delivered in the background
     try:
+        _banner(db, url, creds, store)
+        if not is_loopback(host):
+            click.echo(f"certops: {remote_warning(host)}", err=True)
+        app.state.webhooks.start()  # registered webhooks are delivered in the background
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl+C, at any moment: uvicorn finishes the requests in flight and closes, then
+        # raises the signal again to pass it on. A stop asked for is no error: exit 0.
+        pass
     finally:
         app.state.webhooks.stop()
         sock.close()
+    click.echo("certops: sandbox stopped", err=True)

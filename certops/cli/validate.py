@@ -74,6 +74,8 @@ def validate(
         click.echo("[]")
     else:
         click.echo(summary(config))
+        for line in unchecked(config, lms):
+            click.echo(line)
 
 
 async def _check_lms(config: Config, lms: LMSAddress) -> list[PlanWarning]:
@@ -101,6 +103,40 @@ def summary(config: Config) -> str:
         f"Valid: {_count(products, 'product')}, {_count(courses, 'course')}, "
         f"{_count(periods, 'period')} in {_count(files, 'file')}."
     )
+
+
+def unchecked(config: Config, lms: str | None) -> list[str]:
+    """What this run checked against an LMS, or did not, in words: the usernames and
+    initial course codes (only with --lms), and the names no API can check."""
+    from certops.config.refs import references
+
+    refs = references(config)
+    users = len({r.value for r in refs if r.is_user})
+    codes = len({r.value for r in refs if not r.is_user})
+    names = f"{_count(users, 'username')} and {_count(codes, 'initial course code')}"
+    lines = [
+        f"Checked in {lms}: the {names} it names exist there."
+        if lms
+        else f"Not checked: that the {names} it names exist in the LMS (add --lms URL)."
+    ]
+    manual = [
+        ref.name
+        for p in config.products
+        for ref in (
+            p.enrollment_rule,
+            p.notifications.learner_enrolled,
+            p.notifications.admin_certified,
+            p.notifications.digest,
+        )
+        if ref is not None
+    ]
+    if manual:
+        named = _count(len(set(manual)), "enrollment rule and notification name")
+        lines.append(
+            f"Not checked anywhere: the {named} (Docebo has no API for them; the plan lists "
+            "them as manual steps)."
+        )
+    return lines
 
 
 def _count(n: int, word: str) -> str:

@@ -24,6 +24,7 @@ from certops.config.model import (
     NamedRef,
     Notifications,
     Period,
+    PeriodExtension,
     Product,
     Reference,
     RefKind,
@@ -77,6 +78,12 @@ def build_product(data: PosDict) -> Product:
                     course=_course(p["course"]),
                     opens=parse_date(p["opens"]),
                     due=parse_date(p["due"]),
+                    extension=PeriodExtension(
+                        until=parse_date(p["extension"]["until"]),
+                        reason=p["extension"]["reason"],
+                    )
+                    if "extension" in p
+                    else None,
                 )
                 for p in maintenance["periods"]
             ),
@@ -94,16 +101,16 @@ def build_product(data: PosDict) -> Product:
                 user=e["user"],
                 period=e["period"],
                 until=parse_date(e["until"]),
-                reason=e.get("reason", ""),
+                reason=e["reason"],
             )
             for e in data.get("extensions") or ()
         ),
         reinstatements=tuple(
-            Reinstatement(user=r["user"], at=parse_instant(r["at"]), reason=r.get("reason", ""))
+            Reinstatement(user=r["user"], at=parse_instant(r["at"]), reason=r["reason"])
             for r in data.get("reinstatements") or ()
         ),
         revocations=tuple(
-            Revocation(user=r["user"], at=parse_instant(r["at"]), reason=r.get("reason", ""))
+            Revocation(user=r["user"], at=parse_instant(r["at"]), reason=r["reason"])
             for r in data.get("revocations") or ()
         ),
         location=data.loc,

@@ -280,6 +280,51 @@ def _periods(product: _Node) -> list[Problem]:
                     )
                 )
         previous = (pid, opens_on, due_on)
+    problems += _period_extensions(periods)
+    return problems
+
+
+def _period_extensions(periods: list[_Node]) -> list[Problem]:
+    """A whole period's extension moves its deadline later, and ends before the next
+    period's last day (extension applied): learners still working on the period when the
+    next one is due would otherwise skip the next period altogether."""
+    problems: list[Problem] = []
+    for i, period in enumerate(periods):
+        ext = period.get("extension")
+        due = _dated(period, "due")
+        until = _dated(ext, "until") if ext is not None else None
+        if until is None or due is None:
+            continue
+        pid = period.text("id") or "?"
+        if until[0] < due[0]:
+            problems.append(
+                until[1].problem(
+                    f"period '{pid}' is extended until {until[0]}, before its due date "
+                    f"({due[0]}); an extension can only move a deadline later"
+                )
+            )
+            continue
+        if i + 1 >= len(periods):
+            continue
+        following = periods[i + 1]
+        next_due = _dated(following, "due")
+        if next_due is None:
+            continue
+        next_last = next_due[0]
+        next_ext = following.get("extension")
+        next_until = _dated(next_ext, "until") if next_ext is not None else None
+        if next_until is not None and next_until[0] > next_last:
+            next_last = next_until[0]
+        if until[0] >= next_last:
+            nid = following.text("id") or "?"
+            problems.append(
+                until[1].problem(
+                    f"period '{pid}' is extended until {until[0]}, not before period "
+                    f"'{nid}' ends ({next_last}): everyone still working on '{pid}' would "
+                    f"skip '{nid}' altogether; end the extension before {next_last}, or "
+                    f"extend '{nid}' too"
+                )
+            )
     return problems
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from certops.config.build import build_config
@@ -18,7 +18,7 @@ from certops.config.model import Config, Location
 from certops.config.problems import Problem, sort_problems
 from certops.config.schema import check_file
 from certops.config.siblings import name_missing_files
-from certops.config.yamlpos import PosDict, load_file
+from certops.config.yamlpos import PosDict, load_file, loads
 from certops.errors import ConfigError
 
 # A configuration file is hand-written; anything this big is a mistake (or an attack), and
@@ -32,10 +32,11 @@ DEFAULT_FOLDER = "certops"
 def resolve_paths(paths: Sequence[str]) -> list[str]:
     """Returns the configuration files named by ``paths``, in order, without repeats.
 
-    No paths: ``./certops/`` if it exists, else the current folder. A file is taken as
-    given; a folder means every ``*.yaml``/``*.yml`` below it, sorted (hidden folders such as
-    ``.git`` or ``.github`` are skipped). Raises ``ConfigError`` for a missing path or a
-    folder without YAML files.
+    No paths: ``./certops/`` if it is a folder of configuration, else the current folder
+    (``default_folder``). A file is taken as given; a folder means every
+    ``*.yaml``/``*.yml`` below it, sorted (hidden folders such as ``.git`` or ``.github``,
+    certops' own package and Python virtual environments are skipped). Raises
+    ``ConfigError`` for a missing path or a folder without YAML files.
     """
     files, problems = _resolve(paths)
     if problems:
@@ -43,18 +44,25 @@ def resolve_paths(paths: Sequence[str]) -> list[str]:
     return files
 
 
-def load_config(paths: Sequence[str]) -> Config:
+def load_config(paths: Sequence[str], texts: Mapping[str, str] | None = None) -> Config:
     """Returns the checked, typed ``Config`` made of the files named by ``paths``.
 
+    ``texts`` gives the content of some of those files (by the name they are found under)
+    instead of what the files hold: an edit is checked whole before it is written.
     Raises ``ConfigError`` carrying every problem (missing paths, unreadable or malformed
     files, schema violations, semantic conflicts within and across files), sorted by file
     and line.
     """
     files, problems = _resolve(paths)
     roots: list[PosDict] = []
+    given = {os.path.realpath(name): text for name, text in (texts or {}).items()}
     for file in files:
         try:
-            data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
+            text = given.get(os.path.realpath(file))
+            if text is not None:
+                data = loads(text, file)
+            else:
+                data = load_file(file, max_bytes=MAX_CONFIG_BYTES)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
@@ -69,10 +77,36 @@ def load_config(paths: Sequence[str]) -> Config:
     return build_config(roots, files)
 
 
+def default_folder() -> str:
+    """The folder a command reads when given no configuration path: ``./certops/`` when it
+    is a folder of configuration (not a Python package of that name, such as certops'
+    own source), else the current folder."""
+    folder = Path(DEFAULT_FOLDER)
+    if folder.is_dir() and not (folder / "__init__.py").exists():
+        return DEFAULT_FOLDER
+    return "."
+
+
+def is_saved_plan(path: Path) -> bool:
+    """Whether the file at ``path`` is a plan saved by ``certops plan --out`` (a JSON
+    object whose first key is ``format_version``) rather than configuration. Reads its
+    first bytes only; an unreadable file is not a plan (loading it says why)."""
+    if path.name.endswith(YAML_SUFFIXES):
+        return False
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(512)
+    except OSError:
+        return False
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith(b"{") and text[1:].lstrip().startswith(b'"format_version"')
+
+
 def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
     """The files named by ``paths`` and the problems of the paths that name none."""
-    if not paths:
-        paths = [DEFAULT_FOLDER] if Path(DEFAULT_FOLDER).is_dir() else ["."]
+    implicit = not paths
+    if implicit:
+        paths = [default_folder()]
     files: list[str] = []
     problems: list[Problem] = []
     for given in paths:
@@ -81,11 +115,26 @@ def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
         if path.is_dir():
             found = _yaml_below(path, problems)
             if not found:
-                problems.append(
-                    Problem.at(here, "folder has no *.yaml or *.yml files; expected configuration")
-                )
+                message = "folder has no *.yaml or *.yml files; expected configuration"
+                if implicit:
+                    message = (
+                        f"no configuration here: no {DEFAULT_FOLDER}/ folder of configuration "
+                        "and no *.yaml or *.yml file below the current folder; name the "
+                        "configuration (PATH or --config PATH), or write a starter one with "
+                        "`certops init`"
+                    )
+                problems.append(Problem.at(here, message))
             files.extend(found)
         elif path.exists():
+            if is_saved_plan(path):
+                problems.append(
+                    Problem.at(
+                        here,
+                        "this is a saved plan (`certops plan --out`), not configuration: "
+                        f"`certops show {given}` shows it, `certops apply {given}` applies it",
+                    )
+                )
+                continue
             files.append(given)
         else:
             problems.append(Problem.at(here, "no such file or folder"))
@@ -112,7 +161,9 @@ def _yaml_below(folder: Path, problems: list[Problem]) -> list[str]:
 
     found: list[str] = []
     for current, dirs, names in os.walk(folder, onerror=unreadable, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [
+            d for d in dirs if not d.startswith(".") and not _not_configuration(Path(current) / d)
+        ]
         for name in names:
             if not name.endswith(YAML_SUFFIXES) or name.startswith("."):
                 continue
@@ -129,6 +180,25 @@ def _yaml_below(folder: Path, problems: list[Problem]) -> list[str]:
                 continue
             found.append(str(path))
     return sorted(found)
+
+
+# certops' own package folder: its starter file is a template, never configuration.
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _not_configuration(folder: Path) -> bool:
+    """Whether a folder below a configuration folder holds software rather than
+    configuration: certops' own package (whose starter file would otherwise load as a
+    product), any Python package (an ``__init__.py``), or a Python virtual environment
+    (its packages ship YAML files too)."""
+    try:
+        return (
+            folder.resolve() == _PACKAGE
+            or (folder / "__init__.py").is_file()
+            or (folder / "pyvenv.cfg").is_file()
+        )
+    except OSError:
+        return False
 
 
 def _warn(message: str) -> None:

@@ -67,19 +67,43 @@ class InitialPath:
 
 
 @dataclass(frozen=True, slots=True)
+class PeriodExtension:
+    """A whole period's deadline moved to the end of ``until`` for everyone who owes it
+    (docs/lifecycle.md, "Extending a whole period")."""
+
+    until: date
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Period:
     id: str
     course: CourseSpec
     opens: date
-    due: date  # inclusive calendar date, UTC
+    due: date  # inclusive calendar date, UTC, as configured
+    extension: PeriodExtension | None = None  # the whole period's, if any
 
     @property
     def opens_at(self) -> datetime:
         return start_of_day(self.opens)
 
     @property
+    def last_day(self) -> date:
+        """The inclusive last day to complete the period: ``due``, or the whole period's
+        extension when it is later."""
+        if self.extension is not None and self.extension.until > self.due:
+            return self.extension.until
+        return self.due
+
+    @property
     def deadline(self) -> datetime:
-        """Exclusive deadline instant (end of ``due`` in UTC)."""
+        """Exclusive deadline instant: the end of ``last_day`` in UTC (the whole period's
+        extension applied; a learner's own extension may move theirs later still)."""
+        return end_of_day(self.last_day)
+
+    @property
+    def own_deadline(self) -> datetime:
+        """The end of ``due`` in UTC, before any extension of the period."""
         return end_of_day(self.due)
 
 

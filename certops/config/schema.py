@@ -41,6 +41,30 @@ _PATTERN_HELP = {
     "\\S": "must not be blank",
 }
 
+# The exception lists and what one entry is called, with an example reason for each.
+_EXCEPTION_LISTS = {
+    "extensions": "extension",
+    "reinstatements": "reinstatement",
+    "revocations": "revocation",
+}
+_REASON_EXAMPLES = {
+    "extensions": "parental leave",
+    "reinstatements": "fee paid, invoice 1234",
+    "revocations": "misconduct",
+}
+
+
+def _exception_kind(path: list[str | int]) -> tuple[str, str] | None:
+    """What the exception at ``path`` is called and an example reason, or None when the
+    mapping at ``path`` is no exception."""
+    if len(path) == 4 and path[0] == "products" and path[2] in _EXCEPTION_LISTS:
+        key = str(path[2])
+        return _EXCEPTION_LISTS[key], _REASON_EXAMPLES[key]
+    if path and path[0] == "products" and path[-1] == "extension":
+        return "extension of a whole period", "LMS outage in December"
+    return None
+
+
 _TYPE_WORDS = {
     "object": "a mapping",
     "array": "a list",
@@ -231,6 +255,14 @@ def _problems_of(error: ValidationError, root: PosDict) -> Iterator[Problem]:
         for key in missing:
             if not path and key == "version":
                 message = "missing `version: 1` (every certops file starts with it)"
+            elif key == "reason" and (kind_of := _exception_kind(path)) is not None:
+                what, example = kind_of
+                message = (
+                    f"{_context(path, root)} has no reason; every {what} says why it was "
+                    f'granted (kept for audit, shown in plans), e.g. reason: "{example}" '
+                    "(files written before reasons were required: add one to each entry; "
+                    "`certops validate` lists them all)"
+                )
             else:
                 message = f"{_context(path, root)} is missing the required key '{key}'"
             yield Problem.at(loc, message, where)

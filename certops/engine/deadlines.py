@@ -4,9 +4,9 @@ A digest notification ("maintenance course not yet completed") is sent monthly, 
 daily depending on how far away the deadline is. Docebo has no API for notifications, so
 the plan asks a person to switch the schedule on the day each rung of the product's
 ladder starts (see ``certops.engine.manual``); ``rung_at`` says which rung applies at an
-instant. The deadline is the *current* period's ``due`` date: the configuration has no
-extension of a whole period (extensions are per learner), so editing ``due`` is what
-moves a deadline, and the rungs move with it.
+instant. The deadline is the *current* period's last day: its ``due`` date, or the date
+its whole-period ``extension`` moves it to; the rungs move with it. (A learner's own
+extension moves only that learner's deadline, not the reminders.)
 
 The plan also warns, from each of ``settings.deadline_warning_days`` days before the
 current period's due date, how many of the learners who owe it have not completed; and
@@ -36,7 +36,7 @@ SHORT_PERIOD = "short_period"
 def days_left(period: Period, t: datetime) -> int:
     """Whole calendar days (UTC) from ``t``'s date to ``period``'s due date; negative once
     the due date has passed."""
-    return (period.due - t.date()).days
+    return (period.last_day - t.date()).days
 
 
 def _plural(count: int, word: str) -> str:
@@ -64,11 +64,11 @@ class RungAt:
     @property
     def deadline(self) -> date:
         """The inclusive due date the rung counts down to."""
-        return self.period.due
+        return self.period.last_day
 
 
 def _starts(rung: Rung, period: Period) -> date:
-    return max(period.due - timedelta(days=rung.from_days), period.opens)
+    return max(period.last_day - timedelta(days=rung.from_days), period.opens)
 
 
 def rung_at(ladder: Sequence[Rung], period: Period, t: datetime) -> RungAt | None:
@@ -147,14 +147,14 @@ def deadline_warning(
     return PlanWarning(
         product=product.id,
         message=(
-            f"{period.id} {_due_in(days)} ({period.due.isoformat()}); "
-            + _counts_text(progress, period.due)
+            f"{period.id} {_due_in(days)} ({period.last_day.isoformat()}); "
+            + _counts_text(progress, period.last_day)
         ),
         kind=DEADLINE,
         details={
             "period": period.id,
             "course": period.course.code,
-            "due": period.due.isoformat(),
+            "due": period.last_day.isoformat(),
             "days_left": days,
             "warning_days": stage,
             "owed": progress.owed,
@@ -202,18 +202,19 @@ def short_period_warnings(
             message = (
                 f"this plan enrolls {_plural(count, 'learner')} into period {period.id} "
                 f"({period.course.code}) with {_plural(days, 'day')} left before its due "
-                f"date ({period.due.isoformat()}), fewer than settings.min_period_days "
+                f"date ({period.last_day.isoformat()}), fewer than settings.min_period_days "
                 f"({minimum}); check the period's dates before applying"
             )
         elif period is upcoming:
-            days = (period.due - period.opens).days
+            days = (period.last_day - period.opens).days
             if days >= minimum:
                 continue
             count = sum(1 for s in planned.states if s.certified)
             message = (
                 f"period {period.id} opens {period.opens.isoformat()}, only "
                 f"{_plural(days, 'day')} before "
-                f"its due date ({period.due.isoformat()}), fewer than settings.min_period_days "
+                f"its due date ({period.last_day.isoformat()}), fewer than "
+                f"settings.min_period_days "
                 f"({minimum}); it will enroll the learners who owe it then "
                 f"({_plural(count, 'learner')} certified at {t.date().isoformat()})"
             )
@@ -228,7 +229,7 @@ def short_period_warnings(
                     "period": period.id,
                     "course": period.course.code,
                     "opens": period.opens.isoformat(),
-                    "due": period.due.isoformat(),
+                    "due": period.last_day.isoformat(),
                     "days_left": days,
                     "min_period_days": minimum,
                     "enrolls": count,

@@ -241,7 +241,7 @@ def desired_setup(config: Config, t: datetime) -> DesiredSetup:
                 PlanWarning(
                     product.id,
                     f"every maintenance period has ended (the last, {last.id}, was due "
-                    f"{last.due.isoformat()}): nobody owes maintenance any more and the "
+                    f"{last.last_day.isoformat()}): nobody owes maintenance any more and the "
                     f"enrollment rule still points at {last.course.code}; add the next period",
                     f"course.{last.course.code}",
                 )

@@ -125,6 +125,9 @@ def _obligation_reason(ob: Obligation) -> str:
     return text
 
 
+# Added to the reason of an enrollment in a course the same apply creates.
+CREATED_BY_THIS_APPLY = " (course created by this apply)"
+
 # Live statuses of an outstanding obligation's course that mean the learner has started it
 # (completed: after ``t``, when planning a past instant).
 _STARTED = frozenset({EnrollmentStatus.IN_PROGRESS, EnrollmentStatus.COMPLETED})
@@ -166,7 +169,7 @@ class _Planner:
         return facts.enrollments.get(code)
 
     def _suffix(self, code: str) -> str:
-        return " (course created by this apply)" if self.course_ids.get(code) is None else ""
+        return CREATED_BY_THIS_APPLY if self.course_ids.get(code) is None else ""
 
     def create(self, facts: LearnerFacts, code: str, values: dict[str, Any], reason: str) -> None:
         """A new enrollment in ``code`` holding ``values`` (status, then completion or the

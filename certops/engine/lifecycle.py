@@ -29,10 +29,12 @@ Interpretations where section 6 is silent (each pinned by a test):
   even one before ``opens_k`` or before the obligation started (rule 4 only bounds it by the
   deadline); the obligation is then met as soon as it starts, and ``met_at`` is the
   completion instant.
-- **Extensions.** ``d_k(u)`` is the latest of ``due_k`` and the learner's extensions for
-  ``k`` (config checks reject shortening; if several exist the latest wins, so the result
-  never depends on their order). The history notes an extension at the original deadline,
-  only if the learner is still working on the period then.
+- **Extensions.** ``d_k(u)`` is the latest of ``due_k``, the whole period's extension and
+  the learner's extensions for ``k`` (config checks reject shortening; if several exist the
+  latest wins, so the result never depends on their order). A whole period's extension is
+  every learner's extension of it: the period's window is ``[opens_k, d_k)`` with the
+  extension applied, so it may overlap the next period's. The history notes an extension
+  at the deadline it moves, only if the learner is still working on the period then.
 - **"The period current at r"** (rule 6): the obligation search restarts at ``r`` with
   ``s = r``, from the missed (or revoked) period onward: periods whose window ended before
   ``r`` are skipped; the first whose window contains ``r``, or else the next to open, is
@@ -58,7 +60,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter, itemgetter
@@ -102,6 +104,11 @@ class Obligation:
     outcome: ObligationOutcome
     met_at: datetime | None = None  # the completion instant that met it
     extension: str | None = None  # the extension's reason ("" if none given); None: no extension
+    # When it became owed, and when it stopped being owed (met, lapsed, revoked; None while
+    # outstanding): what a report reads to tell who owed it at an earlier instant. Not part
+    # of what an obligation is, so not compared.
+    owed_from: datetime | None = field(default=None, compare=False)
+    closed_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +176,10 @@ class ProductRules:
     """
 
     product: Product
-    windows: tuple[tuple[datetime, datetime], ...]  # per period: (opens_at, due deadline)
+    windows: tuple[tuple[datetime, datetime], ...]  # per period: (opens_at, deadline)
     extensions: Mapping[str, Mapping[str, Extension]]  # username -> period id -> extension
+    # Per period: the whole period's extension as every learner's (user ""), or None.
+    period_extensions: tuple[Extension | None, ...]
     reinstatements: Mapping[str, tuple[Reinstatement, ...]]  # sorted by (at, reason)
     revocations: Mapping[str, tuple[Revocation, ...]]  # sorted by (at, reason)
     grace: timedelta  # new_learner_grace_days, once per product
@@ -198,6 +207,12 @@ class ProductRules:
             product=product,
             grace=timedelta(days=product.maintenance.new_learner_grace_days),
             windows=tuple((p.opens_at, p.deadline) for p in product.maintenance.periods),
+            period_extensions=tuple(
+                Extension("", p.id, p.extension.until, p.extension.reason)
+                if p.extension is not None and p.extension.until > p.due
+                else None
+                for p in product.maintenance.periods
+            ),
             extensions=MappingProxyType({u: MappingProxyType(m) for u, m in extensions.items()}),
             reinstatements=MappingProxyType(
                 {
@@ -255,6 +270,7 @@ class _Open:
     starts: datetime
     deadline: datetime
     extension: Extension | None
+    moved_from: datetime  # the deadline the extension moves (the period's, before it)
     extension_noted: bool = False
 
 
@@ -274,6 +290,7 @@ class _Replay:
         "now",
         "obligations",
         "open",
+        "period_extensions",
         "periods",
         "reinstatements",
         "revocations",
@@ -294,6 +311,7 @@ class _Replay:
         self.grace = rules.grace
         self.late = product.maintenance.late_completion
         self.extensions = rules.extensions.get(facts.username, _NO_EXTENSIONS)
+        self.period_extensions = rules.period_extensions
         self.reinstatements = rules.reinstatements.get(facts.username, ())
         self.revocations = rules.revocations.get(facts.username, ())
         completions = facts.completions
@@ -320,13 +338,19 @@ class _Replay:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _deadline(self, index: int) -> tuple[datetime, Extension | None]:
+    def _deadline(self, index: int) -> tuple[datetime, Extension | None, datetime]:
+        """The learner's deadline for period ``index``, the extension that set it (their
+        own, else the whole period's), and the deadline that extension moves."""
+        period = self.periods[index]
         due = self.windows[index][1]
         if self.extensions:
-            ext = self.extensions.get(self.periods[index].id)
-            if ext is not None and ext.until > self.periods[index].due:
-                return end_of_day(ext.until), ext
-        return due, None
+            ext = self.extensions.get(period.id)
+            if ext is not None and ext.until > period.last_day:
+                return end_of_day(ext.until), ext, due
+        whole = self.period_extensions[index]
+        if whole is not None:
+            return due, whole, period.own_deadline
+        return due, None, due
 
     def _note(self, at: datetime, reason: str) -> None:
         self.history.append(Transition(at, self.state, reason, True))  # a note
@@ -339,7 +363,7 @@ class _Replay:
     def close(self, ob: _Open, outcome: ObligationOutcome, met_at: datetime | None) -> None:
         self.obligations.append(
             # Every field, in order: period, course, opens_at, deadline, outcome, met_at,
-            # extension.
+            # extension, owed_from, closed_at.
             Obligation(
                 ob.period.id,
                 ob.period.course.code,
@@ -348,6 +372,8 @@ class _Replay:
                 outcome,
                 met_at,
                 None if ob.extension is None else ob.extension.reason,
+                ob.starts,
+                None if outcome is ObligationOutcome.OUTSTANDING else self.now,
             )
         )
 
@@ -392,7 +418,7 @@ class _Replay:
                 if done is not None and done < ob.deadline:
                     found.append((max(done, ob.starts), _MET, done))
                 if ob.extension is not None and not ob.extension_noted:
-                    found.append((max(self.windows[ob.index][1], ob.starts), _EXTENSION, None))
+                    found.append((max(ob.moved_from, ob.starts), _EXTENSION, None))
                 found.append((ob.deadline, _LAPSE, None))
         elif state is CertificationState.SUSPENDED:
             rein = self._next_reinstatement()
@@ -455,7 +481,7 @@ class _Replay:
 
     def _owe(self, index: int, at: datetime) -> None:
         period = self.periods[index]
-        deadline, ext = self._deadline(index)
+        deadline, ext, moved_from = self._deadline(index)
         if deadline - self.start < self.grace:
             self.next_period = index + 1
             self._note(
@@ -469,7 +495,7 @@ class _Replay:
             # owed again after a revocation interrupted it: one record, not two
             self.obligations.pop()
         self.next_period = index + 1
-        self.open = _Open(index, period, at, deadline, ext)
+        self.open = _Open(index, period, at, deadline, ext, moved_from)
 
     def _reinstate(self, at: datetime, what: object) -> None:
         if isinstance(what, Reinstatement):
@@ -558,3 +584,31 @@ def evaluate(
         tuple(replay.history),
         replay.needs_review,
     )
+
+
+def earlier(state: LearnerState, s: datetime) -> tuple[CertificationState, bool] | None:
+    """The learner's state at an instant ``s`` no later than the one ``state`` was
+    evaluated at, and whether they owed a period then: what ``evaluate`` at ``s`` would
+    say, read off ``state``'s history and obligations instead of replaying them (evidence
+    after ``s`` never changes what happened before it). None when that cannot be read off:
+    a learner revoked at some point (a reinstatement after a revocation merges the period
+    owed before and after it into one record); evaluate them at ``s`` instead."""
+    if state.state is CertificationState.NEVER:
+        return CertificationState.NEVER, False
+    current = CertificationState.NEVER
+    for entry in state.history:
+        if entry.note:
+            continue
+        if entry.state is CertificationState.REVOKED:
+            return None
+        if entry.at <= s:
+            current = entry.state
+    if current is not CertificationState.CERTIFIED:
+        return current, False
+    owing = any(
+        ob.owed_from is not None
+        and ob.owed_from <= s
+        and (ob.closed_at is None or s < ob.closed_at)
+        for ob in state.obligations
+    )
+    return current, owing

@@ -16,7 +16,10 @@ The *current* period at ``t`` is the first period whose deadline is after ``t`` 
 learners are working towards), or the last period once every deadline has passed. With
 back-to-back periods that is the last period opened by ``t`` (the first one before any has
 opened); with a gap between periods, the rule and the reminders switch to the next course
-as soon as the previous deadline passes, which is when the article's rollover does it.
+as soon as the previous deadline passes, which is when the article's rollover does it. A
+period whose ``extension`` runs into the next one stays current until its extended
+deadline (new learners still owe it first); meanwhile the enrollment notice and the digest
+also cover the next period's course, which the learners who completed on time owe already.
 
 Pure: no clock reads, no I/O.
 """
@@ -188,6 +191,16 @@ def _extended_courses(product: Product, current: Period | None, t: datetime) -> 
     return out
 
 
+def _opened_later(product: Product, current: Period, t: datetime) -> list[str]:
+    """Courses of periods after ``current`` that have opened by ``t``: a whole period
+    extended into the next one keeps being current while the next is owed already."""
+    return [
+        str(period.course.code)
+        for period in product.maintenance.periods
+        if period.opens_at > current.opens_at and period.opens_at <= t
+    ]
+
+
 def _schedule_ask(product: Product, digest: Digest, rung: RungAt) -> _Ask:
     """The dated step of a digest's ladder: switch the schedule to the rung in force."""
     every = rung.rung.every.value
@@ -258,14 +271,15 @@ def _notification_asks(
 ) -> list[_Ask]:
     asks = []
     notes = product.notifications
-    current = [str(period.course.code)] if period else []
+    # During an extended period's overlap with the next one, learners owe both courses.
+    current = [str(period.course.code), *_opened_later(product, period, t)] if period else []
     if notes.learner_enrolled is not None and current:
         asks.append(
             _Ask(
                 target=Target(TargetKind.NOTIFICATION, name=notes.learner_enrolled.name),
                 type=ChangeType.NOTIFICATION,
                 products=[product.id],
-                step=NotificationStep("user_enrolled_in_course", current),
+                step=NotificationStep("user_enrolled_in_course", sorted(current)),
                 reason="notifications have no public API: learners are told when enrolled "
                 "in the current maintenance course",
             )

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 from certops.config.problems import Problem, did_you_mean
 from certops.config.refs import Reference
+from certops.engine.logins import username_of
 from certops.plan.model import PlanWarning
 
 
@@ -26,20 +27,24 @@ def check_references(
     users: Mapping[str, bool],
     course_codes: Collection[str],
     enrolled: Mapping[str, Collection[str]],
+    emails: Mapping[str, str] | None = None,
 ) -> tuple[list[Problem], list[PlanWarning]]:
     """The problems and warnings of ``refs`` against the LMS.
 
     ``users`` maps every LMS username to whether the user is active; ``course_codes`` is
     every course code the LMS lists; ``enrolled`` maps a product id to the usernames with
-    an enrollment in any course the product names. Returns ``(problems, warnings)``: one
-    problem per name the LMS does not have, one warning per exception that names a
-    deactivated user it cannot affect.
+    an enrollment in any course the product names; ``emails`` maps an e-mail address (lower
+    case) to its user's username (``certops.engine.logins.email_index``), for exceptions
+    that name their learner by e-mail. Returns ``(problems, warnings)``: one problem per
+    name the LMS does not have, one warning per exception that names a deactivated user it
+    cannot affect.
     """
     problems: list[Problem] = []
     warnings: list[PlanWarning] = []
     for ref in refs:
         if ref.is_user:
-            active = users.get(ref.value)
+            username = username_of(ref.value, users, emails or {})
+            active = users.get(username) if username is not None else None
             if active is None:
                 problems.append(
                     Problem.at(
@@ -49,7 +54,7 @@ def check_references(
                         ref.path,
                     )
                 )
-            elif not active and ref.value not in enrolled.get(ref.product, ()):
+            elif not active and username not in enrolled.get(ref.product, ()):
                 warnings.append(
                     PlanWarning(
                         ref.product,

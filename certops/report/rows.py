@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from certops.config.model import Config, Period, Product, due_day
+from certops.engine import logins
 from certops.engine.facts import LearnerFacts, collect_facts
 from certops.engine.lifecycle import (
     CertificationState,
@@ -28,6 +29,7 @@ from certops.engine.lifecycle import (
 from certops.live import LiveSnapshot
 from certops.lms.records import Enrollment, EnrollmentStatus, User
 from certops.plan.jsonio import iso_utc
+from certops.references import with_usernames
 
 FORMAT_VERSION = 1  # of the JSON document; bumped only when a field changes meaning
 
@@ -321,7 +323,9 @@ def populations(
     config: Config, live: LiveSnapshot, products: tuple[str, ...] = ()
 ) -> Iterator[ProductPopulation]:
     """Each configured product's population in ``live`` (only ``products`` when given),
-    one product at a time, so only one product's facts are held at once."""
+    one product at a time, so only one product's facts are held at once. Exceptions that
+    name their learner by e-mail address apply to the username ``live`` gives it."""
+    config = with_usernames(config, live)
     for product in config.products:
         if products and product.id not in products:
             continue
@@ -367,6 +371,7 @@ def learner_rows(
     each user's products in config order."""
     codes_by_id = {cid: code for code, cid in course_ids.items()}
     held = list(enrollments)
+    config = logins.with_usernames(config, {u.username for u in users}, users)
     per_product = []
     for product in config.products:
         facts = {f.username: f for f in collect_facts(product, users, held, codes_by_id)}

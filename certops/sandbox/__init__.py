@@ -11,6 +11,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from certops.config.model import Location
 from certops.sandbox.app import create_app
@@ -53,8 +54,11 @@ def init_sandbox(
     overwrite: bool = False,
     lenient: bool = False,
     shapes: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
+    copied_from: str | None = None,
 ) -> LoadSummary:
-    """Creates a sandbox file (empty, or with the demo dataset); returns what was loaded.
+    """Creates a sandbox file (empty, or with the demo dataset, or with the dataset
+    ``data``: a copy of a tenant, ``copied_from``); returns what was loaded.
 
     Credentials default to client ``certops-sandbox`` / ``sandbox-secret`` and admin
     ``admin`` / ``admin``. Refuses to replace an existing file unless ``overwrite``.
@@ -76,6 +80,10 @@ def init_sandbox(
     if shapes:
         init["shapes"] = dict(shapes)
     settings: dict[str, object] = {"init": init, "lenient": lenient, "shapes": chosen}
+    if data is not None:
+        # Kept in the file, so that `reset` brings the copy back as it was made.
+        init["copied_from"] = copied_from or "a dataset"
+        settings["init_data"] = dict(data)
     target = Path(db_path)
     if target.exists() and not overwrite:
         raise SandboxError(
@@ -88,11 +96,19 @@ def init_sandbox(
     summary = LoadSummary()
     try:
         create_store_file(building, creds, settings=settings)
-        if demo:
+        if demo or data is not None:
             store = Store(building)
             try:
-                # The demo tenant's own timestamps stop where its history does.
-                summary = load_into(store, demo_dataset(learners, seed), _no_location, now=DEMO_NOW)
+                if demo:
+                    # The demo tenant's own timestamps stop where its history does.
+                    summary = load_into(
+                        store, demo_dataset(learners, seed), _no_location, now=DEMO_NOW
+                    )
+                else:
+                    where = f"<copy of {copied_from or 'a tenant'}>"
+                    summary = load_into(
+                        store, dict(data or {}), lambda path, key=False: Location(where, 1, 1)
+                    )
             finally:
                 store.close()
     except BaseException:
@@ -122,6 +138,11 @@ def reset_sandbox(db_path: str | Path) -> LoadSummary:
     try:
         creds = store.credentials()
         init = store.meta("init", {}) or {}
+        data = (
+            store.meta("init_data", None)
+            if isinstance(init, dict) and init.get("copied_from")
+            else None
+        )
     finally:
         store.close()
     assert isinstance(init, dict)
@@ -134,6 +155,8 @@ def reset_sandbox(db_path: str | Path) -> LoadSummary:
         overwrite=True,
         lenient=bool(init.get("lenient", False)),
         shapes=init.get("shapes") or None,
+        data=data if isinstance(data, dict) else None,
+        copied_from=str(init["copied_from"]) if init.get("copied_from") else None,
     )
 
 

@@ -1,25 +1,31 @@
 """Loading datasets into a sandbox: validated, located, fast.
 
-A dataset is YAML or JSON with four optional lists::
+A dataset is YAML or JSON with five optional lists (docs/sandbox-datasets.md)::
 
-    users:       [{username, email?, first_name?, last_name?, active?}]
-    courses:     [{code, name, type?, description?, published?, self_unenrollment?,
+    users:       [{username, id?, email?, first_name?, last_name?, active?}]
+    courses:     [{code, name, id?, type?, description?, published?, self_unenrollment?,
                    enrollment_policy?, date_begin?, date_end?, soft_deadline?,
                    visible_only_to_enrolled?}]
     catalogs:    [{code, name, description?, courses?: [course codes]}]
+    groups:      [{name, uuid?, description?, automatic?, operator?, exclude_deactivated?,
+                   rules?: [[course codes]]}]
     enrollments: [{user, course, status?, enrolled_at?, completed_at?, valid_from?,
                    valid_until?}]
 
-Objects are upserted by natural key (username, course code, catalog code, user+course);
-a loaded object's fields replace the stored ones. Every problem is reported at once with
-``FILE:LINE:COL``. Loading writes with ``executemany`` in one transaction, so 100,000
+Objects are upserted by natural key (username, course code, catalog code, group name,
+user+course); a loaded object's fields replace the stored ones. A user's or course's
+``id`` and a group's ``uuid``, when given, are the object's own in the sandbox (a copy of a
+tenant keeps its ids, so plans name the same ones). Every problem is reported at once
+with ``FILE:LINE:COL``. Loading writes with ``executemany`` in one transaction, so 100,000
 users and 500,000 enrollments load in seconds. Loads are imports: they notify no one,
 but completions they add do move users into automatic groups (and fire rules).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +49,14 @@ STATUS_WORDS = {
     "waiting": -2,
 }
 POLICIES = {"admin_only": 0, "moderated": 1, "free": 2}
+# A group's rule sets combine with ANY (any set holds) or ALL; stored as Docebo's OR/AND.
+GROUP_OPERATORS = {"any": "OR", "all": "AND"}
 
 SECTIONS: dict[str, dict[str, str]] = {
     # key -> kind: "str!" required string, "str", "bool", "date", "instant", "choice:..."
     "users": {
         "username": "str!",
+        "id": "id",
         "email": "str",
         "first_name": "str",
         "last_name": "str",
@@ -56,6 +65,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "courses": {
         "code": "str!",
         "name": "str!",
+        "id": "id",
         "type": "type",
         "description": "str",
         "published": "bool",
@@ -67,6 +77,15 @@ SECTIONS: dict[str, dict[str, str]] = {
         "visible_only_to_enrolled": "bool",
     },
     "catalogs": {"code": "str!", "name": "str!", "description": "str", "courses": "codes"},
+    "groups": {
+        "name": "str!",
+        "uuid": "str",
+        "description": "str",
+        "automatic": "bool",
+        "operator": "operator",
+        "exclude_deactivated": "bool",
+        "rules": "rules",
+    },
     "enrollments": {
         "user": "str!",
         "course": "str!",
@@ -87,11 +106,13 @@ class LoadSummary:
     courses: int = 0
     catalogs: int = 0
     enrollments: int = 0
+    groups: int = 0
 
     def __str__(self) -> str:
+        groups = f", {self.groups} groups" if self.groups else ""
         return (
-            f"{self.users} users, {self.courses} courses, {self.catalogs} catalogs, "
-            f"{self.enrollments} enrollments"
+            f"{self.users} users, {self.courses} courses, {self.catalogs} catalogs"
+            f"{groups}, {self.enrollments} enrollments"
         )
 
 
@@ -224,7 +245,12 @@ def _validate(
 
 
 def _identity(section: str, row: dict[str, Any]) -> Any:
-    keys = {"users": ("username",), "courses": ("code",), "catalogs": ("code",)}
+    keys = {
+        "users": ("username",),
+        "courses": ("code",),
+        "catalogs": ("code",),
+        "groups": ("name",),
+    }
     names = keys.get(section, ("user", "course"))
     values = tuple(row.get(k) for k in names)
     if any(not isinstance(v, str) or not v for v in values):
@@ -250,6 +276,16 @@ def _check_value(kind: str, value: Any) -> str | None:
     if kind == "codes":
         ok = isinstance(value, list) and all(isinstance(c, str) and c for c in value)
         return None if ok else "must be a list of course codes"
+    if kind == "id":
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**62
+        return None if ok else "must be a whole number, 1 or more"
+    if kind == "operator":
+        return None if value in GROUP_OPERATORS else "expected any or all"
+    if kind == "rules":
+        ok = isinstance(value, list) and all(
+            isinstance(r, list) and r and all(isinstance(c, str) and c for c in r) for r in value
+        )
+        return None if ok else "must be a list of rule sets, each a list of course codes"
     try:
         parse_datetime(value)
     except ValueError as exc:
@@ -272,11 +308,10 @@ def _check_enrollment(
     if dates is None:
         return
     begin, end = dates.get("valid_from"), dates.get("valid_until")
-    done, enrolled = dates.get("completed_at"), dates.get("enrolled_at")
     if begin and end and end < begin:
         problem([*where, "valid_until"], f"valid_until {end} is before valid_from {begin}")
-    if enrolled and done and done < enrolled:
-        problem([*where, "completed_at"], f"completed_at {done} is before enrolled_at {enrolled}")
+    # A completion before the enrollment is fine: an LMS holds those (an enrollment made
+    # completed as of an earlier instant, as certops makes certified-course enrollments).
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +346,23 @@ def _check_references(data: dict[str, Any], known: KnownKeys, problem: Any) -> N
             for j, code in enumerate(row["courses"]):
                 if isinstance(code, str) and code and code not in codes:
                     problem(["catalogs", index, "courses", j], f"unknown course {code!r}")
+    groups = data.get("groups")
+    for index, row in enumerate(groups if isinstance(groups, list) else []):
+        if not isinstance(row, dict) or not isinstance(row.get("rules"), list):
+            continue
+        for j, rule in enumerate(row["rules"]):
+            for k, code in enumerate(rule if isinstance(rule, list) else []):
+                if isinstance(code, str) and code and code not in codes:
+                    problem(["groups", index, "rules", j, k], f"unknown course {code!r}")
+    for section in ("users", "courses"):
+        rows = data.get(section)
+        seen: dict[int, int] = {}
+        for index, row in enumerate(rows if isinstance(rows, list) else []):
+            ident = row.get("id") if isinstance(row, dict) else None
+            if isinstance(ident, int) and not isinstance(ident, bool):
+                first = seen.setdefault(ident, index)
+                if first != index:
+                    problem([section, index, "id"], f"id {ident} is also {section}[{first}]'s")
 
 
 def known_keys(conn: sqlite3.Connection) -> KnownKeys:
@@ -330,11 +382,67 @@ def load_into(store: Store, data: Any, locate: Locator, *, now: str | None = Non
     """
     with store.write() as conn:
         problems, enrollment_dates = _validate(data, locate, known_keys(conn))
+        if not problems and data:
+            problems = _taken_course_ids(conn, data, locate)
         if problems:
             raise ConfigError(problems)
         if not data:
             return LoadSummary()
         return _write(conn, data, enrollment_dates, now or store.now_wire())
+
+
+def _taken_course_ids(
+    conn: sqlite3.Connection, data: dict[str, Any], locate: Locator
+) -> list[Problem]:
+    """A course ``id`` the sandbox already gives another course is a problem (courses are
+    named by id in rules, catalogs and notifications, so they are never renumbered)."""
+    problems = []
+    for index, row in enumerate(data.get("courses") or []):
+        wanted = row.get("id")
+        if wanted is None:
+            continue
+        found = conn.execute("SELECT code FROM courses WHERE id = ?", (wanted,)).fetchone()
+        stored = conn.execute(
+            "SELECT id FROM courses WHERE code = ? AND code <> ''", (row["code"],)
+        ).fetchone()
+        message = None
+        if found is not None and found[0] != row["code"]:
+            message = f"id {wanted} belongs to course {found[0]!r} in this sandbox"
+        elif stored is not None and stored[0] != wanted:
+            message = f"course {row['code']!r} has id {stored[0]} in this sandbox, not {wanted}"
+        if message:
+            loc = locate(["courses", index, "id"])
+            path = format_path(["courses", index, "id"])
+            problems.append(Problem(loc.file, loc.line, loc.column, path, message))
+    return problems
+
+
+def _place_users(conn: sqlite3.Connection, users: list[dict[str, Any]]) -> None:
+    """Makes room for users loaded with their own ``id``: a stored user holding that id
+    under another username moves to a fresh id, and a stored user of that username takes
+    the id (their enrollments and memberships follow)."""
+    given = [u["id"] for u in users if u.get("id") is not None]
+    if not given:
+        return
+    stored = conn.execute("SELECT MAX(id) FROM users").fetchone()[0] or 0
+    fresh = max(stored, *given) + 1  # above every id stored or asked for
+    for user in users:
+        wanted, name = user.get("id"), user["username"]
+        if wanted is None:
+            continue
+        holder = conn.execute("SELECT username FROM users WHERE id = ?", (wanted,)).fetchone()
+        if holder is not None and holder[0] != name:
+            _renumber_user(conn, wanted, fresh)
+            fresh += 1
+        current = conn.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()
+        if current is not None and current[0] != wanted:
+            _renumber_user(conn, current[0], wanted)
+
+
+def _renumber_user(conn: sqlite3.Connection, old: int, new: int) -> None:
+    conn.execute("UPDATE users SET id = ? WHERE id = ?", (new, old))
+    conn.execute("UPDATE enrollments SET user_id = ? WHERE user_id = ?", (new, old))
+    conn.execute("UPDATE group_members SET user_id = ? WHERE user_id = ?", (new, old))
 
 
 def _write(
@@ -344,14 +452,16 @@ def _write(
     now: str,
 ) -> LoadSummary:
     users = data.get("users") or []
+    _place_users(conn, users)
     conn.executemany(
-        "INSERT INTO users (username, email, first_name, last_name, active, level, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, 6, ?, ?) ON CONFLICT (username) DO UPDATE SET"
-        " email = excluded.email, first_name = excluded.first_name,"
+        "INSERT INTO users (id, username, email, first_name, last_name, active, level,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 6, ?, ?) ON CONFLICT (username)"
+        " DO UPDATE SET email = excluded.email, first_name = excluded.first_name,"
         " last_name = excluded.last_name, active = excluded.active,"
         " updated_at = excluded.updated_at",
         [
             (
+                u.get("id"),
                 u["username"],
                 u.get("email") or "",
                 u.get("first_name") or "",
@@ -365,9 +475,10 @@ def _write(
     )
     courses = data.get("courses") or []
     conn.executemany(
-        "INSERT INTO courses (uid, code, name, description, course_type, published,"
+        "INSERT INTO courses (id, uid, code, name, description, course_type, published,"
         " can_self_unenroll, unenroll_completed, enrollment_policy, date_start, date_end,"
-        " soft_deadline, visibility, updated_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " soft_deadline, visibility, updated_at)"
+        " VALUES (?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (code) WHERE code <> '' DO UPDATE SET name = excluded.name,"
         " description = excluded.description, course_type = excluded.course_type,"
         " published = excluded.published, can_self_unenroll = excluded.can_self_unenroll,"
@@ -377,6 +488,7 @@ def _write(
         " visibility = excluded.visibility, updated_at = excluded.updated_at",
         [
             (
+                c.get("id"),
                 c["code"],
                 c["name"],
                 c.get("description") or "",
@@ -412,6 +524,7 @@ def _write(
             for code in c.get("courses") or []
         ],
     )
+    groups = _write_groups(conn, data.get("groups") or [], course_ids, now)
     enrollments = data.get("enrollments") or []
     changed_users: set[int] = set()
     if enrollments:
@@ -455,10 +568,62 @@ def _write(
             user_id for user_id, name in conn.execute("SELECT id, username FROM users")
             if name in names
         }  # fmt: skip
+    effects = automation.Effects(now=now, notify=False, webhooks=False)
     if changed_users:
-        effects = automation.Effects(now=now, notify=False, webhooks=False)
         automation.recompute_groups(conn, effects, changed_users)
-    return LoadSummary(len(users), len(courses), len(catalogs), len(enrollments))
+    if groups:
+        automation.recompute_groups(conn, effects, group_ids=groups)
+    return LoadSummary(len(users), len(courses), len(catalogs), len(enrollments), len(groups))
+
+
+def _write_groups(
+    conn: sqlite3.Connection, groups: list[dict[str, Any]], course_ids: dict[str, int], now: str
+) -> list[int]:
+    """Upserts ``groups`` by name (rules as the sandbox stores what certops sends: one rule
+    set per list of codes, one rule per course); returns their ids."""
+    written = []
+    for g in groups:
+        rule_sets = [
+            {
+                "rules_operator": "AND",
+                "rules": [
+                    {
+                        "type": automation.COURSE_STATUS_RULE,
+                        "payload": {"course_ids": [course_ids[code]], "status": "completed"},
+                    }
+                    for code in codes
+                ],
+            }
+            for codes in g.get("rules") or []
+        ]
+        automatic = bool(g.get("automatic", bool(rule_sets)))
+        values = (
+            g.get("description") or "",
+            int(automatic),
+            int(bool(g.get("exclude_deactivated", False))),
+            GROUP_OPERATORS[g.get("operator") or "any"],
+            json.dumps(rule_sets),
+            now,
+        )
+        row = conn.execute("SELECT id FROM user_groups WHERE name = ?", (g["name"],)).fetchone()
+        if row is None:
+            cursor = conn.execute(
+                "INSERT INTO user_groups (uuid, name, description, automatic,"
+                " exclude_deactivated, rule_set_operator, rule_sets, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (g.get("uuid") or str(uuid.uuid4()), g["name"], *values),
+            )
+            written.append(int(cursor.lastrowid or 0))
+            continue
+        conn.execute(
+            "UPDATE user_groups SET description = ?, automatic = ?, exclude_deactivated = ?,"
+            " rule_set_operator = ?, rule_sets = ?, updated_at = ? WHERE id = ?",
+            (*values, row[0]),
+        )
+        if g.get("uuid"):
+            conn.execute("UPDATE user_groups SET uuid = ? WHERE id = ?", (g["uuid"], row[0]))
+        written.append(int(row[0]))
+    return written
 
 
 def load_file_into(store: Store, dataset_path: str | Path) -> LoadSummary:

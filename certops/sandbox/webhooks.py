@@ -250,8 +250,11 @@ class Deliverer:
     def start(self) -> None:
         """Starts the background delivery thread (idempotent)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
+            thread.start()
+            # Known only once started: a stop that comes first (Ctrl+C at start-up) has no
+            # thread to join, and the stop event ends one that starts anyway.
+            self._thread = thread
 
     def stop(self) -> None:
         """Stops the thread after its current delivery."""

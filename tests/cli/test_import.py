@@ -107,6 +107,36 @@ def test_import_after_the_rollover_plans_only_manual_steps(ws: Workspace) -> Non
     assert plan["by_hand"] == []
 
 
+def test_import_after_the_rollover_keeps_the_revocation_and_its_reason(ws: Workspace) -> None:
+    _demo(ws)
+    assert ws.run("apply", "examples", "--yes", "--at", "2026-12-01").code == 0
+    assert ws.run("apply", "examples", "--yes", "--at", "2027-01-02").code == 0
+    # After the rollover the LMS shows bcole suspended like any lapsed learner; the audit
+    # log says certops revoked him, and why.
+    _import(ws, "imported", "2027-01-02")
+    gadget = load_config(["imported"]).product("gadget-max")
+    assert gadget is not None
+    [rev] = gadget.revocations
+    assert (rev.user, rev.at.isoformat()) == ("bcole", "2026-12-01T00:00:00+00:00")
+    assert rev.reason == (
+        "imported 2027-01-02: revoked: misconduct (certops applied it at "
+        "2026-12-01T00:00:00Z; from its audit log); confirm"
+    )
+    changes, plan = _learner_changes(ws, "imported", "2027-01-02")
+    assert changes == [] and plan["by_hand"] == []
+    report = ws.run("report", "imported", "--at", "2027-01-02", "--user", "bcole",
+                    "--product", "gadget-max", "--format", "json")  # fmt: skip
+    [row] = report.json()["rows"]
+    assert (row["state"], row["last_change"]) == ("revoked", "revoked")
+    assert "misconduct" in row["last_change_reason"]
+    # Without the log, the data alone cannot tell a revocation from a lapse.
+    shutil.rmtree(ws.root / "imported")
+    alone = ws.run("import", "--out", "imported", "--at", "2027-01-02", "--audit-log", "none.jsonl")
+    assert alone.code == 0, alone.output
+    gadget = load_config(["imported"]).product("gadget-max")
+    assert gadget is not None and gadget.revocations == ()
+
+
 def test_a_hand_made_reinstatement_is_imported_as_one(ws: Workspace) -> None:
     _demo(ws)
     assert ws.run("apply", "examples", "--yes", "--at", "2026-12-01").code == 0

@@ -136,10 +136,10 @@ def test_edge_cases_that_are_valid(tmp_path: Path) -> None:
     extra = (
         "    extensions:\n"
         # An extension equal to the due date changes nothing, but shortens nothing either.
-        '      - {user: jdoe, period: "2026", until: 2026-12-31}\n'
-        '      - {user: jdoe@example.com, period: "2027a", until: 2027-04-01}\n'
+        '      - {user: jdoe, period: "2026", until: 2026-12-31, reason: "no change"}\n'
+        '      - {user: jdoe@example.com, period: "2027a", until: 2027-04-01, reason: "leave"}\n'
         "    reinstatements:\n"
-        "      - {user: asmith, at: '2027-02-10T09:30:00+02:00'}\n"
+        "      - {user: asmith, at: '2027-02-10T09:30:00+02:00', reason: 'fee paid'}\n"
     )
     path = config_file(tmp_path, "c.yaml", product(periods=periods, extra=extra))
     [p] = load_config([path]).products
@@ -165,7 +165,8 @@ def test_certified_course_may_not_double_as_initial_training(tmp_path: Path) -> 
 
 
 VALID = "version: 1\nproducts:\n" + product(
-    extra="    extensions:\n      - {user: jdoe, period: '2026', until: 2027-01-31}\n"
+    extra="    extensions:\n"
+    "      - {user: jdoe, period: '2026', until: 2027-01-31, reason: 'leave'}\n"
 )
 
 

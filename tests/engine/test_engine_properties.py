@@ -17,7 +17,7 @@ from certops.config.model import (
 )
 from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import LearnerFacts
-from certops.engine.lifecycle import CertificationState, ObligationOutcome, evaluate
+from certops.engine.lifecycle import CertificationState, ObligationOutcome, earlier, evaluate
 from certops.lms.records import Enrollment, EnrollmentStatus
 from tests.engine.engine_builders import at, product
 
@@ -114,6 +114,23 @@ def test_the_past_is_not_rewritten_by_later_evidence(
     whole = evaluate(config, learner("amy", done), late)
     prefix = evaluate(config, learner("amy", done), early)
     assert prefix.history == tuple(h for h in whole.history if h.at <= early)
+
+
+@settings(max_examples=300, deadline=None)
+@given(products(), completions(), instants, instants)
+def test_an_earlier_state_read_off_a_later_one_is_what_evaluate_says(
+    config: Product, done: dict[str, datetime], t1: datetime, t2: datetime
+) -> None:
+    # What the report's trend relies on: one evaluation per learner, earlier instants
+    # read off it.
+    early, late = sorted((t1, t2))
+    read = earlier(evaluate(config, learner("amy", done), late), early)
+    then = evaluate(config, learner("amy", done), early)
+    if read is not None:
+        assert read == (then.state, then.certified and then.owes is not None)
+    else:  # only a learner revoked at some point is evaluated again
+        later = evaluate(config, learner("amy", done), late)
+        assert any(h.state is CertificationState.REVOKED for h in later.history)
 
 
 @settings(max_examples=150, deadline=None)

@@ -77,15 +77,28 @@ def test_the_html_report_opens_offline_with_its_charts_and_lists(
     assert "Page load failed" not in opened.stderr
     dom = opened.stdout
     assert 'data-ready="true"' in dom  # the page's script ran to its end
+    # The first thing on the page: every product summed up, before any product's section.
+    summary = dom.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
+    assert dom.index('<section id="summary">') < dom.index('id="product-')
+    for product in PRODUCTS:
+        assert f'href="#product-{product}"' in summary and f'href="#expiring-{product}"' in summary
+    assert "Certification report, 5 December 2026" in dom  # dates as people write them
+    assert "2026, due 31 December 2026, 26 days left" in summary
     for product in PRODUCTS:
         section = dom.split(f'id="product-{product}"', 1)[1].split("</section>", 1)[0]
-        # The trend and the burn-up, drawn by matplotlib as inline SVG with real content.
+        # The trend and the completion curves, drawn by matplotlib as inline SVG with real
+        # content, as wide as the page (no fixed size).
         charts = re.findall(r'<figure class="chart (\w+)">.*?<svg.*?</svg>', section, re.S)
-        assert charts == ["trend", "burnup"], product
+        assert charts == ["trend", "completions"], product
+        assert not re.search(r'<svg[^>]*\swidth="', section)
         assert section.count("<path") > 10
         assert '<table class="counts">' in section and '<table class="period">' in section
         assert f'<table class="list" id="expiring-{product}">' in section
         assert "compliance rate" in section
+        # What to expect at the deadline, with its reasoning.
+        assert "expected to lapse on 31 December 2026" in section
+    widget = dom.split('id="product-widget-pro"', 1)[1].split("</section>", 1)[0]
+    assert "beside period 2025 as it went" in widget and "as period 2025 went" in widget
     # The expiring list holds the learners the CSV report names for the same window.
     listed = re.findall(r'id="expiring-[\w-]+">.*?</table>', dom, re.S)
     in_lists = sum(block.count("<tr>") - 1 for block in listed)
@@ -104,7 +117,9 @@ def test_the_lapsed_list_after_the_rollover(demo: Demo, tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     for product, lapsed in (("widget-pro", 20), ("gadget-max", 9), ("sprocket", 6)):
         section = html.split(f'id="product-{product}"', 1)[1].split("</section>", 1)[0]
-        assert f"Lapsed at the last rollover: period 2026, due 2026-12-31 ({lapsed})" in section
+        assert f"Lapsed at the last rollover: period 2026, due 31 December 2026 ({lapsed})" in (
+            section
+        )
         table = section.split(f'id="lapsed-{product}"', 1)[1].split("</table>", 1)[0]
         assert table.count("<tr>") - 1 == lapsed
     assert "asmith" in html.split('id="lapsed-gadget-max"', 1)[1].split("</table>", 1)[0]

@@ -13,7 +13,7 @@ from certops.report.rows import (
     build_row,
     current_period,
 )
-from certops.report.summary import projection_instants, trend_instants
+from certops.report.summary import trend_instants
 from tests.engine.engine_builders import CLASSIC_2025, at, enrollment, facts, period, product
 
 JDOE = User(1, "jdoe", "jane.doe@example.com", "Jane", "Doe")
@@ -103,6 +103,3 @@ def test_current_period_and_the_chart_instants() -> None:
         at("2027-01-02"),
     )
     assert len(instants) == 25
-    ahead = projection_instants(gap, at("2027-10-15"))
-    assert ahead == [at("2027-11-01"), at("2027-12-01"), at("2028-01-01")]
-    assert projection_instants(gap, at("2028-01-01")) == []

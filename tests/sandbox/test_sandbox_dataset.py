@@ -73,7 +73,7 @@ def test_yaml_problems_are_all_reported_with_locations(empty_db, tmp_path):
         "F:2:55: active: must be true or false",
         "F:3:5: username is required",
         "F:4:5: duplicate of users[0] (jdoe)",
-        "F:6:61: unknown key 'colour'; expected code, name, type, description, published,"
+        "F:6:61: unknown key 'colour'; expected code, name, id, type, description, published,"
         " self_unenrollment, enrollment_policy, date_begin, date_end, soft_deadline,"
         " visible_only_to_enrolled",
         "F:8:5: completed_at is required when status is completed",
@@ -83,7 +83,7 @@ def test_yaml_problems_are_all_reported_with_locations(empty_db, tmp_path):
         " suspended, waiting",
         "F:9:62: enrolled_at: expected a date 'YYYY-MM-DD' or date-time 'YYYY-MM-DD HH:MM:SS'"
         " (UTC), got '2025-13-01'",
-        "F:10:1: unknown key 'extra'; expected users, courses, catalogs, enrollments",
+        "F:10:1: unknown key 'extra'; expected users, courses, catalogs, groups, enrollments",
     ]
     assert caught.value.problems[5].path == "enrollments[1].user"
     assert _count(empty_db, "users") == 1  # only the admin: nothing was written
@@ -147,7 +147,7 @@ async def test_load_over_http(empty_db):
         problems = bad.json()["problems"]
         assert {p["message"] for p in problems} == {
             "username is required",
-            "unknown key 'name'; expected username, email, first_name, last_name, active",
+            "unknown key 'name'; expected username, id, email, first_name, last_name, active",
         }
         assert all(p["file"] == "<request body>" and p["line"] == 1 for p in problems)
         assert (await client.post("/_sandbox/load", content="{")).status_code == 400
