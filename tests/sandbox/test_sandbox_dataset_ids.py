@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from certops.errors import ConfigError
-from certops.lms import connect
+from certops.address import sandbox_address
+from certops.connection import connect_reader
 from certops.sandbox import init_sandbox, load_dataset
 from certops.sandbox.transport import sandbox_credentials
 
@@ -40,7 +41,9 @@ DATASET = {
 
 
 async def _read(db: Path):  # what certops reads back
-    async with connect(f"sandbox:{db}", credentials=sandbox_credentials(str(db))) as reader:
+    async with connect_reader(
+        sandbox_address(db), credentials=sandbox_credentials(str(db))
+    ) as reader:
         users = {u.username: u.id for u in await reader.list_users()}
         courses = {c.code: c.id for c in await reader.list_courses()}
         [group] = [g for g in await reader.list_groups() if g.name.startswith("Certified")]
