@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from certops.errors import ConfigError
 from certops.address import sandbox_address
 from certops.connection import connect_reader
+from certops.errors import ConfigError
 from certops.sandbox import init_sandbox, load_dataset
 from certops.sandbox.transport import sandbox_credentials
 
