@@ -69,6 +69,9 @@ class Planned:
 
     plan: Plan
     desired: DesiredSetup
+    # ``plan_run(base=...)``: the plan of the base configuration (what a pull request
+    # merges into) from the same snapshot at the same instant.
+    base: Plan | None = None
 
     def __repr__(self) -> str:
         # asyncio.run formats the repr of its task's result when it restores the SIGINT
@@ -213,13 +216,23 @@ async def plan_run(
     record: AppliedRecord | None = None,
     progress: Say = _quiet,
     connect_kwargs: Mapping[str, Any] | None = None,
+    base: tuple[Config, Acknowledgements] | None = None,
 ) -> Planned:
-    """Read the LMS, check the configuration's references against it, build the plan."""
+    """Read the LMS, check the configuration's references against it, build the plan;
+    with ``base`` (another configuration and its acks), also the base's plan from the
+    same snapshot (read for both configurations' products)."""
+    wanted = config
+    if base is not None:
+        # The snapshot is keyed by course code and group name: both products' sets.
+        wanted = replace(config, products=config.products + base[0].products)
     live = await read_snapshot(
-        config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
+        wanted, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
     )
     warnings = verify_references(config, live)
-    return with_warnings(build_plan(config, live, at, acks, record), warnings)
+    planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
+    if base is not None:
+        planned = replace(planned, base=build_plan(base[0], live, at, base[1], record).plan)
+    return planned
 
 
 async def read_status(

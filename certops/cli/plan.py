@@ -44,7 +44,8 @@ from certops.plan.classes import AppliedRecord
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, render_markdown
 from certops.plan.model import ChangeClass, Plan
-from certops.plan.render import render_json, render_text
+from certops.plan.render import confirmation_text, render_json, render_text
+from certops.plan.review import Review, review
 from certops.run import Planned, apply_run, only_products, pending_manual_steps, plan_run
 
 FORMATS = ("text", "json", "markdown")
@@ -88,6 +89,7 @@ async def _plan(
     limits: Limits,
     record: AppliedRecord | None = None,
     meter: Meter | None = None,
+    base: tuple[Config, AckFile] | None = None,
 ) -> Planned:
     # ``connect`` is looked up here, at call time: tests and benchmarks wrap this module's.
     meter = meter or Meter(live=False)
@@ -100,6 +102,7 @@ async def _plan(
         record=record,
         progress=meter,
         connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
+        base=base,
     )
 
 
@@ -110,11 +113,14 @@ def _render(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     full_plan: str = "",
+    review: Review | None = None,
 ) -> str:
     if output_format == "json":
         return render_json(planned.plan)
     if output_format == "markdown":
-        return render_markdown(planned.plan, max_bytes=max_bytes, full_plan=full_plan)
+        return render_markdown(
+            planned.plan, max_bytes=max_bytes, full_plan=full_plan, review=review
+        )
     return render_text(planned.plan, color=color_enabled(no_color))
 
 
@@ -199,6 +205,15 @@ audit_read_option = click.option(
     show_default=True,
     help="--format markdown: the most it may weigh (UTF-8); routine parts are cut first.",
 )
+@click.option(
+    "--base",
+    "base_paths",
+    multiple=True,
+    metavar="PATH",
+    help="The configuration a pull request merges into (repeatable, like PATH): "
+    "--format markdown then starts with what this configuration changes against it and "
+    "what that does in the LMS, and shows the manual steps both wait for as one line.",
+)
 def plan(
     paths: tuple[str, ...],
     config_paths: tuple[str, ...],
@@ -212,12 +227,14 @@ def plan(
     audit_logs: tuple[str, ...],
     drift_only: bool,
     max_bytes: int,
+    base_paths: tuple[str, ...],
     limits: Limits,
 ) -> None:
     """Read the LMS and show what apply would change. Never writes to the LMS.
 
     The configuration is PATH... and/or --config PATH (files or folders)."""
     config, acks = load(paths + config_paths, products)
+    base = load(base_paths, products) if base_paths else None
     if out:
         _check_writable(out)
     now = now_utc()
@@ -227,13 +244,22 @@ def plan(
         progress(far)
     record = _record(audit_logs or (DEFAULT_AUDIT_LOG,))
     with Meter(no_color=no_color) as meter:
-        planned = asyncio.run(_plan(config, acks, target, at or now, limits, record, meter))
+        planned = asyncio.run(
+            _plan(config, acks, target, at or now, limits, record, meter, base=base)
+        )
+    reviewed = None
+    if base is not None and planned.base is not None:
+        reviewed = review(base[0], config, planned.base, planned.plan)
     shown = planned
     if drift_only:
         drift = tuple(c for c in planned.plan.changes if c.change_class is ChangeClass.DRIFT)
         shown = replace(planned, plan=replace(planned.plan, changes=drift))
     full = f"`{out}` (saved with `--out`)" if out else ""
-    click.echo(_render(shown, output_format, no_color, max_bytes=max_bytes, full_plan=full))
+    click.echo(
+        _render(
+            shown, output_format, no_color, max_bytes=max_bytes, full_plan=full, review=reviewed
+        )
+    )
     if out:
         _save(planned, out)
     if planned.plan.blocked and not drift_only:
@@ -242,14 +268,15 @@ def plan(
         sys.exit(2)
 
 
-def _confirm(yes: bool) -> None:
+def _confirm(yes: bool, question: str = "Apply these changes?") -> None:
+    """Ask ``question`` (which restates what the apply is about to do) unless ``yes``."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise click.UsageError(
             "apply needs confirmation: run it on a terminal, or pass --yes (e.g. in CI)"
         )
-    click.confirm("Apply these changes?", abort=True)
+    click.confirm(question, abort=True)
 
 
 async def _apply(
@@ -272,11 +299,19 @@ async def _apply(
         # Classes only explain; whether the log can be written is checked before any write.
         progress(f"{exc}; changes are classed as if there were no log")
         record = None
+    names = {p.id: p.name for p in config.products}
+    shown: list[Planned] = []
     with Meter(no_color=no_color) as meter:
 
         def show(planned: Planned) -> None:
             meter.pause()  # the plan and the prompt need the screen
             click.echo(_render(planned, "text", no_color))
+            shown.append(planned)
+
+        def confirm() -> None:
+            # The question restates the dangerous part: who is suspended or reinstated.
+            question = confirmation_text(shown[-1].plan, names) if shown else ""
+            _confirm(yes, question or "Apply these changes?")
 
         done = await apply_run(
             config,
@@ -290,7 +325,7 @@ async def _apply(
             saved_lms=saved_lms,
             force=force,
             show=show,
-            confirm=lambda: _confirm(yes),
+            confirm=confirm,
             progress=meter,
             connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
             on_writes=meter.writing,

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from certops.escape import visible
+from certops.plan.effects import NOUNS, effect, effect_counts, effects_text
 from certops.plan.jsonio import (
     class_counts,
     iso_utc,
     json_value,
     order_changes,
     plan_to_dict,
-    summary_counts,
 )
 from certops.plan.model import (
     TYPE_ORDER,
@@ -79,17 +79,6 @@ def _fmt(value: Any) -> str:
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
 
 
-def _counts_text(counts: dict[str, int]) -> str:
-    parts = []
-    if counts["create"]:
-        parts.append(f"{counts['create']} to create")
-    if counts["update"]:
-        parts.append(f"{counts['update']} to update")
-    if counts["manual"]:
-        parts.append(f"{counts['manual']} manual")
-    return ", ".join(parts) if parts else "no changes"
-
-
 def _by_product(plan: Plan) -> tuple[list[str | None], dict[str | None, list[Change]]]:
     """Products in display order (the plan's products, then any others, shared last) and
     their changes in dependency order."""
@@ -144,10 +133,11 @@ def _summary_lines(group: list[Change]) -> list[_Line]:
     else:
         what = f"status: {_fmt(first.after.get('status'))}"
     kind = first.action.value
+    noun = NOUNS[effect(first)][1]
     return [
         _Line(
             kind,
-            f"{SYMBOL[first.action]} {len(group)} enrollments in {course} ({what})",
+            f"{SYMBOL[first.action]} {len(group)} {noun} in {course} ({what})",
             len(group),
         ),
         _Line(
@@ -291,7 +281,7 @@ def render_text(plan: Plan, color: bool) -> str:
 
     order, groups = _by_product(plan)
     out = [
-        visible(f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}")
+        visible(f"{_label(product)}: {effects_text(effect_counts(groups[product]))}")
         for product in order
     ]
     out.append(paint("reason", f"(evaluated at {iso_utc(plan.at)} against {plan.lms})"))
@@ -325,7 +315,7 @@ def render_text(plan: Plan, color: bool) -> str:
         out += [visible(f"  {line}") for line in _capped(skips, LIST_SHOWN)]
     out.append("")
     if plan.changes:
-        counts = _counts_text(summary_counts(plan.changes))
+        counts = effects_text(effect_counts(plan.changes))
         closing = f"Plan: {counts}."
         classes = class_counts(plan.changes)
         if any(classes.values()):
@@ -351,3 +341,46 @@ def render_json(plan: Plan) -> str:
         else:
             parts.append(head + json.dumps(value, ensure_ascii=False))
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+_ROUTINE_VERBS = {
+    "certify": "certify {n}",
+    "maintenance": "enroll {n} in maintenance courses",
+    "deadline": "move {n} maintenance deadline(s)",
+    "create": "create {n} course(s), group(s) or catalog item(s)",
+    "update": "update {n} course(s) or group(s)",
+}
+
+
+def confirmation_text(plan: Plan, names: dict[str, str] | None = None) -> str:
+    """The question ``apply`` asks before writing, restating the dangerous part per product
+    (``will SUSPEND 35 learners in Widget Pro (35 of 140 certified now, limit 25%)``,
+    reinstatements likewise), then what else it writes; ``names`` maps product ids to
+    their names."""
+    names = names or {}
+    order, groups = _by_product(plan)
+    limits = {t.product: t for t in plan.limits}
+    lines = []
+    for product in order:
+        counts = effect_counts(c for c in groups[product] if c.action is not Action.MANUAL)
+        if not any(counts.values()):
+            continue
+        where = names.get(product or "", _label(product))
+        if counts["suspend"]:
+            n = counts["suspend"]
+            text = f"will SUSPEND {n} learner{'s' if n != 1 else ''} in {where}"
+            trip = limits.get(product or "")
+            if trip is not None and trip.certified is not None:
+                limit = percent(trip.threshold)
+                text += f" ({trip.suspensions} of {trip.certified} certified now, limit {limit})"
+            lines.append(text)
+        if counts["reinstate"]:
+            n = counts["reinstate"]
+            lines.append(f"will REINSTATE {n} learner{'s' if n != 1 else ''} in {where}")
+        routine = [v.format(n=counts[k]) for k, v in _ROUTINE_VERBS.items() if counts[k]]
+        if routine:
+            lines.append("will " + ", ".join(routine) + f" in {where}")
+    if plan.blocked:
+        lines.append("IGNORING the safety limits above (--force)")
+    body = "".join(f"  - {visible(line)}\n" for line in lines)
+    return ("This apply:\n" + body if body else "") + "Apply these changes?"
