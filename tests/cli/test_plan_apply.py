@@ -91,7 +91,16 @@ def test_plan_json_is_the_contract_in_dependency_order(ws: Workspace) -> None:
         "manual": 3,
         "blocked": False,
         "classes": {"drift": 0, "schedule": 11, "config": 10},
-        "effects": {"suspend": 0, "reinstate": 1, "certify": 4, "maintenance": 5, "deadline": 0, "create": 7, "update": 1, "manual": 3},
+        "effects": {
+            "suspend": 0,
+            "reinstate": 1,
+            "certify": 4,
+            "maintenance": 5,
+            "deadline": 0,
+            "create": 7,
+            "update": 1,
+            "manual": 3,
+        },
     }
     assert data["safety"] == []
     types = [c["type"] for c in data["changes"]]
