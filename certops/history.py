@@ -31,6 +31,7 @@ from certops.revision import ConfigRevision
 
 DEFAULT_AUDIT_LOG = ".certops/audit.jsonl"
 WRITTEN = frozenset({"applied", "done"})  # results that mean the LMS holds the new values
+LISTEN_DIGEST = "listen"  # the plan digest of the lines ``certops listen`` writes
 
 
 class AuditReadError(CertopsError):
@@ -226,7 +227,12 @@ def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRec
         digest = config.get("digest") if isinstance(config.get("digest"), str) else ""
         known = last.get(product)
         # The latest instant wins; at the same instant, a line that names its digest.
-        if known is None or at > known.at or (at == known.at and digest):
+        # ``listen`` reconciles one learner at a time: its writes count as values certops
+        # wrote, but it is no apply of the whole product (a plan at its instant would
+        # hold every other learner's changes, which listen never made).
+        if entry.get("plan_digest") == LISTEN_DIGEST:
+            pass
+        elif known is None or at > known.at or (at == known.at and digest):
             last[product] = LastApply(at=at, config_digest=digest or known_digest(known, at))
         after = entry.get("after")
         if entry.get("result") in WRITTEN and isinstance(after, dict):

@@ -32,11 +32,16 @@ from certops.engine.enrollments import plan_enrollments
 from certops.engine.facts import LearnerFacts, collect_facts
 from certops.engine.lifecycle import LearnerState, evaluate
 from certops.engine.manual import Acknowledgements, manual_steps
-from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
+from certops.engine.safety import (
+    MAX_SUSPEND_FRACTION,
+    check_by_hand,
+    check_plan_safety,
+    check_reverted_drift,
+)
 from certops.errors import SafetyLimitError, StalePlanError
 from certops.history import AuditContext
 from certops.live import Learners, LiveSnapshot, read_learners, read_live
-from certops.plan.classes import AppliedRecord, classify, config_digest
+from certops.plan.classes import AppliedRecord, classify, config_digest, reverts_a_hand_edit
 from certops.plan.jsonio import order_changes, plan_digest
 from certops.plan.model import (
     Action,
@@ -57,6 +62,7 @@ from certops.revision import config_revision
 # context manager yielding a reader or writer.
 Connect = Callable[..., AbstractAsyncContextManager[Any]]
 Say = Callable[[str], None]
+SHARED_SAFETY = "(shared)"  # the product a safety trip names for shared objects
 
 
 def _quiet(message: str) -> None:
@@ -108,7 +114,27 @@ def build_plan(
         return _assemble(config, live, instant, acks, learners=learners).plan.changes
 
     changes = classify(planned.plan.changes, config, record, changes_at)
-    return replace(planned, plan=replace(planned.plan, changes=changes))
+    plan = replace(planned.plan, changes=changes)
+    # Values certops wrote and someone changed since (the audit log's evidence, not the
+    # class): setting them back needs the configuration's consent (max_reverted_drift).
+    if record is not None and record.written:
+        reverts: dict[str, int] = {}
+        # A status set by hand is asked about once, by max_reverted_manual.
+        by_hand = {mark.address for mark in plan.by_hand}
+        for change in changes:
+            if change.address in by_hand:
+                continue
+            if reverts_a_hand_edit(change, record.written.get(change.address)):
+                key = change.product or SHARED_SAFETY
+                reverts[key] = reverts.get(key, 0) + 1
+        trips = [
+            trip
+            for product, count in reverts.items()
+            if (trip := check_reverted_drift(product, count, config.settings.safety))
+        ]
+        if trips:
+            plan = replace(plan, safety=(*plan.safety, *trips))
+    return replace(planned, plan=plan)
 
 
 def _assemble(

@@ -33,7 +33,7 @@ from certops.config import load_config
 from certops.config.model import Config
 from certops.engine.facts import product_course_codes
 from certops.errors import CertopsError, ConfigError
-from certops.history import AuditContext
+from certops.history import LISTEN_DIGEST, AuditContext
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
 from certops.lms import RetryPolicy, connect
 from certops.lms.api import LMSWriter, gather_settled
@@ -389,7 +389,9 @@ class Worker:
             },
             extra=why,
         )
-        audit = AuditLog(self.settings.audit_path, "listen", self._actor, lms.lms, context=context)
+        audit = AuditLog(
+            self.settings.audit_path, LISTEN_DIGEST, self._actor, lms.lms, context=context
+        )
         try:
             audit.check_writable()
         except AuditLogError as exc:

@@ -219,6 +219,11 @@ def safety_text(trip: SafetyTrip) -> str:
     """One tripped limit in words, counts first: ``would suspend 50 of 51 (98%, limit 25%;
     settings.safety.max_suspend_fraction)``; a trip saved without its counts reads in
     fractions."""
+    if trip.limit == "max_reverted_drift":
+        return (
+            f"would set back {trip.value:g} value(s) changed in the LMS since certops wrote "
+            f"them (limit {trip.threshold:g}; settings.safety.max_reverted_drift): see Drift"
+        )
     if trip.limit == "max_reverted_manual":
         return (
             f"would set back {trip.value:g} status(es) set by hand (limit {trip.threshold:g}; "
