@@ -336,6 +336,18 @@ class Executor:
             return None
         return result if result is not None else []
 
+    def _not_kept(self, changes: Sequence[Change]) -> None:
+        """The LMS accepted ``changes`` but a read-back shows it did not keep them: the
+        audit log says so (a ``failed`` line after their ``done``), so that nothing takes
+        the values for ones certops wrote and someone changed since."""
+        if self.audit is None or not changes:
+            return
+        why = f"accepted but not kept by the LMS (read back): {self.report.stopped}"
+        try:
+            self.audit.settle_many([(c, FAILED, why) for c in changes])
+        except AuditLogError as exc:
+            self.report.stopped = f"stopped: {exc}"
+
     async def _setup_change(self, change: Change) -> list[Any]:
         """Send one setup change's write, then read the object back."""
         target, write = change.target, change.write
@@ -439,7 +451,11 @@ class Executor:
                 first = chosen[0] if chosen else None
                 if first is not None and not self.report.stopped:
                     _, change, row = batch[first]
-                    await self._guard([], verify_enrollment(self.writer, row, change.address))
+                    kept = await self._guard(
+                        [], verify_enrollment(self.writer, row, change.address)
+                    )
+                    if kept is None:
+                        self._not_kept([batch[i][1] for i in created])
         # By course (stable: updates of one course in the order the plan lists them).
         for key, same in sorted(updates.items(), key=lambda kv: kv[0][0]):
             course, course_id, status, completed_at, valid_from, valid_until = key

@@ -13,8 +13,10 @@ versions lack some of these; readers take what is there. Lines that are not JSON
 
 from __future__ import annotations
 
+import io
 import json
 import stat
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +44,33 @@ class AuditReadError(CertopsError):
 # certops wrote, and reading it whole (or parsing it recursively) must not be tried.
 MAX_LINE_BYTES = 1_000_000
 MAX_DEPTH = 32
+
+
+def _gunzip(data: bytes) -> bytes:
+    """The text of a file of gzip members; a last member cut short (a run killed while
+    appending it) gives what it holds, which ends in a cut line."""
+    out = []
+    while data:
+        unpacker = zlib.decompressobj(31)
+        try:
+            out.append(unpacker.decompress(data))
+        except zlib.error:
+            break  # damaged past here: what came before stands
+        if not unpacker.eof:
+            break  # the last member, cut short
+        data = unpacker.unused_data
+    return b"".join(out)
+
+
+def read_log_bytes(path: Path) -> bytes:
+    """The lines of one log file, as bytes: a ``.gz`` file of an audit folder decompressed
+    (see ``_gunzip``), any other file as it is."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        if data and not data.startswith(b"\x1f\x8b"):
+            raise AuditReadError(f"cannot read the audit log {path}: not a gzip file")
+        return _gunzip(data)
+    return data
 
 
 def _depth(raw: bytes) -> int:
@@ -130,7 +159,12 @@ class LogLines:
                     raise AuditReadError(
                         f"cannot read the audit log {file}: it is not a regular file"
                     )
-                with file.open("rb") as handle:
+                opened = (
+                    io.BytesIO(read_log_bytes(file))
+                    if file.name.endswith(".gz")
+                    else file.open("rb")
+                )
+                with opened as handle:
                     number = 0
                     while raw := handle.readline(MAX_LINE_BYTES + 1):
                         number += 1
@@ -166,8 +200,14 @@ class LogLines:
                 raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
             except json.JSONDecodeError:
                 entry = None
-        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+        if not isinstance(entry, dict):
             self.skipped += 1
+            return None
+        if not isinstance(entry.get("address"), str):
+            # A line about no single object (listen's summary of a learner it
+            # reconciled) is certops' own, not damage: nothing to count.
+            if not isinstance(entry.get("kind"), str):
+                self.skipped += 1
             return None
         entry["log"] = str(file)
         return entry
@@ -201,6 +241,20 @@ def known_digest(known: LastApply | None, at: datetime) -> str:
     return known.config_digest if known is not None and known.at == at else ""
 
 
+def _fold(
+    latest: dict[str, dict[str, tuple[tuple[datetime, str, int], Any]]],
+    address: str,
+    order: tuple[datetime, str, int],
+    after: Mapping[str, Any],
+) -> None:
+    """Keep, per field of ``address``, the value of the latest write."""
+    fields = latest.setdefault(address, {})
+    for name, value in after.items():
+        held = fields.get(name)
+        if held is None or order > held[0]:
+            fields[name] = (order, value)
+
+
 def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRecord:
     """What certops last did according to ``logs`` (held lines, or ``LogLines`` read as
     they come): per product, the latest instant an apply evaluated (lines without ``at``
@@ -212,6 +266,9 @@ def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRec
     # value. Folded line by line, so only the newest value of each field is held.
     latest: dict[str, dict[str, tuple[tuple[datetime, str, int], Any]]] = {}
     instants: dict[str, datetime | None] = {}  # every line of an apply shares its ``at``
+    # Successful writes by their line id, folded in at the end: a later ``failed`` line
+    # of the same id (the LMS did not keep it) takes one back.
+    pending: dict[str, tuple[tuple[datetime, str, int], str, dict[str, Any]]] = {}
     for index, entry in enumerate(logs.lines if isinstance(logs, AuditLines) else logs):
         raw_at = entry.get("at")
         if isinstance(raw_at, str) and raw_at in instants:
@@ -235,13 +292,18 @@ def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRec
         elif known is None or at > known.at or (at == known.at and digest):
             last[product] = LastApply(at=at, config_digest=digest or known_digest(known, at))
         after = entry.get("after")
+        line_id = entry.get("id") if isinstance(entry.get("id"), str) else ""
         if entry.get("result") in WRITTEN and isinstance(after, dict):
             order = (at, str(entry.get("time", "")), index)
-            fields = latest.setdefault(entry["address"], {})
-            for name, value in after.items():
-                held = fields.get(name)
-                if held is None or order > held[0]:
-                    fields[name] = (order, value)
+            if line_id:
+                pending[line_id] = (order, entry["address"], after)
+            else:
+                _fold(latest, entry["address"], order, after)
+        elif line_id and entry.get("result") == "failed":
+            # Accepted, then found not kept (a read-back): certops did not write it.
+            pending.pop(line_id, None)
+    for order, address, after in pending.values():
+        _fold(latest, address, order, after)
     written = {
         address: {name: value for name, (_, value) in fields.items()}
         for address, fields in latest.items()
@@ -269,6 +331,8 @@ class HistoryEntry:
     dirty: bool | None
     log: str
     message: str = ""
+    # listen's writes: the webhook messages that asked for them.
+    messages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form ``history --format json`` prints."""
@@ -288,6 +352,7 @@ class HistoryEntry:
             "config": {"commit": self.commit, "dirty": self.dirty},
             "log": self.log,
             **({"message": self.message} if self.message else {}),
+            **({"messages": list(self.messages)} if self.messages else {}),
         }
 
 
@@ -334,6 +399,7 @@ def learner_history(
             dirty=config.get("dirty") if isinstance(config.get("dirty"), bool) else None,
             log=str(entry.get("log", "")),
             message=str(entry.get("message", "")),
+            messages=tuple(str(m) for m in _object(entry, "listen").get("message_ids", ()) if m),
         )
         found.append(((item.at or item.time), item.time, index, item))
     found.sort(key=lambda f: f[:3])

@@ -336,6 +336,7 @@ async def apply_run(
     *,
     connect: Connect,
     audit_path: Path,
+    audit_sources: Sequence[Path] | None = None,
     record: AppliedRecord | None = None,
     expect_digest: str | None = None,
     saved_lms: str | None = None,
@@ -350,8 +351,10 @@ async def apply_run(
     """Plan with a writer's reads, settle the writes an earlier run left in doubt, refuse a
     stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``),
     ``show`` the plan, ``confirm`` the writes (it raises to stop), then execute, every
-    write logged ahead in the audit log at ``audit_path``. ``on_writes`` is told how many
-    changes are about to be written, ``on_settled`` how many each step settled.
+    write logged ahead in the audit log at ``audit_path`` (``audit_sources``: the files
+    that hold earlier runs' lines, when they are not that file: an audit folder).
+    ``on_writes`` is told how many changes are about to be written, ``on_settled`` how
+    many each step settled.
 
     Raises ``StalePlanError`` or ``SafetyLimitError`` before anything is written."""
     kwargs = dict(connect_kwargs or {})
@@ -368,7 +371,9 @@ async def apply_run(
             revision=config_revision(config.files),
             config_digests={p: config_digest(config, p) for p in (None, *plan.products)},
         )
-        audit = AuditLog(audit_path, digest, current_actor(), plan.lms, context=context)
+        audit = AuditLog(
+            audit_path, digest, current_actor(), plan.lms, context=context, sources=audit_sources
+        )
         # Writes an earlier run left in doubt (killed mid-write) are settled first, from
         # what the LMS now holds, whatever this run then does.
         pending = audit.pending()

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from certops.history import DEFAULT_AUDIT_LOG, HistoryEntry, learner_history, read_logs
+from certops.cli.auditopts import audit_dir_option, sources
+from certops.history import (
+    DEFAULT_AUDIT_LOG,
+    LISTEN_DIGEST,
+    HistoryEntry,
+    learner_history,
+    read_logs,
+)
 
 
 def _values(values: Any) -> str:
@@ -34,7 +41,12 @@ def entry_text(entry: HistoryEntry) -> list[str]:
     detail = f"    {when}"
     if entry.change_class:
         detail += f", {entry.change_class}"
-    detail += f", by {entry.actor or '?'}, plan {entry.plan_digest[:19] or '?'}"
+    if entry.plan_digest == LISTEN_DIGEST:
+        # listen wrote it because of webhook messages, not from a plan.
+        messages = ", ".join(entry.messages) or "?"
+        detail += f", by {entry.actor or '?'}, webhook message {messages}"
+    else:
+        detail += f", by {entry.actor or '?'}, plan {entry.plan_digest[:19] or '?'}"
     if entry.commit:
         detail += f", config {entry.commit[:12]}" + (" (uncommitted edits)" if entry.dirty else "")
     lines.append(detail)
@@ -58,13 +70,18 @@ def entry_text(entry: HistoryEntry) -> list[str]:
     help=f"An audit log to read (repeatable; default {DEFAULT_AUDIT_LOG}). Several logs "
     "merge in time order, e.g. one per CI runner or year.",
 )
+@audit_dir_option
 @click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
 def history(
-    user: str, products: tuple[str, ...], logs: tuple[str, ...], output_format: str
+    user: str,
+    products: tuple[str, ...],
+    logs: tuple[str, ...],
+    audit_dir: str | None,
+    output_format: str,
 ) -> None:
     """What certops did to USER's enrollments: each change, the instant it evaluated,
     the wall time, why (the plan's reason and class), who ran it and the config revision."""
-    paths = logs or (DEFAULT_AUDIT_LOG,)
+    paths = [str(p) for p in sources(logs, audit_dir, DEFAULT_AUDIT_LOG)]
     read = read_logs(paths)
     entries = learner_history(read, user, products)
     if output_format == "json":
@@ -78,7 +95,8 @@ def history(
         return
     if not entries:
         scope = f" in {', '.join(products)}" if products else ""
-        click.echo(f"certops changed nothing for {user}{scope} in {', '.join(paths)}.")
+        where = audit_dir if audit_dir and not logs else ", ".join(paths)
+        click.echo(f"certops changed nothing for {user}{scope} in {where}.")
     for entry in entries:
         click.echo("\n".join(entry_text(entry)))
     if read.skipped:

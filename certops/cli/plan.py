@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 
 from certops.apply import ApplyReport, Result, current_actor
+from certops.audit import new_run_id, run_file
+from certops.cli.auditopts import audit_dir_option, folder_files, sources
 from certops.cli.meter import Meter
 from certops.cli.options import (
     Limits,
@@ -191,6 +193,7 @@ audit_read_option = click.option(
     help="Exit 0 when there are no changes, 2 when there are (manual steps count).",
 )
 @audit_read_option
+@audit_dir_option
 @click.option(
     "--drift-only",
     is_flag=True,
@@ -225,6 +228,7 @@ def plan(
     out: str | None,
     detailed_exitcode: bool,
     audit_logs: tuple[str, ...],
+    audit_dir: str | None,
     drift_only: bool,
     max_bytes: int,
     base_paths: tuple[str, ...],
@@ -242,7 +246,7 @@ def plan(
     far = check_instant_near(at or now, now, command="plan", lms=target)
     if far:
         progress(far)
-    record = _record(audit_logs or (DEFAULT_AUDIT_LOG,))
+    record = _record(tuple(map(str, sources(audit_logs, audit_dir, DEFAULT_AUDIT_LOG))))
     with Meter(no_color=no_color) as meter:
         planned = asyncio.run(
             _plan(config, acks, target, at or now, limits, record, meter, base=base)
@@ -292,9 +296,11 @@ async def _apply(
     force: bool,
     audit_path: Path,
     limits: Limits,
+    audit_sources: tuple[Path, ...] | None = None,
 ) -> bool:
+    read = audit_sources if audit_sources is not None else (audit_path,)
     try:
-        record = _record((str(audit_path),))
+        record = _record(tuple(str(p) for p in read))
     except AuditReadError as exc:
         # Classes only explain; whether the log can be written is checked before any write.
         progress(f"{exc}; changes are classed as if there were no log")
@@ -320,6 +326,7 @@ async def _apply(
             at,
             connect=lambda *a, **kw: connect(*a, **kw),
             audit_path=audit_path,
+            audit_sources=audit_sources,
             record=record,
             expect_digest=expect_digest,
             saved_lms=saved_lms,
@@ -383,6 +390,7 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
     help="Write-ahead log of every write (JSON lines; see docs/audit-log.md); also read "
     "to class changes. Env: CERTOPS_AUDIT_LOG.",
 )
+@audit_dir_option
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
@@ -404,6 +412,7 @@ def apply(
     force: bool,
     plan_file: str | None,
     audit_log: str,
+    audit_dir: str | None,
     lock_timeout: float,
     limits: Limits,
 ) -> None:
@@ -424,6 +433,11 @@ def apply(
     if far:
         progress(far)
     config, acks = load(paths + config_paths, products)
+    audit_path, audit_sources = Path(audit_log), None
+    if audit_dir:
+        # This run's own file in the folder; every file there is read.
+        audit_sources = folder_files(audit_dir)
+        audit_path = run_file(Path(audit_dir), now, new_run_id())
     with _writer_lock(target, lock_timeout):
         ok = asyncio.run(
             _apply(
@@ -436,8 +450,9 @@ def apply(
                 no_color=no_color,
                 yes=yes or bool(plan_file),
                 force=force,
-                audit_path=Path(audit_log),
+                audit_path=audit_path,
                 limits=limits,
+                audit_sources=audit_sources,
             )
         )
     if not ok:

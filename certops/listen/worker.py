@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from certops.apply import Result, current_actor
-from certops.audit import AuditLog, AuditLogError
+from certops.audit import AuditLog, AuditLogError, new_run_id, run_file
 from certops.config import load_config
 from certops.config.model import Config
 from certops.engine.facts import product_course_codes
@@ -62,6 +62,9 @@ class WorkerSettings:
 
     lms: str
     audit_path: Path
+    # An audit folder (``--audit-dir``): each UTC day's writes go to a file of their own
+    # in it, shared with apply's per-run files; ``audit_path`` is then unused.
+    audit_dir: Path | None = None
     max_attempts: int = 8
     retry_base_s: float = 1.0
     retry_cap_s: float = 300.0
@@ -148,6 +151,7 @@ class Worker:
         self._courses_read_at = 0.0
         self._courses_generation = -1
         self._actor = f"{current_actor()} (certops listen)"
+        self._run = new_run_id()  # names this process's files in an audit folder
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -389,9 +393,11 @@ class Worker:
             },
             extra=why,
         )
-        audit = AuditLog(
-            self.settings.audit_path, LISTEN_DIGEST, self._actor, lms.lms, context=context
-        )
+        path = self.settings.audit_path
+        if self.settings.audit_dir is not None:
+            day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+            path = run_file(self.settings.audit_dir, day, self._run, kind="listen")
+        audit = AuditLog(path, LISTEN_DIGEST, self._actor, lms.lms, context=context)
         try:
             audit.check_writable()
         except AuditLogError as exc:

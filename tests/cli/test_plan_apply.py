@@ -445,7 +445,12 @@ def test_group_keeping_deactivated_users_is_planned_and_put_back(served: Served)
     change = data["changes"][0]
     assert change["before"] == {"exclude_deactivated": False}
     assert change["after"] == {"exclude_deactivated": True}
-    ran = ws.run("apply", "conf", "--yes")
+    # A value certops wrote, changed by hand since: put back only with consent
+    # (settings.safety.max_reverted_drift, or --force).
+    assert data["safety"][0]["limit"] == "max_reverted_drift"
+    refused = ws.run("apply", "conf", "--yes")
+    assert refused.code == 3, refused.output
+    ran = ws.run("apply", "conf", "--yes", "--force")
     assert ran.code == 0, ran.output
     assert "Apply: 1 applied, 0 failed" in ran.stdout
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 0
