@@ -69,10 +69,35 @@ def load_config(paths: Sequence[str]) -> Config:
     return build_config(roots, files)
 
 
+CONFIG_ENV = "CERTOPS_CONFIG"
+
+
+def _default_paths() -> list[str]:
+    """The configuration when no PATH is given: ``CERTOPS_CONFIG`` (paths separated by
+    the system's path separator, ``:`` on Linux), else ``./certops/`` if it exists, else
+    the current folder. Set but empty is a mistake (a CI variable that did not reach the
+    job), never "the current folder"."""
+    value = os.environ.get(CONFIG_ENV)
+    if value is not None:
+        named = [p for p in value.split(os.pathsep) if p.strip()]
+        if not named:
+            raise ConfigError(
+                [
+                    Problem.at(
+                        Location(CONFIG_ENV, 1, 1),
+                        f"{CONFIG_ENV} is set but empty; "
+                        "set it to the configuration's folder, or unset it",
+                    )
+                ]
+            )
+        return named
+    return [DEFAULT_FOLDER] if Path(DEFAULT_FOLDER).is_dir() else ["."]
+
+
 def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
     """The files named by ``paths`` and the problems of the paths that name none."""
     if not paths:
-        paths = [DEFAULT_FOLDER] if Path(DEFAULT_FOLDER).is_dir() else ["."]
+        paths = _default_paths()
     files: list[str] = []
     problems: list[Problem] = []
     for given in paths:
