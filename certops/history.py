@@ -17,7 +17,7 @@ import io
 import json
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -255,12 +255,17 @@ def _fold(
             fields[name] = (order, value)
 
 
-def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRecord:
+def applied_record(
+    logs: AuditLines | Iterable[Mapping[str, Any]],
+    same_lms: Callable[[str], bool] | None = None,
+) -> AppliedRecord:
     """What certops last did according to ``logs`` (held lines, or ``LogLines`` read as
     they come): per product, the latest instant an apply evaluated (lines without ``at``
     say nothing about it) with its configuration digest, and per address the last value
     written to each field (lines that record a success only, in ``at`` then wall-time
-    order, so several logs merge correctly)."""
+    order, so several logs merge correctly). With ``same_lms``, only lines about an LMS it
+    accepts (and lines that name none) count: a log may hold a rehearsal on a sandbox
+    beside the tenant's runs."""
     last: dict[str | None, LastApply] = {}
     # Per address and field, the latest write so far: its (at, wall time, line) order and
     # value. Folded line by line, so only the newest value of each field is held.
@@ -269,7 +274,14 @@ def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRec
     # Successful writes by their line id, folded in at the end: a later ``failed`` line
     # of the same id (the LMS did not keep it) takes one back.
     pending: dict[str, tuple[tuple[datetime, str, int], str, dict[str, Any]]] = {}
+    lms_seen: dict[str, bool] = {}
     for index, entry in enumerate(logs.lines if isinstance(logs, AuditLines) else logs):
+        lms = entry.get("lms")
+        if same_lms is not None and isinstance(lms, str) and lms:
+            if lms not in lms_seen:
+                lms_seen[lms] = same_lms(lms)
+            if not lms_seen[lms]:
+                continue  # what certops did to another LMS
         raw_at = entry.get("at")
         if isinstance(raw_at, str) and raw_at in instants:
             at = instants[raw_at]

@@ -73,11 +73,12 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
     return only_products(config, products), acks
 
 
-def _record(paths: tuple[str, ...]) -> AppliedRecord:
-    """What certops last did, from the audit logs at ``paths`` (missing ones are fine: a
-    first plan has no log)."""
+def _record(paths: tuple[str, ...], lms: str) -> AppliedRecord:
+    """What certops last did to ``lms``, from the audit logs at ``paths`` (missing ones
+    are fine: a first plan has no log; lines about another LMS, such as a rehearsal on a
+    sandbox, say nothing about this one)."""
     logs = LogLines(paths, missing_ok=True)
-    record = applied_record(logs)
+    record = applied_record(logs, same_lms=lambda other: _same_lms(other, lms))
     if logs.skipped:
         progress(f"audit log: skipped {logs.skipped} line(s) that are not JSON objects")
     return record
@@ -246,7 +247,7 @@ def plan(
     far = check_instant_near(at or now, now, command="plan", lms=target)
     if far:
         progress(far)
-    record = _record(tuple(map(str, sources(audit_logs, audit_dir, DEFAULT_AUDIT_LOG))))
+    record = _record(tuple(map(str, sources(audit_logs, audit_dir, DEFAULT_AUDIT_LOG))), target)
     with Meter(no_color=no_color) as meter:
         planned = asyncio.run(
             _plan(config, acks, target, at or now, limits, record, meter, base=base)
@@ -300,7 +301,7 @@ async def _apply(
 ) -> bool:
     read = audit_sources if audit_sources is not None else (audit_path,)
     try:
-        record = _record(tuple(str(p) for p in read))
+        record = _record(tuple(str(p) for p in read), lms)
     except AuditReadError as exc:
         # Classes only explain; whether the log can be written is checked before any write.
         progress(f"{exc}; changes are classed as if there were no log")
