@@ -124,7 +124,7 @@ def _render(
         return render_markdown(
             planned.plan, max_bytes=max_bytes, full_plan=full_plan, review=review
         )
-    return render_text(planned.plan, color=color_enabled(no_color))
+    return render_text(planned.plan, color=color_enabled(no_color), review=review)
 
 
 def _check_writable(out: str) -> None:

@@ -33,6 +33,7 @@ from certops.plan.model import (
     SafetyTrip,
     Skip,
 )
+from certops.plan.review import Review
 
 SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
 NAMES_SHOWN = 5  # usernames shown in a summarised line
@@ -273,10 +274,30 @@ def _by_class(changes: list[Change]) -> list[tuple[ChangeClass | None, list[Chan
     return [(c, groups[c]) for c in ranked if c in groups]
 
 
-def render_text(plan: Plan, color: bool) -> str:
-    """The plan for a terminal: summary per product, safety trips, the changes by product
-    and type, warnings and skips, and a closing count (or "No changes."). ANSI colour only
-    when ``color`` is true."""
+def review_lines(review: Review) -> list[str]:
+    """What a configuration changes against its base (``plan --base``), in words, then the
+    changes it brings and those it withdraws (counted by what they do, the first few
+    listed)."""
+    out = ["This configuration, against the base:"]
+    for item in review.differences:
+        out.append(f"  {_label(item.product) if item.product else 'settings'}: {item.text}")
+    if not review.differences:
+        out.append("  changes nothing certops reads")
+    for title, changes in (("brings", review.introduced), ("withdraws", review.withdrawn)):
+        if not changes:
+            continue
+        out.append(f"  and {title}: {effects_text(effect_counts(changes))}")
+        out += [f"    {SYMBOL[c.action]} {c.address}: {c.reason}" for c in changes[:NAMES_SHOWN]]
+        if len(changes) > NAMES_SHOWN:
+            out.append(f"    ... and {len(changes) - NAMES_SHOWN} more")
+    return out
+
+
+def render_text(plan: Plan, color: bool, review: Review | None = None) -> str:
+    """The plan for a terminal: what the configuration changes against a base (with
+    ``review``), summary per product, safety trips, the changes by product and type,
+    warnings and skips, and a closing count (or "No changes."). ANSI colour only when
+    ``color`` is true."""
 
     def paint(kind: str, text: str) -> str:
         # Tenant text (usernames, codes, messages) never reaches a terminal as control
@@ -290,6 +311,8 @@ def render_text(plan: Plan, color: bool) -> str:
         for product in order
     ]
     out.append(paint("reason", f"(evaluated at {iso_utc(plan.at)} against {plan.lms})"))
+    if review is not None:
+        out += ["", *(visible(line) for line in review_lines(review))]
     if plan.safety:
         out += [
             "",
@@ -370,7 +393,7 @@ def confirmation_text(plan: Plan, names: dict[str, str] | None = None) -> str:
         counts = effect_counts(c for c in groups[product] if c.action is not Action.MANUAL)
         if not any(counts.values()):
             continue
-        where = names.get(product or "", _label(product))
+        where = names.get(product, product) if product else "the shared setup"
         if counts["suspend"]:
             n = counts["suspend"]
             text = f"will SUSPEND {n} learner{'s' if n != 1 else ''} in {where}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from certops.config import load_config
 from certops.config.model import Config, Extension, Safety
 from certops.plan.markdown import render_markdown
+from certops.plan.render import render_text
 from certops.plan.model import Plan
 from certops.plan.review import config_differences, review
 from tests.plan.plan_samples import AT, new_enrollment, setup_changes
@@ -76,3 +77,17 @@ def test_the_pull_request_comes_first_and_waiting_steps_are_one_line() -> None:
     manual = md[md.index("#### Manual steps") :]
     assert f"- {len(steps)} already shown and still waiting for a person" in manual
     assert "enrollment_rule.Certified: Widget Pro courses" not in manual  # on that one line
+
+
+def test_the_text_plan_says_it_too() -> None:
+    base_config = examples()
+    gadget = base_config.product("gadget-max")
+    assert gadget is not None
+    added = Extension("jdoe2", "2026", date(2027, 1, 31), "surgery")
+    head_config = with_product(base_config, "gadget-max", extensions=(*gadget.extensions, added))
+    moved = new_enrollment("MOC-GM-2026", "jdoe2", product="gadget-max")
+    base_plan = Plan(at=AT, lms="sandbox:x", changes=(), products=("gadget-max",))
+    head_plan = dataclasses.replace(base_plan, changes=(moved,))
+    text = render_text(head_plan, False, review(base_config, head_config, base_plan, head_plan))
+    assert "gadget-max: extension for jdoe2 in 2026: due 2027-01-31, reason: surgery" in text
+    assert "and brings: 1 maintenance enrollment" in text
