@@ -12,8 +12,8 @@ from pathlib import Path
 from certops.config import load_config
 from certops.config.model import Config, Extension, Safety
 from certops.plan.markdown import render_markdown
-from certops.plan.render import render_text
 from certops.plan.model import Plan
+from certops.plan.render import render_text
 from certops.plan.review import config_differences, review
 from tests.plan.plan_samples import AT, new_enrollment, setup_changes
 
