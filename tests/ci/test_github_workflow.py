@@ -7,8 +7,9 @@ hash-checked from the repository's lock file), against a served sandbox:
   plan and adds its file to the audit trail branch;
 - the nightly apply carries out the rollover across 2026-12-31 -> 2027-01-02 with no merge
   in between, never reverts a hand edit (it is reported, nothing is applied);
-- a stale plan is refused and re-planned, a push without a pull request has no reviewed
-  plan, missing secrets and a lock file that does not match the wheel say so."""
+- a merge queue's plan of the landing commit is the one applied; a stale plan is refused
+  and re-planned, a push without a pull request has no reviewed plan, missing secrets and
+  a lock file that does not match the wheel say so."""
 
 from __future__ import annotations
 
@@ -343,15 +344,26 @@ def test_an_extension_reviewed_merged_then_the_rollover_applied_nightly(small: T
 
 
 @pytest.mark.slow
-def test_sticky_comment_stale_plan_no_pull_request_and_what_is_missing(small: Tenant) -> None:
+def test_merge_queue_sticky_comment_stale_plan_and_what_is_missing(small: Tenant) -> None:
     actions = small.actions
     at = {"CERTOPS_AT": ADOPTION}
+    # A merge queue plans the very commit that will land (no comment: no pull request
+    # event), and the merge applies that plan.
+    queued = actions.job("plan", "merge_group", env=at)
+    assert not queued.failed, failed_steps(queued)
+    assert queued.step("Comment on the pull request").code is None
+    actions.set_gh(merge_group_run=str(actions.runs))
+    landed = actions.job("apply", "push", env=at)
+    assert not landed.failed, failed_steps(landed)
+    assert "applied, 0 failed" in landed.step("Apply").stdout
+    actions.set_gh(merge_group_run="")
+
     assert not actions.job("plan", "pull_request", env=at).failed
     # A second push to the pull request updates the same comment.
     assert not actions.job("plan", "pull_request", env=at).failed
     assert len(actions.gh["comments"]) == 1
     assert any(c[:3] == ["api", "-X", "PATCH"] for c in actions.gh["calls"])
-    actions.set_gh(pr_head=git(small.repo, "rev-parse", "HEAD"), plan_run="2")
+    actions.set_gh(pr_head=git(small.repo, "rev-parse", "HEAD"), plan_run=str(actions.runs))
     assert not actions.job("apply", "push", env=at).failed
 
     # Reviewed, then someone edits a course in the LMS before the merge: the saved plan
@@ -371,7 +383,7 @@ def test_sticky_comment_stale_plan_no_pull_request_and_what_is_missing(small: Te
     assert "the audit trail did not change" in merge.step("Save the audit trail").stdout
     assert small.audit_files() == files_before
 
-    # A merge queue planned the very commit that landed: its plan is the one applied.
+    # A push to main that came from no pull request (and no merge queue).
     actions.set_gh(pr_head="", merge_group_run="")
     direct = actions.job("apply", "push", env=at)
     download = direct.step("Download the reviewed plan")
