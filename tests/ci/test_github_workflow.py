@@ -2,9 +2,9 @@
 the kit's jobs run as shipped, install step included (the wheel built from this checkout,
 hash-checked from the repository's lock file), against a served sandbox:
 
-- a pull request is planned with read-only credentials and one sticky comment for
-  reviewers (what the pull request changes first), the merge applies exactly the reviewed
-  plan and adds its file to the audit trail branch;
+- a pull request (thousands of changes) is planned with read-only credentials and one
+  sticky comment for reviewers (what the pull request changes first), the merge applies
+  exactly the reviewed plan and adds its file to the audit trail branch;
 - the nightly apply carries out the rollover across 2026-12-31 -> 2027-01-02 with no merge
   in between, never reverts a hand edit (it is reported, nothing is applied);
 - a merge queue's plan of the landing commit is the one applied; a stale plan is refused
@@ -173,7 +173,9 @@ def make_tenant(root: Path, learners: int, dist: Dist) -> Iterator[Tenant]:
 
 @pytest.fixture
 def big(tmp_path: Path, dist: Dist) -> Iterator[Tenant]:
-    yield from make_tenant(tmp_path, 10_000, dist)
+    # Thousands of changes through every job; the comment's size at 10,000 learners is
+    # tested with the same renderer in tests/cli/test_markdown_demo.py.
+    yield from make_tenant(tmp_path, 3_000, dist)
 
 
 @pytest.fixture
@@ -213,7 +215,7 @@ def test_every_workflow_passes_actionlint_and_shellcheck() -> None:
 
 
 @pytest.mark.slow
-def test_pull_request_merge_and_a_hand_edit_at_10000_learners(big: Tenant) -> None:
+def test_pull_request_merge_and_a_hand_edit_at_3000_learners(big: Tenant) -> None:
     actions = big.actions
     at = {"CERTOPS_AT": ADOPTION}  # a real run takes the clock's time
 
@@ -229,8 +231,8 @@ def test_pull_request_merge_and_a_hand_edit_at_10000_learners(big: Tenant) -> No
     assert "| widget-pro | " in comment["body"]
     assert "artifact `certops-plan`" in comment["body"]
     saved = json.loads((actions.artifacts / "1" / "certops-plan" / "plan.json").read_text())
-    assert saved["summary"]["create"] > 10_000  # the adoption: every certification recorded
-    assert saved["summary"]["effects"]["certify"] > 8_000  # named as such, not "to create"
+    assert saved["summary"]["create"] > 2_500  # the adoption: every certification recorded
+    assert saved["summary"]["effects"]["certify"] > 2_000  # named as such, not "to create"
 
     # Merge: the reviewed plan is downloaded and applied as it was; its file joins the trail.
     actions.set_gh(pr_head=git(big.repo, "rev-parse", "HEAD"), plan_run="1")
