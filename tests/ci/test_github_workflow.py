@@ -8,8 +8,8 @@ hash-checked from the repository's lock file), against a served sandbox:
 - the nightly apply carries out the rollover across 2026-12-31 -> 2027-01-02 with no merge
   in between, never reverts a hand edit (it is reported, nothing is applied);
 - a merge queue's plan of the landing commit is the one applied; a stale plan is refused
-  and re-planned, a push without a pull request has no reviewed plan, missing secrets and
-  a lock file that does not match the wheel say so."""
+  and re-planned, a push without a pull request has no reviewed plan, missing secrets, a
+  lock file that does not match the wheel and an LMS that cannot be reached say so."""
 
 from __future__ import annotations
 
@@ -404,10 +404,21 @@ def test_merge_queue_sticky_comment_stale_plan_and_what_is_missing(small: Tenant
     # A lock file whose hash is not the wheel's (another package under the name) stops
     # the install: nothing of it runs with the tenant's credentials.
     lock = small.repo / ".github" / "certops-requirements.txt"
-    lock.write_text(lock.read_text().replace("sha256:", "sha256:0", 1)[:-2] + "\n")
+    good = lock.read_text()
+    lock.write_text(good.replace("sha256:", "sha256:0", 1)[:-2] + "\n")
     commit(small.repo, "a lock file that does not match")
     actions.secrets["DOCEBO_READER_CLIENT_ID"] = actions.secrets["DOCEBO_CLIENT_ID"]
     tampered = actions.job("plan", "pull_request", env=at)
     install = tampered.step("Install certops")
     assert install.code != 0 and "hash" in (install.stdout + install.stderr).lower()
     assert tampered.step("Plan").code is None
+    lock.write_text(good)
+    commit(small.repo, "the release's lock file again")
+
+    # A night the LMS cannot be reached: nothing is applied, and a person hears of it.
+    actions.secrets["DOCEBO_URL"] = "http://127.0.0.1:9"  # the discard port: refused
+    dark = actions.job("nightly", "schedule", env={"CERTOPS_AT": "2026-12-02T05:17:00Z"})
+    assert dark.step("Plan").code == 1 and dark.step("Apply").code is None
+    assert dark.step("Report to a person").code == 0
+    (issue,) = actions.gh["issues"]
+    assert "**The plan failed** (exit 1" in issue["comments"][-1]
