@@ -365,12 +365,10 @@ def test_merge_queue_sticky_comment_stale_plan_and_what_is_missing(small: Tenant
     assert not actions.job("plan", "pull_request", env=at).failed
     assert len(actions.gh["comments"]) == 1
     assert any(c[:3] == ["api", "-X", "PATCH"] for c in actions.gh["calls"])
-    actions.set_gh(pr_head=git(small.repo, "rev-parse", "HEAD"), plan_run=str(actions.runs))
-    assert not actions.job("apply", "push", env=at).failed
 
     # Reviewed, then someone edits a course in the LMS before the merge: the saved plan
     # no longer matches what a plan would do now.
-    assert not actions.job("plan", "pull_request", env=at).failed
+    actions.set_gh(pr_head=git(small.repo, "rev-parse", "HEAD"))
     small.edit_course_by_hand("MOC-WP-2026", name="Renamed by hand")
     files_before = small.audit_files()
     actions.set_gh(plan_run=str(actions.runs))
