@@ -188,6 +188,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+async def _verified(writer: LMSWriter, row: NewEnrollment, what: str) -> bool:
+    """True once the enrollment ``row`` created reads back as sent (``verify_enrollment``
+    raises otherwise)."""
+    await verify_enrollment(writer, row, what)
+    return True
+
+
 def _depends_on(change: Change) -> list[str]:
     """The addresses of the objects ``change`` needs to exist."""
     target = change.target
@@ -367,6 +374,18 @@ class Executor:
             return None
         return result
 
+    def _not_kept(self, changes: Sequence[Change]) -> None:
+        """The LMS accepted ``changes`` but a read-back shows it did not keep them: the
+        audit log says so (a ``failed`` line after their ``done``), so that nothing takes
+        the values for ones certops wrote and someone changed since."""
+        if self.audit is None or not changes:
+            return
+        why = f"accepted but not kept by the LMS (read back): {self.report.stopped}"
+        try:
+            self.audit.settle_many([(c, FAILED, why) for c in changes])
+        except AuditLogError as exc:
+            self.report.stopped = f"stopped: {exc}"
+
     async def _setup_change(self, change: Change) -> list[Any]:
         """Send one setup change's write, then read the object back."""
         target, write = change.target, change.write
@@ -473,7 +492,9 @@ class Executor:
                 first = chosen[0] if chosen else None
                 if first is not None and not self.report.stopped:
                     _, change, row = batch[first]
-                    await self._guard([], verify_enrollment(self.writer, row, change.address))
+                    kept = await self._guard([], _verified(self.writer, row, change.address))
+                    if not kept:
+                        self._not_kept([batch[i][1] for i in created])
         # By course (stable: updates of one course in the order the plan lists them).
         for key, same in sorted(updates.items(), key=lambda kv: kv[0][0]):
             course, course_id, status, completed_at, valid_from, valid_until = key

@@ -10,6 +10,11 @@ are resolved against what the LMS now holds (read by that apply) and a ``resolve
 records the answer; so after any crash and one more apply, the log names every change
 that reached the LMS. The format is documented in ``docs/audit-log.md``.
 
+The log is one JSON-lines file (``--audit-log``), or a folder of per-run files
+(``--audit-dir``, see ``run_file``): each run appends to a file of its own, every batch of
+lines as one complete gzip member, so the folder stays a few MB at 20,000 learners and a
+file, once its run ended, never changes (a git branch or a bucket keeps it as is).
+
 The log never holds secrets: changes carry none, and LMS messages are redacted by the
 client before they become outcome messages.
 """
@@ -22,6 +27,7 @@ import os
 import re
 import stat
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from certops.errors import CertopsError
-from certops.history import AuditContext
+from certops.history import AuditContext, read_log_bytes
 from certops.instants import format_instant_seconds
 from certops.plan.jsonio import display
 from certops.plan.model import Change, Plan, Target, TargetKind, enrollment_target
@@ -51,6 +57,44 @@ _KIND = re.compile(rb'"kind": "([a-z_]+)"')
 
 class AuditLogError(CertopsError):
     """The audit log cannot be written; raised before anything is applied."""
+
+
+COMPRESSED_SUFFIX = ".jsonl.gz"
+
+
+def run_file(folder: Path, started: datetime, run: str, kind: str = "") -> Path:
+    """The file of one run in an audit folder: ``20270102T051700Z-3f2a9c0e41b7.jsonl.gz``
+    (``kind`` adds a word, e.g. ``listen``). The UTC start first, so that names sort in
+    time order; the run id keeps two runs of one second apart."""
+    stamp = started.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    word = f"-{kind}" if kind else ""
+    return folder / f"{stamp}{word}-{run}{COMPRESSED_SUFFIX}"
+
+
+def audit_files(folder: Path) -> tuple[Path, ...]:
+    """The log files of an audit folder (per-run ``*.jsonl.gz`` and any plain ``*.jsonl``),
+    in name order; none when it does not exist yet. A folder that is no folder is refused."""
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
+        return ()
+    except OSError as exc:
+        raise AuditLogError(
+            f"cannot read the audit folder {folder}: {exc.strerror or exc}"
+        ) from None
+    if not stat.S_ISDIR(mode):
+        raise AuditLogError(
+            f"the audit folder {folder} is not a folder (give --audit-dir a folder; "
+            "--audit-log names a single file)"
+        )
+    return tuple(
+        sorted(p for p in folder.iterdir() if p.name.endswith((".jsonl", COMPRESSED_SUFFIX)))
+    )
+
+
+def new_run_id() -> str:
+    """A random id for one run (12 hex digits)."""
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +166,22 @@ class AuditLog:
         lms: str = "",
         *,
         context: AuditContext | None = None,
+        sources: Sequence[Path] | None = None,
+        run: str | None = None,
     ) -> None:
         self.path = path
+        # The files earlier runs wrote, read to settle their writes left in doubt (the log
+        # itself, or every file of an audit folder).
+        self.sources = tuple(sources) if sources is not None else (path,)
+        # A ``.gz`` file takes each batch of lines as one complete gzip member.
+        self.compressed = path.name.endswith(".gz")
         self.digest = digest
         self.actor = actor
         self.lms = lms
         # The instant evaluated, reason, class, product and config revision of each line.
         self.context = context
         # One id per run; each intent adds a sequence number, and its outcome repeats it.
-        self.run = uuid.uuid4().hex[:12]
+        self.run = run or new_run_id()
         self._seq = 0
         self._ids: dict[int, str] = {}  # id(change) -> intent id, for the outcome line
         self._handle: BinaryIO | None = None
@@ -155,7 +206,7 @@ class AuditLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Unbuffered binary appends: each batch of lines is one write, then fsync.
             handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open
-            if handle.tell() and _last_byte(self.path) != b"\n":
+            if not self.compressed and handle.tell() and _last_byte(self.path) != b"\n":
                 # A run killed mid-line left a cut line: start ours on a line of their own.
                 handle.write(b"\n")
             self._handle = handle
@@ -171,7 +222,13 @@ class AuditLog:
             return
         if self._broken:
             raise AuditLogError(self._broken)
-        data = memoryview(("\n".join(lines) + "\n").encode("utf-8"))
+        raw = ("\n".join(lines) + "\n").encode("utf-8")
+        if self.compressed:
+            # One whole gzip member per batch: a member cut short by a crash is dropped
+            # by readers like a cut line (its write had not been sent).
+            packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+            raw = packer.compress(raw) + packer.flush()
+        data = memoryview(raw)
         try:
             handle = self._open()
             while data:
@@ -233,10 +290,14 @@ class AuditLog:
                        **fields}])  # fmt: skip
 
     def close(self) -> None:
-        """Close the log file (every written line is already on disk)."""
+        """Close the log file (every written line is already on disk); a run file of an
+        audit folder that got no line is removed."""
         if self._handle is not None:
+            empty = self._handle.tell() == 0
             self._handle.close()
             self._handle = None
+            if empty and self.compressed:
+                self.path.unlink(missing_ok=True)
 
     # --- recovery ---------------------------------------------------------------------
 
@@ -246,17 +307,21 @@ class AuditLog:
 
         A line cut short by a crash (no newline, not JSON) is skipped: it was never a
         complete intent, so the write it announced was never sent."""
-        try:
-            check_regular(self.path, AuditLogError, "read")
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            self.check_writable()  # says so in its words when it is no file at all
-            raise AuditLogError(
-                f"cannot read the audit log {self.path}: {exc.strerror or exc}; nothing was "
-                "applied (an earlier run's unsettled writes must be checked first)"
-            ) from None
+        chunks = []
+        for source in self.sources:
+            try:
+                check_regular(source, AuditLogError, "read")
+                chunks.append(read_log_bytes(source))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                if source == self.path:
+                    self.check_writable()  # says so in its words when it is no file at all
+                raise AuditLogError(
+                    f"cannot read the audit log {source}: {exc.strerror or exc}; nothing "
+                    "was applied (an earlier run's unsettled writes must be checked first)"
+                ) from None
+        data = b"\n".join(chunks)
         # The log grows with every run and is read at the start of each: find each line's
         # id and kind without decoding it (a million lines in about a second less), and
         # decode only the intents left unsettled. Lines are written with sorted keys, so

@@ -13,9 +13,11 @@ versions lack some of these; readers take what is there. Lines that are not JSON
 
 from __future__ import annotations
 
+import io
 import json
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from certops.revision import ConfigRevision
 
 DEFAULT_AUDIT_LOG = ".certops/audit.jsonl"
 WRITTEN = frozenset({"applied", "done"})  # results that mean the LMS holds the new values
+LISTEN_DIGEST = "listen"  # the plan digest of the lines ``certops listen`` writes
 
 
 class AuditReadError(CertopsError):
@@ -41,6 +44,33 @@ class AuditReadError(CertopsError):
 # certops wrote, and reading it whole (or parsing it recursively) must not be tried.
 MAX_LINE_BYTES = 1_000_000
 MAX_DEPTH = 32
+
+
+def _gunzip(data: bytes) -> bytes:
+    """The text of a file of gzip members; a last member cut short (a run killed while
+    appending it) gives what it holds, which ends in a cut line."""
+    out = []
+    while data:
+        unpacker = zlib.decompressobj(31)
+        try:
+            out.append(unpacker.decompress(data))
+        except zlib.error:
+            break  # damaged past here: what came before stands
+        if not unpacker.eof:
+            break  # the last member, cut short
+        data = unpacker.unused_data
+    return b"".join(out)
+
+
+def read_log_bytes(path: Path) -> bytes:
+    """The lines of one log file, as bytes: a ``.gz`` file of an audit folder decompressed
+    (see ``_gunzip``), any other file as it is."""
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        if data and not data.startswith(b"\x1f\x8b"):
+            raise AuditReadError(f"cannot read the audit log {path}: not a gzip file")
+        return _gunzip(data)
+    return data
 
 
 def _depth(raw: bytes) -> int:
@@ -129,7 +159,12 @@ class LogLines:
                     raise AuditReadError(
                         f"cannot read the audit log {file}: it is not a regular file"
                     )
-                with file.open("rb") as handle:
+                opened = (
+                    io.BytesIO(read_log_bytes(file))
+                    if file.name.endswith(".gz")
+                    else file.open("rb")
+                )
+                with opened as handle:
                     number = 0
                     while raw := handle.readline(MAX_LINE_BYTES + 1):
                         number += 1
@@ -165,8 +200,14 @@ class LogLines:
                 raise AuditReadError(f"cannot read the audit log {file}: {exc}") from None
             except json.JSONDecodeError:
                 entry = None
-        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+        if not isinstance(entry, dict):
             self.skipped += 1
+            return None
+        if not isinstance(entry.get("address"), str):
+            # A line about no single object (listen's summary of a learner it
+            # reconciled) is certops' own, not damage: nothing to count.
+            if not isinstance(entry.get("kind"), str):
+                self.skipped += 1
             return None
         entry["log"] = str(file)
         return entry
@@ -200,18 +241,47 @@ def known_digest(known: LastApply | None, at: datetime) -> str:
     return known.config_digest if known is not None and known.at == at else ""
 
 
-def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRecord:
+def _fold(
+    latest: dict[str, dict[str, tuple[tuple[datetime, str, int], Any]]],
+    address: str,
+    order: tuple[datetime, str, int],
+    after: Mapping[str, Any],
+) -> None:
+    """Keep, per field of ``address``, the value of the latest write."""
+    fields = latest.setdefault(address, {})
+    for name, value in after.items():
+        held = fields.get(name)
+        if held is None or order > held[0]:
+            fields[name] = (order, value)
+
+
+def applied_record(
+    logs: AuditLines | Iterable[Mapping[str, Any]],
+    same_lms: Callable[[str], bool] | None = None,
+) -> AppliedRecord:
     """What certops last did according to ``logs`` (held lines, or ``LogLines`` read as
     they come): per product, the latest instant an apply evaluated (lines without ``at``
     say nothing about it) with its configuration digest, and per address the last value
     written to each field (lines that record a success only, in ``at`` then wall-time
-    order, so several logs merge correctly)."""
+    order, so several logs merge correctly). With ``same_lms``, only lines about an LMS it
+    accepts (and lines that name none) count: a log may hold a rehearsal on a sandbox
+    beside the tenant's runs."""
     last: dict[str | None, LastApply] = {}
     # Per address and field, the latest write so far: its (at, wall time, line) order and
     # value. Folded line by line, so only the newest value of each field is held.
     latest: dict[str, dict[str, tuple[tuple[datetime, str, int], Any]]] = {}
     instants: dict[str, datetime | None] = {}  # every line of an apply shares its ``at``
+    # Successful writes by their line id, folded in at the end: a later ``failed`` line
+    # of the same id (the LMS did not keep it) takes one back.
+    pending: dict[str, tuple[tuple[datetime, str, int], str, dict[str, Any]]] = {}
+    lms_seen: dict[str, bool] = {}
     for index, entry in enumerate(logs.lines if isinstance(logs, AuditLines) else logs):
+        lms = entry.get("lms")
+        if same_lms is not None and isinstance(lms, str) and lms:
+            if lms not in lms_seen:
+                lms_seen[lms] = same_lms(lms)
+            if not lms_seen[lms]:
+                continue  # what certops did to another LMS
         raw_at = entry.get("at")
         if isinstance(raw_at, str) and raw_at in instants:
             at = instants[raw_at]
@@ -226,16 +296,26 @@ def applied_record(logs: AuditLines | Iterable[Mapping[str, Any]]) -> AppliedRec
         digest = config.get("digest") if isinstance(config.get("digest"), str) else ""
         known = last.get(product)
         # The latest instant wins; at the same instant, a line that names its digest.
-        if known is None or at > known.at or (at == known.at and digest):
+        # ``listen`` reconciles one learner at a time: its writes count as values certops
+        # wrote, but it is no apply of the whole product (a plan at its instant would
+        # hold every other learner's changes, which listen never made).
+        if entry.get("plan_digest") == LISTEN_DIGEST:
+            pass
+        elif known is None or at > known.at or (at == known.at and digest):
             last[product] = LastApply(at=at, config_digest=digest or known_digest(known, at))
         after = entry.get("after")
+        line_id = entry.get("id") if isinstance(entry.get("id"), str) else ""
         if entry.get("result") in WRITTEN and isinstance(after, dict):
             order = (at, str(entry.get("time", "")), index)
-            fields = latest.setdefault(entry["address"], {})
-            for name, value in after.items():
-                held = fields.get(name)
-                if held is None or order > held[0]:
-                    fields[name] = (order, value)
+            if line_id:
+                pending[line_id] = (order, entry["address"], after)
+            else:
+                _fold(latest, entry["address"], order, after)
+        elif line_id and entry.get("result") == "failed":
+            # Accepted, then found not kept (a read-back): certops did not write it.
+            pending.pop(line_id, None)
+    for order, address, after in pending.values():
+        _fold(latest, address, order, after)
     written = {
         address: {name: value for name, (_, value) in fields.items()}
         for address, fields in latest.items()
@@ -263,6 +343,8 @@ class HistoryEntry:
     dirty: bool | None
     log: str
     message: str = ""
+    # listen's writes: the webhook messages that asked for them.
+    messages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form ``history --format json`` prints."""
@@ -282,6 +364,7 @@ class HistoryEntry:
             "config": {"commit": self.commit, "dirty": self.dirty},
             "log": self.log,
             **({"message": self.message} if self.message else {}),
+            **({"messages": list(self.messages)} if self.messages else {}),
         }
 
 
@@ -328,6 +411,7 @@ def learner_history(
             dirty=config.get("dirty") if isinstance(config.get("dirty"), bool) else None,
             log=str(entry.get("log", "")),
             message=str(entry.get("message", "")),
+            messages=tuple(str(m) for m in _object(entry, "listen").get("message_ids", ()) if m),
         )
         found.append(((item.at or item.time), item.time, index, item))
     found.sort(key=lambda f: f[:3])

@@ -37,12 +37,17 @@ from certops.engine.facts import LearnerFacts, collect_facts
 from certops.engine.idle import idle_exceptions
 from certops.engine.lifecycle import LearnerState, evaluate
 from certops.engine.manual import Acknowledgements, manual_steps
-from certops.engine.safety import MAX_SUSPEND_FRACTION, check_by_hand, check_plan_safety
+from certops.engine.safety import (
+    MAX_SUSPEND_FRACTION,
+    check_by_hand,
+    check_plan_safety,
+    check_reverted_drift,
+)
 from certops.errors import SafetyLimitError, StalePlanError
 from certops.history import AuditContext
 from certops.live import Learners, LiveSnapshot, read_learners, read_live
 from certops.lms.api import LMSReader, LMSWriter
-from certops.plan.classes import AppliedRecord, classify, config_digest
+from certops.plan.classes import AppliedRecord, classify, config_digest, reverts_a_hand_edit
 from certops.plan.jsonio import order_changes, plan_digest
 from certops.plan.model import (
     Action,
@@ -66,6 +71,7 @@ from certops.revision import config_revision
 ConnectReader = Callable[..., AbstractAsyncContextManager[LMSReader]]
 ConnectWriter = Callable[..., AbstractAsyncContextManager[LMSWriter]]
 Say = Callable[[str], None]
+SHARED_SAFETY = "(shared)"  # the product a safety trip names for shared objects
 
 
 def _quiet(message: str) -> None:
@@ -78,6 +84,9 @@ class Planned:
 
     plan: Plan
     desired: DesiredSetup
+    # ``plan_run(base=...)``: the plan of the base configuration (what a pull request
+    # merges into) from the same snapshot at the same instant.
+    base: Plan | None = None
 
     def __repr__(self) -> str:
         # asyncio.run formats the repr of its task's result when it restores the SIGINT
@@ -116,7 +125,27 @@ def build_plan(
         return _assemble(config, live, instant, acks, learners=learners).plan.changes
 
     changes = classify(planned.plan.changes, config, record, changes_at)
-    return replace(planned, plan=replace(planned.plan, changes=changes))
+    plan = replace(planned.plan, changes=changes)
+    # Values certops wrote and someone changed since (the audit log's evidence, not the
+    # class): setting them back needs the configuration's consent (max_reverted_drift).
+    if record is not None and record.written:
+        reverts: dict[str, int] = {}
+        # A status set by hand is asked about once, by max_reverted_manual.
+        by_hand = {mark.address for mark in plan.by_hand}
+        for change in changes:
+            if change.address in by_hand:
+                continue
+            if reverts_a_hand_edit(change, record.written.get(change.address)):
+                key = change.product or SHARED_SAFETY
+                reverts[key] = reverts.get(key, 0) + 1
+        trips = [
+            trip
+            for product, count in reverts.items()
+            if (trip := check_reverted_drift(product, count, config.settings.safety))
+        ]
+        if trips:
+            plan = replace(plan, safety=(*plan.safety, *trips))
+    return replace(planned, plan=plan)
 
 
 def _assemble(
@@ -268,13 +297,23 @@ async def plan_run(
     record: AppliedRecord | None = None,
     progress: Say = _quiet,
     connect_kwargs: Mapping[str, Any] | None = None,
+    base: tuple[Config, Acknowledgements] | None = None,
 ) -> Planned:
-    """Read the LMS, check the configuration's references against it, build the plan."""
+    """Read the LMS, check the configuration's references against it, build the plan;
+    with ``base`` (another configuration and its acks), also the base's plan from the
+    same snapshot (read for both configurations' products)."""
+    wanted = config
+    if base is not None:
+        # The snapshot is keyed by course code and group name: both products' sets.
+        wanted = replace(config, products=config.products + base[0].products)
     live = await read_snapshot(
-        config, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
+        wanted, lms, connect=connect, progress=progress, connect_kwargs=connect_kwargs
     )
     warnings = verify_references(config, live)
-    return with_warnings(build_plan(config, live, at, acks, record), warnings)
+    planned = with_warnings(build_plan(config, live, at, acks, record), warnings)
+    if base is not None:
+        planned = replace(planned, base=build_plan(base[0], live, at, base[1], record).plan)
+    return planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +440,7 @@ async def apply_run(
     *,
     connect: ConnectWriter = connect_writer,
     audit_path: Path,
+    audit_sources: Sequence[Path] | None = None,
     record: AppliedRecord | None = None,
     expect_digest: str | None = None,
     saved_lms: str | None = None,
@@ -417,8 +457,10 @@ async def apply_run(
     stale saved plan (``expect_digest``) and a tripped safety limit (unless ``force``, or
     the limit tripped for one of ``force_products`` only),
     ``show`` the plan, ``confirm`` the writes (it raises to stop), then execute, every
-    write logged ahead in the audit log at ``audit_path``. ``on_writes`` is told how many
-    changes are about to be written, ``on_settled`` how many each step settled.
+    write logged ahead in the audit log at ``audit_path`` (``audit_sources``: the files
+    that hold earlier runs' lines, when they are not that file: an audit folder).
+    ``on_writes`` is told how many changes are about to be written, ``on_settled`` how
+    many each step settled.
 
     Raises ``StalePlanError`` or ``SafetyLimitError`` before anything is written."""
     kwargs = dict(connect_kwargs or {})
@@ -435,7 +477,9 @@ async def apply_run(
             revision=config_revision(config.files),
             config_digests={p: config_digest(config, p) for p in (None, *plan.products)},
         )
-        audit = AuditLog(audit_path, digest, current_actor(), plan.lms, context=context)
+        audit = AuditLog(
+            audit_path, digest, current_actor(), plan.lms, context=context, sources=audit_sources
+        )
         # Writes an earlier run left in doubt (killed mid-write) are settled first, from
         # what the LMS now holds, whatever this run then does.
         pending = audit.pending()

@@ -10,8 +10,15 @@ from typing import Any
 
 import click
 
+from certops.cli.auditopts import audit_dir_option, sources
 from certops.cli.options import config_option, lms_option, progress, resolve_lms
-from certops.history import DEFAULT_AUDIT_LOG, HistoryEntry, learner_history, read_logs
+from certops.history import (
+    DEFAULT_AUDIT_LOG,
+    LISTEN_DIGEST,
+    HistoryEntry,
+    learner_history,
+    read_logs,
+)
 
 
 def _values(values: Any) -> str:
@@ -37,7 +44,12 @@ def entry_text(entry: HistoryEntry) -> list[str]:
     detail = f"    {when}"
     if entry.change_class:
         detail += f", {entry.change_class}"
-    detail += f", by {entry.actor or '?'}, plan {entry.plan_digest[:19] or '?'}"
+    if entry.plan_digest == LISTEN_DIGEST:
+        # listen wrote it because of webhook messages, not from a plan.
+        messages = ", ".join(entry.messages) or "?"
+        detail += f", by {entry.actor or '?'}, webhook message {messages}"
+    else:
+        detail += f", by {entry.actor or '?'}, plan {entry.plan_digest[:19] or '?'}"
     if entry.commit:
         detail += f", config {entry.commit[:12]}" + (" (uncommitted edits)" if entry.dirty else "")
     lines.append(detail)
@@ -61,6 +73,7 @@ def entry_text(entry: HistoryEntry) -> list[str]:
     help=f"An audit log to read (repeatable; default {DEFAULT_AUDIT_LOG}). Several logs "
     "merge in time order, e.g. one per CI runner or year.",
 )
+@audit_dir_option
 @click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
 @config_option
 @lms_option
@@ -68,6 +81,7 @@ def history(
     user: str,
     products: tuple[str, ...],
     logs: tuple[str, ...],
+    audit_dir: str | None,
     output_format: str,
     config_paths: tuple[str, ...],
     lms: str | None,
@@ -82,7 +96,7 @@ def history(
         from certops.config import load_config
 
         check_products(load_config(list(config_paths)), products)
-    paths = logs or (DEFAULT_AUDIT_LOG,)
+    paths = [str(p) for p in sources(logs, audit_dir, DEFAULT_AUDIT_LOG)]
     read = read_logs(paths)
     entries = learner_history(read, user, products)
     if not entries and "@" in user:
@@ -104,7 +118,8 @@ def history(
         return
     if not entries:
         scope = f" in {', '.join(products)}" if products else ""
-        click.echo(f"certops changed nothing for {user}{scope} in {', '.join(paths)}.")
+        where = audit_dir if audit_dir and not logs else ", ".join(paths)
+        click.echo(f"certops changed nothing for {user}{scope} in {where}.")
     for entry in entries:
         click.echo("\n".join(entry_text(entry)))
     if read.skipped:

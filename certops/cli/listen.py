@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from certops.cli.auditopts import audit_dir_option
 from certops.cli.options import config_option, lms_option, progress, resolve_lms
 
 ENV_USER = "CERTOPS_WEBHOOK_USER"
@@ -38,6 +39,7 @@ ENV_PASSWORD = "CERTOPS_WEBHOOK_PASSWORD"
     show_default=True,
     help="Write-ahead log of every write, shared with apply (JSON lines).",
 )
+@audit_dir_option
 @click.option("--watch", is_flag=True, help="Reload the configuration when its files change.")
 @click.option(
     "--insecure-no-auth",
@@ -73,6 +75,7 @@ def listen(
     port: int,
     queue_path: str,
     audit_log: str,
+    audit_dir: str | None,
     watch: bool,
     insecure_no_auth: bool,
     max_attempts: int,
@@ -113,6 +116,7 @@ def listen(
     settings = WorkerSettings(
         lms=target,
         audit_path=Path(audit_log),
+        audit_dir=Path(audit_dir) if audit_dir else None,
         max_attempts=max_attempts,
         retry_base_s=retry_base,
         max_in_flight=max_in_flight,

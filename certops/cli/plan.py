@@ -14,6 +14,8 @@ import click
 
 from certops.address import LMSAddress, parse_address
 from certops.apply import ApplyReport, Result, current_actor
+from certops.audit import new_run_id, run_file
+from certops.cli.auditopts import audit_dir_option, folder_files, sources
 from certops.cli.meter import Meter
 from certops.cli.options import (
     Limits,
@@ -32,7 +34,7 @@ from certops.config.jsonread import decode_utf8, max_depth, parse_json
 from certops.config.load import is_saved_plan
 from certops.config.model import Config
 from certops.connection import connect_reader, connect_writer
-from certops.errors import ConfigError, LMSError, SafetyLimitError
+from certops.errors import ConfigError, LMSAddressError, LMSError, SafetyLimitError
 from certops.history import (
     DEFAULT_AUDIT_LOG,
     AuditReadError,
@@ -45,7 +47,8 @@ from certops.plan.classes import AppliedRecord
 from certops.plan.jsonio import iso_utc, plan_digest, plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, render_markdown
 from certops.plan.model import ChangeClass, Plan
-from certops.plan.render import render_json, render_text
+from certops.plan.render import confirmation_text, render_json, render_text
+from certops.plan.review import Review, review
 from certops.run import Planned, apply_run, only_products, pending_manual_steps, plan_run
 
 FORMATS = ("text", "json", "markdown")
@@ -71,14 +74,24 @@ def load(paths: tuple[str, ...], products: tuple[str, ...]) -> tuple[Config, Ack
     return only_products(config, products), acks
 
 
-def _record(paths: tuple[str, ...]) -> AppliedRecord:
-    """What certops last did, from the audit logs at ``paths`` (missing ones are fine: a
-    first plan has no log)."""
+def _record(paths: tuple[str, ...], lms: LMSAddress) -> AppliedRecord:
+    """What certops last did to ``lms``, from the audit logs at ``paths`` (missing ones
+    are fine: a first plan has no log; lines about another LMS, such as a rehearsal on a
+    sandbox, say nothing about this one)."""
     logs = LogLines(paths, missing_ok=True)
-    record = applied_record(logs)
+    record = applied_record(logs, same_lms=lambda other: _names(other, lms))
     if logs.skipped:
         progress(f"audit log: skipped {logs.skipped} line(s) that are not JSON objects")
     return record
+
+
+def _names(text: str, lms: LMSAddress) -> bool:
+    """Whether ``text`` (an LMS as a log line or a saved plan records it) names ``lms``,
+    however either is spelled."""
+    try:
+        return parse_address(text).same_lms(lms)
+    except LMSAddressError:
+        return text.strip() == lms.display
 
 
 async def _plan(
@@ -89,6 +102,7 @@ async def _plan(
     limits: Limits,
     record: AppliedRecord | None = None,
     meter: Meter | None = None,
+    base: tuple[Config, AckFile] | None = None,
 ) -> Planned:
     # ``connect_reader`` is looked up here, at call time: tests and benchmarks wrap this
     # module's.
@@ -102,6 +116,7 @@ async def _plan(
         record=record,
         progress=meter,
         connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
+        base=base,
     )
 
 
@@ -112,12 +127,15 @@ def _render(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     full_plan: str = "",
+    review: Review | None = None,
 ) -> str:
     if output_format == "json":
         return render_json(planned.plan)
     if output_format == "markdown":
-        return render_markdown(planned.plan, max_bytes=max_bytes, full_plan=full_plan)
-    return render_text(planned.plan, color=color_enabled(no_color))
+        return render_markdown(
+            planned.plan, max_bytes=max_bytes, full_plan=full_plan, review=review
+        )
+    return render_text(planned.plan, color=color_enabled(no_color), review=review)
 
 
 def _check_writable(out: str) -> None:
@@ -187,6 +205,7 @@ audit_read_option = click.option(
     help="Exit 0 when there are no changes, 2 when there are (manual steps count).",
 )
 @audit_read_option
+@audit_dir_option
 @click.option(
     "--drift-only",
     is_flag=True,
@@ -201,6 +220,15 @@ audit_read_option = click.option(
     show_default=True,
     help="--format markdown: the most it may weigh (UTF-8); routine parts are cut first.",
 )
+@click.option(
+    "--base",
+    "base_paths",
+    multiple=True,
+    metavar="PATH",
+    help="The configuration a pull request merges into (repeatable, like PATH): "
+    "--format markdown then starts with what this configuration changes against it and "
+    "what that does in the LMS, and shows the manual steps both wait for as one line.",
+)
 def plan(
     paths: tuple[str, ...],
     config_paths: tuple[str, ...],
@@ -212,14 +240,17 @@ def plan(
     out: str | None,
     detailed_exitcode: bool,
     audit_logs: tuple[str, ...],
+    audit_dir: str | None,
     drift_only: bool,
     max_bytes: int,
+    base_paths: tuple[str, ...],
     limits: Limits,
 ) -> None:
     """Read the LMS and show what apply would change. Never writes to the LMS.
 
     The configuration is PATH... and/or --config PATH (files or folders)."""
     config, acks = load(paths + config_paths, products)
+    base = load(base_paths, products) if base_paths else None
     if out:
         _check_writable(out)
     now = now_utc()
@@ -227,15 +258,24 @@ def plan(
     far = check_instant_near(at or now, now, command="plan", lms=target)
     if far:
         progress(far)
-    record = _record(audit_logs or (DEFAULT_AUDIT_LOG,))
+    record = _record(tuple(map(str, sources(audit_logs, audit_dir, DEFAULT_AUDIT_LOG))), target)
     with Meter(no_color=no_color) as meter:
-        planned = asyncio.run(_plan(config, acks, target, at or now, limits, record, meter))
+        planned = asyncio.run(
+            _plan(config, acks, target, at or now, limits, record, meter, base=base)
+        )
+    reviewed = None
+    if base is not None and planned.base is not None:
+        reviewed = review(base[0], config, planned.base, planned.plan)
     shown = planned
     if drift_only:
         drift = tuple(c for c in planned.plan.changes if c.change_class is ChangeClass.DRIFT)
         shown = replace(planned, plan=replace(planned.plan, changes=drift))
     full = f"`{out}` (saved with `--out`)" if out else ""
-    click.echo(_render(shown, output_format, no_color, max_bytes=max_bytes, full_plan=full))
+    click.echo(
+        _render(
+            shown, output_format, no_color, max_bytes=max_bytes, full_plan=full, review=reviewed
+        )
+    )
     if out:
         _save(planned, out)
     if planned.plan.blocked and not drift_only:
@@ -244,14 +284,15 @@ def plan(
         sys.exit(2)
 
 
-def _confirm(yes: bool) -> None:
+def _confirm(yes: bool, question: str = "Apply these changes?") -> None:
+    """Ask ``question`` (which restates what the apply is about to do) unless ``yes``."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise click.UsageError(
             "apply needs confirmation: run it on a terminal, or pass --yes (e.g. in CI)"
         )
-    click.confirm("Apply these changes?", abort=True)
+    click.confirm(question, abort=True)
 
 
 async def _apply(
@@ -268,18 +309,28 @@ async def _apply(
     force_products: tuple[str, ...] = (),
     audit_path: Path,
     limits: Limits,
+    audit_sources: tuple[Path, ...] | None = None,
 ) -> bool:
+    read = audit_sources if audit_sources is not None else (audit_path,)
     try:
-        record = _record((str(audit_path),))
+        record = _record(tuple(str(p) for p in read), lms)
     except AuditReadError as exc:
         # Classes only explain; whether the log can be written is checked before any write.
         progress(f"{exc}; changes are classed as if there were no log")
         record = None
+    names = {p.id: p.name for p in config.products}
+    shown: list[Planned] = []
     with Meter(no_color=no_color) as meter:
 
         def show(planned: Planned) -> None:
             meter.pause()  # the plan and the prompt need the screen
             click.echo(_render(planned, "text", no_color))
+            shown.append(planned)
+
+        def confirm() -> None:
+            # The question restates the dangerous part: who is suspended or reinstated.
+            question = confirmation_text(shown[-1].plan, names) if shown else ""
+            _confirm(yes, question or "Apply these changes?")
 
         done = await apply_run(
             config,
@@ -288,13 +339,14 @@ async def _apply(
             at,
             connect=lambda *a, **kw: connect_writer(*a, **kw),
             audit_path=audit_path,
+            audit_sources=audit_sources,
             record=record,
             expect_digest=expect_digest,
             saved_lms=saved_lms,
             force=force,
             force_products=force_products,
             show=show,
-            confirm=lambda: _confirm(yes),
+            confirm=confirm,
             progress=meter,
             connect_kwargs={**limits.connect_kwargs(), "on_call": meter.call},
             on_writes=meter.writing,
@@ -360,6 +412,7 @@ def _show_problems(report: ApplyReport, audit_path: Path | None) -> None:
     help="Write-ahead log of every write (JSON lines; see docs/audit-log.md); also read "
     "to class changes. Env: CERTOPS_AUDIT_LOG.",
 )
+@audit_dir_option
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
@@ -382,6 +435,7 @@ def apply(
     force_products: tuple[str, ...],
     plan_file: str | None,
     audit_log: str,
+    audit_dir: str | None,
     lock_timeout: float,
     limits: Limits,
 ) -> None:
@@ -417,6 +471,11 @@ def apply(
         raise click.UsageError(
             f"--force-product {', '.join(unknown)}: no such product (configured: {known})"
         )
+    audit_path, audit_sources = Path(audit_log), None
+    if audit_dir:
+        # This run's own file in the folder; every file there is read.
+        audit_sources = folder_files(audit_dir)
+        audit_path = run_file(Path(audit_dir), now, new_run_id())
     with _writer_lock(target, lock_timeout):
         ok = asyncio.run(
             _apply(
@@ -430,8 +489,9 @@ def apply(
                 yes=yes or bool(plan_file),
                 force=force,
                 force_products=force_products,
-                audit_path=Path(audit_log),
+                audit_path=audit_path,
                 limits=limits,
+                audit_sources=audit_sources,
             )
         )
     if not ok:

@@ -129,6 +129,7 @@ def build_settings(data: dict[str, Any]) -> Settings:
             max_suspend_fraction=float(safety.get("max_suspend_fraction", 0.25)),
             min_population=int(safety.get("min_population", 20)),
             max_reverted_manual=int(safety.get("max_reverted_manual", 0)),
+            max_reverted_drift=int(safety.get("max_reverted_drift", 0)),
         ),
         digest_ladder=_ladder(data["digest_ladder"])
         if "digest_ladder" in data

@@ -102,11 +102,35 @@ def is_saved_plan(path: Path) -> bool:
     return text.startswith(b"{") and text[1:].lstrip().startswith(b'"format_version"')
 
 
+CONFIG_ENV = "CERTOPS_CONFIG"
+
+
+def _default_paths() -> list[str]:
+    """The configuration when no PATH is given: ``CERTOPS_CONFIG`` (paths separated by
+    the system's path separator, ``:`` on Linux), else ``default_folder()``. Set but empty
+    is a mistake (a CI variable that did not reach the job), never "the current folder"."""
+    value = os.environ.get(CONFIG_ENV)
+    if value is not None:
+        named = [p for p in value.split(os.pathsep) if p.strip()]
+        if not named:
+            raise ConfigError(
+                [
+                    Problem.at(
+                        Location(CONFIG_ENV, 1, 1),
+                        f"{CONFIG_ENV} is set but empty; "
+                        "set it to the configuration's folder, or unset it",
+                    )
+                ]
+            )
+        return named
+    return [default_folder()]
+
+
 def _resolve(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
     """The files named by ``paths`` and the problems of the paths that name none."""
-    implicit = not paths
-    if implicit:
-        paths = [default_folder()]
+    implicit = not paths and os.environ.get(CONFIG_ENV) is None
+    if not paths:
+        paths = _default_paths()
     files: list[str] = []
     problems: list[Problem] = []
     for given in paths:

@@ -209,6 +209,9 @@ class Safety:
     # Statuses set by hand in the LMS (no configured exception explains them) that one run
     # may set back to the rules' verdict; more blocks the run. 0: every one is asked about.
     max_reverted_manual: int = 0
+    # Values certops wrote (per its audit log) that someone has since changed in the LMS,
+    # which one run may set back; more blocks the run. 0: every hand edit is asked about.
+    max_reverted_drift: int = 0
 
 
 @dataclass(frozen=True, slots=True)

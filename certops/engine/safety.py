@@ -65,3 +65,21 @@ def check_by_hand(plan: EnrollmentPlan, settings: Safety) -> SafetyTrip | None:
         value=float(count),
         threshold=float(settings.max_reverted_manual),
     )
+
+
+MAX_REVERTED_DRIFT = "max_reverted_drift"
+
+
+def check_reverted_drift(product: str, count: int, settings: Safety) -> SafetyTrip | None:
+    """The trip when a product's plan sets back more values that someone changed by hand
+    since certops wrote them (``count``, judged from the audit log by the caller) than
+    ``settings.max_reverted_drift`` allows (default 0: a hand edit is reported, never
+    silently reverted); None otherwise. ``value`` and ``threshold`` are counts."""
+    if count <= settings.max_reverted_drift:
+        return None
+    return SafetyTrip(
+        product=product,
+        limit=MAX_REVERTED_DRIFT,
+        value=float(count),
+        threshold=float(settings.max_reverted_drift),
+    )

@@ -29,13 +29,13 @@ from typing import Any
 
 from certops.address import LMSAddress
 from certops.apply import Result, current_actor
-from certops.audit import AuditLog, AuditLogError
+from certops.audit import AuditLog, AuditLogError, new_run_id, run_file
 from certops.config import load_config
 from certops.config.model import Config
 from certops.connection import connect_writer
 from certops.engine.facts import product_course_codes
 from certops.errors import CertopsError, ConfigError
-from certops.history import AuditContext
+from certops.history import LISTEN_DIGEST, AuditContext
 from certops.listen.queue import DONE, DROPPED, EventQueue, Queued
 from certops.lms import RetryPolicy
 from certops.lms.api import LMSWriter, gather_settled
@@ -64,6 +64,9 @@ class WorkerSettings:
 
     lms: LMSAddress
     audit_path: Path
+    # An audit folder (``--audit-dir``): each UTC day's writes go to a file of their own
+    # in it, shared with apply's per-run files; ``audit_path`` is then unused.
+    audit_dir: Path | None = None
     max_attempts: int = 8
     retry_base_s: float = 1.0
     retry_cap_s: float = 300.0
@@ -150,6 +153,7 @@ class Worker:
         self._courses_read_at = 0.0
         self._courses_generation = -1
         self._actor = f"{current_actor()} (certops listen)"
+        self._run = new_run_id()  # names this process's files in an audit folder
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -390,7 +394,11 @@ class Worker:
             },
             extra=why,
         )
-        audit = AuditLog(self.settings.audit_path, "listen", self._actor, lms.lms, context=context)
+        path = self.settings.audit_path
+        if self.settings.audit_dir is not None:
+            day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+            path = run_file(self.settings.audit_dir, day, self._run, kind="listen")
+        audit = AuditLog(path, LISTEN_DIGEST, self._actor, lms.lms, context=context)
         try:
             audit.check_writable()
         except AuditLogError as exc:

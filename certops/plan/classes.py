@@ -83,8 +83,11 @@ def change_key(change: Change) -> tuple[str, str, str]:
     return (change.address, change.action.value, json.dumps(what, sort_keys=True, default=str))
 
 
-def _contradicts_last_write(change: Change, written: Mapping[str, Any] | None) -> bool:
-    # ``written`` comes from the audit log, in the JSON form the log keeps.
+def reverts_a_hand_edit(change: Change, written: Mapping[str, Any] | None) -> bool:
+    """Whether ``change`` sets back a value certops itself last wrote (``written``, from
+    the audit log, in the JSON form the log keeps) that the LMS no longer holds: someone
+    edited it since. Rule 1 of the classes; the safety limit ``max_reverted_drift`` counts
+    the same evidence (it does not read the class)."""
     if not written or change.action is not Action.UPDATE:
         return False
     before = display(change.before)
@@ -104,7 +107,7 @@ def classify_change(
     changes a plan at the last apply's instant would have held (None: no earlier apply is
     known); ``config_unchanged``: whether the product's configuration digest is the one
     recorded at that apply."""
-    if _contradicts_last_write(change, written):
+    if reverts_a_hand_edit(change, written):
         return ChangeClass.DRIFT
     if earlier is None:
         if change.type is ChangeType.ENROLLMENT or (

@@ -19,6 +19,7 @@ from typing import Any
 
 from certops.errors import CertopsError
 from certops.instants import format_instant, parse_instant
+from certops.plan.effects import effect_counts
 from certops.plan.model import (
     TARGET_FIELDS,
     TYPE_ORDER,
@@ -235,6 +236,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     summary: dict[str, Any] = dict(summary_counts(changes))
     summary["blocked"] = plan.blocked
     summary["classes"] = class_counts(changes)
+    # What the changes do, by name: suspensions, reinstatements, certifications, ...
+    summary["effects"] = effect_counts(changes)
     return {
         "format_version": FORMAT_VERSION,
         "at": iso_utc(plan.at),

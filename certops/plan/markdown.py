@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from certops.escape import markdown_code, markdown_text, visible
+from certops.plan.effects import EFFECT_ORDER, NOUNS, effect, effect_counts, effects_text
 from certops.plan.jsonio import class_counts, display, iso_utc
 from certops.plan.model import Action, Change, ChangeClass, ChangeType, Plan, SafetyTrip, Skip
 from certops.plan.render import (
@@ -28,6 +29,7 @@ from certops.plan.render import (
     percent,
     safety_text,
 )
+from certops.plan.review import Review, differences_by_product
 
 GITHUB_COMMENT_LIMIT = 65_536  # characters; GitHub refuses a longer comment
 # The default keeps room for what a CI job adds around the plan (a marker, a link).
@@ -36,7 +38,9 @@ FIRST_WARNINGS = 10  # warnings shown on the first screen; the rest are collapse
 RESERVE = 400  # bytes kept for the closing note and closing a block
 
 CLASS_ORDER = (ChangeClass.DRIFT, ChangeClass.SCHEDULE, ChangeClass.CONFIG)
-COLUMNS = ("create", "update", "suspend", "reinstate", "enroll", "manual")
+# The summary table's columns: what the changes do (certops.plan.effects), by name.
+COLUMNS = tuple(e.value for e in EFFECT_ORDER)
+REVIEW_SHOWN = 20  # changes a pull request brings, listed one by one before a count
 
 
 def _size(text: str) -> int:
@@ -61,19 +65,10 @@ def _status(change: Change) -> str | None:
 
 
 def column(change: Change) -> str:
-    """The summary-table column of a change: a suspension or reinstatement of a
-    certification, an enrollment, a manual step, or a setup create / update."""
-    if change.action is Action.MANUAL:
-        return "manual"
-    if change.type is ChangeType.ENROLLMENT:
-        status = _status(change)
-        if status == "suspended":
-            return "suspend"
-        if change.action is Action.UPDATE and status == "completed":
-            return "reinstate"
-        if change.action is Action.CREATE:
-            return "enroll"
-    return change.action.value
+    """The summary-table column of a change: what it does (``certops.plan.effects``): a
+    suspension, reinstatement or certification, a maintenance enrollment or moved deadline,
+    a setup create or update, or a manual step."""
+    return effect(change).value
 
 
 def _user(change: Change) -> str:
@@ -272,9 +267,9 @@ def _routine_enrollments(w: _Writer, changes: list[Change]) -> list[Listing]:
     w.add("")
     listings = []
     for (product, course, col, cls), group in groups.items():
-        what = "enroll" if col == "enroll" else "update the validity of"
+        what = {"maintenance": "enroll", "certify": "certify"}.get(col, "move the deadline of")
         status = _status(group[0])
-        into = f" as {status}" if col == "enroll" and status else ""
+        into = f" as {status}" if col == "maintenance" and status else ""
         summary = f"{_label(product)}: {what} {len(group)} in {course}{into} ({cls})"
         w.add(f"- {_cell(summary)}")
         listings.append((summary, [_user(c) for c in group]))
@@ -315,9 +310,66 @@ def _listings(w: _Writer, listings: list[Listing]) -> None:
         w.force("\n</details>\n")
 
 
-def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan: str = "") -> str:
+def _change_words(change: Change) -> str:
+    """One change with what it sets and why, for the pull request's own changes."""
+    before, after = display(change.before), display(change.after)
+    if change.action is Action.MANUAL:
+        detail = "; ".join(change.steps[:2])
+    elif change.action is Action.UPDATE:
+        detail = ", ".join(f"{k}: {before.get(k)} → {v}" for k, v in after.items())
+    else:
+        detail = ", ".join(f"{k}: {v}" for k, v in after.items())
+    noun = NOUNS[effect(change)][0]
+    head = f"- {markdown_code(change.address)} ({_cell(_label(change.product))}, {_cell(noun)})"
+    why = f". {_cell(change.reason)}" if change.reason else ""
+    return f"{head}: {_cell(detail)}{why}"
+
+
+def _review_section(w: _Writer, review: Review) -> None:
+    """What the pull request changes in the configuration, then what that does."""
+    w.add("#### This pull request")
+    w.add("")
+    grouped = differences_by_product(review.differences)
+    if not grouped:
+        w.add("It changes nothing in the configuration certops reads.")
+        w.add("")
+    for product, texts in grouped.items():
+        w.add(f"**{_cell(product or 'settings')}**")
+        w.add("")
+        for text in texts:
+            w.add(f"- {_cell(text)}")
+        w.add("")
+    for title, changes in (
+        ("What it does", review.introduced),
+        ("What it no longer does (planned without it)", review.withdrawn),
+    ):
+        if not changes:
+            continue
+        counts = effects_text(effect_counts(changes))
+        w.add(f"{title} ({counts}):")
+        w.add("")
+        for change in changes[:REVIEW_SHOWN]:
+            w.add(_change_words(change))
+        if len(changes) > REVIEW_SHOWN:
+            rest = effects_text(effect_counts(changes[REVIEW_SHOWN:]))
+            w.add(f"- … and {len(changes) - REVIEW_SHOWN} more: {rest}")
+        w.add("")
+    if review.differences and not review.introduced and not review.withdrawn:
+        w.add("It changes nothing in the LMS at this instant.")
+        w.add("")
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    full_plan: str = "",
+    review: Review | None = None,
+) -> str:
     """The plan for a reviewer (see the module docstring), never over ``max_bytes`` UTF-8
-    bytes. ``full_plan`` says where the whole plan is (default: how to get it)."""
+    bytes. ``full_plan`` says where the whole plan is (default: how to get it).
+    ``review`` (``certops plan --base``): what a pull request changes, shown first; the
+    manual steps its base's plan shows too collapse to one line."""
     where = full_plan or "`certops plan --format json`"
     order, groups = _by_product(plan)
     w = _Writer(max_bytes)
@@ -328,6 +380,8 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
     parts = ", ".join(f"{classes[c.value]} {c.value}" for c in CLASS_ORDER)
     w.add(f"Against {markdown_code(plan.lms)}: {len(changes)} changes ({parts}).")
     w.add("")
+    if review is not None:
+        _review_section(w, review)
     if plan.safety:
         w.add("> [!CAUTION]")
         w.add("> **Blocked by a safety limit**: nothing is applied without `--force`.")
@@ -393,23 +447,28 @@ def render_markdown(plan: Plan, *, max_bytes: int = DEFAULT_MAX_BYTES, full_plan
 
     # Routine from here on: collapsed, and the first to be cut.
     manual = by_column["manual"]
+    waiting = {id(c) for c in review.waiting} if review is not None else set()
     if manual:
         w.add(f"#### Manual steps ({len(manual)})")
         w.add("")
+        if waiting:
+            # Shown before and not acted on: one line, not the same list on every push.
+            w.add(
+                f"- {len(waiting)} already shown and still waiting for a person (not changed "
+                "by this pull request; `certops ack` records each one once done)"
+            )
         for change in manual:
-            w.add(f"- {markdown_code(change.address)} ({_class_tag(change)})")
+            if id(change) not in waiting:
+                w.add(f"- {markdown_code(change.address)} ({_class_tag(change)})")
         w.add("")
-        _code_details(w, f"what to do for each of the {len(manual)} manual steps", manual)
-    setup = [
-        c for c in by_column["create"] + by_column["update"] if c.type is not ChangeType.ENROLLMENT
-    ]
+        fresh = [c for c in manual if id(c) not in waiting]
+        _code_details(w, f"what to do for each of the {len(fresh)} manual steps", fresh)
+    setup = by_column["create"] + by_column["update"]
     for cls in (*CLASS_ORDER, None):
         group = [c for c in setup if c.change_class is cls]
         label = cls.value if cls else "unclassed"
         _code_details(w, f"setup: {len(group)} {label} changes", group)
-    routine = [
-        c for c in by_column["enroll"] + by_column["update"] if c.type is ChangeType.ENROLLMENT
-    ]
+    routine = by_column["certify"] + by_column["maintenance"] + by_column["deadline"]
     listings = _routine_enrollments(w, routine)
     listings += _skipped(w, plan.skipped)
     if len(plan.warnings) > FIRST_WARNINGS:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from certops.escape import visible
+from certops.plan.effects import NOUNS, effect, effect_counts, effects_text
 from certops.plan.jsonio import (
     class_counts,
     iso_utc,
     json_value,
     order_changes,
     plan_to_dict,
-    summary_counts,
 )
 from certops.plan.model import (
     TYPE_ORDER,
@@ -33,6 +33,7 @@ from certops.plan.model import (
     SafetyTrip,
     Skip,
 )
+from certops.plan.review import Review
 
 SUMMARISE_OVER = 20  # more enrollment changes than this of one kind are summarised
 NAMES_SHOWN = 5  # usernames shown in a summarised line
@@ -77,17 +78,6 @@ def _label(product: str | None) -> str:
 def _fmt(value: Any) -> str:
     text = json.dumps(json_value(value), ensure_ascii=False, default=str)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
-
-
-def _counts_text(counts: dict[str, int]) -> str:
-    parts = []
-    if counts["create"]:
-        parts.append(f"{counts['create']} to create")
-    if counts["update"]:
-        parts.append(f"{counts['update']} to update")
-    if counts["manual"]:
-        parts.append(f"{counts['manual']} manual")
-    return ", ".join(parts) if parts else "no changes"
 
 
 def _by_product(plan: Plan) -> tuple[list[str | None], dict[str | None, list[Change]]]:
@@ -144,10 +134,11 @@ def _summary_lines(group: list[Change]) -> list[_Line]:
     else:
         what = f"status: {_fmt(first.after.get('status'))}"
     kind = first.action.value
+    noun = NOUNS[effect(first)][1]
     return [
         _Line(
             kind,
-            f"{SYMBOL[first.action]} {len(group)} enrollments in {course} ({what})",
+            f"{SYMBOL[first.action]} {len(group)} {noun} in {course} ({what})",
             len(group),
         ),
         _Line(
@@ -229,6 +220,11 @@ def safety_text(trip: SafetyTrip) -> str:
     """One tripped limit in words, counts first: ``would suspend 50 of 51 (98%, limit 25%;
     settings.safety.max_suspend_fraction)``; a trip saved without its counts reads in
     fractions."""
+    if trip.limit == "max_reverted_drift":
+        return (
+            f"would set back {trip.value:g} value(s) changed in the LMS since certops wrote "
+            f"them (limit {trip.threshold:g}; settings.safety.max_reverted_drift): see Drift"
+        )
     if trip.limit == "max_reverted_manual":
         return (
             f"would set back {trip.value:g} status(es) set by hand (limit {trip.threshold:g}; "
@@ -278,10 +274,30 @@ def _by_class(changes: list[Change]) -> list[tuple[ChangeClass | None, list[Chan
     return [(c, groups[c]) for c in ranked if c in groups]
 
 
-def render_text(plan: Plan, color: bool) -> str:
-    """The plan for a terminal: summary per product, safety trips, the changes by product
-    and type, warnings and skips, and a closing count (or "No changes."). ANSI colour only
-    when ``color`` is true."""
+def review_lines(review: Review) -> list[str]:
+    """What a configuration changes against its base (``plan --base``), in words, then the
+    changes it brings and those it withdraws (counted by what they do, the first few
+    listed)."""
+    out = ["This configuration, against the base:"]
+    for item in review.differences:
+        out.append(f"  {_label(item.product) if item.product else 'settings'}: {item.text}")
+    if not review.differences:
+        out.append("  changes nothing certops reads")
+    for title, changes in (("brings", review.introduced), ("withdraws", review.withdrawn)):
+        if not changes:
+            continue
+        out.append(f"  and {title}: {effects_text(effect_counts(changes))}")
+        out += [f"    {SYMBOL[c.action]} {c.address}: {c.reason}" for c in changes[:NAMES_SHOWN]]
+        if len(changes) > NAMES_SHOWN:
+            out.append(f"    ... and {len(changes) - NAMES_SHOWN} more")
+    return out
+
+
+def render_text(plan: Plan, color: bool, review: Review | None = None) -> str:
+    """The plan for a terminal: what the configuration changes against a base (with
+    ``review``), summary per product, safety trips, the changes by product and type,
+    warnings and skips, and a closing count (or "No changes."). ANSI colour only when
+    ``color`` is true."""
 
     def paint(kind: str, text: str) -> str:
         # Tenant text (usernames, codes, messages) never reaches a terminal as control
@@ -291,10 +307,12 @@ def render_text(plan: Plan, color: bool) -> str:
 
     order, groups = _by_product(plan)
     out = [
-        visible(f"{_label(product)}: {_counts_text(summary_counts(groups[product]))}")
+        visible(f"{_label(product)}: {effects_text(effect_counts(groups[product]))}")
         for product in order
     ]
     out.append(paint("reason", f"(evaluated at {iso_utc(plan.at)} against {plan.lms})"))
+    if review is not None:
+        out += ["", *(visible(line) for line in review_lines(review))]
     if plan.safety:
         out += [
             "",
@@ -325,7 +343,7 @@ def render_text(plan: Plan, color: bool) -> str:
         out += [visible(f"  {line}") for line in _capped(skips, LIST_SHOWN)]
     out.append("")
     if plan.changes:
-        counts = _counts_text(summary_counts(plan.changes))
+        counts = effects_text(effect_counts(plan.changes))
         closing = f"Plan: {counts}."
         classes = class_counts(plan.changes)
         if any(classes.values()):
@@ -351,3 +369,46 @@ def render_json(plan: Plan) -> str:
         else:
             parts.append(head + json.dumps(value, ensure_ascii=False))
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+_ROUTINE_VERBS = {
+    "certify": "certify {n}",
+    "maintenance": "enroll {n} in maintenance courses",
+    "deadline": "move {n} maintenance deadline(s)",
+    "create": "create {n} course(s), group(s) or catalog item(s)",
+    "update": "update {n} course(s) or group(s)",
+}
+
+
+def confirmation_text(plan: Plan, names: dict[str, str] | None = None) -> str:
+    """The question ``apply`` asks before writing, restating the dangerous part per product
+    (``will SUSPEND 35 learners in Widget Pro (35 of 140 certified now, limit 25%)``,
+    reinstatements likewise), then what else it writes; ``names`` maps product ids to
+    their names."""
+    names = names or {}
+    order, groups = _by_product(plan)
+    limits = {t.product: t for t in plan.limits}
+    lines = []
+    for product in order:
+        counts = effect_counts(c for c in groups[product] if c.action is not Action.MANUAL)
+        if not any(counts.values()):
+            continue
+        where = names.get(product, product) if product else "the shared setup"
+        if counts["suspend"]:
+            n = counts["suspend"]
+            text = f"will SUSPEND {n} learner{'s' if n != 1 else ''} in {where}"
+            trip = limits.get(product or "")
+            if trip is not None and trip.certified is not None:
+                limit = percent(trip.threshold)
+                text += f" ({trip.suspensions} of {trip.certified} certified now, limit {limit})"
+            lines.append(text)
+        if counts["reinstate"]:
+            n = counts["reinstate"]
+            lines.append(f"will REINSTATE {n} learner{'s' if n != 1 else ''} in {where}")
+        routine = [v.format(n=counts[k]) for k, v in _ROUTINE_VERBS.items() if counts[k]]
+        if routine:
+            lines.append("will " + ", ".join(routine) + f" in {where}")
+    if plan.blocked:
+        lines.append("IGNORING the safety limits above (--force)")
+    body = "".join(f"  - {visible(line)}\n" for line in lines)
+    return ("This apply:\n" + body if body else "") + "Apply these changes?"

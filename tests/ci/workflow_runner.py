@@ -7,9 +7,13 @@ number, ``env.*``), ``GITHUB_OUTPUT`` / ``GITHUB_STEP_SUMMARY`` files, step ``if
 conditions, and bash as ``defaults.run.shell`` asks. Only what talks to GitHub is
 stood in for: ``gh`` is a stub on ``PATH`` that keeps comments, issues and artifacts in a
 JSON file, and ``actions/upload-artifact`` copies into the same store. ``actions/checkout``
-and ``actions/setup-python`` are done by the test beforehand (a git clone with an origin,
-the Python running the tests), and the "Install certops" step is skipped because certops
-is already importable from the tree: every ``certops`` the scripts run is the real one.
+is done by the test beforehand (a git clone with an origin). ``actions/setup-python`` is a
+fresh virtual environment with certops' dependencies and without certops (the runtime
+dependencies of the running interpreter, seen through a ``.pth`` file), first on ``PATH``;
+the "Install certops" step then runs as written: ``pip install --require-hashes`` of the
+repository's lock file, which names the wheel built from this checkout with its hash, from
+a local folder that stands in for the package index. Every ``certops`` the scripts run is
+that installed wheel.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import yaml
 
 TREE = Path(__file__).resolve().parents[2]
 WORKFLOW = TREE / "examples" / "ci" / ".github" / "workflows" / "certops.yml"
-SKIPPED_STEPS = {"Install certops"}  # certops comes from the tree under test
 DONE_BEFORE = ("actions/checkout@", "actions/setup-python@")
 STEP_TIMEOUT = 300
 
@@ -77,6 +80,8 @@ if args[0] == "api":
         print(state["pr_head"] or "")
     elif path.rsplit("/", 1)[-1].isdigit() and "/actions/runs/" in path:
         print(WORKFLOW_ID)  # the --jq .workflow_id of the running job's run
+    elif f"/actions/workflows/{WORKFLOW_ID}/runs?" in path and "event=merge_group" in path:
+        print(state["merge_group_run"] or "")
     elif f"/actions/workflows/{WORKFLOW_ID}/runs?" in path:
         print(state["plan_run"] or "")
     else:
@@ -99,11 +104,6 @@ else:
 done()
 '''
 
-CERTOPS_SHIM = """#!/bin/sh
-exec {python} -c 'import sys; sys.argv[0] = "certops"; from certops.cli.main import main; main()' \\
-  "$@"
-"""
-
 
 @dataclass
 class StepRun:
@@ -114,6 +114,13 @@ class StepRun:
     stdout: str = ""
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        """GitHub's ``steps.ID.outcome``: success, failure or skipped."""
+        if self.code is None:
+            return "skipped"
+        return "success" if self.code == 0 else "failure"
 
 
 @dataclass
@@ -138,15 +145,58 @@ def _load_workflow() -> dict[str, Any]:
     return data
 
 
-class GitHubActions:
-    """Runs jobs of the shipped workflow in ``repo`` (a clone with an ``origin``)."""
+def job_python(root: Path) -> Path:
+    """What ``actions/setup-python`` gives a job, without certops: a fresh virtual
+    environment (no pip of its own) that sees the running interpreter's installed
+    distributions, certops' own excepted, through a ``.pth`` file. Returns its ``bin``."""
+    venv = root / "job-python"
+    if not venv.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        deps = root / "job-python-deps"
+        deps.mkdir()
+        for site in {Path(p) for p in sys.path if p.endswith("site-packages")}:
+            for entry in site.iterdir():
+                name = entry.name.lower()
+                if name.startswith(("certops", "__editable__", "_certops")):
+                    continue  # the test's own certops: the job installs the wheel
+                if name.endswith(".pth") or (deps / entry.name).exists():
+                    continue
+                (deps / entry.name).symlink_to(entry)
+        purelib = subprocess.run(
+            [str(venv / "bin" / "python"), "-c",
+             "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        Path(purelib, "job-deps.pth").write_text(f"{deps}\n", encoding="utf-8")
+    # Each job runs on a fresh machine: nothing an earlier job installed is left.
+    for path in venv.glob("lib/python*/site-packages/*"):
+        if path.name != "job-deps.pth":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    (venv / "bin" / "certops").unlink(missing_ok=True)
+    return venv / "bin"
 
-    def __init__(self, root: Path, repo: Path, secrets: dict[str, str], extra_env: dict[str, str]):
+
+class GitHubActions:
+    """Runs jobs of the shipped workflow in ``repo`` (a clone with an ``origin``).
+
+    ``index`` is the folder that stands in for the package index (the wheel built from
+    this checkout): the install step finds certops there and nowhere else."""
+
+    def __init__(
+        self,
+        root: Path,
+        repo: Path,
+        secrets: dict[str, str],
+        extra_env: dict[str, str],
+        index: Path,
+    ):
         self.workflow = _load_workflow()
         self.root = root
         self.repo = repo
         self.secrets = secrets
         self.extra_env = extra_env
+        self.index = index
+        self.python_bin = job_python(root)
         self.bin = root / "bin"
         self.bin.mkdir(exist_ok=True)
         self.artifacts = root / "artifacts"
@@ -159,21 +209,26 @@ class GitHubActions:
                     "issues": [],
                     "pr_head": "",
                     "plan_run": "",
+                    "merge_group_run": "",
                     "artifacts": str(self.artifacts),
                 }
             )
         )
         gh = self.bin / "gh"
         gh.write_text(GH_STUB.replace("{python}", sys.executable), encoding="utf-8")
-        shim = self.bin / "certops"
-        shim.write_text(CERTOPS_SHIM.replace("{python}", sys.executable), encoding="utf-8")
-        for file in (gh, shim):
-            file.chmod(0o755)
+        gh.chmod(0o755)
         self.runs = 0
+        self.base_sha = ""  # the pull request's base commit (github.event...base.sha)
         # The credentials as certops reads them (for runs the test makes itself).
-        self.secrets_env = {k: v for k, v in secrets.items() if k.startswith("DOCEBO_CLIENT")}
-        self.secrets_env |= {
-            k: v for k, v in secrets.items() if k in ("DOCEBO_USERNAME", "DOCEBO_PASSWORD")
+        self.secrets_env = {
+            key: secrets[key]
+            for key in (
+                "DOCEBO_CLIENT_ID",
+                "DOCEBO_CLIENT_SECRET",
+                "DOCEBO_USERNAME",
+                "DOCEBO_PASSWORD",
+            )
+            if key in secrets
         }
 
     @property
@@ -186,17 +241,30 @@ class GitHubActions:
         state.update(values)
         self.state_file.write_text(json.dumps(state))
 
-    def _expr(self, text: str, env: dict[str, str], event: str) -> str:
+    def _expr(
+        self, text: str, env: dict[str, str], event: str, steps: dict[str, StepRun] | None = None
+    ) -> str:
         def resolve(match: re.Match[str]) -> str:
             expr = match.group(1).strip()
             if expr.startswith("secrets."):
-                return self.secrets[expr.removeprefix("secrets.")]
+                # A secret that is not set (or not given to this job) reads as "".
+                return self.secrets.get(expr.removeprefix("secrets."), "")
             if expr.startswith("env."):
                 return env[expr.removeprefix("env.")]
+            step = re.fullmatch(r"steps\.([\w-]+)\.(outputs\.([\w-]+)|outcome)", expr)
+            if step:
+                ran = (steps or {}).get(step.group(1))
+                if step.group(3):
+                    return ran.outputs.get(step.group(3), "") if ran else ""
+                return ran.outcome if ran else ""
             table = {
                 "github.token": "gh-token-for-tests",
                 "github.event.pull_request.number": "7",
+                "github.event.pull_request.number || github.ref": "7",
                 "github.event_name": event,
+                "github.event.pull_request.base.sha || github.event.merge_group.base_sha": (
+                    self.base_sha
+                ),
             }
             if expr not in table:
                 raise AssertionError(f"workflow expression the test runner does not know: {expr}")
@@ -212,7 +280,12 @@ class GitHubActions:
             step = steps.get(match.group(1))
             return repr(step.outputs.get(match.group(2), "") if step else "")
 
+        def outcome(match: re.Match[str]) -> str:
+            step = steps.get(match.group(1))
+            return repr(step.outcome if step else "")
+
         expr = re.sub(r"steps\.([\w-]+)\.outputs\.([\w-]+)", output, expr)
+        expr = re.sub(r"steps\.([\w-]+)\.outcome", outcome, expr)
         expr = expr.replace("github.event_name", repr(event))
         expr = expr.replace("always()", "True").replace("failure()", repr(failed))
         expr = expr.replace("success()", repr(not failed))
@@ -227,20 +300,28 @@ class GitHubActions:
         self.runs += 1
         run_id = str(self.runs)
         base = {
-            "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+            # setup-python's interpreter first, as on a runner.
+            "PATH": os.pathsep.join((str(self.python_bin), str(self.bin), os.environ["PATH"])),
             "HOME": os.environ.get("HOME", str(self.root)),
-            "PYTHONPATH": str(TREE),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
             "GITHUB_REPOSITORY": "acme/certification-config",
             "GITHUB_SERVER_URL": "https://github.example",
+            "GITHUB_WORKFLOW": str(self.workflow["name"]),
             "GITHUB_RUN_ID": run_id,
             "GITHUB_SHA": self._git("rev-parse", "HEAD"),
             "GITHUB_EVENT_NAME": event,
             "GITHUB_WORKSPACE": str(self.repo),
             "GITHUB_ACTOR": "octo-reviewer",
             "GH_STUB_STATE": str(self.state_file),
+            "RUNNER_TEMP": str(self.root / f"runner-temp-{run_id}"),
+            # The package index, for the install step: the wheel built from this checkout.
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(self.index),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
+        Path(base["RUNNER_TEMP"]).mkdir()
+        job_python(self.root)  # setup-python: a Python without certops
         # Every job starts from a fresh checkout: nothing left by an earlier job.
         self._git("clean", "-fdxq")
         self._git("worktree", "prune")
@@ -262,17 +343,15 @@ class GitHubActions:
             # Without ``if:`` a step runs only while nothing has failed (GitHub's success()).
             go = self._condition(step["if"], event, failed, steps) if "if" in step else not failed
             if not go:
-                ran.append(StepRun(label, None))
-                continue
-            step_env = dict(envs)
-            for key, value in step.get("env", {}).items():
-                step_env[key] = self._expr(value, step_env, event)
-            if "uses" in step:
-                result = self._uses(step, step_env, run_id, label, event)
-            elif label in SKIPPED_STEPS:
                 result = StepRun(label, None)
             else:
-                result = self._run(step, step_env, label, summary, event)
+                step_env = dict(envs)
+                for key, value in step.get("env", {}).items():
+                    step_env[key] = self._expr(value, step_env, event, steps)
+                if "uses" in step:
+                    result = self._uses(step, step_env, run_id, label, event)
+                else:
+                    result = self._run(step, step_env, label, summary, event)
             ran.append(result)
             if "id" in step:
                 steps[step["id"]] = result
@@ -287,13 +366,18 @@ class GitHubActions:
             return StepRun(label, None)
         if action.startswith("actions/upload-artifact@"):
             inputs = {k: self._expr(v, env, event) for k, v in step.get("with", {}).items()}
-            source = self.repo / inputs["path"]
-            if not source.exists():
-                assert inputs.get("if-no-files-found") == "ignore", f"no file {source}"
-                return StepRun(label, 0)
             target = self.artifacts / run_id / inputs["name"]
+            sources = [self.repo / line.strip() for line in inputs["path"].splitlines() if line]
+            found = [source for source in sources if source.exists()]
+            if not found:
+                assert inputs.get("if-no-files-found") == "ignore", f"no file {sources}"
+                return StepRun(label, 0)
             target.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target / source.name)
+            for source in found:
+                if source.is_dir():
+                    shutil.copytree(source, target, dirs_exist_ok=True)
+                else:
+                    shutil.copy(source, target / source.name)
             return StepRun(label, 0)
         raise AssertionError(f"action the test runner does not know: {action}")
 

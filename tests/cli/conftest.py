@@ -9,6 +9,7 @@ well under a second; the demo dataset is used only where its size matters.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import shutil
 from collections.abc import Iterator
@@ -167,12 +168,33 @@ class Workspace:
         if not file.exists():
             return []
         lines = []
-        for text in file.read_text(encoding="utf-8").splitlines():
+        for text in read_audit_text(file).splitlines():
             try:
                 lines.append(json.loads(text))
             except ValueError:
                 continue
         return lines
+
+
+def read_audit_text(path: Path) -> str:
+    """The text of an audit log: a file, or every file of an audit folder in name order
+    (``.gz`` files decompressed member by member, as Python's gzip reads them; a last
+    member cut short gives what it holds)."""
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    parts = []
+    for file in files:
+        if not file.name.endswith(".gz"):
+            parts.append(file.read_text(encoding="utf-8"))
+            continue
+        data = bytearray()
+        with gzip.open(file, "rb") as stream:
+            try:
+                while chunk := stream.read(65536):
+                    data += chunk
+            except EOFError:
+                pass  # a member cut short by a crash
+        parts.append(data.decode("utf-8", errors="replace"))
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,8 +101,25 @@ def test_hand_edit_is_drift_and_drift_only_fails_on_it(served: Served) -> None:
     assert saved.code == 0, saved.output
     full = json.loads((ws.root / "full.json").read_text(encoding="utf-8"))
     assert len(full["changes"]) == len(moved["changes"]) > 1
-    # Without --drift-only the exit code still counts every change.
+    # Setting back a value certops wrote that someone changed since needs consent: the
+    # plan is blocked by max_reverted_drift (the audit log's evidence, not the class), and
+    # apply sends nothing.
+    assert moved["summary"]["blocked"] is True
+    [trip] = moved["safety"]
+    assert (trip["limit"], trip["value"], trip["threshold"]) == ("max_reverted_drift", 1, 0)
+    assert ws.run("plan", "conf", "--detailed-exitcode").code == 3
+    before = ws.lms_state()
+    refused = ws.run("apply", "conf", "--yes")
+    assert refused.code == 3 and "max_reverted_drift" in refused.stdout
+    assert ws.lms_state() == before
+    # The configuration's opt-in lets it through; the exit code then counts every change.
+    conf = ws.root / "conf" / "widget.yaml"
+    text = conf.read_text(encoding="utf-8")
+    conf.write_text(text.replace("min_population: 2}", "min_population: 2, "
+                                 "max_reverted_drift: 1}"), encoding="utf-8")  # fmt: skip
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 2
+    assert ws.run("apply", "conf", "--yes").code == 0
+    assert classes(plan_json(ws)) == {}
 
 
 def test_passed_deadline_is_schedule_and_yaml_edit_is_config(ws: Workspace) -> None:

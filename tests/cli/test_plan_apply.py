@@ -50,8 +50,10 @@ def test_plan_text_shows_summary_per_product_then_changes(ws: Workspace) -> None
     assert ran.code == 0, ran.output
     lines = ran.stdout.splitlines()
     assert lines[:3] == [
-        "gizmo: 7 to create, 1 manual",
-        "widget: 8 to create, 2 to update, 2 manual",
+        # Enrollment changes by what they do; setup changes as creates and updates.
+        "gizmo: 2 certifications, 2 maintenance enrollments, 3 to create, 1 manual",
+        "widget: 1 reinstatement, 2 certifications, 3 maintenance enrollments, 3 to create, "
+        "1 to update, 2 manual",
         "(shared): 1 to create",
     ]
     assert lines[3] == "(evaluated at 2026-06-01T00:00:00Z against sandbox:.certops/sandbox.db)"
@@ -66,7 +68,10 @@ def test_plan_text_shows_summary_per_product_then_changes(ws: Workspace) -> None
     assert "check it is set to 'Only users enrolled in the course'" in out
     assert "certops ack course.MOC-W-2026" in out
     assert "dave is deactivated: no new enrollment in CERT-W" in out
-    assert out.rstrip().endswith("Plan: 16 to create, 2 to update, 3 manual.")
+    assert out.rstrip().endswith(
+        "Plan: 1 reinstatement, 4 certifications, 5 maintenance enrollments, 7 to create, "
+        "1 to update, 3 manual."
+    )
     assert "\x1b[" not in out  # not a terminal: no colour
     # Diagnostics and progress go to stderr, never into the plan.
     assert "no LMS configured, using sandbox:.certops/sandbox.db" in ran.stderr
@@ -86,6 +91,16 @@ def test_plan_json_is_the_contract_in_dependency_order(ws: Workspace) -> None:
         "manual": 3,
         "blocked": False,
         "classes": {"drift": 0, "schedule": 11, "config": 10},
+        "effects": {
+            "suspend": 0,
+            "reinstate": 1,
+            "certify": 4,
+            "maintenance": 5,
+            "deadline": 0,
+            "create": 7,
+            "update": 1,
+            "manual": 3,
+        },
     }
     assert data["safety"] == []
     types = [c["type"] for c in data["changes"]]
@@ -165,7 +180,7 @@ def test_apply_creates_everything_then_plan_shows_only_manual_steps(ws: Workspac
     ran = ws.run("apply", "conf", "--yes")
     assert ran.code == 0, ran.output
     # The plan is shown first, then what was done.
-    assert ran.stdout.index("Plan: 16 to create") < ran.stdout.index("Apply:")
+    assert ran.stdout.index("Plan: 1 reinstatement") < ran.stdout.index("Apply:")
     assert "Apply: 18 applied, 0 failed, 0 skipped, 3 manual (for a person to do)." in ran.stdout
     state = ws.lms_state()
     assert sorted(state.course_codes) == sorted(
@@ -260,7 +275,7 @@ def test_apply_without_a_terminal_and_without_yes_changes_nothing(ws: Workspace)
     ran = ws.run("apply", "conf")
     assert ran.code == 1
     assert "apply needs confirmation" in ran.stderr and "--yes" in ran.stderr
-    assert "Plan: 16 to create" in ran.stdout  # it still shows what it would do
+    assert "Plan: 1 reinstatement" in ran.stdout  # it still shows what it would do
     assert ws.lms_state() == before
     assert ws.audit() == []
 
@@ -430,7 +445,12 @@ def test_group_keeping_deactivated_users_is_planned_and_put_back(served: Served)
     change = data["changes"][0]
     assert change["before"] == {"exclude_deactivated": False}
     assert change["after"] == {"exclude_deactivated": True}
-    ran = ws.run("apply", "conf", "--yes")
+    # A value certops wrote, changed by hand since: put back only with consent
+    # (settings.safety.max_reverted_drift, or --force).
+    assert data["safety"][0]["limit"] == "max_reverted_drift"
+    refused = ws.run("apply", "conf", "--yes")
+    assert refused.code == 3, refused.output
+    ran = ws.run("apply", "conf", "--yes", "--force")
     assert ran.code == 0, ran.output
     assert "Apply: 1 applied, 0 failed" in ran.stdout
     assert ws.run("plan", "conf", "--detailed-exitcode").code == 0

@@ -88,6 +88,16 @@ def test_examples_on_the_demo_sandbox(ws: Workspace) -> None:
         "manual": 16,
         "blocked": False,
         "classes": {"drift": 0, "schedule": 0, "config": 16},
+        "effects": {
+            "suspend": 0,
+            "reinstate": 0,
+            "certify": 0,
+            "maintenance": 0,
+            "deadline": 0,
+            "create": 0,
+            "update": 0,
+            "manual": 16,
+        },
     }
     manual = [c["address"] for c in second["changes"]]
     checks = {a for a in manual if a.startswith("course.")}
@@ -150,6 +160,16 @@ def test_replan_right_after_the_demo_apply_changes_nothing(ws: Workspace) -> Non
         "blocked": False,
         # Manual steps waiting for a person are config (nothing in the LMS drifted).
         "classes": {"config": 16, "drift": 0, "schedule": 0},
+        "effects": {
+            "suspend": 0,
+            "reinstate": 0,
+            "certify": 0,
+            "maintenance": 0,
+            "deadline": 0,
+            "create": 0,
+            "update": 0,
+            "manual": 16,
+        },
     }
     assert [c for c in again["changes"] if c["action"] != "manual"] == []
     manual = [c["address"] for c in again["changes"]]
@@ -169,7 +189,10 @@ def test_markdown_of_the_demo_plan_fits_a_pull_request_comment(ws: Workspace) ->
     assert ran.code == 0, ran.output
     md = ran.stdout
     assert len(md.encode("utf-8")) <= 64_000
-    table = md.index("| product | create | update | suspend | reinstate | enroll | manual |")
+    table = md.index(
+        "| product | suspend | reinstate | certify | maintenance | deadline | create | update "
+        "| manual |"
+    )
     assert table < md.index("<details>")
     assert "| widget-pro | " in md and "| sprocket | " in md
     assert md.count("<details>") == md.count("</details>") >= 3

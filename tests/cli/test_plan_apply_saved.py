@@ -24,6 +24,16 @@ def test_saved_plan_applies_and_audits_its_digest(ws: Workspace) -> None:
         "manual": 3,
         "blocked": False,
         "classes": {"drift": 0, "schedule": 11, "config": 10},
+        "effects": {
+            "suspend": 0,
+            "reinstate": 1,
+            "certify": 4,
+            "maintenance": 5,
+            "deadline": 0,
+            "create": 7,
+            "update": 1,
+            "manual": 3,
+        },
     }
     # Like `terraform apply PLANFILE`: the saved plan was the reviewed artefact, so no
     # prompt and no --yes, even without a terminal.

@@ -69,7 +69,7 @@ def test_colour_only_on_a_terminal_and_never_when_asked_not_to(ws: Workspace) ->
     for args, env in ((("plan", "conf", "--no-color"), {}), (("plan", "conf"), {"NO_COLOR": "1"})):
         code, shown = on_terminal(ws, *args, **env)
         assert code == 0, shown
-        assert "\x1b[" not in shown and "Plan: 16 to create" in shown
+        assert "\x1b[" not in shown and "Plan: 1 reinstatement" in shown
 
 
 def test_apply_on_a_terminal_asks_first(ws: Workspace) -> None:
@@ -77,6 +77,9 @@ def test_apply_on_a_terminal_asks_first(ws: Workspace) -> None:
     code, shown = on_terminal(ws, "apply", "conf", answer="n")
     assert code == 1, shown
     assert "Apply these changes?" in shown and "Aborted" in shown
+    # The question restates what is about to happen, by name, product by product.
+    assert "will REINSTATE 1 learner in Widget" in shown
+    assert "will certify 2, enroll 3 in maintenance courses" in shown
     assert ws.lms_state() == before
     assert not Path(ws.root, ".certops", "audit.jsonl").exists()
     code, shown = on_terminal(ws, "apply", "conf", "--no-color", answer="y")

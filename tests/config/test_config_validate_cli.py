@@ -41,3 +41,30 @@ def test_valid_and_invalid_through_main() -> None:
     ]
     assert bad.stderr == "Invalid: 2 problems.\n"
     assert "Traceback" not in bad.stderr
+
+
+def test_certops_config_names_the_configuration_when_no_path_is_given() -> None:
+    """CI kits set CERTOPS_CONFIG: certops reads it when no PATH is given; a variable set
+    but empty (a secret or variable that did not reach the job) is said to be so."""
+
+    def run(value: str | None) -> subprocess.CompletedProcess[str]:
+        env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+        if value is not None:
+            env["CERTOPS_CONFIG"] = value
+        return subprocess.run(
+            [sys.executable, "-c", "from certops.cli.main import main; main()", "validate"],
+            cwd=REPO / "tests",  # no ./certops/ folder here: without it, "." has no config
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    named = run(str(REPO / "examples"))
+    assert (named.returncode, named.stdout) == (
+        0,
+        "Valid: 3 products, 9 courses, 6 periods in 3 files.\n",
+    )
+    empty = run("")
+    assert empty.returncode == 1
+    assert "CERTOPS_CONFIG is set but empty" in empty.stdout + empty.stderr

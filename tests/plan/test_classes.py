@@ -163,6 +163,39 @@ def test_applied_record_merges_logs_by_instant(tmp_path: Path) -> None:
     assert record.last_for(None) == LastApply(T1, "d2")
 
 
+def test_listen_writes_count_as_written_but_not_as_an_apply(tmp_path: Path) -> None:
+    """listen reconciles one learner: a plan at its instant would hold every other
+    learner's changes, which it never made, so it must not be taken for the last apply
+    (the rollover's suspensions after it would read as drift)."""
+    log = tmp_path / "audit.jsonl"
+    enrollment = "enrollment.MOC-WP-2027.jdoe"
+    log.write_text(
+        line("2026-12-01T00:00:00Z", "course.MOC-WP-2026", {"name": "A"}, config={"digest": "d1"})
+        + "\n"
+        + line("2027-01-03T09:00:00Z", enrollment, {"status": "enrolled"}, plan_digest="listen")
+        + "\n",
+        encoding="utf-8",
+    )
+    record = applied_record(read_logs([log]))
+    assert record.written[enrollment] == {"status": "enrolled"}
+    assert record.last["widget-pro"] == LastApply(T0, "d1")
+
+
+def test_what_certops_did_to_another_lms_does_not_count(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    course = "course.MOC-WP-2026"
+    log.write_text(
+        line("2026-12-01T00:00:00Z", course, {"name": "tenant"}, lms="https://a.example")
+        + "\n"
+        + line("2027-01-02T00:00:00Z", course, {"name": "rehearsal"}, lms="sandbox:x.db")
+        + "\n",
+        encoding="utf-8",
+    )
+    record = applied_record(read_logs([log]), same_lms=lambda lms: lms == "https://a.example")
+    assert record.written[course] == {"name": "tenant"}
+    assert record.last["widget-pro"].at == T0
+
+
 def test_config_revision_of_a_git_work_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,6 +47,17 @@ def test_plan_to_dict_has_the_contract_shape(plan: Plan) -> None:
         "manual": 1,
         "blocked": True,
         "classes": {"drift": 0, "schedule": 0, "config": 0},  # the sample is unclassified
+        # What the changes do, by name: the suspension is not "1 to update".
+        "effects": {
+            "suspend": 1,
+            "reinstate": 0,
+            "certify": 0,
+            "maintenance": 1,
+            "deadline": 0,
+            "create": 2,
+            "update": 1,
+            "manual": 1,
+        },
     }
     first = data["changes"][0]
     settings = {

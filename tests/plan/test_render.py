@@ -11,7 +11,13 @@ import pytest
 from certops.plan.jsonio import plan_from_dict
 from certops.plan.markdown import DEFAULT_MAX_BYTES, GITHUB_COMMENT_LIMIT, render_markdown
 from certops.plan.model import ChangeClass, Plan, PlanWarning, SafetyTrip, Skip, enrollment_target
-from certops.plan.render import SUMMARISE_OVER, render_json, render_text, safety_text
+from certops.plan.render import (
+    SUMMARISE_OVER,
+    confirmation_text,
+    render_json,
+    render_text,
+    safety_text,
+)
 from tests.plan.plan_samples import AT, enrollment, new_enrollment, sample_plan, setup_changes
 
 
@@ -28,7 +34,8 @@ def test_text_starts_with_a_summary_line_per_product() -> None:
     text = render_text(sample_plan(), color=False)
     lines = text.splitlines()
     assert lines[:3] == [
-        "widget-pro: 2 to create, 2 to update, 1 manual",
+        # Enrollment changes by what they do; setup changes as creates and updates.
+        "widget-pro: 1 suspension, 1 maintenance enrollment, 1 to create, 1 to update, 1 manual",
         "gadget: no changes",
         "(shared): 1 to create",
     ]
@@ -47,7 +54,9 @@ def test_text_shows_symbols_old_new_steps_safety_warnings_skips() -> None:
     assert "max_suspend_fraction is 0.4 (40%), over the limit 0.25 (25%)" in text
     assert "CERT-WP completed without evidence" in text
     assert "1 skipped: user is deactivated" in text
-    assert text.rstrip().endswith("Plan: 3 to create, 2 to update, 1 manual. Blocked.")
+    assert text.rstrip().endswith(
+        "Plan: 1 suspension, 1 maintenance enrollment, 2 to create, 1 to update, 1 manual. Blocked."
+    )
     assert "\x1b[" not in text
 
 
@@ -72,7 +81,7 @@ def test_empty_plan_says_no_changes() -> None:
 
 def test_many_enrollments_of_one_kind_are_summarised() -> None:
     text = render_text(big_plan(SUMMARISE_OVER + 5), color=False)
-    assert '~ 25 enrollments in CERT-WP (status: "completed" → "suspended")' in text
+    assert '~ 25 suspensions in CERT-WP (status: "completed" → "suspended")' in text
     assert (
         "learner000000, learner000001, learner000002, learner000003, learner000004 "
         "and 20 more (the full list is in --format json)"
@@ -103,9 +112,12 @@ def test_markdown_first_screen_then_the_summary_table() -> None:
     md = render_markdown(sample_plan())
     # Blocked first, then every product's suspensions against the limit, then the table.
     assert md.index("**Blocked by a safety limit**") < md.index("| product | suspensions |")
-    header = "| product | create | update | suspend | reinstate | enroll | manual | drift |"
+    header = (
+        "| product | suspend | reinstate | certify | maintenance | deadline | create | update "
+        "| manual | drift |"
+    )
     assert md.index("| product | suspensions |") < md.index(header)
-    assert "| widget-pro | 1 | 1 | 1 | 0 | 1 | 1 | 0 | 0 | 0 |" in md
+    assert "| widget-pro | 1 | 0 | 0 | 1 | 0 | 1 | 1 | 1 | 0 | 0 | 0 |" in md
     assert md.count("<details>") == md.count("</details>")
     assert md.count("```") % 2 == 0
     assert "Shortened" not in md
@@ -133,7 +145,7 @@ def test_100000_changes_render_quickly_and_markdown_stays_under_the_limit() -> N
 
     assert elapsed < 10, elapsed
     assert len(md.encode("utf-8")) <= DEFAULT_MAX_BYTES < GITHUB_COMMENT_LIMIT
-    assert "100000 enrollments in CERT-WP" in text
+    assert "100000 suspensions in CERT-WP" in text
     assert len(text) < 5_000  # summarised, not 100,000 lines
     assert len(json.loads(data)["changes"]) == 110_004
     # 100,000 suspensions cannot all be named: the list is cut with a count, and the
@@ -243,3 +255,15 @@ def test_text_groups_each_product_by_class_drift_first() -> None:
     md = render_markdown(plan)
     assert "6 changes (2 drift, 2 schedule, 2 config)" in md
     assert "#### Drift (2): the LMS moved away from what certops set" in md
+
+
+def test_the_confirmation_restates_suspensions_by_product_name() -> None:
+    limits = (SafetyTrip("widget-pro", "max_suspend_fraction", 35 / 140, 0.25, 35, 140),)
+    changes = tuple(
+        enrollment("CERT-WP", f"learner{i:04d}", "completed", "suspended") for i in range(35)
+    )
+    plan = Plan(at=AT, lms="sandbox:x", changes=changes, products=("widget-pro",), limits=limits)
+    text = confirmation_text(plan, {"widget-pro": "Widget Pro"})
+    assert "will SUSPEND 35 learners in Widget Pro (35 of 140 certified now, limit 25%)" in text
+    assert text.endswith("Apply these changes?")
+    assert "to update" not in text
