@@ -122,3 +122,32 @@ def test_dropped_active_until_on_a_first_apply_stops_it(served: Served) -> None:
     again = ws.run("apply", "conf", "--yes")
     assert again.code == 0, again.output
     assert {action for _, action in changes_left(served)} == {"manual"}
+
+
+def test_a_batch_that_reads_back_as_sent_is_never_marked_not_kept(served: Served) -> None:
+    """The read-back of a created batch that the tenant kept leaves the audit log saying
+    applied, and nothing else, for every row of it; one the tenant did not keep gets a
+    failed line after its done (so nothing takes its values for ones certops wrote)."""
+    ws = served.ws
+    kept = ws.run("apply", "conf", "--yes")
+    assert kept.code == 0, kept.output
+    outcomes = ws.audit()
+    assert outcomes and {x["result"] for x in outcomes} == {"applied"}, outcomes
+
+    widget = ws.conf / "widget.yaml"
+    widget.write_text(widget.read_text().replace("    enrollment_rule:", ROLLOVER_2027))
+    for user in ("alice", "bob"):
+        served.admin(
+            "POST",
+            "progress",
+            {"user": user, "course": "MOC-W-2026", "status": "completed", "at": "2026-09-01"},
+        )
+    ignoring(served, "active_until")
+    before = len(outcomes)
+    ran = ws.run("apply", "conf", "--yes", "--at", "2027-01-02", "--product", "widget")
+    assert ran.code == 1, ran.output
+    not_kept = [x for x in ws.audit()[before:] if "not kept" in (x.get("message") or "")]
+    assert {x["address"] for x in not_kept} == {
+        "enrollment.MOC-W-2027.alice",
+        "enrollment.MOC-W-2027.bob",
+    }
