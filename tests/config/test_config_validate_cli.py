@@ -61,10 +61,8 @@ def test_certops_config_names_the_configuration_when_no_path_is_given() -> None:
         )
 
     named = run(str(REPO / "examples"))
-    assert (named.returncode, named.stdout) == (
-        0,
-        "Valid: 3 products, 9 courses, 6 periods in 3 files.\n",
-    )
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.startswith("Valid: 3 products, 9 courses, 6 periods in 3 files.\n")
     empty = run("")
     assert empty.returncode == 1
     assert "CERTOPS_CONFIG is set but empty" in empty.stdout + empty.stderr
