@@ -107,12 +107,15 @@ def at_option(f: F) -> F:
     )(f)
 
 
+LMS_ENV = "CERTOPS_LMS"
+
+
 def lms_option(f: F) -> F:
     """``--lms`` (into ``lms``, None when not given; see ``resolve_lms``)."""
     return click.option(
         "--lms",
         "lms",
-        envvar="CERTOPS_LMS",
+        envvar=LMS_ENV,
         default=None,
         help="https://TENANT.docebosaas.com or sandbox:PATH. Env: CERTOPS_LMS.",
     )(f)
@@ -128,6 +131,13 @@ def resolve_lms(lms: str | None) -> LMSAddress:
     what is wrong with it); with none configured, the working folder's sandbox."""
     if lms:
         return parse_address(lms)
+    if os.environ.get(LMS_ENV) is not None:
+        # Set but empty: a CI secret or variable that did not reach the job. Falling back
+        # to the local sandbox would plan against the wrong LMS and look fine.
+        raise click.UsageError(
+            f"{LMS_ENV} is set but empty; set it to https://TENANT.docebosaas.com or "
+            "sandbox:PATH, or unset it to use the local sandbox"
+        )
     click.echo(f"certops: no LMS configured, using {DEFAULT_SANDBOX}", err=True)
     return DEFAULT_SANDBOX
 

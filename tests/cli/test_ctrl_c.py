@@ -15,7 +15,8 @@ ENTRY = "from certops.cli.main import main; main()"
 
 
 def _interrupted(args: list[str], ready: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CERTOPS_LMS": "", "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "CERTOPS_LMS"}
+    env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-c", ENTRY, *args],
         cwd=cwd,

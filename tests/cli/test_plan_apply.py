@@ -466,3 +466,15 @@ def test_request_limits_are_options(ws: Workspace) -> None:
     refused = ws.run("plan", "conf", "--max-in-flight", "0")
     assert refused.code == 1
     assert "--max-in-flight" in refused.stderr
+
+
+def test_an_lms_variable_set_but_empty_is_an_error_not_the_local_sandbox(ws: Workspace) -> None:
+    """A CI secret that did not reach the job leaves CERTOPS_LMS empty: certops says so
+    and reads and writes nothing, instead of planning against a local sandbox."""
+    before = ws.lms_state()
+    for command in (("plan", "conf"), ("apply", "conf", "--yes")):
+        ran = ws.run(*command, CERTOPS_LMS="")
+        assert ran.code != 0
+        assert "CERTOPS_LMS is set but empty" in ran.output
+        assert "using sandbox" not in ran.output
+    assert ws.lms_state() == before and ws.audit() == []
